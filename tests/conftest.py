@@ -1,0 +1,58 @@
+"""Shared test helpers: where the real test material is, and a writer for small generated DICOM files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from pydicom import Dataset, FileMetaDataset
+from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
+
+# Real test material lives beside the checkout (../shared/fixtures), never inside it.
+FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
+
+needs_fixtures = pytest.mark.skipif(
+    not FIXTURES.is_dir(), reason="../shared/fixtures is absent (real test material lives beside the checkout)"
+)
+
+
+@pytest.fixture(scope="session")
+def fixtures_dir() -> Path:
+    return FIXTURES
+
+
+def write_dicom(path: Path, pixels: np.ndarray | None, photometric: str = "MONOCHROME2",
+                bits_stored: int | None = None, **attributes) -> Path:
+    """A minimal but valid DICOM file (explicit VR little endian) holding `pixels`, plus `attributes`."""
+    ds = Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.SOPClassUID = SecondaryCaptureImageStorage
+    ds.SOPInstanceUID = generate_uid()
+    ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID
+    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    ds.PatientName = "Test^Patient"
+    ds.PatientID = "P1"
+    ds.StudyDate = "20240101"
+    ds.StudyTime = "120000"
+    ds.StudyID = "1"
+    ds.Modality = "OT"
+    ds.StudyInstanceUID = generate_uid()
+    ds.SeriesInstanceUID = generate_uid()
+    ds.SeriesNumber = 1
+    ds.InstanceNumber = 1
+    if pixels is not None:
+        ds.set_pixel_data(pixels, photometric, bits_stored or pixels.dtype.itemsize * 8,
+                          generate_instance_uid=False)
+    for keyword, value in attributes.items():
+        setattr(ds, keyword, value)
+    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    ds.save_as(path, enforce_file_format=True)
+    return path
+
+
+@pytest.fixture
+def make_dicom(tmp_path):
+    """write_dicom into tmp_path: make_dicom('name.dcm', pixels, **attributes) -> Path."""
+    return lambda name, pixels, **kw: write_dicom(tmp_path / name, pixels, **kw)

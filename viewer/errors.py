@@ -1,0 +1,28 @@
+"""Errors RadCAM reports to a user as one line (CLI exit code 2, a message in the GUI).
+
+Anything else that escapes is a bug in RadCAM (exit code 1).
+"""
+
+
+class RadcamError(Exception):
+    """Something wrong with the user's input, file, model or arguments; the message says what and why."""
+
+
+class StudyError(RadcamError):
+    """A file or folder cannot be opened as an image study."""
+
+
+class NoImageError(StudyError):
+    """The file is valid DICOM but holds nothing to display (SR, no PixelData, ...)."""
+
+
+class ExportError(RadcamError):
+    """An export cannot be written (exists, read-only folder, disk full, ...)."""
+
+
+class ModelError(RadcamError):
+    """A model file cannot be loaded or used."""
+
+
+class CamError(RadcamError):
+    """A class-activation method cannot be applied to this model or layer."""

@@ -1,0 +1,108 @@
+"""load(): files and folders to studies, reading headers only, with every unusable file skipped and explained."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from pydicom.errors import InvalidDicomError
+from PIL import UnidentifiedImageError
+
+from ..errors import RadcamError
+from .dicom import frame_count, metadata, no_image_reason, read_dataset
+from .dicomdir import is_dicomdir, referenced_files
+from .failures import describe
+from .opening import check_file
+from .raster import is_raster, probe_raster
+from .study import Instance, LoadResult, Series, Skipped, Study
+
+NO_PATIENT = {"name": None, "id": None, "sex": None, "age": None}
+
+
+def load(paths: Iterable[str | Path]) -> LoadResult:
+    """Studies in `paths` (files, folders searched recursively, DICOMDIRs) grouped study → series → instance."""
+    result = LoadResult()
+    queue: list[Path] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            queue += sorted(p for p in path.rglob("*") if p.is_file())
+        else:
+            queue.append(path)
+    seen: set[Path] = set()
+    studies: dict[str, Study] = {}
+    series: dict[tuple[str, str], Series] = {}
+    while queue:
+        path = queue.pop(0)
+        if path.resolve() in seen:
+            continue
+        seen.add(path.resolve())
+        try:
+            found = _examine(path)
+        except Exception as exc:  # one bad file must not stop a folder from listing
+            result.skipped.append(Skipped(path, _reason(path, exc)))
+            continue
+        if isinstance(found, list):  # a DICOMDIR: what it references is examined like any other file
+            queue += found
+        elif isinstance(found, Skipped):
+            result.skipped.append(found)
+        else:
+            _add(studies, series, *found)
+    for study in studies.values():
+        study.series.sort(key=lambda s: (s.number is None, s.number or 0, s.uid))
+        for one in study.series:
+            one.instances.sort(key=lambda i: (i.instance_number is None, i.instance_number or 0, str(i.path)))
+    result.studies = list(studies.values())
+    return result
+
+
+def _examine(path: Path):
+    """A file as (Instance, header metadata), a Skipped, or (for a DICOMDIR) the list of files it references."""
+    check_file(path)
+    if is_raster(path):
+        return _raster(path)
+    try:
+        ds, notes = read_dataset(path)
+    except InvalidDicomError:
+        return _raster(path)  # perhaps an image without the usual suffix
+    if is_dicomdir(ds):
+        return referenced_files(ds)
+    reason = no_image_reason(ds)
+    if reason:
+        return Skipped(path, reason)
+    meta = metadata(ds, notes)
+    instance = Instance(path=path, frames=frame_count(ds), kind="dicom", instance_number=meta["instance_number"],
+                        sop_instance_uid=meta["sop_instance_uid"])
+    return instance, meta
+
+
+def _raster(path: Path):
+    name = str(path)
+    meta = {"study_uid": f"file:{name}", "series_uid": f"file:{name}", "study_description": path.name,
+            "series_description": path.name, "study_date": None, "modality": None, "series_number": None,
+            "patient": dict(NO_PATIENT)}
+    return Instance(path=path, frames=probe_raster(path), kind="image"), meta
+
+
+def _add(studies: dict, series: dict, instance: Instance, meta: dict) -> None:
+    # Files without UIDs (old or broken) form a study/series of their own rather than being merged by accident.
+    study_uid = meta["study_uid"] or f"file:{instance.path}"
+    series_uid = meta["series_uid"] or f"file:{instance.path}"
+    study = studies.get(study_uid)
+    if study is None:
+        study = studies[study_uid] = Study(uid=study_uid, description=meta["study_description"],
+                                           date=meta["study_date"], patient=meta["patient"])
+    key = (study_uid, series_uid)
+    if key not in series:
+        series[key] = Series(uid=series_uid, description=meta["series_description"], modality=meta["modality"],
+                             number=meta["series_number"])
+        study.series.append(series[key])
+    series[key].instances.append(instance)
+
+
+def _reason(path: Path, exc: Exception) -> str:
+    if isinstance(exc, UnidentifiedImageError):
+        return "not a DICOM file or an image format Pillow can read"
+    if isinstance(exc, RadcamError):
+        # StudyErrors start with the path, which Skipped already carries.
+        return str(exc).removeprefix(f"{path}: ")
+    return describe(exc)

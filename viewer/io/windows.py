@@ -1,0 +1,94 @@
+"""VOI windows: what a window is, how one becomes an 8-bit lookup (through pydicom), and the automatic one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from pydicom import Dataset
+from pydicom.pixels import apply_voi, apply_windowing
+
+FUNCTIONS = ("LINEAR", "LINEAR_EXACT", "SIGMOID")
+AUTO = "auto"
+# Percentiles of the (unpadded) modality values that become the automatic window's ends.
+AUTO_PERCENTILES = (0.5, 99.5)
+
+
+@dataclass(frozen=True)
+class Window:
+    """A VOI window in modality units; with `lut_index` a VOI LUT Sequence item whose input range is center/width."""
+
+    center: float
+    width: float
+    explanation: str
+    function: str = "LINEAR"
+    lut_index: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.function not in FUNCTIONS:
+            raise ValueError(f"VOI LUT function must be one of {', '.join(FUNCTIONS)}, not {self.function!r}")
+        # PS3.3 C.11.2.1.2: LINEAR needs a width of at least 1, the other functions more than 0.
+        if self.lut_index is None and not (self.width >= 1 if self.function == "LINEAR" else self.width > 0):
+            raise ValueError(f"window width {self.width} is invalid for {self.function} (LINEAR needs >= 1, "
+                             "the others > 0)")
+
+    def as_dict(self) -> dict:
+        return {"center": self.center, "width": self.width, "explanation": self.explanation,
+                "function": self.function}
+
+
+def covering(low: float, high: float, explanation: str = AUTO) -> Window:
+    """The LINEAR window that maps `low` (and below) to 0 and `high` (and above) to 255.
+
+    DICOM LINEAR uses center - 0.5 and width - 1, so ends low..high need width high - low + 1;
+    for 0..255 this is 128/256, which maps every 8-bit value onto itself.
+    """
+    return Window(center=(low + high) / 2 + 0.5, width=max(high - low + 1, 1.0), explanation=explanation)
+
+
+def auto_window(values: np.ndarray) -> Window:
+    """Window from the AUTO_PERCENTILES of `values` (already without padding); a 0..1 window if none are left."""
+    if values.size == 0:
+        return covering(0.0, 1.0)
+    low, high = np.percentile(values, AUTO_PERCENTILES)
+    return covering(float(low), float(high))
+
+
+def window_to_8bit(values: np.ndarray, window: Window) -> np.ndarray:
+    """pydicom's windowing of `values` to 0..255 (float64).
+
+    apply_windowing takes its output range from BitsStored/PixelRepresentation/Rescale of the dataset
+    it is given, so a minimal unsigned 8-bit dataset without rescale makes it produce 0..255 directly.
+    """
+    voi = Dataset()
+    voi.PhotometricInterpretation = "MONOCHROME2"
+    voi.BitsStored = 8
+    voi.PixelRepresentation = 0
+    voi.WindowCenter = window.center
+    voi.WindowWidth = window.width
+    voi.VOILUTFunction = window.function
+    return apply_windowing(values, voi)
+
+
+def voi_lut_to_8bit(values: np.ndarray, ds: Dataset, index: int) -> np.ndarray:
+    """pydicom's VOI LUT Sequence item `index` applied to `values`, scaled from the LUT's output range to 0..255."""
+    first_map, entries, bits = _descriptor(ds.VOILUTSequence[index])
+    # The LUT's input is integral; clipping first keeps pydicom's uint8/uint16 index buffer from wrapping.
+    inputs = np.clip(np.rint(values), first_map, first_map + entries - 1).astype(np.int64)
+    return apply_voi(inputs, ds, index).astype(np.float64) * (255.0 / (2**bits - 1))
+
+
+def lut_windows(ds: Dataset) -> list[Window]:
+    """One Window per VOI LUT Sequence item, describing the item's input range."""
+    windows = []
+    for i, item in enumerate(ds.get("VOILUTSequence") or []):
+        first_map, entries, _ = _descriptor(item)
+        explanation = str(item.get("LUTExplanation") or f"VOI LUT {i + 1}")
+        windows.append(Window(center=first_map + entries / 2, width=float(entries), explanation=explanation,
+                              lut_index=i))
+    return windows
+
+
+def _descriptor(item: Dataset) -> tuple[int, int, int]:
+    entries, first_map, bits = (int(v) for v in item.LUTDescriptor)
+    return first_map, entries or 2**16, bits
