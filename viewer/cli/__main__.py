@@ -1,0 +1,5 @@
+import sys
+
+from viewer.cli.main import main
+
+sys.exit(main())

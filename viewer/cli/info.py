@@ -1,0 +1,51 @@
+"""`radcam-cli info PATH`: one JSON object describing a study file (or a folder's studies) on stdout."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from viewer.io import load, open_image
+
+from .paths import add_input, input_paths, non_negative_int
+
+
+def register(sub) -> None:
+    parser = sub.add_parser("info", help="print a study's metadata and windows as JSON")
+    add_input(parser)
+    parser.add_argument("--frame", type=non_negative_int, default=0, help="frame index (multi-frame files)")
+    parser.set_defaults(run=run)
+
+
+def image_info(path: Path, frame: int = 0) -> dict:
+    image = open_image(path, frame=frame)
+    meta = dict(image.metadata)
+    return {
+        **meta,
+        "path": str(path),
+        "kind": image.kind,
+        "frame": image.frame,
+        "frames": image.frames,
+        "windows": [w.as_dict() for w in image.windows],
+        "default_window": image.default_window.as_dict(),
+        "inverted": bool(image.invert),
+    }
+
+
+def folder_info(path: Path) -> dict:
+    result = load([path])
+    return {
+        "path": str(path),
+        "kind": "folder" if path.is_dir() else "dicomdir",
+        "studies": [study.summary() for study in result.studies],
+        "skipped": [{"path": str(s.path), "reason": s.reason} for s in result.skipped],
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    (path,) = input_paths(args)
+    is_collection = path.is_dir() or path.name.upper() == "DICOMDIR"
+    info = folder_info(path) if is_collection else image_info(path, args.frame)
+    print(json.dumps(info, default=str))
+    return 0
