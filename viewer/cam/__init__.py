@@ -1,0 +1,13 @@
+"""Class-activation maps: one engine (engine.py), one small module per method, a registry.
+
+    engine = CamEngine(load_model(path))
+    result = engine.explain(display_uint8, method="gradcam", target=None, layer=None)
+
+TensorFlow is imported lazily (when an engine runs), never when this package is imported.
+"""
+
+from viewer.cam.engine import CamEngine, CamResult, Cancelled, LayerInfo, MethodInfo, normalise
+from viewer.cam.registry import ALIASES, METHODS, get_method, resolve_method
+
+__all__ = ["ALIASES", "CamEngine", "CamResult", "Cancelled", "LayerInfo", "METHODS", "MethodInfo", "get_method",
+           "normalise", "resolve_method"]

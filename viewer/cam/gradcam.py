@@ -1,0 +1,12 @@
+"""Grad-CAM (Selvaraju et al. 2017): channel weights = spatial mean of d(logit)/d(activation)."""
+
+import numpy as np
+
+from viewer.cam.engine import MethodInfo
+
+INFO = MethodInfo("gradcam", "Grad-CAM: activations weighted by their mean gradient", True)
+
+
+def compute(ctx) -> np.ndarray:
+    a, g = ctx.gradients()
+    return np.tensordot(a, g.mean(axis=(0, 1)), axes=([2], [0]))
