@@ -1,0 +1,483 @@
+"""The desktop window's acceptance tests (pytest-qt, offscreen): panels, live overlay, jobs, export, startup."""
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import json  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import textwrap  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from PIL import Image  # noqa: E402
+from PySide6.QtCore import QPoint, QSettings, Qt, QTimer  # noqa: E402
+
+from viewer.ui.export_dialog import ExportOptions  # noqa: E402
+from viewer.ui.main_window import MainWindow  # noqa: E402
+from viewer.ui.settings import Settings  # noqa: E402
+
+FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
+needs_fixtures = pytest.mark.skipif(
+    not FIXTURES.is_dir(), reason="../shared/fixtures is absent (real test material lives beside the checkout)"
+)
+MODEL = FIXTURES / "models" / "am1codes_pneumonia_150.h5"
+CHEST = FIXTURES / "dicom" / "dx_chest_nih_uncompressed.dcm"
+CHEST_PNG = FIXTURES / "images" / "nih_00000001_000_cardiomegaly.png"
+JOB_TIMEOUT_MS = 120_000  # the first job imports TensorFlow
+
+
+def pixels(view) -> np.ndarray:
+    image = view.qimage().convertToFormat(view.qimage().Format.Format_RGB888)
+    array = np.frombuffer(image.constBits(), np.uint8).reshape(image.height(), image.bytesPerLine())
+    return array[:, : image.width() * 3].copy()
+
+
+@pytest.fixture
+def settings(tmp_path):
+    return Settings(QSettings(str(tmp_path / "radcam.ini"), QSettings.Format.IniFormat))
+
+
+@pytest.fixture
+def window(qtbot, settings):
+    win = MainWindow(settings)
+    win.headless = True  # no question boxes in tests
+    qtbot.addWidget(win)
+    win.resize(1400, 800)
+    win.show()
+    yield win
+    win.shutdown()
+
+
+def explained(qtbot, win, *paths, model=MODEL):
+    """Open `paths` with the fixture model and wait until their explanation is on screen."""
+    with qtbot.waitSignal(win.explanationShown, timeout=JOB_TIMEOUT_MS):
+        if win.model_info is None:
+            win.load_model(model)
+        win.open_paths(list(paths))
+    return win
+
+
+def wait_idle(qtbot, win):
+    qtbot.waitUntil(lambda: not win.model_thread.busy() and not win.io_thread.busy(), timeout=JOB_TIMEOUT_MS)
+
+
+@needs_fixtures
+def test_opening_a_file_shows_original_heatmap_and_overlay(qtbot, window):
+    explained(qtbot, window, CHEST)
+    original, heat, over = (pixels(window.views[name]) for name in ("original", "heatmap", "overlay"))
+    assert original.shape == heat.shape == over.shape == (1024, 1024 * 3)
+    assert not np.array_equal(original, heat)
+    assert not np.array_equal(original, over)
+    assert window.controls.table.rowCount() >= 1
+    assert window.explanation.result.cam.shape == (1024, 1024)
+    assert "Device" in window.device_label.text()
+
+
+@needs_fixtures
+def test_threshold_and_opacity_redraw_the_overlay_without_a_model_job(qtbot, window):
+    explained(qtbot, window, CHEST)
+    wait_idle(qtbot, window)
+    jobs = window.model_thread.submitted
+    before = pixels(window.views["overlay"])
+    window.controls.threshold.setValue(5)
+    after_threshold = pixels(window.views["overlay"])
+    window.controls.opacity.setValue(95)
+    after_opacity = pixels(window.views["overlay"])
+    window.controls.contour.toggle()
+    assert not np.array_equal(before, after_threshold)
+    assert not np.array_equal(after_threshold, after_opacity)
+    assert window.model_thread.submitted == jobs
+    assert window.last_overlay_ms < 1000
+
+
+@needs_fixtures
+def test_changing_the_method_runs_exactly_one_job(qtbot, window):
+    explained(qtbot, window, CHEST)
+    wait_idle(qtbot, window)
+    jobs = window.model_thread.submitted
+    other = next(key for key in window.controls.methods if key != window.controls.method_key()
+                 and window.controls.methods[key].needs_gradients)  # a gradient method: fast
+    with qtbot.waitSignal(window.explanationShown, timeout=JOB_TIMEOUT_MS):
+        window.controls.set_method(other)
+    wait_idle(qtbot, window)
+    assert window.model_thread.submitted == jobs + 1
+    assert window.explanation.result.method == other
+
+
+@needs_fixtures
+def test_a_second_request_while_one_runs_drops_the_stale_result(qtbot, window):
+    explained(qtbot, window, CHEST)
+    wait_idle(qtbot, window)
+    other = next(key for key, info in window.controls.methods.items()
+                 if info.needs_gradients and key != "gradcam")
+    shown = []
+    window.explanationShown.connect(lambda: shown.append(window.explanation.result.method))
+    window.controls.set_method("scorecam")
+    first = window._jobs["explain"]
+    with qtbot.waitSignal(window.explanationShown, timeout=JOB_TIMEOUT_MS):
+        window.controls.set_method(other)
+    wait_idle(qtbot, window)
+    assert window._jobs["explain"] != first
+    assert window.dropped_results >= 1  # the Score-CAM job: cancelled, its result (if any) ignored
+    assert shown == [other]
+    assert window.explanation.result.method == other
+
+
+@needs_fixtures
+def test_cancel_stops_score_cam_within_a_second(qtbot, window):
+    explained(qtbot, window, CHEST)
+    wait_idle(qtbot, window)
+    window.session.top_n = 512  # many maps: Score-CAM runs for seconds unless cancelled
+    window.session.batch_size = 1
+    with qtbot.waitSignal(window.model_thread.progressed, timeout=JOB_TIMEOUT_MS):
+        window.controls.set_method("scorecam")
+    assert window.cancel_button.isVisible()
+    start = time.perf_counter()
+    with qtbot.waitSignal(window.model_thread.cancelled, timeout=5000):
+        window.cancel_button.click()
+    elapsed = time.perf_counter() - start
+    assert elapsed < 1.0, f"cancel took {elapsed:.2f} s"
+    assert window.explanation is None or window.explanation.result.method != "scorecam"
+    assert not window.cancel_button.isVisible()
+
+
+@needs_fixtures
+def test_a_bad_file_shows_the_reason_and_the_window_stays_usable(qtbot, window, tmp_path):
+    bad = tmp_path / "notes.dcm"
+    bad.write_text("this is not an image\n")
+    with qtbot.waitSignal(window.errorReported, timeout=JOB_TIMEOUT_MS) as blocker:
+        window.open_paths([bad])
+    assert "notes.dcm" in blocker.args[0]
+    assert window.banner.isVisible() and "notes.dcm" in window.banner.message()
+    assert window.browser.skipped.count() == 1
+    explained(qtbot, window, CHEST)  # still works afterwards
+    assert window.explanation is not None
+
+
+@needs_fixtures
+def test_a_bad_model_shows_the_reason(qtbot, window, tmp_path):
+    bad = tmp_path / "broken.keras"
+    bad.write_bytes(b"not a model")
+    with qtbot.waitSignal(window.errorReported, timeout=JOB_TIMEOUT_MS) as blocker:
+        window.load_model(bad)
+    assert "broken.keras" in blocker.args[0]
+    assert window.model_info is None
+    explained(qtbot, window, CHEST)
+
+
+@needs_fixtures
+def test_zoom_and_pan_are_synchronised(qtbot, window):
+    explained(qtbot, window, CHEST)
+    original, heat, over = (window.views[name] for name in ("original", "heatmap", "overlay"))
+    original.zoom_by(2.0)
+    original.viewChanged.emit()
+    assert heat.zoom == pytest.approx(original.zoom) == pytest.approx(over.zoom)
+    # Drag the heatmap with the left button: the others pan to the same image point.
+    start = heat.viewport().rect().center()
+    qtbot.mousePress(heat.viewport(), Qt.MouseButton.LeftButton, pos=start)
+    qtbot.mouseMove(heat.viewport(), start + QPoint(60, 40))
+    qtbot.mouseRelease(heat.viewport(), Qt.MouseButton.LeftButton, pos=start + QPoint(60, 40))
+    for view in (original, over):
+        assert view.centre().x() == pytest.approx(heat.centre().x(), abs=1.5)
+        assert view.centre().y() == pytest.approx(heat.centre().y(), abs=1.5)
+    window.view_group.fit()
+    assert all(view.fit_mode for view in window.views.values())
+
+
+@needs_fixtures
+def test_right_drag_sets_window_level_and_presets_restore_it(qtbot, window):
+    explained(qtbot, window, CHEST)
+    wait_idle(qtbot, window)
+    jobs = window.model_thread.submitted
+    view = window.views["original"].viewport()
+    before = window.window
+    start = view.rect().center()
+    qtbot.mousePress(view, Qt.MouseButton.RightButton, pos=start)
+    qtbot.mouseMove(view, start + QPoint(80, 30))
+    qtbot.mouseRelease(view, Qt.MouseButton.RightButton, pos=start + QPoint(80, 30))
+    qtbot.waitUntil(lambda: not window._render_scheduled)
+    assert window.window.width > before.width and window.window.center > before.center
+    assert window.model_thread.submitted == jobs  # window/level is display only
+    window.preset(0)
+    qtbot.waitUntil(lambda: not window._render_scheduled)
+    assert window.window.explanation == "auto"
+    shown = pixels(window.views["original"])
+    window.toggle_invert()
+    qtbot.waitUntil(lambda: not window._render_scheduled)
+    assert np.array_equal(pixels(window.views["original"]), 255 - shown)
+
+
+@needs_fixtures
+def test_export_writes_the_chosen_files_and_never_overwrites_silently(qtbot, window, tmp_path):
+    explained(qtbot, window, CHEST)
+    wait_idle(qtbot, window)
+    out = tmp_path / "out"
+    out.mkdir()
+    options = ExportOptions(panels=["original", "overlay", "side_by_side"], format="png", folder=out)
+    with qtbot.waitSignal(window.io_thread.finished, timeout=JOB_TIMEOUT_MS):
+        window.export(options)
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["dx_chest_nih_uncompressed.json", "dx_chest_nih_uncompressed_original.png",
+                     "dx_chest_nih_uncompressed_overlay.png", "dx_chest_nih_uncompressed_side_by_side.png"]
+    side = Image.open(out / names[3])
+    assert side.width > 3 * 1024 and side.height > 1024  # full resolution, titles and caption added
+    assert json.loads((out / names[0]).read_text())["method"] == window.explanation.result.method
+    stamp = (out / names[1]).stat().st_mtime_ns
+    asked = []
+    assert window.export(options, confirm=lambda paths: asked.append(paths) or False) is None
+    assert len(asked[0]) == 4 and (out / names[1]).stat().st_mtime_ns == stamp
+    with qtbot.waitSignal(window.io_thread.finished, timeout=JOB_TIMEOUT_MS):
+        window.export(options, confirm=lambda paths: True)
+    assert (out / names[1]).stat().st_mtime_ns != stamp
+
+
+@needs_fixtures
+def test_export_dicom_secondary_capture_anonymised(qtbot, window, tmp_path):
+    import pydicom
+
+    explained(qtbot, window, CHEST)
+    options = ExportOptions(panels=["overlay"], format="dicom", anonymize=True, sidecar=False, folder=tmp_path)
+    with qtbot.waitSignal(window.io_thread.finished, timeout=JOB_TIMEOUT_MS):
+        window.export(options)
+    (written,) = tmp_path.glob("*.dcm")
+    assert "dx_chest" not in written.name
+    ds = pydicom.dcmread(written)
+    assert str(ds.PatientName) != "Covid0000"
+    assert ds.Columns == 1024 and ds.Rows > 1024  # the caption bars add rows
+
+
+@needs_fixtures
+def test_batch_export_explains_every_open_image_with_progress(qtbot, window, tmp_path):
+    explained(qtbot, window, CHEST, CHEST_PNG)
+    wait_idle(qtbot, window)
+    progress = []
+    window.model_thread.progressed.connect(lambda _id, fraction: progress.append(fraction))
+    options = ExportOptions(panels=["heatmap"], format="jpeg", folder=tmp_path, batch=True, sidecar=False)
+    with qtbot.waitSignal(window.model_thread.finished, timeout=JOB_TIMEOUT_MS) as blocker:
+        window.export(options)
+    assert blocker.args[1] == "export"
+    assert len(list(tmp_path.glob("*_heatmap.jpg"))) == 2
+    assert progress and progress[-1] == pytest.approx(1.0)
+
+
+@needs_fixtures
+def test_no_ui_stall_over_100_ms_while_score_cam_runs(qtbot, window):
+    explained(qtbot, window, FIXTURES / "dicom" / "cr_chest_mono1_j2k.dcm")  # 1955x1841: the largest fixture
+    wait_idle(qtbot, window)
+    window.session.top_n, window.session.batch_size = 128, 1  # 128 one-map batches: about a second
+    gaps, last = [], [time.perf_counter()]
+
+    def tick():
+        now = time.perf_counter()
+        gaps.append(now - last[0])
+        last[0] = now
+
+    timer = QTimer()
+    timer.setInterval(10)
+    timer.timeout.connect(tick)
+    with qtbot.waitSignal(window.model_thread.started, timeout=JOB_TIMEOUT_MS):
+        window.controls.set_method("scorecam")
+    last[0] = time.perf_counter()
+    timer.start()
+    qtbot.waitUntil(lambda: not window.model_thread.busy(), timeout=JOB_TIMEOUT_MS)
+    timer.stop()
+    worst_ms = max(gaps) * 1000
+    print(f"\nworst UI stall during Score-CAM: {worst_ms:.0f} ms over {len(gaps)} ticks")
+    assert len(gaps) > 5
+    assert worst_ms < 100
+
+
+@needs_fixtures
+def test_settings_are_remembered(qtbot, settings):
+    first = MainWindow(settings)
+    qtbot.addWidget(first)
+    first.controls.threshold.setValue(63)
+    first.controls.set_method("scorecam")
+    first.set_layout(2)
+    first.close()
+    second = MainWindow(settings)
+    qtbot.addWidget(second)
+    assert second.controls.threshold.value() == 63
+    assert second.controls.method_key() == "scorecam"
+    assert second._layout == 2
+    second.shutdown()
+
+
+@needs_fixtures
+def test_anonymising_hides_patient_corner_text(qtbot, window):
+    explained(qtbot, window, CHEST)
+    assert any("Covid0000" in line for line in window.views["original"].corner_text["top_left"])
+    window.menus.anonymous.trigger()
+    assert not window.views["original"].corner_text["top_left"]
+    assert "Covid0000" not in window.browser.tree.topLevelItem(0).text(0)
+
+
+def test_bad_arguments_exit_2_with_one_line(capsys):
+    from viewer.ui.app import main
+
+    assert main(["--method", "no-such-method"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("radcam: error: ")
+
+
+def _run_python(code: str, timeout: float = 180, **env) -> subprocess.CompletedProcess:
+    environment = {**os.environ, "QT_QPA_PLATFORM": "offscreen", **env}
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
+                          timeout=timeout, env=environment)
+
+
+@needs_fixtures
+def test_the_window_is_on_screen_before_tensorflow_is_imported(tmp_path):
+    code = f"""
+        import json, sys, time
+        from PySide6.QtCore import QTimer
+        from viewer.ui import app
+        qapp, window, args, start = app.create([{str(CHEST)!r}, "--model", {str(MODEL)!r}])
+        report = {{"shown": window.isVisible(), "tf_when_shown": "tensorflow" in sys.modules,
+                   "shown_at": time.time()}}
+        window.explanationShown.connect(lambda: (report.update(tf_after="tensorflow" in sys.modules),
+                                                 qapp.exit(0)))
+        QTimer.singleShot(0, start)
+        QTimer.singleShot(120000, lambda: qapp.exit(3))
+        code = qapp.exec()
+        window.shutdown()
+        print(json.dumps(report))
+        sys.exit(code)
+    """
+    launched = time.time()
+    result = _run_python(code, RADCAM_SETTINGS=str(tmp_path / "s.ini"))
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    print(f"\nprocess start to window shown: {report['shown_at'] - launched:.2f} s")
+    assert report["shown"] and not report["tf_when_shown"] and report["tf_after"]
+
+
+@needs_fixtures
+def test_screenshot_of_an_error_state_exits_2(tmp_path):
+    bad = tmp_path / "report.dcm"
+    bad.write_text("not DICOM")
+    shot = tmp_path / "shot.png"
+    code = f"""
+        import sys
+        from viewer.ui.app import main
+        sys.exit(main([{str(bad)!r}, "--model", {str(MODEL)!r}, "--screenshot", {str(shot)!r}]))
+    """
+    result = _run_python(code, RADCAM_SETTINGS=str(tmp_path / "s.ini"))
+    assert result.returncode == 2, result.stderr[-2000:]
+    errors = [line for line in result.stderr.splitlines() if line.startswith("radcam: error: ")]
+    assert len(errors) == 1 and "report.dcm" in errors[0]
+    assert shot.is_file() and shot.stat().st_size > 0
+
+
+@needs_fixtures
+def test_closing_during_a_job_exits_within_two_seconds(tmp_path):
+    code = f"""
+        import sys, time
+        from viewer.ui import app
+        qapp, window, args, start = app.create([{str(CHEST)!r}, "--model", {str(MODEL)!r}, "--method", "scorecam"])
+        window.session.top_n = 512  # long enough to be running when the window closes
+        window.session.batch_size = 1
+        def close_while_running(_id, _fraction):
+            if window.isVisible():
+                print("closing-at", time.time(), flush=True)
+                window.close()
+        window.model_thread.progressed.connect(close_while_running)
+        sys.exit(app.run(qapp, window, start))
+    """
+    result = _run_python(code, RADCAM_SETTINGS=str(tmp_path / "s.ini"))
+    ended = time.time()
+    assert result.returncode == 0, result.stderr[-2000:]
+    closing = float(result.stdout.split("closing-at")[-1].split()[0])
+    print(f"\nclose during Score-CAM to process end: {ended - closing:.2f} s")
+    assert ended - closing < 2.0
+
+
+@needs_fixtures
+def test_a_model_needing_unsafe_loading_asks_for_trust(qtbot, window, tmp_path, monkeypatch):
+    import keras
+
+    inputs = keras.Input((32, 32, 1))
+    x = keras.layers.Lambda(lambda t: t * 1.0)(inputs)
+    x = keras.layers.Conv2D(4, 3, activation="relu")(x)
+    outputs = keras.layers.Dense(1, activation="sigmoid")(keras.layers.GlobalAveragePooling2D()(x))
+    path = tmp_path / "lambda.keras"
+    keras.Model(inputs, outputs).save(path)
+    asked = []
+    monkeypatch.setattr("viewer.ui.dialogs.confirm_trust", lambda parent, file, reason: asked.append(reason) or True)
+    window.headless = False
+    with qtbot.waitSignal(window.model_thread.finished, timeout=JOB_TIMEOUT_MS,
+                          check_params_cb=lambda _id, kind, _result: kind == "model"):
+        window.load_model(path)
+    assert asked and "unsafe" in asked[0]
+    assert window.model_info is not None and window.model_info.name == "lambda"
+
+
+@needs_fixtures
+def test_dropping_files_opens_them(qtbot, window):
+    from PySide6.QtCore import QMimeData, QPointF, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    data = QMimeData()
+    data.setUrls([QUrl.fromLocalFile(str(CHEST_PNG))])
+    event = QDropEvent(QPointF(50, 50), Qt.DropAction.CopyAction, data, Qt.MouseButton.LeftButton,
+                       Qt.KeyboardModifier.NoModifier)
+    with qtbot.waitSignal(window.io_thread.finished, timeout=JOB_TIMEOUT_MS,
+                          check_params_cb=lambda _id, kind, _result: kind == "decode"):
+        window.dropEvent(event)
+    assert window.image is not None and window.image.path == CHEST_PNG
+    assert str(CHEST_PNG) in window.settings.recent()
+
+
+@needs_fixtures
+def test_multi_frame_images_have_a_frame_slider(qtbot, window):
+    window.controls.auto_explain.setChecked(False)
+    with qtbot.waitSignal(window.io_thread.finished, timeout=JOB_TIMEOUT_MS,
+                          check_params_cb=lambda _id, kind, _result: kind == "decode"):
+        window.open_paths([FIXTURES / "dicom" / "mr_multiframe_rle.dcm"])
+    assert window.browser.frame_row.isVisible() and window.browser.frame_slider.maximum() == 9
+    with qtbot.waitSignal(window.io_thread.finished, timeout=JOB_TIMEOUT_MS,
+                          check_params_cb=lambda _id, kind, _result: kind == "decode"):
+        window.browser.frame_slider.setValue(3)
+    assert window.image.frame == 3
+    assert "Frame 4/10" in window.views["original"].corner_text["top_right"]
+
+
+def test_clicking_a_label_explains_it(qtbot, window):
+    from viewer.assets import demo_studies
+    from viewer.model import default_model_path
+
+    if not default_model_path().is_file() or not demo_studies():
+        pytest.skip("the demo model or study is not installed")
+    explained(qtbot, window, demo_studies()[0], model=default_model_path())
+    table = window.controls.table
+    assert table.rowCount() == 2
+    scores = [table.item(row, 1).data(Qt.ItemDataRole.UserRole + 1) for row in range(2)]
+    assert scores == sorted(scores, reverse=True)  # best first
+    other = table.item(1, 0).data(Qt.ItemDataRole.UserRole)
+    cell = table.visualItemRect(table.item(1, 0)).center()
+    with qtbot.waitSignal(window.explanationShown, timeout=JOB_TIMEOUT_MS):
+        qtbot.mouseClick(table.viewport(), Qt.MouseButton.LeftButton, pos=cell)
+    assert window.explanation.result.target["index"] == other
+    assert window.controls.target_index() == other
+
+
+def test_layouts_and_shortcuts(qtbot, window):
+    from viewer.ui.dialogs import ShortcutsDialog, about_text
+
+    window.set_layout(1)
+    assert [name for name, view in window.views.items() if view.isVisible()] == ["overlay"]
+    window.set_layout(2)
+    assert [name for name, view in window.views.items() if view.isVisible()] == ["original", "overlay"]
+    window.set_layout(3)
+    assert all(view.isVisible() for view in window.views.values())
+    actions = window.menus.all_actions()
+    keys = {s.toString() for _menu, action in actions for s in action.shortcuts()}
+    assert {"1", "0", "I", "F", "T", "Ctrl+1", "Ctrl+E", "Ctrl+O", "Ctrl+M", "Esc"} <= keys
+    dialog = ShortcutsDialog(actions)
+    assert dialog.findChild(type(window.controls.table)).rowCount() >= 30
+    text = about_text("CPU")
+    assert all(name in text for name in ("TensorFlow", "Keras", "Qt", "pydicom", "CPU"))

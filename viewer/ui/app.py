@@ -1,0 +1,174 @@
+"""`radcam`: the desktop viewer's entry point.
+
+    radcam                          the demo study, explained by the demo model with Grad-CAM
+    radcam FILE... [--model FILE] [--method NAME] [--unsafe-model] [--screenshot PATH]
+
+The window is shown before anything slow starts: TensorFlow is first imported by the model thread, after the
+event loop has painted the window. Errors in the arguments exit 2 with one `radcam: error: ...` line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+EXIT_OK, EXIT_USAGE = 0, 2
+SCREENSHOT_DELAY_MS = 150  # let the last paint of the explanation reach the window before grabbing it
+SCREENSHOT_TIMEOUT_MS = 300_000  # an unattended --screenshot run never hangs for ever
+
+
+class ArgumentError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line and exit 2 from main(), as radcam-cli does
+        raise ArgumentError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="radcam", description="RadCAM: see why a chest X-ray classifier decided.")
+    parser.add_argument("files", nargs="*", metavar="FILE", help="DICOM/image files, folders or DICOMDIRs "
+                        "(default: the demo study)")
+    parser.add_argument("--model", metavar="FILE", help="Keras model (.keras/.h5; default: the demo model)")
+    parser.add_argument("--method", metavar="NAME", help="explanation method (default: gradcam)")
+    parser.add_argument("--unsafe-model", action="store_true",
+                        help="allow models that need unsafe deserialisation (they can run code): trust the file")
+    parser.add_argument("--screenshot", metavar="PATH", type=Path,
+                        help="save a picture of the window once the first explanation is shown, then exit")
+    return parser
+
+
+def error(message: str) -> None:
+    print(f"radcam: error: {' '.join(str(message).split())}", file=sys.stderr)
+
+
+def _method(name: str | None) -> str | None:
+    from viewer.cam import resolve_method
+    from viewer.errors import CamError
+
+    if name is None:
+        return None
+    try:
+        return resolve_method(name)
+    except CamError as exc:
+        raise ArgumentError(str(exc)) from None
+
+
+def create(argv: Sequence[str] | None = None):
+    """Parse `argv`, build and show the window; returns (app, window, args, start) where start() begins the work.
+
+    Raises ArgumentError for bad arguments.
+    """
+    args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+    method = _method(args.method)
+
+    from PySide6.QtGui import QGuiApplication, QIcon
+    from PySide6.QtWidgets import QApplication
+
+    from viewer.assets import demo_studies, resource_path
+
+    from . import theme
+    from .main_window import MainWindow
+    from .settings import APPLICATION, ORGANIZATION, Settings
+
+    app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "radcam"])
+    app.setApplicationName(APPLICATION)
+    app.setOrganizationName(ORGANIZATION)
+    QGuiApplication.setDesktopFileName("radcam")
+    icon = resource_path("icons", "radcam.svg")
+    if icon.is_file():
+        app.setWindowIcon(QIcon(str(icon)))
+    theme.apply(app)
+
+    window = MainWindow(Settings())
+    window.headless = args.screenshot is not None
+    if method:
+        window.controls.set_method(method)
+    elif not args.files and not args.model:
+        window.controls.set_method("gradcam")  # the demo is always shown with the embedded default
+    window.show()
+
+    def start() -> None:
+        window.explain_pending = True  # the first image is explained even with auto-explain off
+        files = args.files or demo_studies()
+        if not files:
+            window.report_error("The demo study is not installed (resources/demo is empty): "
+                                "open a study with File → Open… (Ctrl+O)")
+        else:
+            window.open_paths(files)
+        model = Path(args.model) if args.model else _demo_model()
+        if model is None or not model.is_file():
+            window.report_error(f"Model not found: {model or 'the demo model is not installed'}: "
+                                "open one with File → Open Model… (Ctrl+M)")
+        else:
+            window.load_model(model, unsafe=args.unsafe_model)
+
+    return app, window, args, start
+
+
+def _demo_model() -> Path | None:
+    from viewer.model import default_model_path  # importing viewer.model does not import TensorFlow
+
+    path = default_model_path()
+    return Path(path) if path else None
+
+
+def _screenshot(app, window, path: Path) -> None:
+    """Save the window to `path` and leave with `code`: 0 after an explanation, 2 after a failure."""
+    from PySide6.QtCore import QTimer
+
+    state = {"done": False}
+
+    def finish(code: int, message: str = "") -> None:
+        if state["done"]:
+            return
+        state["done"] = True
+
+        def grab() -> None:
+            saved = window.grab().save(str(path))
+            if not saved:
+                error(f"cannot write the screenshot to {path}")
+            if message:
+                error(message)
+            app.exit(EXIT_OK if saved and code == EXIT_OK else EXIT_USAGE)
+
+        QTimer.singleShot(SCREENSHOT_DELAY_MS, grab)
+
+    window.explanationShown.connect(lambda: finish(EXIT_OK))
+    window.errorReported.connect(lambda message: finish(EXIT_USAGE, message))
+    QTimer.singleShot(SCREENSHOT_TIMEOUT_MS, lambda: finish(
+        EXIT_USAGE, f"no explanation after {SCREENSHOT_TIMEOUT_MS // 1000} s; the screenshot shows where it stopped"))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        app, window, args, start = create(argv)
+    except ArgumentError as exc:
+        error(str(exc))
+        return EXIT_USAGE
+    if args.screenshot is not None:
+        _screenshot(app, window, args.screenshot)
+    return run(app, window, start)
+
+
+def run(app, window, start: Callable[[], None]) -> int:
+    """The event loop; `start` runs once it turns, so the window is on screen before TensorFlow loads."""
+    from PySide6.QtCore import QTimer
+
+    QTimer.singleShot(0, start)
+    code = app.exec()
+    window.shutdown()  # also after app.exit() from --screenshot, which closes no window
+    if not window.clean_exit:
+        # A TensorFlow call that cannot be interrupted is still running: leave without waiting for it.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,115 @@
+"""File → Export…: which panels, which format and size, caption, anonymisation, and where."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFileDialog,
+                               QFormLayout, QHBoxLayout, QLineEdit, QPushButton, QRadioButton, QVBoxLayout, QWidget)
+
+PANELS = {"original": "Original", "heatmap": "Heatmap", "overlay": "Overlay", "side_by_side": "Side by side"}
+FORMATS = {"png": ("PNG", ".png"), "jpeg": ("JPEG", ".jpg"), "tiff": ("TIFF", ".tif"),
+           "dicom": ("DICOM Secondary Capture", ".dcm")}
+
+
+@dataclass
+class ExportOptions:
+    panels: list[str] = field(default_factory=lambda: ["side_by_side"])
+    format: str = "png"
+    full_resolution: bool = True  # False: as displayed (the current zoom)
+    caption: bool = True
+    anonymize: bool = False
+    sidecar: bool = True  # a JSON record of the explanation beside the images
+    folder: Path = field(default_factory=Path.home)
+    batch: bool = False  # every open image, not only the current one
+
+    def to_settings(self) -> dict:
+        return {"panels": ",".join(self.panels), "format": self.format, "full_resolution": self.full_resolution,
+                "caption": self.caption, "anonymize": self.anonymize, "sidecar": self.sidecar,
+                "folder": str(self.folder)}
+
+    @classmethod
+    def from_settings(cls, get) -> "ExportOptions":
+        default = cls()
+        panels = [p for p in str(get("export/panels", "side_by_side")).split(",") if p in PANELS]
+        fmt = str(get("export/format", default.format))
+        return cls(panels=panels or default.panels, format=fmt if fmt in FORMATS else default.format,
+                   full_resolution=get("export/full_resolution", True), caption=get("export/caption", True),
+                   anonymize=get("export/anonymize", False), sidecar=get("export/sidecar", True),
+                   folder=Path(str(get("export/folder", str(default.folder)))))
+
+
+class ExportDialog(QDialog):
+    def __init__(self, options: ExportOptions, open_images: int, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setWindowTitle("Export")
+        self.panels = {key: QCheckBox(text) for key, text in PANELS.items()}
+        panel_row = QHBoxLayout()
+        for key, box in self.panels.items():
+            box.setChecked(key in options.panels)
+            box.toggled.connect(self._validate)
+            panel_row.addWidget(box)
+        self.format = QComboBox()
+        for key, (text, _suffix) in FORMATS.items():
+            self.format.addItem(text, key)
+        self.format.setCurrentIndex(max(self.format.findData(options.format), 0))
+        self.full = QRadioButton("Full resolution of the study")
+        self.displayed = QRadioButton("As displayed (current zoom)")
+        group = QButtonGroup(self)
+        group.addButton(self.full)
+        group.addButton(self.displayed)
+        (self.full if options.full_resolution else self.displayed).setChecked(True)
+        resolution = QVBoxLayout()
+        resolution.addWidget(self.full)
+        resolution.addWidget(self.displayed)
+        self.caption = QCheckBox("Caption: method, target, score, threshold")
+        self.caption.setChecked(options.caption)
+        self.anonymize = QCheckBox("Anonymise (no patient data in files, names or DICOM)")
+        self.anonymize.setChecked(options.anonymize)
+        self.sidecar = QCheckBox("JSON record (model, method, target, scores, settings)")
+        self.sidecar.setChecked(options.sidecar)
+        self.batch = QCheckBox(f"Export all open images ({open_images}), explaining each with the current settings")
+        self.batch.setChecked(options.batch and open_images > 1)
+        self.batch.setEnabled(open_images > 1)
+        self.folder = QLineEdit(str(options.folder))
+        self.folder.textChanged.connect(self._validate)
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self._browse)
+        folder_row = QHBoxLayout()
+        folder_row.addWidget(self.folder, 1)
+        folder_row.addWidget(browse)
+
+        form = QFormLayout()
+        form.addRow("Panels", panel_row)
+        form.addRow("Format", self.format)
+        form.addRow("Resolution", resolution)
+        form.addRow("", self.caption)
+        form.addRow("", self.anonymize)
+        form.addRow("", self.sidecar)
+        form.addRow("", self.batch)
+        form.addRow("Folder", folder_row)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Export")
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.buttons)
+        self._validate()
+
+    def options(self) -> ExportOptions:
+        return ExportOptions(panels=[key for key, box in self.panels.items() if box.isChecked()],
+                             format=self.format.currentData(), full_resolution=self.full.isChecked(),
+                             caption=self.caption.isChecked(), anonymize=self.anonymize.isChecked(),
+                             sidecar=self.sidecar.isChecked(),
+                             folder=Path(self.folder.text().strip()).expanduser(), batch=self.batch.isChecked())
+
+    def _browse(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Export to folder", self.folder.text())
+        if folder:
+            self.folder.setText(folder)
+
+    def _validate(self, *_args) -> None:
+        ok = any(box.isChecked() for box in self.panels.values()) and bool(self.folder.text().strip())
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(ok)

@@ -1,0 +1,133 @@
+"""The menu bar: every command with its shortcut (Help → Keyboard Shortcuts lists them from here).
+
+Keys 1–5 pick the file's window presets and 0 the automatic window, so actual size (1:1) is Ctrl+1 and the
+panel layouts are Alt+1/2/3.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtWidgets import QMainWindow, QMenu
+
+from viewer.io import DisplayImage
+
+from . import dialogs
+
+
+class Menus:
+    def __init__(self, window: QMainWindow):
+        self.window = w = window
+        self._menus: list[QMenu] = []
+        bar = w.menuBar()
+
+        file = self._menu(bar, "&File")
+        self._add(file, "&Open…", w.open_files_dialog, QKeySequence.StandardKey.Open,
+                  tip="Open DICOM or image files, or a DICOMDIR")
+        self._add(file, "Open &Folder…", w.open_folder_dialog, "Ctrl+Shift+O")
+        self._add(file, "Open &DICOMDIR…", w.open_dicomdir_dialog, "Ctrl+Shift+D")
+        self.recent = file.addMenu("Open &Recent")
+        self.recent.aboutToShow.connect(self._fill_recent)
+        file.addSeparator()
+        self._add(file, "Open &Model…", w.open_model_dialog, "Ctrl+M")
+        file.addSeparator()
+        self._add(file, "&Export…", w.export_dialog, "Ctrl+E")
+        self._add(file, "Export &All Open Images…", lambda: w.export_dialog(batch=True), "Ctrl+Shift+E")
+        file.addSeparator()
+        self._add(file, "&Quit", w.close, QKeySequence.StandardKey.Quit)
+
+        view = self._menu(bar, "&View")
+        self._add(view, "Zoom &In", lambda: w.view_group.zoom_by(1.25), ["+", "Ctrl++"])
+        self._add(view, "Zoom &Out", lambda: w.view_group.zoom_by(0.8), ["-", "Ctrl+-"])
+        self._add(view, "&Fit to View", w.view_group.fit, "F")
+        self._add(view, "Actual Size (&1:1)", w.view_group.actual_size, "Ctrl+1")
+        self._add(view, "&Reset View and Window", w.reset_view, "R")
+        view.addSeparator()
+        self.invert = self._add(view, "&Invert", w.toggle_invert, "I", checkable=True)
+        presets = self._menu(view, "&Window Presets")
+        self.presets = [(number, self._add(presets, f"Preset {number}", lambda _=False, n=number: w.preset(n),
+                                           str(number)))
+                        for number in (1, 2, 3, 4, 5, 0)]
+        view.addSeparator()
+        self.corner_text = self._add(view, "&Corner Text", w.show_corner_text, "T", checkable=True)
+        self.anonymous = self._add(view, "&Anonymise Display", w.anonymise, "Ctrl+Shift+A", checkable=True,
+                                   tip="Hide patient name, ID, dates and file names")
+        layout = self._menu(view, "&Layout")
+        group = QActionGroup(window)
+        self.layouts = {}
+        for count, text in ((1, "One Panel (Overlay)"), (2, "Two Panels (Original, Overlay)"), (3, "Three Panels")):
+            self.layouts[count] = self._add(layout, text, lambda _=False, c=count: w.set_layout(c), f"Alt+{count}",
+                                            checkable=True)
+            group.addAction(self.layouts[count])
+        view.addSeparator()
+        self._add(view, "&Next Image", lambda: w.browser.step(1), "Alt+Down")
+        self._add(view, "&Previous Image", lambda: w.browser.step(-1), "Alt+Up")
+        self._add(view, "Next Frame", lambda: w.browser.step_frame(1), "PgDown")
+        self._add(view, "Previous Frame", lambda: w.browser.step_frame(-1), "PgUp")
+        self._add(view, "Full &Screen", lambda: w.showNormal() if w.isFullScreen() else w.showFullScreen(), "F11")
+
+        explain = self._menu(bar, "E&xplain")
+        controls = w.controls
+        self._add(explain, "&Explain", lambda: w.request_explain(force=True), ["Ctrl+Return", "Ctrl+Enter"])
+        self._add(explain, "&Cancel Job", w.cancel_job, "Esc")
+        self._add(explain, "Next &Method", lambda: controls.method.setCurrentIndex(
+            (controls.method.currentIndex() + 1) % controls.method.count()), "M")
+        explain.addSeparator()
+        self._add(explain, "Raise &Threshold", lambda: controls.threshold.setValue(controls.threshold.value() + 5), "]")
+        self._add(explain, "Lower T&hreshold", lambda: controls.threshold.setValue(controls.threshold.value() - 5), "[")
+        self._add(explain, "More &Opacity", lambda: controls.opacity.setValue(controls.opacity.value() + 10), ".")
+        self._add(explain, "Less O&pacity", lambda: controls.opacity.setValue(controls.opacity.value() - 10), ",")
+        self._add(explain, "Con&tour", controls.contour.toggle, "C")
+        self._add(explain, "&Auto-explain on Change", controls.auto_explain.toggle, "A")
+
+        help_menu = self._menu(bar, "&Help")
+        self._add(help_menu, "&Keyboard Shortcuts", w.show_shortcuts, QKeySequence.StandardKey.HelpContents)
+        self._add(help_menu, "&About RadCAM", lambda: dialogs.show_about(w, w.device_text()))
+        self.show_presets(None)
+
+    def _menu(self, parent, title: str) -> QMenu:
+        menu = parent.addMenu(title)
+        self._menus.append(menu)
+        return menu
+
+    def _add(self, menu: QMenu, text: str, slot, keys=(), checkable: bool = False, tip: str = "") -> QAction:
+        action = QAction(text, self.window)
+        keys = [keys] if isinstance(keys, (str, QKeySequence.StandardKey)) else keys
+        action.setShortcuts([QKeySequence(k) for k in keys])
+        action.setCheckable(checkable)
+        if tip:
+            action.setStatusTip(tip)
+        action.triggered.connect(slot)
+        menu.addAction(action)
+        self.window.addAction(action)  # shortcuts keep working in full screen, with the menu bar hidden
+        return action
+
+    def all_actions(self) -> list[tuple[str, QAction]]:
+        return [(menu.title().replace("&", ""), action) for menu in self._menus for action in menu.actions()
+                if not action.isSeparator() and action.menu() is None]
+
+    def show_presets(self, image: DisplayImage | None) -> None:
+        """Name the preset keys after the file's windows (in file order); 0 is always the automatic window."""
+        windows = image.windows if image is not None and not image.is_color else []
+        file_windows = windows[:-1]
+        for number, action in self.presets:
+            if number == 0:
+                action.setText("Automatic Window")
+                action.setEnabled(bool(windows))
+            elif number <= len(file_windows):
+                window = file_windows[number - 1]
+                action.setText(f"{window.explanation}: W {window.width:g} L {window.center:g}")
+                action.setEnabled(True)
+            else:
+                action.setText(f"Preset {number} (none in this file)")
+                action.setEnabled(False)
+
+    def _fill_recent(self) -> None:
+        settings = self.window.settings
+        self.recent.clear()
+        for path in settings.recent():
+            self.recent.addAction(path).triggered.connect(lambda _=False, p=path: self.window.open_paths([p]))
+        if self.recent.isEmpty():
+            self.recent.addAction("No recent files").setEnabled(False)
+        else:
+            self.recent.addSeparator()
+            self.recent.addAction("Clear List", settings.clear_recent)

@@ -1,0 +1,180 @@
+"""What runs on the model thread: TensorFlow, the loaded model and its CAM engine live there and nowhere else.
+
+Nothing here imports TensorFlow at module level; the first load() does (through viewer.model), on the model
+thread, after the window is on screen.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .worker import JobContext
+
+
+def method_title(key: str) -> str:
+    """'Grad-CAM' for 'gradcam': the part of the method's description before its colon."""
+    from viewer.cam import METHODS
+
+    info = METHODS.get(key)
+    return info.description.split(":")[0].strip() if info else key
+
+
+def method_help(key: str) -> str:
+    from viewer.cam import METHODS
+
+    info = METHODS.get(key)
+    return info.description.split(":", 1)[-1].strip().capitalize() if info else ""
+
+
+def target_score(result) -> float | None:
+    """The explained target's probability; the complement ("not X") of a single sigmoid scores 1 - p."""
+    target = result.target
+    unit = target.get("output_index", target["index"])
+    score = next((p["score"] for p in result.predictions if p["index"] == unit), None)
+    return 1.0 - score if score is not None and target.get("sign", 1) < 0 else score
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    path: Path
+    name: str
+    input_size: tuple
+    channels: int
+    labels: list[str]
+    targets: list[str]  # what a CAM can explain: the labels, plus "not X" for a single sigmoid output
+    thresholds: dict[str, float]  # decision threshold per label
+    device: str
+    layers: list[tuple[str, str]]  # (name, description) of each layer with a spatial output
+    default_layer: str
+    load_ms: float
+
+    def details(self) -> list[str]:
+        size = "×".join(str(v) for v in (*self.input_size, self.channels))
+        labels = ", ".join(self.labels[:12]) + (f" … (+{len(self.labels) - 12})" if len(self.labels) > 12 else "")
+        return [f"Input {size}", f"Labels: {labels}", f"Device: {self.device}"]
+
+
+@dataclass(frozen=True)
+class OverlayStyle:
+    """How the CAM is drawn over the image; changing it never needs the model."""
+
+    threshold: float
+    alpha: float
+    colormap: str
+    contour: bool
+
+
+@dataclass(frozen=True)
+class ExplainRequest:
+    """Everything an explanation depends on; `key` tells the window whether a result is still current."""
+
+    key: tuple
+    pixels: np.ndarray  # what the model sees: the default rendering of the frame
+    base: np.ndarray  # what the user sees (window, inversion): the overlay is drawn on it
+    method: str
+    target: int | None
+    layer: str | None
+    style: OverlayStyle
+
+
+@dataclass
+class Explanation:
+    """A CAM with its first heatmap and overlay already drawn, so the UI thread only has to show them."""
+
+    key: tuple
+    result: object  # viewer.cam.CamResult
+    base: np.ndarray
+    renderer: object  # viewer.render.OverlayRenderer over `base`, reused for every slider move
+    heatmap: np.ndarray
+    overlay: np.ndarray
+    style: OverlayStyle  # what `heatmap` and `overlay` were drawn with
+
+
+class ModelSession:
+    """The model thread's state. Only job functions running on that thread call these methods."""
+
+    def __init__(self):
+        self.loaded = None
+        self.engine = None
+        self.top_n = 32  # Score-CAM: how many activation maps are scored
+        self.batch_size: int | None = None  # Score-CAM: maps per forward pass (None: the engine decides)
+
+    def _engine(self):
+        if self.engine is None:
+            from viewer.errors import ModelError
+            raise ModelError("no model is loaded: open one with File → Open Model…")
+        return self.engine
+
+    def load(self, path: Path, unsafe: bool, context: JobContext) -> ModelInfo:
+        start = time.perf_counter()
+        from viewer.cam import CamEngine  # imports TensorFlow the first time: on this thread only
+        from viewer.model import load_model
+
+        loaded = load_model(path, unsafe=unsafe)
+        engine = CamEngine(loaded)
+        layers = engine.layers()
+        self.loaded, self.engine = loaded, engine
+        return ModelInfo(path=Path(path), name=loaded.name, input_size=tuple(loaded.input_size),
+                         channels=loaded.channels, labels=loaded.labels, targets=loaded.target_names,
+                         thresholds=dict(loaded.spec.thresholds), device=engine.device,
+                         layers=[(layer.name, f"{layer.name}  {'×'.join(map(str, layer.shape))}") for layer in layers],
+                         default_layer=next((layer.name for layer in layers if layer.is_default), ""),
+                         load_ms=(time.perf_counter() - start) * 1000)
+
+    def warm_up(self, context: JobContext) -> None:
+        """Trace the engine's compiled passes (Grad-CAM's and Score-CAM's) on a blank image.
+
+        Tracing a tf.function holds the GIL for a few hundred milliseconds in TensorFlow's C++ graph building;
+        done here, right after the first explanation, it does not freeze the UI in the middle of the user's
+        first Score-CAM. The passes have a fixed input signature per model: one blank image traces them for all.
+        """
+        blank = np.zeros(tuple(self.loaded.input_size), np.uint8)
+        for method in ("gradcam", "scorecam"):
+            if not context.cancelled():
+                self._engine().explain(blank, method=method, top_n=1)
+
+    def explain(self, request: ExplainRequest, context: JobContext) -> Explanation:
+        from viewer.render import OverlayRenderer, heatmap
+
+        result = self._engine().explain(request.pixels, method=request.method, target=request.target,
+                                        layer=request.layer, top_n=self.top_n, batch_size=self.batch_size,
+                                        progress=context.progress, cancel=context.cancelled)
+        style = request.style
+        renderer = OverlayRenderer(request.base, result.cam)
+        return Explanation(key=request.key, result=result, base=request.base, renderer=renderer,
+                           heatmap=heatmap(result.cam, style.colormap), overlay=draw(renderer, style), style=style)
+
+    def export_batch(self, sources: list[tuple[Path, int]], open_image, options, style: OverlayStyle, scale: float,
+                     inverted: bool, request: dict, overwrite: bool, context: JobContext) -> list[Path]:
+        """Explain and export every image in `sources` with the current settings; progress per image.
+
+        Each image is shown with its own default window (another study's window would not fit it) and the
+        window's inversion toggle.
+        """
+        from .exporting import ExportItem, write_item
+
+        engine = self._engine()
+        written: list[Path] = []
+        for number, (path, frame) in enumerate(sources):
+            if context.cancelled():
+                break
+            image = open_image(path, frame)
+            result = engine.explain(
+                image.render(), method=request["method"], target=request["target"], layer=request["layer"],
+                top_n=self.top_n, batch_size=self.batch_size,
+                progress=lambda f, n=number: context.progress((n + f) / len(sources)), cancel=context.cancelled)
+            base = image.render(invert=image.invert != inverted)
+            item = ExportItem(image=image, base=base, explanation=result, model=self.loaded.name, index=number + 1,
+                              numbered=True)
+            written += write_item(item, options, style, scale, overwrite)
+            context.progress((number + 1) / len(sources))
+        return written
+
+
+def draw(renderer, style: OverlayStyle) -> np.ndarray:
+    return renderer.render(threshold=style.threshold, alpha=style.alpha, colormap=style.colormap,
+                           contour=style.contour)

@@ -1,0 +1,331 @@
+"""Image views: zoom (wheel, keys), pan (left/middle drag), window/level (right drag), corner text, and a
+ViewGroup that keeps the Original, Heatmap and Overlay views on the same zoom and the same spot of the image.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QPoint, QPointF, QRect, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPixmap, QTransform
+from PySide6.QtWidgets import QGraphicsPixmapItem, QGraphicsScene, QGraphicsView, QWidget
+
+from . import theme
+
+ZOOM_STEP = 1.25
+MIN_ZOOM, MAX_ZOOM = 0.02, 32.0
+CORNERS = ("top_left", "top_right", "bottom_left", "bottom_right")
+
+
+def to_qimage(pixels: np.ndarray) -> QImage:
+    """uint8 (H, W) grey, (H, W, 3) RGB or (H, W, 4) RGBA as a QImage that owns its memory."""
+    pixels = np.ascontiguousarray(pixels, dtype=np.uint8)
+    height, width = pixels.shape[:2]
+    channels = 1 if pixels.ndim == 2 else pixels.shape[2]
+    fmt = {1: QImage.Format.Format_Grayscale8, 3: QImage.Format.Format_RGB888,
+           4: QImage.Format.Format_RGBA8888}[channels]
+    image = QImage(pixels.data, width, height, pixels.strides[0], fmt)
+    return image.copy()  # QImage does not keep the numpy buffer alive
+
+
+class ImageView(QGraphicsView):
+    """One panel. It emits user intent (view moved, window dragged); the window decides what follows."""
+
+    viewChanged = Signal()  # the user zoomed or panned this view
+    windowDragged = Signal(float, float)  # right-drag since the last event: dx (width), dy (centre), in pixels
+    activated = Signal()  # the user clicked into this view (keyboard zoom acts on it)
+
+    def __init__(self, title: str, windowing: bool, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.title = title
+        self.windowing = windowing
+        self.placeholder = ""
+        self.corner_text: dict[str, list[str]] = {}
+        self.show_corner_text = True
+        self.fit_mode = True
+        self._drag: tuple[Qt.MouseButton, QPoint] | None = None
+        self._pixmap = QGraphicsPixmapItem()
+        self._pixmap.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
+        self._scene = QGraphicsScene(self)
+        self._scene.addItem(self._pixmap)
+        self.setScene(self._scene)
+        self.setBackgroundBrush(QColor(theme.BACKGROUND))
+        self.setFrameShape(QGraphicsView.Shape.NoFrame)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.NoAnchor)
+        self.setResizeAnchor(QGraphicsView.ViewportAnchor.NoAnchor)
+        self.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+        # Corner text is painted over the scene; a full update keeps it from smearing while panning.
+        self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.FullViewportUpdate)
+        self.setMinimumSize(120, 120)
+        self.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.NoContextMenu)  # right drag is window/level
+
+    # -- content --------------------------------------------------------------------------------------------
+
+    def has_image(self) -> bool:
+        return not self._pixmap.pixmap().isNull()
+
+    def image_size(self) -> tuple[int, int]:
+        pixmap = self._pixmap.pixmap()
+        return pixmap.width(), pixmap.height()
+
+    def qimage(self) -> QImage:
+        return self._pixmap.pixmap().toImage()
+
+    def set_pixels(self, pixels: np.ndarray | None) -> None:
+        """Show `pixels`; a new size fits the view, the same size keeps zoom and pan (window/level, sliders)."""
+        if pixels is None:
+            self._pixmap.setPixmap(QPixmap())
+            self.viewport().update()
+            return
+        new_size = (pixels.shape[1], pixels.shape[0])
+        resized = new_size != self.image_size()
+        self._pixmap.setPixmap(QPixmap.fromImage(to_qimage(pixels)))
+        if resized:
+            width, height = new_size
+            # A wide scene lets the image be panned past its edges, as in any PACS viewer.
+            self._scene.setSceneRect(QRectF(-4 * width, -4 * height, 9 * width, 9 * height))
+            self.fit()
+        self.viewport().update()
+
+    def set_placeholder(self, text: str) -> None:
+        self.placeholder = text
+        self.viewport().update()
+
+    def set_corner_text(self, corners: dict[str, list[str]]) -> None:
+        self.corner_text = corners
+        self.viewport().update()
+
+    def set_corner_text_visible(self, visible: bool) -> None:
+        self.show_corner_text = visible
+        self.viewport().update()
+
+    # -- zoom and pan ---------------------------------------------------------------------------------------
+
+    @property
+    def zoom(self) -> float:
+        return self.transform().m11()
+
+    def fit(self) -> None:
+        if not self.has_image():
+            return
+        self.fit_mode = True
+        width, height = self.image_size()
+        area = self.viewport().rect().adjusted(8, 8, -8, -8)
+        scale = min(area.width() / width, area.height() / height) if width and height else 1.0
+        self._set(max(scale, 1e-3), QPointF(width / 2, height / 2))
+
+    def actual_size(self) -> None:
+        self.fit_mode = False
+        self._set(1.0, self.centre())
+
+    def zoom_by(self, factor: float, anchor: QPoint | None = None) -> None:
+        """Zoom by `factor`, keeping the image point under `anchor` (viewport pixels) where it is."""
+        if not self.has_image():
+            return
+        self.fit_mode = False
+        anchor = anchor if anchor is not None else self.viewport().rect().center()
+        before = self.mapToScene(anchor)
+        scale = min(max(self.zoom * factor, MIN_ZOOM), MAX_ZOOM)
+        centre = self.centre()
+        # Keep `before` under the anchor: the centre moves toward it by the zoom ratio.
+        ratio = self.zoom / scale
+        self._set(scale, before + (centre - before) * ratio)
+
+    def centre(self) -> QPointF:
+        return self.mapToScene(self.viewport().rect().center())
+
+    def state(self) -> tuple[float, QPointF, bool]:
+        return self.zoom, self.centre(), self.fit_mode
+
+    def apply_state(self, state: tuple[float, QPointF, bool]) -> None:
+        """Follow another view: same zoom and image point at the centre (fit stays fit for this view's size)."""
+        scale, centre, fit_mode = state
+        if fit_mode:
+            self.fit()
+        else:
+            self.fit_mode = False
+            self._set(scale, centre)
+
+    def _set(self, scale: float, centre: QPointF) -> None:
+        self.setTransform(QTransform.fromScale(scale, scale))
+        self.centerOn(centre)
+        # centerOn can land a few pixels off (integer scroll positions, odd viewport sizes); nudging the
+        # scroll bars by the remaining error keeps synchronised views on the same image point.
+        error = (centre - self.centre()) * scale
+        self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() + round(error.x()))
+        self.verticalScrollBar().setValue(self.verticalScrollBar().value() + round(error.y()))
+        self.viewport().update()
+
+    def _pan(self, delta: QPoint) -> None:
+        self.fit_mode = False
+        self._set(self.zoom, self.centre() - QPointF(delta) / self.zoom)
+
+    # -- events ---------------------------------------------------------------------------------------------
+
+    def resizeEvent(self, event) -> None:
+        centre = self.centre()
+        super().resizeEvent(event)
+        if self.fit_mode:
+            self.fit()
+        else:
+            self.centerOn(centre)
+
+    def wheelEvent(self, event) -> None:
+        steps = event.angleDelta().y() / 120
+        if steps:
+            self.zoom_by(ZOOM_STEP ** steps, event.position().toPoint())
+            self.viewChanged.emit()
+        event.accept()
+
+    def mousePressEvent(self, event) -> None:
+        self.activated.emit()
+        button = event.button()
+        if button == Qt.MouseButton.RightButton and not self.windowing:
+            button = Qt.MouseButton.LeftButton  # the heatmap has no window: any drag pans it
+        if button in (Qt.MouseButton.LeftButton, Qt.MouseButton.MiddleButton, Qt.MouseButton.RightButton):
+            self._drag = (button, event.position().toPoint())
+            cursor = Qt.CursorShape.SizeAllCursor if button == Qt.MouseButton.RightButton \
+                else Qt.CursorShape.ClosedHandCursor
+            self.viewport().setCursor(cursor)
+            event.accept()
+            return
+        super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event) -> None:
+        if self._drag is None:
+            return super().mouseMoveEvent(event)
+        button, last = self._drag
+        position = event.position().toPoint()
+        delta = position - last
+        self._drag = (button, position)
+        if button == Qt.MouseButton.RightButton:
+            self.windowDragged.emit(float(delta.x()), float(delta.y()))
+        elif self.has_image():
+            self._pan(delta)
+            self.viewChanged.emit()
+        event.accept()
+
+    def mouseReleaseEvent(self, event) -> None:
+        if self._drag is not None:
+            self._drag = None
+            self.viewport().unsetCursor()
+            event.accept()
+            return
+        super().mouseReleaseEvent(event)
+
+    def mouseDoubleClickEvent(self, event) -> None:
+        if event.button() == Qt.MouseButton.LeftButton:
+            self.fit()
+            self.viewChanged.emit()
+        event.accept()
+
+    def drawForeground(self, painter: QPainter, rect: QRectF) -> None:
+        painter.save()
+        painter.resetTransform()  # corner text is in viewport pixels, not image pixels
+        painter.setRenderHint(QPainter.RenderHint.TextAntialiasing)
+        area = self.viewport().rect().adjusted(8, 6, -8, -6)
+        font = QFont(self.font())
+        font.setPointSizeF(max(font.pointSizeF(), 10.0))
+        painter.setFont(font)
+        if not self.has_image() or self.placeholder:
+            painter.setPen(QColor(theme.MUTED))
+            painter.drawText(area, Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
+                             self.placeholder or "")
+        title = QFont(font)
+        title.setBold(True)
+        painter.setFont(title)
+        self._shadowed(painter, area, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop, [self.title],
+                       QColor(theme.MUTED))
+        painter.setFont(font)
+        if self.show_corner_text and self.has_image():
+            self._draw_corners(painter, area.adjusted(0, painter.fontMetrics().height() + 2, 0, 0), area)
+        painter.restore()
+
+    def _draw_corners(self, painter: QPainter, top: QRect, bottom: QRect) -> None:
+        """Four corner blocks; in a narrow view a right block that would overlap the left one moves aside
+        (down at the top, up at the bottom) instead of printing over it."""
+        left, right = Qt.AlignmentFlag.AlignLeft, Qt.AlignmentFlag.AlignRight
+        texts = {corner: "\n".join(line for line in self.corner_text.get(corner, []) if line) for corner in CORNERS}
+        metrics = painter.fontMetrics()
+        for area, vertical, side in ((top, Qt.AlignmentFlag.AlignTop, 1), (bottom, Qt.AlignmentFlag.AlignBottom, -1)):
+            names = ("top_left", "top_right") if side == 1 else ("bottom_left", "bottom_right")
+            left_text, right_text = texts[names[0]], texts[names[1]]
+            left_box = metrics.boundingRect(area, left | vertical, left_text) if left_text else QRect()
+            right_box = metrics.boundingRect(area, right | vertical, right_text) if right_text else QRect()
+            right_area = QRect(area)
+            if left_text and right_text and left_box.intersects(right_box.adjusted(-12, 0, 0, 0)):
+                if side == 1:
+                    right_area.setTop(left_box.bottom() + 1)
+                else:
+                    right_area.setBottom(left_box.top() - 1)
+            colour = QColor("#e8ecef")
+            if left_text:
+                self._shadowed(painter, area, left | vertical, [left_text], colour)
+            if right_text:
+                self._shadowed(painter, right_area, right | vertical, [right_text], colour)
+
+    @staticmethod
+    def _shadowed(painter: QPainter, area, flags, lines: list[str], colour: QColor) -> None:
+        # A 1-pixel dark shadow keeps text readable over bright lung fields and over the heatmap.
+        text = "\n".join(lines)
+        painter.setPen(QColor(0, 0, 0, 200))
+        painter.drawText(area.translated(1, 1), flags, text)
+        painter.setPen(colour)
+        painter.drawText(area, flags, text)
+
+
+class ViewGroup:
+    """Zoom or pan one view and the others follow."""
+
+    def __init__(self, views: list[ImageView]):
+        self.views = views
+        self.active = views[0]
+        self._following = False
+        for view in views:
+            view.viewChanged.connect(lambda v=view: self.follow(v))
+            view.activated.connect(lambda v=view: setattr(self, "active", v))
+
+    def follow(self, leader: ImageView) -> None:
+        if self._following:
+            return
+        self._following = True
+        try:
+            state = leader.state()
+            for view in self.views:
+                if view is not leader and view.has_image():
+                    view.apply_state(state)
+        finally:
+            self._following = False
+
+    def _leader(self) -> ImageView:
+        visible = [v for v in self.views if v.isVisible() and v.has_image()]
+        return self.active if self.active in visible else (visible[0] if visible else self.active)
+
+    def zoom_by(self, factor: float) -> None:
+        leader = self._leader()
+        leader.zoom_by(factor)
+        self.follow(leader)
+
+    def fit(self) -> None:
+        for view in self.views:
+            view.fit()
+
+    def actual_size(self) -> None:
+        leader = self._leader()
+        leader.actual_size()
+        self.follow(leader)
+
+    def zoom_percent(self) -> int:
+        return int(round(self._leader().zoom * 100)) if self._leader().has_image() else 100
+
+
+def window_after_drag(center: float, width: float, dx: float, dy: float, span: float) -> tuple[float, float]:
+    """New (centre, width) after a right-drag: right widens, down raises the centre.
+
+    One pixel moves by span/512 (span = the image's value range), so a drag across a view covers about a
+    full range whatever the bit depth.
+    """
+    step = max(span, 1.0) / 512
+    return center + dy * step, max(1.0, width + dx * step)
