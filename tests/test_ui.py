@@ -16,14 +16,11 @@ import pytest  # noqa: E402
 from PIL import Image  # noqa: E402
 from PySide6.QtCore import QPoint, QSettings, Qt, QTimer  # noqa: E402
 
+from conftest import FIXTURES, needs_fixtures  # noqa: E402
 from viewer.ui.export_dialog import ExportOptions  # noqa: E402
 from viewer.ui.main_window import MainWindow  # noqa: E402
 from viewer.ui.settings import Settings  # noqa: E402
 
-FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
-needs_fixtures = pytest.mark.skipif(
-    not FIXTURES.is_dir(), reason="../shared/fixtures is absent (real test material lives beside the checkout)"
-)
 MODEL = FIXTURES / "models" / "am1codes_pneumonia_150.h5"
 CHEST = FIXTURES / "dicom" / "dx_chest_nih_uncompressed.dcm"
 CHEST_PNG = FIXTURES / "images" / "nih_00000001_000_cardiomegaly.png"
@@ -222,7 +219,7 @@ def test_export_writes_the_chosen_files_and_never_overwrites_silently(qtbot, win
         window.export(options)
     names = sorted(p.name for p in out.iterdir())
     assert names == ["dx_chest_nih_uncompressed.json", "dx_chest_nih_uncompressed_original.png",
-                     "dx_chest_nih_uncompressed_overlay.png", "dx_chest_nih_uncompressed_side_by_side.png"]
+                     "dx_chest_nih_uncompressed_overlay.png", "dx_chest_nih_uncompressed_panels.png"]
     side = Image.open(out / names[3])
     assert side.width > 3 * 1024 and side.height > 1024  # full resolution, titles and caption added
     assert json.loads((out / names[0]).read_text())["method"] == window.explanation.result.method

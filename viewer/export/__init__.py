@@ -1,10 +1,25 @@
-"""Exports, each written atomically: PNG/JPEG/TIFF images, DICOM Secondary Capture, JSON sidecars; anonymisation."""
+"""Exports, each written atomically: PNG/JPEG/TIFF images, DICOM Secondary Capture, JSON sidecars, whole explained
+images (explanation.py); anonymisation.
 
-from .anonymize import AnonymizationSession, anonymize_dataset, anonymize_metadata, header_text
-from .atomic import atomic_write
-from .dicom_sc import write_secondary_capture
-from .images import save_image
-from .sidecar import write_sidecar
+Names are imported on first use (PEP 562) so the viewer can show its window without paying for highdicom.
+"""
 
-__all__ = ["AnonymizationSession", "anonymize_dataset", "anonymize_metadata", "atomic_write", "header_text",
-           "save_image", "write_secondary_capture", "write_sidecar"]
+from importlib import import_module
+
+_WHERE = {
+    "AnonymizationSession": "anonymize", "anonymize_dataset": "anonymize", "anonymize_metadata": "anonymize",
+    "header_text": "anonymize", "atomic_write": "atomic", "write_secondary_capture": "dicom_sc",
+    "save_image": "images", "write_sidecar": "sidecar",
+    **{name: "explanation" for name in ("FORMATS", "PANELS", "OverlayStyle", "caption", "explanation_stem",
+                                        "method_title", "planned_files", "render_panels", "target_score",
+                                        "write_explanation")},
+}
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str):
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f".{_WHERE[name]}", __name__), name)
+    globals()[name] = value
+    return value

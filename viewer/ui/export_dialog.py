@@ -8,9 +8,7 @@ from pathlib import Path
 from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFileDialog,
                                QFormLayout, QHBoxLayout, QLineEdit, QPushButton, QRadioButton, QVBoxLayout, QWidget)
 
-PANELS = {"original": "Original", "heatmap": "Heatmap", "overlay": "Overlay", "side_by_side": "Side by side"}
-FORMATS = {"png": ("PNG", ".png"), "jpeg": ("JPEG", ".jpg"), "tiff": ("TIFF", ".tif"),
-           "dicom": ("DICOM Secondary Capture", ".dcm")}
+from viewer.export.explanation import FORMATS, PANELS
 
 
 @dataclass

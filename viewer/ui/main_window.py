@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QMainWindow, QM
                                QSplitter, QVBoxLayout, QWidget)
 
 from viewer.cam import METHODS
+from viewer.export.explanation import method_title, target_score
 from viewer.io import DisplayImage, Instance, Window, load
 from viewer.render import COLORMAPS, OverlayRenderer, heatmap
 
@@ -28,7 +29,7 @@ from .controls import ControlPanel
 from .decoding import Decoder
 from .export_dialog import ExportDialog, ExportOptions
 from .menus import Menus
-from .session import Explanation, ExplainRequest, ModelInfo, ModelSession, draw, method_title, target_score
+from .session import Explanation, ExplainRequest, ModelInfo, ModelSession, draw
 from .settings import Settings
 from .views import ImageView, ViewGroup, window_after_drag
 from .worker import JobThread

@@ -12,15 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
+from viewer.export.explanation import OverlayStyle
+
 from .worker import JobContext
-
-
-def method_title(key: str) -> str:
-    """'Grad-CAM' for 'gradcam': the part of the method's description before its colon."""
-    from viewer.cam import METHODS
-
-    info = METHODS.get(key)
-    return info.description.split(":")[0].strip() if info else key
 
 
 def method_help(key: str) -> str:
@@ -28,14 +22,6 @@ def method_help(key: str) -> str:
 
     info = METHODS.get(key)
     return info.description.split(":", 1)[-1].strip().capitalize() if info else ""
-
-
-def target_score(result) -> float | None:
-    """The explained target's probability; the complement ("not X") of a single sigmoid scores 1 - p."""
-    target = result.target
-    unit = target.get("output_index", target["index"])
-    score = next((p["score"] for p in result.predictions if p["index"] == unit), None)
-    return 1.0 - score if score is not None and target.get("sign", 1) < 0 else score
 
 
 @dataclass(frozen=True)
@@ -56,16 +42,6 @@ class ModelInfo:
         size = "×".join(str(v) for v in (*self.input_size, self.channels))
         labels = ", ".join(self.labels[:12]) + (f" … (+{len(self.labels) - 12})" if len(self.labels) > 12 else "")
         return [f"Input {size}", f"Labels: {labels}", f"Device: {self.device}"]
-
-
-@dataclass(frozen=True)
-class OverlayStyle:
-    """How the CAM is drawn over the image; changing it never needs the model."""
-
-    threshold: float
-    alpha: float
-    colormap: str
-    contour: bool
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,181 @@
+"""Writing one explained image: its panels (original, heatmap, overlay, side by side), the CAM and the JSON record.
+
+Shared by `radcam-cli explain` and the viewer's File → Export, so both write the same files the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from viewer.errors import ExportError
+from viewer.render import compose_panels, heatmap, overlay
+
+from .anonymize import AnonymizationSession, header_text
+from .atomic import atomic_write
+from .images import save_image
+from .sidecar import write_sidecar
+
+PANELS = {"original": "Original", "heatmap": "Heatmap", "overlay": "Overlay", "side_by_side": "Side by side"}
+# The side-by-side composite is STEM_panels.* on disk (the CLI contract's name).
+PANEL_FILE_NAMES = {"original": "original", "heatmap": "heatmap", "overlay": "overlay", "side_by_side": "panels"}
+FORMATS = {"png": ("PNG", ".png"), "jpeg": ("JPEG", ".jpg"), "tiff": ("TIFF", ".tif"),
+           "dicom": ("DICOM Secondary Capture", ".dcm")}
+
+
+@dataclass(frozen=True)
+class OverlayStyle:
+    """How the CAM is drawn over the image; changing it never needs the model."""
+
+    threshold: float = 0.5
+    alpha: float = 0.5
+    colormap: str = "jet"
+    contour: bool = False
+
+    def as_dict(self) -> dict:
+        return {"threshold": self.threshold, "opacity": self.alpha, "colormap": self.colormap,
+                "contour": self.contour}
+
+
+def method_title(key: str) -> str:
+    """'Grad-CAM' for 'gradcam': the part of the method's description before its colon."""
+    from viewer.cam import METHODS
+
+    info = METHODS.get(key)
+    return info.description.split(":")[0].strip() if info else key
+
+
+def target_score(result) -> float | None:
+    """The explained target's probability; the complement ("not X") of a single sigmoid scores 1 - p."""
+    target = result.target
+    unit = target.get("output_index", target["index"])
+    score = next((p["score"] for p in result.predictions if p["index"] == unit), None)
+    return 1.0 - score if score is not None and target.get("sign", 1) < 0 else score
+
+
+def caption(result, threshold: float) -> str:
+    score = target_score(result)
+    scored = f" {score:.3f}" if score is not None else ""
+    return f"{method_title(result.method)} · {result.target['name']}{scored} · threshold {threshold:.2f}"
+
+
+def explanation_stem(source: Path, frame: int = 0, index: int = 1, numbered: bool = False,
+                     anonymize: bool = False) -> str:
+    """The STEM of an export's file names: the source's name (numbered in a batch, _fN for frame N+1 > 1)."""
+    # Anonymous exports never carry the source name: file names are often patient names or accession numbers.
+    stem = f"radcam_{index:03d}" if anonymize else Path(source).stem
+    if numbered and not anonymize:
+        stem = f"{index:03d}_{stem}"
+    return stem + (f"_f{frame + 1}" if frame else "")
+
+
+def render_panels(base: np.ndarray, cam: np.ndarray, style: OverlayStyle, scale: float = 1.0) -> dict[str, np.ndarray]:
+    """original / heatmap / overlay at the study's resolution (times `scale`)."""
+    shown = {"original": base, "heatmap": heatmap(cam, style.colormap),
+             "overlay": overlay(base, cam, threshold=style.threshold, alpha=style.alpha, colormap=style.colormap,
+                                contour=style.contour)}
+    if abs(scale - 1.0) > 1e-3:
+        shown = {name: _resize(pixels, scale) for name, pixels in shown.items()}
+    return shown
+
+
+def compose(shown: dict[str, np.ndarray], panel: str, text: str | None, header: str | None) -> np.ndarray:
+    """One panel, or the side-by-side composite, with the caption and header bars when given."""
+    names = ["original", "heatmap", "overlay"] if panel == "side_by_side" else [panel]
+    titles = [PANELS[name] for name in names] if len(names) > 1 else None
+    if text or header or titles:
+        return compose_panels([shown[name] for name in names], titles, caption=text, header=header)
+    return shown[panel]
+
+
+def panel_path(folder: Path, stem: str, panel: str, fmt: str) -> Path:
+    return Path(folder) / f"{stem}_{PANEL_FILE_NAMES[panel]}{FORMATS[fmt][1]}"
+
+
+def record(image, result, model: str, style: OverlayStyle, files: list[Path]) -> dict:
+    """The JSON sidecar of one explanation (source, model, method, layer, target, scores, overlay, software)."""
+    return {"source": str(image.path), "frame": image.frame, "model": model, "method": result.method,
+            "layer": result.layer, "target": {k: result.target[k] for k in ("index", "name") if k in result.target},
+            "target_score": target_score(result), "predictions": result.predictions, "device": result.device,
+            "empty_map": bool(result.empty), "timings_ms": result.timings_ms, "overlay": style.as_dict(),
+            "files": [Path(path).name for path in files], "patient": image.metadata.get("patient"),
+            "study_date": image.metadata.get("study_date")}
+
+
+def planned_files(folder: Path, stem: str, *, panels=("original", "heatmap", "overlay", "side_by_side"),
+                  fmt: str = "png", dicom_panels=(), cam_array: bool = False, sidecar: bool = True) -> list[Path]:
+    """Every file write_explanation will write, known before anything is written."""
+    folder = Path(folder)
+    files = [panel_path(folder, stem, panel, fmt) for panel in panels]
+    files += [folder / f"{stem}_{PANEL_FILE_NAMES[panel]}_sc.dcm" for panel in dicom_panels]
+    files += [folder / f"{stem}_cam.npy"] if cam_array else []
+    return files + ([folder / f"{stem}.json"] if sidecar else [])
+
+
+def refuse_existing(files: list[Path], overwrite: bool) -> None:
+    """Check before the first write, so a refused export leaves no half-written set behind."""
+    existing = [path for path in files if path.exists()]
+    if existing and not overwrite:
+        more = f" and {len(existing) - 1} more" if len(existing) > 1 else ""
+        raise ExportError(f"{existing[0]}{more} exist; use --overwrite to replace them")
+
+
+def write_explanation(folder: Path, stem: str, image, base: np.ndarray, result, model: str, style: OverlayStyle, *,
+                      panels=("original", "heatmap", "overlay", "side_by_side"), fmt: str = "png",
+                      captioned=("side_by_side",), dicom_panels=(), cam_array: bool = False, sidecar: bool = True,
+                      anonymize: bool = False, overwrite: bool = False, scale: float = 1.0, instance_number: int = 1,
+                      session: AnonymizationSession | None = None) -> list[Path]:
+    """Write an explained image's files into `folder`: STEM_<panel>.<ext> (the side-by-side one is STEM_panels),
+    STEM_<panel>_sc.dcm for `dicom_panels`, STEM_cam.npy, STEM.json; returns them in that order.
+
+    Panels in `captioned` carry the caption (method, target, score, threshold) and the patient/study line (without
+    patient data when anonymising). Nothing is replaced unless `overwrite`; each write is atomic."""
+    from .dicom_sc import write_secondary_capture  # highdicom takes 0.2 s to import; the viewer starts without it
+
+    folder = Path(folder)
+    files = planned_files(folder, stem, panels=panels, fmt=fmt, dicom_panels=dicom_panels, cam_array=cam_array,
+                          sidecar=sidecar)
+    refuse_existing(files, overwrite)
+    shown = render_panels(base, result.cam, style, scale)
+    text = caption(result, style.threshold)
+    header = header_text(image.metadata, anonymize=anonymize)
+    description = f"RadCAM {{}}: {text}"
+    written: list[Path] = []
+    for panel, path in zip(panels, files):
+        # DICOM always carries the caption: a PACS user sees the image without this tool.
+        labelled = panel in captioned or fmt == "dicom"
+        pixels = compose(shown, panel, text if labelled else None, header if labelled else None)
+        if fmt == "dicom":
+            write_secondary_capture(path, pixels, image.dataset, description.format(PANELS[panel]),
+                                    instance_number=instance_number, anonymize=anonymize, overwrite=overwrite,
+                                    session=session)
+        else:
+            save_image(path, pixels, overwrite=overwrite)
+        written.append(path)
+    for panel, path in zip(dicom_panels, files[len(panels):]):
+        write_secondary_capture(path, compose(shown, panel, text, header), image.dataset,
+                                description.format(PANELS[panel]), instance_number=instance_number,
+                                anonymize=anonymize, overwrite=overwrite, session=session)
+        written.append(path)
+    if cam_array:
+        path = files[len(panels) + len(dicom_panels)]
+        cam = np.ascontiguousarray(result.cam, np.float32)
+
+        def save_cam(temporary: Path) -> None:
+            with open(temporary, "wb") as handle:  # np.save(path) would append .npy to the temporary name
+                np.save(handle, cam, allow_pickle=False)
+
+        written.append(atomic_write(path, save_cam, overwrite))
+    if sidecar:
+        written.append(write_sidecar(files[-1], record(image, result, model, style, files), overwrite=overwrite,
+                                     anonymize=anonymize))
+    return written
+
+
+def _resize(pixels: np.ndarray, scale: float) -> np.ndarray:
+    height, width = pixels.shape[:2]
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return cv2.resize(pixels, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
