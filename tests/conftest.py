@@ -17,6 +17,23 @@ needs_fixtures = pytest.mark.skipif(
 )
 
 
+def run_cli(capsys, *argv):
+    """radcam-cli in this process: (exit code, stdout, stderr)."""
+    from viewer.cli.main import main
+
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_one_line_error(code, err):
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("radcam: error: ")
+    assert "Traceback" not in err
+
+
 @pytest.fixture(scope="session")
 def fixtures_dir() -> Path:
     return FIXTURES

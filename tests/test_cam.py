@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import FIXTURES
 from viewer.errors import CamError, RadcamError
 
-FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
 FIXTURE_MODEL = FIXTURES / "models" / "am1codes_pneumonia_150.h5"
 PNEUMONIA = FIXTURES / "images" / "nih_00001021_000_pneumonia.png"
 HAVE_FIXTURES = FIXTURE_MODEL.is_file() and PNEUMONIA.is_file()

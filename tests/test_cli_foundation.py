@@ -10,29 +10,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from conftest import FIXTURES, assert_one_line_error, needs_fixtures, run_cli
 from viewer.cli.main import main
 from viewer.io import open_image
 
-FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
-needs_fixtures = pytest.mark.skipif(
-    not FIXTURES.is_dir(), reason="../shared/fixtures is absent (real test material lives beside the checkout)"
-)
 INFO_KEYS = {"path", "kind", "modality", "photometric", "rows", "columns", "frames", "bits_stored",
              "transfer_syntax", "windows", "patient"}
-
-
-def run_cli(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def assert_one_line_error(code, err):
-    assert code == 2
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("radcam: error: ")
-    assert "Traceback" not in err
 
 
 def test_info_on_demo_study(capsys):

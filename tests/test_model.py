@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import FIXTURES
 from viewer.errors import ModelError
 from viewer.model import ModelSpec, default_model_path, load_model, validate_options
 
-FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
 FIXTURE_MODEL = FIXTURES / "models" / "am1codes_pneumonia_150.h5"
 PNEUMONIA = FIXTURES / "images" / "nih_00001021_000_pneumonia.png"
 needs_fixture_model = pytest.mark.skipif(not FIXTURE_MODEL.is_file() or not PNEUMONIA.is_file(),

@@ -51,3 +51,40 @@ def non_negative_int(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"expected 0 or more, not {value}")
     return value
+
+
+def positive_int(text: str) -> int:
+    value = non_negative_int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected 1 or more, not {value}")
+    return value
+
+
+def unit_interval(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, not {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, not {text}")
+    return value
+
+
+def expand(paths: list[Path]) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """Files to process, in order: files as given, folders (recursively) and DICOMDIRs through the study loader
+    in study → series → instance order; plus the (path, reason) of what a folder held that is not an image."""
+    from viewer.io import load
+
+    files: list[Path] = []
+    skipped: list[tuple[Path, str]] = []
+    for path in paths:
+        if path.is_dir() or path.name.upper() == "DICOMDIR":
+            result = load([path])
+            files += [instance.path for study in result.studies for series in study.series
+                      for instance in series.instances]
+            skipped += [(s.path, s.reason) for s in result.skipped]
+            if not result.studies:
+                raise RadcamError(f"{path}: no images found ({len(result.skipped)} file(s) skipped)")
+        else:
+            files.append(path)
+    return files, skipped

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import sys
+import tempfile
 import threading
 
 _lock = threading.Lock()
@@ -16,10 +18,13 @@ def setup_tensorflow() -> str:
     with _lock:
         if _done:
             return _device
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        if "TF_CPP_MIN_LOG_LEVEL" in os.environ:  # the user asked for TensorFlow's own logging
+            gpus = _import_and_list_gpus()
+        else:
+            os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
+            gpus = _without_native_logs(_import_and_list_gpus)
         import tensorflow as tf
 
-        gpus = tf.config.list_physical_devices("GPU")
         for gpu in gpus:
             try:
                 tf.config.experimental.set_memory_growth(gpu, True)
@@ -35,6 +40,35 @@ def setup_tensorflow() -> str:
             _device = "CPU"
         _done = True
         return _device
+
+
+def _import_and_list_gpus() -> list:
+    import tensorflow as tf
+
+    return tf.config.list_physical_devices("GPU")
+
+
+def _without_native_logs(fn):
+    """Run `fn` with file descriptor 2 sent to a temporary file, replayed only if `fn` fails.
+
+    TensorFlow 2.21's native code writes absl INFO/ERROR lines ("oneDNN custom operations are on", "failed call
+    to cuInit") straight to fd 2 at import, whatever TF_CPP_MIN_LOG_LEVEL says; the CLI's stderr is reserved for
+    progress and one-line errors.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            return fn()
+        except BaseException:
+            os.dup2(saved, 2)
+            sink.seek(0)
+            sys.stderr.write(sink.read().decode("utf-8", "replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
 
 
 def device_name() -> str:

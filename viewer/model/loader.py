@@ -270,6 +270,10 @@ def _wrap(path: Path, model, sidecar: dict, options: dict, device: str) -> Loade
         raise ModelError(f"{path}: the model takes {channels} channels; RadCAM feeds 1 (grey) or 3 (colour)")
 
     merged = {**sidecar, **options}
+    if "labels" in options and "labels" in sidecar and "thresholds" in sidecar and "thresholds" not in options:
+        # Labels renamed on the command line: the sidecar's thresholds follow their labels by position.
+        renamed = dict(zip(sidecar["labels"], options["labels"]))
+        merged["thresholds"] = {renamed[k]: v for k, v in sidecar["thresholds"].items() if k in renamed}
     sources = {k: "sidecar" for k in sidecar}
     sources.update({k: "override" for k in options})
 

@@ -1,0 +1,122 @@
+"""`radcam-cli explain PATH...`: the class-activation map of each image, written as panels, the CAM array and a
+JSON sidecar, with one JSON line per image on stdout."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from viewer.errors import RadcamError
+
+from .modeling import Progress, add_model_options, load_model
+from .paths import add_input, expand, input_paths, non_negative_int, positive_int, unit_interval
+
+
+def register(sub) -> None:
+    from viewer.render import COLORMAPS
+
+    parser = sub.add_parser("explain", help="explain a model's decision on images: heatmap, overlay, panels, CAM")
+    add_input(parser, many=True)
+    add_model_options(parser)
+    cam = parser.add_argument_group("explanation")
+    cam.add_argument("--method", default="gradcam", help="CAM method (see 'radcam-cli methods'; default gradcam)")
+    cam.add_argument("--target", metavar="NAME|INDEX", help="class to explain (default: the top-scoring one)")
+    cam.add_argument("--layer", help="target layer (see 'radcam-cli layers'; default: the last spatial layer)")
+    cam.add_argument("--top-n", type=positive_int, default=32, metavar="N",
+                     help="channels used by faster-scorecam (default 32)")
+    cam.add_argument("--batch-size", type=positive_int, metavar="N",
+                     help="masked images per Score-CAM batch (default: sized to the memory)")
+    cam.add_argument("--frame", type=non_negative_int, default=0, help="frame index (multi-frame files)")
+    look = parser.add_argument_group("overlay")
+    look.add_argument("--threshold", type=unit_interval, default=0.5, metavar="T",
+                      help="CAM values below T are transparent (default 0.5)")
+    look.add_argument("--alpha", type=unit_interval, default=0.5, metavar="A", help="overlay opacity (default 0.5)")
+    look.add_argument("--colormap", choices=COLORMAPS, default="jet")
+    look.add_argument("--contour", action="store_true", help="outline the region above the threshold")
+    out = parser.add_argument_group("output")
+    out.add_argument("--out", type=Path, default=Path("radcam-out"), metavar="DIR",
+                     help="output folder, created if missing (default ./radcam-out)")
+    out.add_argument("--overwrite", action="store_true", help="replace files that exist")
+    out.add_argument("--dicom-sc", action="store_true",
+                     help="also write the overlay as a DICOM Secondary Capture (STEM_overlay_sc.dcm)")
+    out.add_argument("--anonymize", action="store_true",
+                     help="no patient data in the DICOM export, the sidecar or the burned-in text")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from viewer.cam import CamEngine, resolve_method
+    from viewer.export import OverlayStyle, write_explanation
+    from viewer.io import open_image
+
+    method = resolve_method(args.method)  # a typo fails before TensorFlow loads
+    files, skipped = expand(input_paths(args))
+    for path, reason in skipped:
+        print(f"radcam: skipped {path}: {reason}", file=sys.stderr)
+    _make_folder(args.out)
+    start = time.perf_counter()
+    model = load_model(args)
+    engine = CamEngine(model)
+    model_ms = (time.perf_counter() - start) * 1e3
+    style = OverlayStyle(threshold=args.threshold, alpha=args.alpha, colormap=args.colormap, contour=args.contour)
+    stems = _stems(files, args.frame)
+    progress = Progress(len(files))
+    failures = 0
+    for path, stem in zip(files, stems):
+        try:
+            t0 = time.perf_counter()
+            image = open_image(path, frame=args.frame)
+            base = image.render()
+            t1 = time.perf_counter()
+            result = engine.explain(base, method=method, target=args.target, layer=args.layer, top_n=args.top_n,
+                                    batch_size=args.batch_size)
+            t2 = time.perf_counter()
+            written = write_explanation(
+                args.out, stem, image, base, result, model.name, style, cam_array=True,
+                dicom_panels=("overlay",) if args.dicom_sc else (), anonymize=args.anonymize,
+                overwrite=args.overwrite)
+            t3 = time.perf_counter()
+        except RadcamError as exc:
+            if len(files) == 1:
+                raise
+            failures += 1
+            print(f"radcam: error: {' '.join(str(exc).split())}", file=sys.stderr)
+            progress.step(str(path))
+            continue
+        line = {
+            "image": str(path), "frame": image.frame, "model": model.name, "method": result.method,
+            "layer": result.layer, "target": {"index": result.target["index"], "name": result.target["name"]},
+            "predictions": result.predictions, "cam_shape": list(result.cam.shape), "empty": result.empty,
+            "device": result.device,
+            "timings_ms": {"load": round((t1 - t0) * 1e3, 2),
+                           "preprocess": round(result.timings_ms["preprocess"], 2),
+                           "cam": round(result.timings_ms["cam"], 2), "render": round((t3 - t2) * 1e3, 2),
+                           "model_load": round(model_ms, 1)},
+            "outputs": [str(p) for p in written],
+        }
+        model_ms = 0.0  # paid once, reported with the first image
+        print(json.dumps(line), flush=True)
+        progress.step(str(path))
+    if failures:
+        raise RadcamError(f"{failures} of {len(files)} images could not be explained (reasons above)")
+    return 0
+
+
+def _make_folder(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RadcamError(f"cannot create output folder {folder}: {exc.strerror or exc}") from None
+
+
+def _stems(files: list[Path], frame: int) -> list[str]:
+    """STEM per image: the file's name, numbered when two inputs share one (a folder of IM0001 files)."""
+    from viewer.export import explanation_stem
+
+    stems = [explanation_stem(path, frame) for path in files]
+    if len(set(stems)) == len(stems):
+        return stems
+    return [explanation_stem(path, frame, i + 1, numbered=True) for i, path in enumerate(files)]

@@ -1,0 +1,51 @@
+"""The model options shared by explain, predict and layers, and loading the model they name."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def add_model_options(parser: argparse.ArgumentParser) -> None:
+    from viewer.model.spec import INTERPOLATIONS, PREPROCESS_MODES
+
+    group = parser.add_argument_group("model")
+    group.add_argument("--model", type=Path, metavar="FILE",
+                       help=".keras or full-model .h5 file (default: the embedded synthetic demo model)")
+    group.add_argument("--unsafe-model", action="store_true",
+                       help="allow a model whose loading runs code (Lambda layers); only for files you trust")
+    group.add_argument("--preprocess", choices=PREPROCESS_MODES, help="overrides the model sidecar")
+    group.add_argument("--interpolation", choices=INTERPOLATIONS,
+                       help="how images are resized to the model input (default: antialias, see README)")
+    group.add_argument("--labels", metavar="A,B,...", help="label names, in output order (overrides the sidecar)")
+
+
+def load_model(args: argparse.Namespace):
+    """The LoadedModel the options name (TensorFlow is imported here, not before)."""
+    from viewer.model import default_model_path, load_model as load
+
+    path = args.model or default_model_path()
+    overrides = {"preprocess": args.preprocess, "interpolation": args.interpolation, "labels": args.labels}
+    return load(path, unsafe=args.unsafe_model, overrides=overrides)
+
+
+class Progress:
+    """A progress bar on stderr when several images are processed (a bar on a terminal, else one line each)."""
+
+    def __init__(self, total: int):
+        self.total = total
+        self.done = 0
+        self.tty = sys.stderr.isatty()
+
+    def step(self, label: str) -> None:
+        self.done += 1
+        if self.total < 2:
+            return
+        if self.tty:
+            filled = round(30 * self.done / self.total)
+            end = "\n" if self.done == self.total else ""
+            print(f"\r[{'#' * filled}{'.' * (30 - filled)}] {self.done}/{self.total} {label[-40:]:<40}",
+                  end=end, file=sys.stderr, flush=True)
+        else:
+            print(f"radcam: [{self.done}/{self.total}] {label}", file=sys.stderr, flush=True)

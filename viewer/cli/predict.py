@@ -1,0 +1,80 @@
+"""`radcam-cli predict PATH... [--csv FILE]`: the model's outputs for every image, as CSV (folders recursively)."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from viewer.errors import RadcamError
+
+from .modeling import Progress, add_model_options, load_model
+from .paths import add_input, expand, input_paths, positive_int
+
+BATCH = 32
+
+
+def register(sub) -> None:
+    parser = sub.add_parser("predict", help="score images with the model; CSV with one column per label")
+    add_input(parser, many=True)
+    add_model_options(parser)
+    parser.add_argument("--csv", type=Path, metavar="FILE", help="write the CSV here (default: stdout)")
+    parser.add_argument("--overwrite", action="store_true", help="replace FILE if it exists")
+    parser.add_argument("--batch-size", type=positive_int, default=BATCH, metavar="N",
+                        help=f"images per model call (default {BATCH})")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from viewer.export import atomic_write
+    from viewer.io import open_image
+
+    files, skipped = expand(input_paths(args))
+    for path, reason in skipped:
+        print(f"radcam: skipped {path}: {reason}", file=sys.stderr)
+    if args.csv is not None and args.csv.exists() and not args.overwrite:
+        raise RadcamError(f"{args.csv} exists; use --overwrite to replace it")
+    model = load_model(args)
+    rows: list[list] = []
+    progress = Progress(len(files))
+    failures = 0
+    pending: list[tuple[Path, np.ndarray]] = []
+
+    def flush() -> None:
+        if pending:
+            scores = model.predict(np.concatenate([x for _, x in pending]))
+            rows.extend([str(path), *map(_number, row)] for (path, _), row in zip(pending, scores))
+            pending.clear()
+
+    for path in files:
+        try:
+            pending.append((path, model.prepare(open_image(path).render())))
+        except RadcamError as exc:
+            if len(files) == 1:
+                raise
+            failures += 1
+            print(f"radcam: error: {' '.join(str(exc).split())}", file=sys.stderr)
+        if len(pending) >= args.batch_size:
+            flush()
+        progress.step(str(path))
+    flush()
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(["path", *model.labels])
+    writer.writerows(rows)
+    if args.csv is None:
+        sys.stdout.write(text.getvalue())
+    else:
+        atomic_write(args.csv, lambda temporary: temporary.write_text(text.getvalue(), encoding="utf-8"),
+                     args.overwrite)
+    if failures:
+        raise RadcamError(f"{failures} of {len(files)} images could not be scored (reasons above)")
+    return 0
+
+
+def _number(value) -> str:
+    return f"{float(value):.6g}"
