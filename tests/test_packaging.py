@@ -41,3 +41,29 @@ def test_resources_are_found_where_viewer_is_installed():
     if not PACKAGE.is_relative_to(REPO):
         # Installed copy (CI installs non-editable): the resources must have been installed with it.
         assert folder.is_relative_to(PACKAGE.parent), f"resources resolved outside the installed package: {folder}"
+
+
+def _readme_commands() -> list[str]:
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    blocks = text.split("```bash\n")[1:3]
+    return [block.split("\n```")[0].strip() for block in blocks]
+
+
+def test_readme_starts_with_the_demo_and_the_ci_test_command():
+    demo, tests = _readme_commands()
+    ci_lines = [l for l in (REPO / ".ci" / "run").read_text().splitlines() if l and not l.startswith(("#", "set ", "cd "))]
+    assert ci_lines == [tests]
+    assert demo.startswith("python3 -m venv .venv && . .venv/bin/activate && pip install . && ")
+
+
+def test_readme_demo_command_runs(tmp_path, capsys, monkeypatch):
+    from conftest import run_cli
+
+    demo, _ = _readme_commands()
+    argv = demo.split(" && ")[-1].split()
+    assert argv[0] == "radcam-cli"
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run_cli(capsys, *argv[1:])
+    assert code == 0, err
+    assert len(out.splitlines()) == len(demo_studies())
+    assert (tmp_path / "radcam-out" / "demo_cr_nodule_panels.png").is_file()
