@@ -106,3 +106,17 @@ def test_corrupt_png_and_frame_out_of_range(tmp_path):
         open_image(tmp_path / "text.png")
     with pytest.raises(StudyError, match=r"ok\.png: frame 1 out of range"):
         open_image(tmp_path / "ok.png", frame=1)
+
+
+@pytest.mark.parametrize("orientation, upright", [
+    (1, lambda a: a), (3, lambda a: np.rot90(a, 2)), (6, lambda a: np.rot90(a, -1)), (8, lambda a: np.rot90(a, 1)),
+])
+def test_exif_orientation_is_applied(tmp_path, orientation, upright):
+    stored = np.zeros((40, 60), np.uint8)
+    stored[:10, :20] = 255  # a bright block in the stored top-left corner
+    image = Image.fromarray(stored)
+    exif = image.getexif()
+    exif[0x0112] = orientation
+    path = tmp_path / f"film_{orientation}.png"
+    image.save(path, exif=exif)
+    assert np.array_equal(open_image(path).render(), upright(stored))

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 from ..errors import StudyError
 from .image import DisplayImage, GreyValues
@@ -37,8 +37,9 @@ def open_raster(path: Path, frame: int = 0) -> DisplayImage:
         if not 0 <= frame < frames:
             raise StudyError(f"{path}: frame {frame} out of range: the file has {frames} frame(s) (0..{frames - 1})")
         im.seek(frame)
-        pixels, mode = _pixels(im)
         fmt = im.format
+        # A photographed or phone-exported film carries its rotation in EXIF; show it upright as photo viewers do.
+        pixels, mode = _pixels(ImageOps.exif_transpose(im) if frames == 1 else im)
     if pixels.ndim == 3:
         values, windows = pixels, [covering(0.0, 255.0)]
     else:
