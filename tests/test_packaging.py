@@ -67,3 +67,12 @@ def test_readme_demo_command_runs(tmp_path, capsys, monkeypatch):
     assert code == 0, err
     assert len(out.splitlines()) == len(demo_studies())
     assert (tmp_path / "radcam-out" / "demo_cr_nodule_panels.png").is_file()
+
+
+def test_application_icon_ships_and_is_svg():
+    import xml.etree.ElementTree as ET
+
+    from viewer.assets import resource_path
+
+    root = ET.parse(resource_path("icons", "radcam.svg")).getroot()
+    assert root.tag == "{http://www.w3.org/2000/svg}svg" and root.get("viewBox") == "0 0 512 512"
