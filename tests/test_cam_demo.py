@@ -1,4 +1,8 @@
-"""The shipped demo model: Grad-CAM points at the phantom's lesion (the map's maximum lies inside it)."""
+"""The shipped demo model: Grad-CAM points at the phantom's lesion (the map's maximum lies inside it).
+
+Rates per method for the shipped model are listed in resources/models/README.md (scripts/train_demo_model.py
+measures them the same way); `pytest -s tests/test_cam_demo.py` prints them.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ pytest.importorskip("keras")
 N_PHANTOMS = 100
 FIRST_SEED = 7_000_000  # make_phantom seeds; training used make_batch child seeds of 20240601 / 20240602
 DILATE_PX = 4  # at the 256-px display size (2 px at the model's 128-px input)
+MIN_RATE = 0.90  # acceptance: the map's maximum inside the lesion for at least 90 % of the phantoms
 
 
 def localisation_hits(engine, method: str, n: int = N_PHANTOMS, size: int = 256, dilate: int = DILATE_PX,
@@ -34,7 +39,9 @@ def localisation_hits(engine, method: str, n: int = N_PHANTOMS, size: int = 256,
     return hits
 
 
-def _engine():
+
+@pytest.fixture(scope="module")
+def engine():
     if not default_model_path().is_file():
         pytest.skip("the shipped demo model is absent (scripts/train_demo_model.py makes it)")
     from viewer.cam import CamEngine
@@ -43,16 +50,53 @@ def _engine():
     return CamEngine(load_model(default_model_path()))
 
 
-@pytest.mark.slow
-@pytest.mark.xfail(strict=False, reason="known gap: the current demo model's Grad-CAM maximum lands in the lesion "
-                   "for ~58 % of phantoms (consolidation 84 %, nodule 32 %); the map covers the whole affected "
-                   "lung field. Target ≥ 90 % needs a retrained demo model.")
-def test_gradcam_maximum_falls_inside_the_lesion():
-    hits = localisation_hits(_engine(), "gradcam")
-    assert hits.mean() >= 0.90, f"Grad-CAM maximum inside the lesion for {hits.mean():.0%} of phantoms"
+@pytest.fixture(scope="module")
+def hit_rates(engine):
+    """method → hits (bool per phantom), computed once per method for the module."""
+    cache: dict[str, np.ndarray] = {}
+
+    def hits(method: str) -> np.ndarray:
+        if method not in cache:
+            cache[method] = localisation_hits(engine, method)
+        return cache[method]
+
+    return hits
+
+
+def _rate_line(method: str, hits: np.ndarray) -> str:
+    return (f"{method:16s} {hits.mean():.2f}  (nodule {hits[0::2].mean():.2f}, "
+            f"consolidation {hits[1::2].mean():.2f})")
+
+
+def _check(hit_rates, method: str, record_property) -> None:
+    hits = hit_rates(method)
+    record_property(f"hit_rate_{method}", round(float(hits.mean()), 3))
+    print(_rate_line(method, hits))
+    assert hits.mean() >= MIN_RATE, (f"{method} maximum inside the lesion for {hits.mean():.0%} of phantoms "
+                                     f"(nodule {hits[0::2].mean():.0%}, consolidation {hits[1::2].mean():.0%})")
 
 
 @pytest.mark.slow
-def test_guided_gradcam_maximum_falls_inside_the_lesion():
-    hits = localisation_hits(_engine(), "guided-gradcam")
-    assert hits.mean() >= 0.90, f"Guided Grad-CAM maximum inside the lesion for {hits.mean():.0%} of phantoms"
+def test_gradcam_maximum_falls_inside_the_lesion(hit_rates, record_property):
+    _check(hit_rates, "gradcam", record_property)
+
+
+@pytest.mark.slow
+def test_guided_gradcam_maximum_falls_inside_the_lesion(hit_rates, record_property):
+    _check(hit_rates, "guided-gradcam", record_property)
+
+
+@pytest.mark.slow
+def test_hit_rate_of_every_method(hit_rates, record_property):
+    """Reports the rate of every method in METHODS (run with -s to see the table; also recorded as properties, e.g.
+    in --junitxml). Only Grad-CAM and Guided Grad-CAM carry the acceptance threshold; every method must still beat
+    chance by far (the dilated lesion covers a few per cent of the image)."""
+    from viewer.cam import METHODS
+
+    rates = {}
+    for method in METHODS:
+        rates[method] = float(hit_rates(method).mean())
+        record_property(f"hit_rate_{method}", round(rates[method], 3))
+    print(f"\nCAM maximum inside the lesion on {N_PHANTOMS} phantoms:")
+    print("\n".join(_rate_line(method, hit_rates(method)) for method in METHODS))
+    assert min(rates.values()) >= 0.5, rates
