@@ -142,14 +142,13 @@ def write_explanation(folder: Path, stem: str, image, base: np.ndarray, result, 
     shown = render_panels(base, result.cam, style, scale)
     text = caption(result, style.threshold)
     header = header_text(image.metadata, anonymize=anonymize)
-    description = f"RadCAM {{}}: {text}"
     written: list[Path] = []
     for panel, path in zip(panels, files):
         # DICOM always carries the caption: a PACS user sees the image without this tool.
         labelled = panel in captioned or fmt == "dicom"
         pixels = compose(shown, panel, text if labelled else None, header if labelled else None)
         if fmt == "dicom":
-            write_secondary_capture(path, pixels, image.dataset, description.format(PANELS[panel]),
+            write_secondary_capture(path, pixels, image.dataset, f"RadCAM {PANELS[panel]}: {text}",
                                     instance_number=instance_number, anonymize=anonymize, overwrite=overwrite,
                                     session=session)
         else:
@@ -157,7 +156,7 @@ def write_explanation(folder: Path, stem: str, image, base: np.ndarray, result, 
         written.append(path)
     for panel, path in zip(dicom_panels, files[len(panels):]):
         write_secondary_capture(path, compose(shown, panel, text, header), image.dataset,
-                                description.format(PANELS[panel]), instance_number=instance_number,
+                                f"RadCAM {PANELS[panel]}: {text}", instance_number=instance_number,
                                 anonymize=anonymize, overwrite=overwrite, session=session)
         written.append(path)
     if cam_array:
