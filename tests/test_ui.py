@@ -478,3 +478,16 @@ def test_layouts_and_shortcuts(qtbot, window):
     assert dialog.findChild(type(window.controls.table)).rowCount() >= 30
     text = about_text("CPU")
     assert all(name in text for name in ("TensorFlow", "Keras", "Qt", "pydicom", "CPU"))
+
+
+def test_the_demo_model_is_badged_not_for_diagnosis(qtbot, window):
+    from viewer.assets import demo_studies
+    from viewer.model import default_model_path
+
+    with qtbot.waitSignal(window.explanationShown, timeout=JOB_TIMEOUT_MS):
+        window.load_model(default_model_path())
+        window.open_paths(demo_studies()[:1])
+    controls = window.controls
+    assert not controls.model_badge.isHidden()
+    assert "NOT FOR DIAGNOSIS" in controls.model_description.text()
+    assert "Input 128×128×1" in controls.model_details.text()

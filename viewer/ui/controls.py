@@ -63,6 +63,11 @@ class ControlPanel(QWidget):
         self.model_name = QLabel("No model")
         self.model_name.setProperty("role", "title")
         self.model_name.setWordWrap(True)
+        self.model_badge = QLabel("NOT FOR DIAGNOSIS")
+        self.model_badge.setProperty("role", "badge")
+        self.model_badge.hide()
+        self.model_description = QLabel("")
+        self.model_description.setWordWrap(True)
         self.model_details = QLabel("")
         self.model_details.setWordWrap(True)
         self.model_details.setProperty("role", "muted")
@@ -73,6 +78,8 @@ class ControlPanel(QWidget):
         model_box = QGroupBox("Model")
         model_layout = QVBoxLayout(model_box)
         model_layout.addWidget(self.model_name)
+        model_layout.addWidget(self.model_badge, 0, Qt.AlignmentFlag.AlignLeft)
+        model_layout.addWidget(self.model_description)
         model_layout.addWidget(self.model_details)
         model_layout.addWidget(open_model, 0, Qt.AlignmentFlag.AlignLeft)
 
@@ -197,6 +204,9 @@ class ControlPanel(QWidget):
     def set_model(self, info: ModelInfo) -> None:
         """A new model: its description, its targets and its layers; target and layer back to auto."""
         self.model_name.setText(info.name)
+        self.model_badge.setVisible(info.not_for_diagnosis())
+        self.model_description.setText(info.description)
+        self.model_description.setVisible(bool(info.description))
         self.model_details.setText("\n".join(info.details()))
         self.thresholds = info.thresholds
         self.layer.setItemText(0, f"Auto ({info.default_layer})" if info.default_layer else "Auto")
@@ -212,6 +222,8 @@ class ControlPanel(QWidget):
 
     def set_model_status(self, name: str, details: str) -> None:
         self.model_name.setText(name)
+        self.model_badge.hide()
+        self.model_description.hide()
         self.model_details.setText(details)
 
     def set_predictions(self, predictions: list[dict], target: int | None = None) -> None:

@@ -28,6 +28,7 @@ def method_help(key: str) -> str:
 class ModelInfo:
     path: Path
     name: str
+    description: str  # the sidecar's, shown as given: it is where a model says what it is (and is not) for
     input_size: tuple
     channels: int
     labels: list[str]
@@ -42,6 +43,11 @@ class ModelInfo:
         size = "×".join(str(v) for v in (*self.input_size, self.channels))
         labels = ", ".join(self.labels[:12]) + (f" … (+{len(self.labels) - 12})" if len(self.labels) > 12 else "")
         return [f"Input {size}", f"Labels: {labels}", f"Device: {self.device}"]
+
+    def not_for_diagnosis(self) -> bool:
+        """Whether the model's own description says it is synthetic or not for clinical use."""
+        text = self.description.lower()
+        return any(flag in text for flag in ("not for diagnosis", "synthetic", "research use only", "not for clinical"))
 
 
 @dataclass(frozen=True)
@@ -94,7 +100,8 @@ class ModelSession:
         engine = CamEngine(loaded)
         layers = engine.layers()
         self.loaded, self.engine = loaded, engine
-        return ModelInfo(path=Path(path), name=loaded.name, input_size=tuple(loaded.input_size),
+        return ModelInfo(path=Path(path), name=loaded.name, description=loaded.spec.description or "",
+                         input_size=tuple(loaded.input_size),
                          channels=loaded.channels, labels=loaded.labels, targets=loaded.target_names,
                          thresholds=dict(loaded.spec.thresholds), device=engine.device,
                          layers=[(layer.name, f"{layer.name}  {'×'.join(map(str, layer.shape))}") for layer in layers],
