@@ -412,6 +412,19 @@ def test_a_model_needing_unsafe_loading_asks_for_trust(qtbot, window, tmp_path, 
     assert asked and "unsafe" in asked[0]
     assert window.model_info is not None and window.model_info.name == "lambda"
 
+    # Trust is remembered for this exact file: loading it again does not ask ...
+    with qtbot.waitSignal(window.model_thread.finished, timeout=JOB_TIMEOUT_MS,
+                          check_params_cb=lambda _id, kind, _result: kind == "model"):
+        window.load_model(path)
+    assert len(asked) == 1 and window.model_info.unsafe
+    # ... but a changed file at the same path is a different file: asked again, refusal keeps it unloaded.
+    outputs = keras.layers.Dense(1, activation="sigmoid", name="changed")(keras.layers.GlobalAveragePooling2D()(x))
+    keras.Model(inputs, outputs).save(path)
+    monkeypatch.setattr("viewer.ui.dialogs.confirm_trust", lambda parent, file, reason: asked.append(reason) and False)
+    with qtbot.waitSignal(window.model_thread.failed, timeout=JOB_TIMEOUT_MS):
+        window.load_model(path)
+    assert len(asked) == 2
+
 
 @needs_fixtures
 def test_dropping_files_opens_them(qtbot, window):

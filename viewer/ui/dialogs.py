@@ -70,7 +70,8 @@ def confirm_trust(parent: QWidget, path: str, reason: str) -> bool:
     dialog.setIcon(QMessageBox.Icon.Warning)
     dialog.setWindowTitle("Load a model that can run code?")
     dialog.setText(f"<b>{path}</b><br>needs unsafe deserialisation: loading it can run code stored in the file.")
-    dialog.setInformativeText(reason)
+    dialog.setInformativeText(f"{reason}\n\nRadCAM remembers this file's SHA-256 fingerprint: "
+                              "it will not ask again for this file, and asks again if the file changes.")
     trust = QCheckBox("I trust this file")
     dialog.setCheckBox(trust)
     load = dialog.addButton("Load", QMessageBox.ButtonRole.AcceptRole)

@@ -352,7 +352,9 @@ class MainWindow(QMainWindow):
         self.model_loading = True
         self.controls.set_model_status("Loading model…", f"{Path(path).name}\nStarting TensorFlow…")
         self.device_label.setText("Device: starting…")
-        return self._submit(self.model_thread, "model", lambda ctx: self.session.load(Path(path), unsafe, ctx),
+        trusted = self.settings.trusted_models()
+        return self._submit(self.model_thread, "model",
+                            lambda ctx: self.session.load(Path(path), unsafe, ctx, trusted=trusted),
                             replace=True, path=Path(path), unsafe=unsafe)
 
     def open_model_dialog(self) -> None:
@@ -366,6 +368,8 @@ class MainWindow(QMainWindow):
     def _on_model(self, info: ModelInfo) -> None:
         self.model_loading = False
         self.model_info = info
+        if info.unsafe:  # asked for explicitly (trust dialog or --unsafe-model): not asked again for this file
+            self.settings.trust_model(info.sha256)
         self.controls.set_model(info)
         self.device_label.setText(f"Device: {info.device}")
         self.timing_label.setText(f"Model loaded in {info.load_ms / 1000:.1f} s")

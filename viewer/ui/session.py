@@ -6,6 +6,7 @@ thread, after the window is on screen.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +39,8 @@ class ModelInfo:
     layers: list[tuple[str, str]]  # (name, description) of each layer with a spatial output
     default_layer: str
     load_ms: float
+    sha256: str  # of the model file: the key under which the user's trust in an unsafe model is remembered
+    unsafe: bool  # loaded with unsafe deserialisation (code in the file may have run)
 
     def details(self) -> list[str]:
         size = "×".join(str(v) for v in (*self.input_size, self.channels))
@@ -91,11 +94,14 @@ class ModelSession:
             raise ModelError("no model is loaded: open one with File → Open Model…")
         return self.engine
 
-    def load(self, path: Path, unsafe: bool, context: JobContext) -> ModelInfo:
+    def load(self, path: Path, unsafe: bool, context: JobContext, trusted: frozenset[str] = frozenset()) -> ModelInfo:
+        """Load `path`; unsafe deserialisation only when asked or when the user trusted this exact file before."""
         start = time.perf_counter()
         from viewer.cam import CamEngine  # imports TensorFlow the first time: on this thread only
         from viewer.model import load_model
 
+        digest = file_sha256(path)
+        unsafe = unsafe or (bool(digest) and digest in trusted)
         loaded = load_model(path, unsafe=unsafe)
         engine = CamEngine(loaded)
         layers = engine.layers()
@@ -106,7 +112,7 @@ class ModelSession:
                          thresholds=dict(loaded.spec.thresholds), device=engine.device,
                          layers=[(layer.name, f"{layer.name}  {'×'.join(map(str, layer.shape))}") for layer in layers],
                          default_layer=next((layer.name for layer in layers if layer.is_default), ""),
-                         load_ms=(time.perf_counter() - start) * 1000)
+                         load_ms=(time.perf_counter() - start) * 1000, sha256=digest, unsafe=unsafe)
 
     def warm_up(self, context: JobContext) -> None:
         """Trace the engine's compiled passes (Grad-CAM's and Score-CAM's) on a blank image.
@@ -156,6 +162,15 @@ class ModelSession:
             written += write_item(item, options, style, scale, overwrite)
             context.progress((number + 1) / len(sources))
         return written
+
+
+def file_sha256(path: Path) -> str:
+    """The file's SHA-256, or "" for what is not a readable file (the loader then says what is wrong)."""
+    try:
+        with open(path, "rb") as file:
+            return hashlib.file_digest(file, "sha256").hexdigest()
+    except OSError:
+        return ""
 
 
 def draw(renderer, style: OverlayStyle) -> np.ndarray:

@@ -63,5 +63,14 @@ class Settings:
     def clear_recent(self) -> None:
         self.store.setValue("recent", [])
 
+    def trusted_models(self) -> frozenset[str]:
+        """SHA-256 digests of the model files the user allowed to load unsafely; a changed file asks again."""
+        value = self.store.value("trust/sha256", [])
+        return frozenset([value] if isinstance(value, str) else (value or []))
+
+    def trust_model(self, digest: str) -> None:
+        if digest:
+            self.store.setValue("trust/sha256", sorted(self.trusted_models() | {digest}))
+
     def sync(self) -> None:
         self.store.sync()
