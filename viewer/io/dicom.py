@@ -115,7 +115,7 @@ def open_dicom(path: Path, frame: int = 0) -> DisplayImage:
             values, windows, invert = _colour(stored, view), [covering(0.0, 255.0)], False
         else:
             values = GreyValues(stored, lambda a: apply_modality_lut(a, view))
-            windows = file_windows(view, notes) + lut_windows(view) + [_auto(values, stored, view)]
+            windows = file_windows(view, notes) + lut_windows(view) + [_auto(values, view)]
             invert = view.PhotometricInterpretation == "MONOCHROME1" or view.get("PresentationLUTShape") == "INVERSE"
     notes += _messages(caught)
     return DisplayImage(path=path, frame=frame, frames=frames, kind="dicom", values=values, windows=windows,
@@ -136,8 +136,8 @@ def _check_length(path: Path, ds: Dataset, syntax: UID) -> None:
     """Native pixel data must hold rows x columns x samples x frames; encapsulated data is checked by its decoder."""
     if syntax.is_compressed:
         return
-    # get_item by tag keeps a deferred element raw: its declared length and file offset, without reading it.
-    elem = ds.get_item(tag_for_keyword(next(k for k in PIXEL_TAGS if k in ds)))
+    # keep_deferred: the declared length and file offset of a deferred element, without reading its value.
+    elem = ds.get_item(tag_for_keyword(next(k for k in PIXEL_TAGS if k in ds)), keep_deferred=True)
     if elem.value is None:
         have = min(elem.length, max(path.stat().st_size - elem.value_tell, 0))
     else:
@@ -199,15 +199,13 @@ def _multi(value) -> list:
     return list(value) if isinstance(value, MultiValue) else [value]
 
 
-def _auto(values: GreyValues, stored: np.ndarray, ds: Dataset) -> Window:
+def _auto(values: GreyValues, ds: Dataset) -> Window:
     """Automatic window over the modality values that are not pixel padding (padding is in stored values)."""
     padding = ds.get("PixelPaddingValue")
     if padding is None:
-        return auto_window(values.array)
+        return auto_window(values)
     limit = ds.get("PixelPaddingRangeLimit", padding)
-    low, high = min(padding, limit), max(padding, limit)
-    keep = (stored < low) | (stored > high)
-    return auto_window(values.array[keep])
+    return auto_window(values, (min(padding, limit), max(padding, limit)))
 
 
 def metadata(ds: Dataset, notes: list[str]) -> dict:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from .windows import Window, voi_lut_to_8bit, window_to_8bit
 
 # Integer pixel ranges up to this many distinct values render through a per-value lookup table.
 MAX_LUT_ENTRIES = 1 << 20
+HISTOGRAM_CHUNK = 1 << 22  # pixels per bincount call: 32 MB of int64 at a time
 
 
 class GreyValues:
@@ -19,19 +21,65 @@ class GreyValues:
 
     A window is then computed on at most 2**BitsStored table entries and gathered with one take(), which keeps
     render() of a 2048x2048 frame in milliseconds; other data (float pixels, huge ranges) is windowed per pixel.
+    Memory stays near the stored frame's size: no full-size int64 or float copy is made unless `array` is asked for.
     """
 
     def __init__(self, stored: np.ndarray, to_modality: Callable[[np.ndarray], np.ndarray]):
         self.index: np.ndarray | None = None
+        self.shape = stored.shape
         integral = stored.size > 0 and np.issubdtype(stored.dtype, np.integer)
         low, high = (int(stored.min()), int(stored.max())) if integral else (0, 0)
+        self.low = low
         if integral and high - low < MAX_LUT_ENTRIES:
-            self.index = (stored.astype(np.int64) - low).astype(np.uint16 if high - low < 1 << 16 else np.uint32)
+            # stored - low in the stored type wraps for signed data, but the true result lies in 0..high-low, so
+            # the wrapped bits cast to the unsigned index type are exact (and no int64 copy of the frame is made).
+            offset = np.subtract(stored, np.asarray(low, dtype=stored.dtype), dtype=stored.dtype)
+            self.index = offset.astype(np.uint16 if high - low < 1 << 16 else np.uint32, copy=False)
             self.table = np.asarray(to_modality(np.arange(low, high + 1, dtype=np.int64)), dtype=np.float64)
         else:
             self.table = np.asarray(to_modality(stored), dtype=np.float64)
-        self.array = (self.table.astype(np.float32) if self.index is None
-                      else self.table.astype(np.float32)[self.index])
+        self._stored = stored if self.index is None else None  # padding is defined on stored values
+
+    @functools.cached_property
+    def array(self) -> np.ndarray:
+        """The float32 modality value of every pixel (made on first use: it is 4 bytes a pixel)."""
+        return self.table.astype(np.float32) if self.index is None else self.table.astype(np.float32)[self.index]
+
+    def percentiles(self, q: tuple[float, ...], exclude_stored: tuple[int, int] | None = None) -> np.ndarray | None:
+        """np.percentile (linear) of the modality values, leaving out stored values in `exclude_stored` (padding).
+
+        Through the index this is a histogram of at most 2**20 bins, not a sort of every pixel. None if no value
+        is left.
+        """
+        if self.index is None:
+            values = self.table
+            if exclude_stored is not None:
+                values = values[(self._stored < exclude_stored[0]) | (self._stored > exclude_stored[1])]
+            return np.percentile(values, q) if values.size else None
+        counts = np.zeros(self.table.size, np.int64)
+        flat = self.index.ravel()
+        for start in range(0, flat.size, HISTOGRAM_CHUNK):  # bincount copies its input as int64: bound that copy
+            counts += np.bincount(flat[start:start + HISTOGRAM_CHUNK], minlength=self.table.size)
+        if exclude_stored is not None:
+            first, last = exclude_stored[0] - self.low, exclude_stored[1] - self.low
+            if last >= 0:
+                counts[max(first, 0):last + 1] = 0
+        order = np.argsort(self.table, kind="stable")
+        ends = np.cumsum(counts[order])
+        total = int(ends[-1])
+        if total == 0:
+            return None
+        positions = (total - 1) * np.asarray(q, np.float64) / 100  # numpy's linear method: h = (n - 1) q
+        below = np.floor(positions)
+        sorted_values = self.table[order]
+        at = sorted_values[np.searchsorted(ends, below, side="right")]
+        after = sorted_values[np.searchsorted(ends, np.minimum(below + 1, total - 1), side="right")]
+        return at + (positions - below) * (after - at)
+
+    def span(self) -> float:
+        """Highest minus lowest modality value present (the range a window drag can usefully cover)."""
+        low, high = self.percentiles((0.0, 100.0))
+        return float(high - low)
 
     def map(self, to_8bit: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
         """Apply `to_8bit` (modality values -> 0..255 floats) and return the uint8 image."""
@@ -57,6 +105,15 @@ class DisplayImage:
     @property
     def is_color(self) -> bool:
         return isinstance(self._values, np.ndarray)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """(rows, columns), plus 3 for RGB."""
+        return self._values.shape
+
+    def value_span(self) -> float:
+        """Range of the modality values (255 for colour), without materialising them."""
+        return 255.0 if self.is_color else self._values.span() if self._values.shape[0] else 1.0
 
     @property
     def modality(self) -> np.ndarray:

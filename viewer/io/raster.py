@@ -45,7 +45,7 @@ def open_raster(path: Path, frame: int = 0) -> DisplayImage:
     else:
         values = GreyValues(pixels, lambda a: a)
         # 8-bit grey is shown exactly as stored; deeper data gets a window from its histogram.
-        windows = [covering(0.0, 255.0) if pixels.dtype == np.uint8 else auto_window(values.array)]
+        windows = [covering(0.0, 255.0) if pixels.dtype == np.uint8 else auto_window(values)]
     rows, columns = pixels.shape[:2]
     meta = {
         "patient": {"name": None, "id": None, "sex": None, "age": None},

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from pydicom import Dataset
 from pydicom.pixels import apply_voi, apply_windowing
+
+if TYPE_CHECKING:
+    from .image import GreyValues
 
 FUNCTIONS = ("LINEAR", "LINEAR_EXACT", "SIGMOID")
 AUTO = "auto"
@@ -46,12 +50,10 @@ def covering(low: float, high: float, explanation: str = AUTO) -> Window:
     return Window(center=(low + high) / 2 + 0.5, width=max(high - low + 1, 1.0), explanation=explanation)
 
 
-def auto_window(values: np.ndarray) -> Window:
-    """Window from the AUTO_PERCENTILES of `values` (already without padding); a 0..1 window if none are left."""
-    if values.size == 0:
-        return covering(0.0, 1.0)
-    low, high = np.percentile(values, AUTO_PERCENTILES)
-    return covering(float(low), float(high))
+def auto_window(values: GreyValues, exclude_stored: tuple[int, int] | None = None) -> Window:
+    """Window from the AUTO_PERCENTILES of the values not in `exclude_stored` (padding); 0..1 if none are left."""
+    ends = values.percentiles(AUTO_PERCENTILES, exclude_stored)
+    return covering(0.0, 1.0) if ends is None else covering(float(ends[0]), float(ends[1]))
 
 
 def window_to_8bit(values: np.ndarray, window: Window) -> np.ndarray:

@@ -25,7 +25,7 @@ def original(image: DisplayImage, window: Window | None, inverted: bool, zoom: i
                  f"Frame {image.frame + 1}/{image.frames}" if image.frames > 1 else ""]
     return {"top_left": top_left, "top_right": top_right,
             "bottom_left": window_lines(None if image.is_color else window, inverted),
-            "bottom_right": [f"{image.modality.shape[1]}×{image.modality.shape[0]}", f"Zoom {zoom} %"]}
+            "bottom_right": [f"{image.shape[1]}×{image.shape[0]}", f"Zoom {zoom} %"]}
 
 
 def heatmap(method: str, target: str, layer: str, zoom: int) -> dict[str, list[str]]:

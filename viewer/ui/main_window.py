@@ -689,6 +689,4 @@ class MainWindow(QMainWindow):
 def decode(decoder: Decoder, path: Path, frame: int) -> tuple[DisplayImage, np.ndarray, float]:
     """On the IO thread: the frame, its default rendering (the model's input) and its value range."""
     image = decoder.image(path, frame)
-    values = image.modality
-    span = 255.0 if image.is_color else float(np.ptp(values)) if values.size else 1.0
-    return image, image.render(), span
+    return image, image.render(), image.value_span()
