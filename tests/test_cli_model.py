@@ -87,13 +87,14 @@ def test_explain_dicom_secondary_capture_anonymized(capsys, tmp_path):
     source = pydicom.dcmread(DEMO_DICOM)
     code, (line,), err = explain(capsys, DEMO_DICOM, "--out", tmp_path, "--dicom-sc", "--anonymize")
     assert code == 0, err
-    sc_path = tmp_path / "demo_cr_nodule_overlay_sc.dcm"
+    sc_path = tmp_path / "radcam_001_overlay_sc.dcm"  # anonymous exports never carry the source's file name
     assert str(sc_path) in line["outputs"]
     sc = pydicom.dcmread(sc_path)
     assert sc.BurnedInAnnotation == "YES" and "DERIVED" in sc.ImageType
     assert str(sc.PatientName) != str(source.PatientName) and sc.PatientID != source.PatientID
     assert sc.StudyInstanceUID != source.StudyInstanceUID  # anonymised: new UIDs
-    sidecar = (tmp_path / "demo_cr_nodule.json").read_text()
+    assert not any("demo_cr_nodule" in Path(output).name for output in line["outputs"])
+    sidecar = (tmp_path / "radcam_001.json").read_text()
     assert str(source.PatientName).split("^")[0] not in sidecar and source.PatientID not in sidecar
 
 

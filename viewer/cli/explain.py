@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     engine = CamEngine(model)
     model_ms = (time.perf_counter() - start) * 1e3
     style = OverlayStyle(threshold=args.threshold, alpha=args.alpha, colormap=args.colormap, contour=args.contour)
-    stems = _stems(files, args.frame)
+    stems = _stems(files, args.frame, args.anonymize)
     progress = Progress(len(files))
     failures = 0
     for path, stem in zip(files, stems):
@@ -112,10 +112,15 @@ def _make_folder(folder: Path) -> None:
         raise RadcamError(f"cannot create output folder {folder}: {exc.strerror or exc}") from None
 
 
-def _stems(files: list[Path], frame: int) -> list[str]:
-    """STEM per image: the file's name, numbered when two inputs share one (a folder of IM0001 files)."""
+def _stems(files: list[Path], frame: int, anonymize: bool) -> list[str]:
+    """STEM per image: the file's name, numbered when two inputs share one (a folder of IM0001 files).
+
+    Anonymous exports are radcam_NNN in input order: source file names are often patient names or accessions.
+    """
     from viewer.export import explanation_stem
 
+    if anonymize:
+        return [explanation_stem(path, frame, i + 1, anonymize=True) for i, path in enumerate(files)]
     stems = [explanation_stem(path, frame) for path in files]
     if len(set(stems)) == len(stems):
         return stems
