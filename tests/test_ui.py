@@ -504,3 +504,29 @@ def test_the_demo_model_is_badged_not_for_diagnosis(qtbot, window):
     assert not controls.model_badge.isHidden()
     assert "NOT FOR DIAGNOSIS" in controls.model_description.text()
     assert "Input 128×128×1" in controls.model_details.text()
+
+
+def test_a_folder_of_ten_thousand_non_images_lists_without_freezing_the_window(qtbot, window, tmp_path):
+    folder = tmp_path / "export_dump"
+    folder.mkdir()
+    for number in range(10_000):
+        (folder / f"report_{number:05d}.txt").write_text("not an image")
+    gaps, last = [], [time.perf_counter()]
+
+    def tick():
+        now = time.perf_counter()
+        gaps.append(now - last[0])
+        last[0] = now
+
+    timer = QTimer()
+    timer.setInterval(10)
+    timer.timeout.connect(tick)
+    timer.start()
+    with qtbot.waitSignal(window.errorReported, timeout=JOB_TIMEOUT_MS) as blocker:
+        window.open_paths([folder])
+    wait_idle(qtbot, window)
+    timer.stop()
+    assert "any of 10000 files" in blocker.args[0]
+    assert window.browser.skipped.count() == 10_000  # each listed with its reason
+    assert window.image is None
+    assert len(gaps) > 5 and max(gaps) < 0.5, f"worst stall {max(gaps) * 1000:.0f} ms"

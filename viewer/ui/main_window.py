@@ -240,6 +240,8 @@ class MainWindow(QMainWindow):
         skipped = len(result.skipped)
         if not result.studies and not new:
             reasons = "; ".join(f"{s.path.name}: {s.reason}" for s in result.skipped[:3])
+            if skipped > 3:
+                reasons = f"any of {skipped} files ({reasons}; … see the skipped list on the left)"
             self.report_error(f"Cannot open {reasons}" if reasons else
                               f"No images found in {', '.join(p.name for p in paths)}")
             return
