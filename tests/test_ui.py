@@ -333,7 +333,7 @@ def test_the_window_is_on_screen_before_tensorflow_is_imported(tmp_path):
         import json, sys, time
         from PySide6.QtCore import QTimer
         from viewer.ui import app
-        qapp, window, args, start = app.create([{str(CHEST)!r}, "--model", {str(MODEL)!r}])
+        qapp, window, args, start = app.create([{str(CHEST)!r}, "--model", {str(MODEL)!r}, "--new-instance"])
         report = {{"shown": window.isVisible(), "tf_when_shown": "tensorflow" in sys.modules,
                    "shown_at": time.time()}}
         window.explanationShown.connect(lambda: (report.update(tf_after="tensorflow" in sys.modules),
@@ -375,7 +375,8 @@ def test_closing_during_a_job_exits_within_two_seconds(tmp_path):
     code = f"""
         import sys, time
         from viewer.ui import app
-        qapp, window, args, start = app.create([{str(CHEST)!r}, "--model", {str(MODEL)!r}, "--method", "scorecam"])
+        qapp, window, args, start = app.create([{str(CHEST)!r}, "--model", {str(MODEL)!r}, "--method", "scorecam",
+                                               "--new-instance"])
         window.session.top_n = 512  # long enough to be running when the window closes
         window.session.batch_size = 1
         def close_while_running(_id, _fraction):

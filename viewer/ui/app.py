@@ -1,7 +1,10 @@
 """`radcam`: the desktop viewer's entry point.
 
     radcam                          the demo study, explained by the demo model with Grad-CAM
-    radcam FILE... [--model FILE] [--method NAME] [--unsafe-model] [--screenshot PATH]
+    radcam FILE... [--model FILE] [--method NAME] [--unsafe-model] [--screenshot PATH] [--new-instance]
+    radcam --install-desktop-entry | --uninstall-desktop-entry
+
+A second `radcam FILE` while one runs hands FILE to the running window and exits (see single_instance).
 
 The window is shown before anything slow starts: TensorFlow is first imported by the model thread, after the
 event loop has painted the window. Errors in the arguments exit 2 with one `radcam: error: ...` line.
@@ -24,6 +27,10 @@ class ArgumentError(Exception):
     pass
 
 
+class Forwarded(Exception):
+    """The files went to the RadCAM that is already running; this process has nothing more to do."""
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # one line and exit 2 from main(), as radcam-cli does
         raise ArgumentError(message)
@@ -39,6 +46,13 @@ def build_parser() -> argparse.ArgumentParser:
                         help="allow models that need unsafe deserialisation (they can run code): trust the file")
     parser.add_argument("--screenshot", metavar="PATH", type=Path,
                         help="save a picture of the window once the first explanation is shown, then exit")
+    parser.add_argument("--new-instance", action="store_true",
+                        help="open a new window even if RadCAM is running (default: hand FILE to the running one)")
+    desktop = parser.add_mutually_exclusive_group()
+    desktop.add_argument("--install-desktop-entry", action="store_true",
+                         help="add RadCAM to this user's application menu and 'Open with' for DICOM, PNG and JPEG")
+    desktop.add_argument("--uninstall-desktop-entry", action="store_true",
+                         help="remove what --install-desktop-entry added")
     return parser
 
 
@@ -71,11 +85,15 @@ def create(argv: Sequence[str] | None = None):
 
     from viewer.assets import demo_studies, resource_path
 
-    from . import theme
+    from . import single_instance, theme
     from .main_window import MainWindow
     from .settings import APPLICATION, ORGANIZATION, Settings
 
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "radcam"])
+    # --screenshot runs are unattended checks: they never hand over to, nor serve, a user's window.
+    single = args.screenshot is None and not args.new_instance
+    if single and single_instance.forward(args.files):
+        raise Forwarded()
     app.setApplicationName(APPLICATION)
     app.setOrganizationName(ORGANIZATION)
     QGuiApplication.setDesktopFileName("radcam")
@@ -90,6 +108,9 @@ def create(argv: Sequence[str] | None = None):
         window.controls.set_method(method)
     elif not args.files and not args.model:
         window.controls.set_method("gradcam")  # the demo is always shown with the embedded default
+    if single:
+        window.instance_server = single_instance.InstanceServer(parent=window)
+        window.instance_server.pathsReceived.connect(window.open_forwarded)
     window.show()
 
     def start() -> None:
@@ -145,14 +166,34 @@ def _screenshot(app, window, path: Path) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
+        args = build_parser().parse_args(argv)
+        if args.install_desktop_entry or args.uninstall_desktop_entry:
+            return desktop_entry(args.install_desktop_entry)
         app, window, args, start = create(argv)
     except ArgumentError as exc:
         error(str(exc))
         return EXIT_USAGE
+    except Forwarded:
+        return EXIT_OK
     if args.screenshot is not None:
         _screenshot(app, window, args.screenshot)
     return run(app, window, start)
+
+
+def desktop_entry(install: bool) -> int:
+    from . import desktop_entry as entry
+
+    try:
+        changed = entry.install() if install else entry.uninstall()
+    except OSError as exc:
+        error(f"cannot {'install' if install else 'remove'} the desktop entry: {exc.strerror or exc}: "
+              f"{getattr(exc, 'filename', '') or entry.data_home()}")
+        return EXIT_USAGE
+    verb = "installed" if install else "removed"
+    print(f"{verb} {len(changed)} file(s) under {entry.data_home()}" if changed else "nothing to remove")
+    return EXIT_OK
 
 
 def run(app, window, start: Callable[[], None]) -> int:

@@ -191,6 +191,16 @@ class MainWindow(QMainWindow):
 
     # == opening ================================================================================================
 
+    def open_forwarded(self, paths: list[str]) -> None:
+        """Files from a second `radcam FILE` launch (Open with RadCAM): open them here and come to the front."""
+        if paths:
+            self.explain_pending = True
+            self.open_paths(paths)
+        if self.isMinimized():
+            self.showNormal()
+        self.raise_()
+        self.activateWindow()
+
     def open_paths(self, paths: list[str | Path], select_first: bool = True) -> int:
         """List the studies in `paths` (headers are read on the IO thread) and show the first image."""
         paths = [Path(p) for p in paths]
