@@ -129,3 +129,17 @@ def test_forwarded_files_open_in_the_window(qtbot, tmp_path):
         assert str(demo_studies()[0]) in window.settings.recent()
     finally:
         window.shutdown()
+
+
+def test_the_bundle_spec_is_valid_python_naming_files_that_exist():
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    spec = (root / "packaging" / "radcam.spec").read_text()
+    tree = ast.parse(spec)  # a syntax error would stop packaging/build.sh
+    calls = {node.func.id for node in ast.walk(tree) if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)}
+    assert {"Analysis", "PYZ", "EXE", "COLLECT", "BUNDLE"} <= calls  # onedir (COLLECT) plus the macOS .app
+    assert "console=False" in spec and "exclude_binaries=True" in spec  # binaries go to the folder: onedir
+    assert (root / "packaging" / "radcam_main.py").is_file() and (root / "resources" / "icons" / "radcam_512.png").is_file()
+    assert os.access(root / "packaging" / "build.sh", os.X_OK)
