@@ -44,6 +44,7 @@ class MethodInfo:
     description: str
     needs_gradients: bool
     resolution: str = "feature"  # 'feature' (target-layer grid) or 'pixel' (model input grid)
+    needs_layer: bool = True  # False: works on models without a spatial layer (guided backpropagation)
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,7 @@ class CamResult:
     method: str
     device: str
     timings_ms: dict[str, float]
-    empty: bool = False  # the map is all zero (no positive evidence for the target at this layer)
+    empty: bool = False  # the map is all zero or constant: it localises nothing (see normalise)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -143,6 +144,7 @@ class CamEngine:
         self.trace_counts: Counter = Counter()
         self._records: list[tuple[Any, tuple]] | None = None
         self._final = introspect.final_layer(loaded_model.keras_model, loaded_model.output_index)
+        self.score_batch_limit: int | None = None  # Score-CAM batch size that fitted after running out of memory
 
     # ---- probe: which layers give spatial maps ----
     def _probe(self) -> list[tuple[Any, tuple]]:
@@ -180,7 +182,7 @@ class CamEngine:
                   if self._spatial(shape) and not self._introspect.is_container(layer)]
         if not leaves:
             raise CamError(f"{self.model.name}: no layer with a spatial (4-D) output; class-activation maps need "
-                           "a convolutional model")
+                           "a convolutional model (guided-backprop works without one)")
         i = len(leaves) - 1
         while i > 0 and type(leaves[i][0]).__name__ in _PASS_THROUGH:
             i -= 1
@@ -403,6 +405,7 @@ class CamEngine:
         x = self.model.prepare(display)
         with self._lock:
             probs = np.asarray(self._function(("predict",))(x))[0]
+        self.model.check_output(probs)
         return self._predictions(probs)
 
     def _predictions(self, probs: np.ndarray) -> list[dict[str, Any]]:
@@ -421,16 +424,19 @@ class CamEngine:
         raw = self.model.prepare_raw(display)
         x = np.asarray(self.model.preprocess(raw), np.float32)
         t_pre = time.perf_counter()
-        layer_obj, shape = self._target_layer(layer)
+        info = get_method(name).INFO
+        layer_name = self._target_layer(layer)[0].name if info.needs_layer or layer else None
         explicit = None
         if target is not None:
             explicit = self.model.resolve_target(target)
-        ctx = _Context(self, layer_obj.name, raw, x, explicit, top_n=top_n, batch_size=batch_size,
+        ctx = _Context(self, layer_name, raw, x, explicit, top_n=top_n, batch_size=batch_size,
                        progress=progress, cancel=cancel)
         with self._lock:
             feature = np.asarray(get_method(name).compute(ctx), np.float32)
+        if not np.isfinite(feature).all():
+            raise CamError(f"the {name} map is NaN/inf for this image: the model's activations or gradients "
+                           f"overflow at layer {layer_name or 'input'!r}")
         index, tname, sign = ctx.target
-        info = get_method(name).INFO
         feature, empty = normalise(feature)
         height, width = display.shape[:2]
         cam = cv2.resize(feature, (width, height), interpolation=cv2.INTER_LINEAR) if feature.size > 1 \
@@ -443,10 +449,14 @@ class CamEngine:
             cam=cam, cam_feature=feature, predictions=self._predictions(ctx.probs), target={
                 "index": index if sign > 0 or not self.model.single_sigmoid else 1, "name": tname,
                 "output_index": index, "sign": int(sign)},
-            layer=layer_obj.name if info.resolution == "feature" or name == "guided-gradcam" else "input",
+            layer=layer_name if info.needs_layer else "input",
             method=name, device=self.device,
             timings_ms={"preprocess": (t_pre - start) * 1e3, "cam": (end - t_pre) * 1e3}, empty=empty,
             extra=ctx.extra)
+
+    def _score_batch(self, raw, maps: np.ndarray, index: int, sign: float) -> np.ndarray:
+        """Score-CAM: the target score of `raw` masked by each of `maps`, in one batched forward pass."""
+        return np.asarray(self._function(("score",))(raw, maps, np.int32(index), np.float32(sign)))
 
     def batch_size_for(self, layer: str | None = None) -> int:
         """Score-CAM masked images per batch so one batch stays under ~256 MB (estimate from the probe)."""
@@ -458,22 +468,20 @@ class CamEngine:
 
 
 def normalise(feature: np.ndarray) -> tuple[np.ndarray, bool]:
-    """ReLU, then min-max to [0, 1]; an all-zero map stays zero (empty=True); a flat positive map becomes ones."""
+    """ReLU, then min-max to [0, 1]. A map that localises nothing — all zero, or the same value everywhere —
+    becomes zeros with empty=True (a constant map stretched to ones would paint the whole image as evidence)."""
     feature = np.nan_to_num(np.maximum(np.asarray(feature, np.float32), 0.0), nan=0.0, posinf=0.0)
     top = float(feature.max()) if feature.size else 0.0
-    if top <= 0.0:
+    low = float(feature.min()) if feature.size else 0.0
+    if top <= 0.0 or top - low <= top * 1e-6:
         return np.zeros_like(feature), True
-    low = float(feature.min())
-    span = top - low
-    if span <= top * 1e-6:
-        return np.ones_like(feature), False
-    return ((feature - low) / span).astype(np.float32), False
+    return ((feature - low) / (top - low)).astype(np.float32), False
 
 
 class _Context:
     """What a method needs, computed lazily once per explain() call (methods are small functions of this)."""
 
-    def __init__(self, engine: CamEngine, layer: str, raw: np.ndarray, x: np.ndarray, explicit, *, top_n,
+    def __init__(self, engine: CamEngine, layer: str | None, raw: np.ndarray, x: np.ndarray, explicit, *, top_n,
                  batch_size, progress, cancel):
         self.engine = engine
         self.layer = layer
@@ -488,6 +496,10 @@ class _Context:
         self.target: tuple[int, str, float] | None = explicit
         self.extra: dict[str, Any] = {}
         self._cache: dict[str, Any] = {}
+
+    def _set_probs(self, probs) -> None:
+        self.probs = np.asarray(probs)[0]
+        self.engine.model.check_output(self.probs)  # before any map is made from a NaN/inf pass
 
     def _target_args(self):
         if self.target is None:
@@ -506,7 +518,7 @@ class _Context:
         if "gradients" not in self._cache:
             fn = self.engine._function(("gradients", self.layer))
             a, g, probs, index, sign = fn(self.x, *self._target_args())
-            self.probs = np.asarray(probs)[0]
+            self._set_probs(probs)
             self._set_target(index, sign)
             self._cache["gradients"] = (np.asarray(a)[0], np.asarray(g)[0])
             self._cache.setdefault("activations", self._cache["gradients"][0])
@@ -516,7 +528,7 @@ class _Context:
         """Target-layer activations (h, w, k) (forward pass only)."""
         if "activations" not in self._cache:
             a, probs = self.engine._function(("forward", self.layer))(self.x)
-            self.probs = np.asarray(probs)[0]
+            self._set_probs(probs)
             if self.target is None:
                 self.target = self.engine.model.resolve_target(None, self.probs)
             self._cache["activations"] = np.asarray(a)[0]
@@ -526,7 +538,7 @@ class _Context:
         """Guided-backpropagation gradients of the target logit w.r.t. the model input (h, w, c)."""
         if "guided" not in self._cache:
             g, probs, index, sign = self.engine._function(("guided",))(self.x, *self._target_args())
-            self.probs = np.asarray(probs)[0]
+            self._set_probs(probs)
             self._set_target(index, sign)
             self._cache["guided"] = np.asarray(g)[0]
         return self._cache["guided"]
@@ -552,28 +564,39 @@ class _Context:
         return sign * kernel[:, index]
 
     def score_weights(self, channels: np.ndarray) -> np.ndarray:
-        """Score-CAM: target probability of the image masked by each chosen channel, minus the blank score."""
+        """Score-CAM: target probability of the image masked by each chosen channel, minus the blank score.
+
+        A batch that runs out of memory is retried at half the size (down to 1); the size that fitted is kept
+        on the engine for the next call.
+        """
         import tensorflow as tf
 
         activations = self.activations()
         engine = self.engine
-        fn = engine._function(("score",))
         index, _name, sign = self.target
         size = int(self.batch_size or engine.batch_size_for(self.layer))
         if size < 1:
             raise CamError(f"batch_size must be at least 1, got {size}")
+        size = min(size, engine.score_batch_limit or size)
         raw = tf.constant(self.raw)
         maps = np.ascontiguousarray(np.moveaxis(activations[..., channels], -1, 0), np.float32)
-        zero = np.zeros((1,) + maps.shape[1:], np.float32)
-        args = (np.int32(index), np.float32(sign))
-        baseline = float(np.asarray(fn(raw, zero, *args))[0])
-        scores = np.empty(len(channels), np.float32)
-        for start in range(0, len(channels), size):
+        # An all-zero map masks the whole image: the first score is the blank-image baseline.
+        maps = np.concatenate([np.zeros((1,) + maps.shape[1:], np.float32), maps])
+        scores = np.empty(len(maps), np.float32)
+        start = 0
+        while start < len(maps):
             if self.cancel is not None and self.cancel():
                 raise Cancelled("Score-CAM cancelled")
             chunk = maps[start:start + size]
-            scores[start:start + len(chunk)] = np.asarray(fn(raw, chunk, *args))
+            try:
+                scores[start:start + len(chunk)] = engine._score_batch(raw, chunk, index, sign)
+            except (tf.errors.ResourceExhaustedError, MemoryError):
+                if size == 1:
+                    raise CamError("Score-CAM ran out of memory even one masked image at a time") from None
+                size = engine.score_batch_limit = size // 2
+                continue
+            start += len(chunk)
             if self.progress is not None:
-                self.progress(min(start + len(chunk), len(channels)) / len(channels) * 0.99)
-        self.extra.update(baseline=baseline, batch_size=size, channels=len(channels))
-        return scores - baseline
+                self.progress(start / len(maps) * 0.99)
+        self.extra.update(baseline=float(scores[0]), batch_size=size, channels=len(channels))
+        return scores[1:] - scores[0]

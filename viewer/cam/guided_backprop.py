@@ -6,7 +6,7 @@ import numpy as np
 from viewer.cam.engine import MethodInfo
 
 INFO = MethodInfo("guided-backprop", "Guided backpropagation: fine pixel detail that raises the score "
-                  "(not class-discriminative)", True, "pixel")
+                  "(not class-discriminative)", True, "pixel", needs_layer=False)
 
 
 def compute(ctx) -> np.ndarray:

@@ -19,6 +19,8 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--interpolation", choices=INTERPOLATIONS,
                        help="how images are resized to the model input (default: antialias, see README)")
     group.add_argument("--labels", metavar="A,B,...", help="label names, in output order (overrides the sidecar)")
+    group.add_argument("--model-output", metavar="NAME|INDEX",
+                       help="which output of a several-output model is scored and explained (overrides the sidecar)")
 
 
 def load_model(args: argparse.Namespace):
@@ -26,7 +28,8 @@ def load_model(args: argparse.Namespace):
     from viewer.model import default_model_path, load_model as load
 
     path = args.model or default_model_path()
-    overrides = {"preprocess": args.preprocess, "interpolation": args.interpolation, "labels": args.labels}
+    overrides = {"preprocess": args.preprocess, "interpolation": args.interpolation, "labels": args.labels,
+                 "output": args.model_output}
     return load(path, unsafe=args.unsafe_model, overrides=overrides)
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from viewer.errors import RadcamError
+from viewer.errors import ModelError, RadcamError
 
 from .modeling import Progress, add_model_options, load_model
 from .paths import add_input, expand, input_paths, positive_int
@@ -44,27 +44,39 @@ def run(args: argparse.Namespace) -> int:
     failures = 0
     pending: list[tuple[Path, np.ndarray]] = []
 
+    def failed(exc: RadcamError) -> None:
+        nonlocal failures
+        if len(files) == 1:
+            raise exc
+        failures += 1
+        print(f"radcam: error: {' '.join(str(exc).split())}", file=sys.stderr)
+
     def flush() -> None:
         if pending:
             scores = model.predict(np.concatenate([x for _, x in pending]))
-            rows.extend([str(path), *map(_number, row)] for (path, _), row in zip(pending, scores))
+            for (path, _), row in zip(pending, scores):
+                try:
+                    model.check_output(row)
+                except ModelError as exc:
+                    failed(ModelError(f"{path}: {exc}"))
+                    continue
+                rows.append([str(path), *map(_number, row)])
             pending.clear()
 
     for path in files:
         try:
             pending.append((path, model.prepare(open_image(path).render())))
         except RadcamError as exc:
-            if len(files) == 1:
-                raise
-            failures += 1
-            print(f"radcam: error: {' '.join(str(exc).split())}", file=sys.stderr)
+            failed(exc)
         if len(pending) >= args.batch_size:
             flush()
         progress.step(str(path))
     flush()
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
-    writer.writerow(["path", *model.labels])
+    # Raw outputs are written as the model gives them: a logits head's columns say so.
+    suffix = " (logit)" if model.output_kind == "logits" else ""
+    writer.writerow(["path", *(label + suffix for label in model.labels)])
     writer.writerows(rows)
     if args.csv is None:
         sys.stdout.write(text.getvalue())

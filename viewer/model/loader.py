@@ -130,6 +130,19 @@ class LoadedModel:
         out = self.call(np.asarray(batch, np.float32))
         return np.asarray(out, np.float32).reshape(len(batch), -1)
 
+    def check_output(self, scores) -> None:
+        """ModelError unless `scores` (model outputs or probabilities for one image) can be shown: finite, and
+        in [0, 1] for a sigmoid/softmax head (a sidecar declaring one on a linear head would show logits as
+        probabilities)."""
+        scores = np.asarray(scores, np.float32)
+        if not np.isfinite(scores).all():
+            raise ModelError("the model output is NaN/inf for this image (an overflow in the model); "
+                             "no score or map can be shown")
+        outside = scores[(scores < 0.0) | (scores > 1.0)]
+        if self.output_kind != "logits" and outside.size:
+            raise ModelError(f"the model output {float(outside[0]):.4g} is not a probability although output_kind "
+                             f"is {self.output_kind!r}; set output_kind 'logits' in the sidecar")
+
     def probabilities(self, raw) -> np.ndarray:
         """Scores in [0, 1] for display: logits heads get sigmoid (one unit) or softmax (several units)."""
         raw = np.asarray(raw, np.float32)
@@ -142,6 +155,7 @@ class LoadedModel:
 
     def predictions(self, display: np.ndarray) -> list[dict[str, Any]]:
         scores = self.probabilities(self.predict(self.prepare(display)))[0]
+        self.check_output(scores)
         return [{"index": i, "name": self.labels[i], "score": float(s)} for i, s in enumerate(scores)]
 
     def __repr__(self) -> str:
@@ -296,6 +310,13 @@ def _wrap(path: Path, model, sidecar: dict, options: dict, device: str) -> Loade
     else:
         color_mode, sources["color_mode"] = ("grey" if channels == 1 else "rgb"), "model"
 
+    # NaN/inf weights (a diverged training, a damaged file) give meaningless scores for every image; ReLUs can
+    # even hide them behind finite outputs.
+    broken = [w.path for w in model.weights if not np.isfinite(np.asarray(w)).all()]
+    if broken:
+        raise ModelError(f"{path}: the model's weights hold NaN/inf values ({', '.join(broken[:3])}"
+                         f"{', ...' if len(broken) > 3 else ''}); it cannot give meaningful scores")
+
     # run once: proves the model works and tells the outputs
     try:
         outputs = model(np.zeros((1, size[0], size[1], channels), np.float32), training=False)
@@ -308,7 +329,7 @@ def _wrap(path: Path, model, sidecar: dict, options: dict, device: str) -> Loade
         wanted = merged.get("output")
         if wanted is None:
             raise ModelError(f"{path}: the model has {len(tensors)} outputs {names}; choose one by name or index "
-                             "(option 'output')")
+                             "(sidecar key 'output' or --model-output)")
         if isinstance(wanted, int):
             if not -len(tensors) <= wanted < len(tensors):
                 raise ModelError(f"{path}: output {wanted} out of range; outputs are {names}")
