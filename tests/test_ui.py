@@ -531,3 +531,22 @@ def test_a_folder_of_ten_thousand_non_images_lists_without_freezing_the_window(q
     assert window.browser.skipped.count() == 10_000  # each listed with its reason
     assert window.image is None
     assert len(gaps) > 5 and max(gaps) < 0.5, f"worst stall {max(gaps) * 1000:.0f} ms"
+
+
+def test_a_model_without_a_spatial_layer_loads_and_says_why_cam_cannot_run(qtbot, window, tmp_path):
+    import keras
+
+    from viewer.assets import demo_studies
+
+    inputs = keras.Input((32, 32, 1))
+    outputs = keras.layers.Dense(1, activation="sigmoid")(keras.layers.Flatten()(inputs))
+    path = tmp_path / "flat.keras"
+    keras.Model(inputs, outputs).save(path)
+    window.controls.set_method("gradcam")
+    with qtbot.waitSignal(window.errorReported, timeout=JOB_TIMEOUT_MS) as blocker:
+        window.load_model(path)
+        window.open_paths(demo_studies()[:1])
+    assert window.model_info is not None and window.model_info.layers == []
+    assert "spatial" in blocker.args[0]
+    with qtbot.waitSignal(window.explanationShown, timeout=JOB_TIMEOUT_MS):
+        window.controls.set_method("guided-backprop")  # needs no layer: still works

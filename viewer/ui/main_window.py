@@ -444,7 +444,8 @@ class MainWindow(QMainWindow):
             self._refresh_overlay()
         self._recolour_heatmap()
         self.views["heatmap"].set_pixels(explanation.heatmap)
-        self.views["heatmap"].set_placeholder("No activation above zero for this target" if result.empty else "")
+        self.views["heatmap"].set_placeholder("The map localises nothing for this target (no activation "
+                                                 "above zero, or the same everywhere)" if result.empty else "")
         self.controls.set_predictions(result.predictions, result.target["index"])
         total = sum((result.timings_ms or {}).values())
         self.timing_label.setText(f"{self._method_name()}: {total:.0f} ms" if total else "")

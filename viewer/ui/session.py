@@ -98,13 +98,17 @@ class ModelSession:
         """Load `path`; unsafe deserialisation only when asked or when the user trusted this exact file before."""
         start = time.perf_counter()
         from viewer.cam import CamEngine  # imports TensorFlow the first time: on this thread only
+        from viewer.errors import CamError
         from viewer.model import load_model
 
         digest = file_sha256(path)
         unsafe = unsafe or (bool(digest) and digest in trusted)
         loaded = load_model(path, unsafe=unsafe)
         engine = CamEngine(loaded)
-        layers = engine.layers()
+        try:
+            layers = engine.layers()
+        except CamError:  # no spatial layer: predictions and guided backprop still work, CAM methods say why not
+            layers = []
         self.loaded, self.engine = loaded, engine
         return ModelInfo(path=Path(path), name=loaded.name, description=loaded.spec.description or "",
                          input_size=tuple(loaded.input_size),
