@@ -331,11 +331,13 @@ class CamEngine:
         import tensorflow as tf
 
         kind = key[0]
+        # autograph=False: these bodies have no tensor-dependent Python control flow, and AutoGraph needs the
+        # source code, which a frozen bundle does not ship (it warned on every trace there).
         scalar_i, scalar_f = tf.TensorSpec((), tf.int32), tf.TensorSpec((), tf.float32)
         if kind == "gradients":
             target, _ = self._target_layer(key[1])
 
-            @tf.function(input_signature=[self._signature(), scalar_i, scalar_f])
+            @tf.function(input_signature=[self._signature(), scalar_i, scalar_f], autograph=False)
             def gradients(x, index, sign):
                 self.trace_counts[key] += 1
                 with tf.GradientTape() as tape:
@@ -351,7 +353,7 @@ class CamEngine:
         if kind == "forward":
             target, _ = self._target_layer(key[1])
 
-            @tf.function(input_signature=[self._signature()])
+            @tf.function(input_signature=[self._signature()], autograph=False)
             def forward(x):
                 self.trace_counts[key] += 1
                 activation, _logits, probs = self._hooked_call(x, target)
@@ -359,7 +361,7 @@ class CamEngine:
 
             return forward
         if kind == "guided":
-            @tf.function(input_signature=[self._signature(), scalar_i, scalar_f])
+            @tf.function(input_signature=[self._signature(), scalar_i, scalar_f], autograph=False)
             def guided(x, index, sign):
                 self.trace_counts[key] += 1
                 with tf.GradientTape() as tape:
@@ -371,7 +373,7 @@ class CamEngine:
 
             return guided
         if kind == "predict":
-            @tf.function(input_signature=[self._signature(None)])
+            @tf.function(input_signature=[self._signature(None)], autograph=False)
             def predict(x):
                 self.trace_counts[key] += 1
                 return self._probabilities(tf.cast(tf.reshape(self.model.call(x), (tf.shape(x)[0], -1)),
@@ -382,7 +384,7 @@ class CamEngine:
             h, w = self.model.input_size
 
             @tf.function(input_signature=[self._signature(), tf.TensorSpec((None, None, None), tf.float32),
-                                          scalar_i, scalar_f])
+                                          scalar_i, scalar_f], autograph=False)
             def score(raw, maps, index, sign):
                 """Score-CAM: mask the raw image with each upsampled, min-max normalised map; target probability."""
                 self.trace_counts[key] += 1
