@@ -28,7 +28,7 @@ and scaled to [0, 1] ('unit' preprocessing).
 
 After training the script measures, for every CAM method, how often the map's maximum falls inside the lesion on
 100 fresh one-lesion phantoms (the procedure of tests/test_cam_demo.py: make_phantom seeds 7 000 000 + i, never
-used in training or for the choices above, mask dilated 4 px at 256 px) and writes the table into
+used in training or for the choices above, maximum within 4 px of the lesion mask at 256 px) and writes the table into
 resources/models/README.md.
 
     python scripts/train_demo_model.py            # writes resources/models/demo_phantom_cnn.keras (+ .json, README.md)
@@ -107,32 +107,24 @@ def auc(y: np.ndarray, p: np.ndarray) -> float:
     return float((pos[:, None] > neg[None, :]).mean() + 0.5 * (pos[:, None] == neg[None, :]).mean())
 
 
-CHECK_SEED, CHECK_N, CHECK_SIZE, CHECK_DILATE = 7_000_000, 100, 256, 4  # as tests/test_cam_demo.py
+CHECK_N = 100  # as tests/test_cam_demo.py
 
 
 def localisation_rates(path: Path, methods=None) -> dict:
-    """{method: {"all", "nodule", "consolidation"}}: fraction of CHECK_N fresh one-lesion phantoms (kinds
-    alternate; make_phantom seeds CHECK_SEED + i, never used in training) whose CAM maximum, for the lesion's kind
-    as target, lies inside the lesion mask dilated by CHECK_DILATE px at the CHECK_SIZE-px display size."""
-    import cv2
-
+    """{method: {"all", "nodule", "consolidation"}}: fraction of CHECK_N fresh one-lesion phantoms
+    (viewer.demo.cases: kinds alternate, make_phantom seeds never used in training) whose CAM maximum, for the
+    lesion's kind as target, lies within the demo tolerance of the lesion mask (viewer.trust.localise)."""
     from viewer.cam import METHODS, CamEngine
-    from viewer.demo.phantom import LESION_KINDS, make_phantom
+    from viewer.demo.cases import TOLERANCE, lesion_cases
     from viewer.model import load_model
+    from viewer.trust import localise
 
     engine = CamEngine(load_model(path))
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * CHECK_DILATE + 1, 2 * CHECK_DILATE + 1))
-    cases = []
-    for i in range(CHECK_N):
-        phantom = make_phantom(CHECK_SEED + i, CHECK_SIZE, [LESION_KINDS[i % 2]])
-        cases.append((LESION_KINDS[i % 2], np.round(phantom.image * 255.0).astype(np.uint8),
-                      cv2.dilate(phantom.lesions[0].mask.astype(np.uint8), kernel) > 0))
+    cases = list(lesion_cases(CHECK_N))
     rates = {}
     for method in methods or METHODS:
-        hits = np.zeros(CHECK_N, bool)
-        for i, (kind, display, zone) in enumerate(cases):
-            cam = engine.explain(display, method, target=kind).cam
-            hits[i] = zone[np.unravel_index(int(np.argmax(cam)), cam.shape)]
+        hits = np.array([localise(engine.explain(case.display, method, target=case.kind).cam, case.mask,
+                                  TOLERANCE).hit for case in cases])
         rates[method] = {"all": float(hits.mean()), "nodule": float(hits[0::2].mean()),
                          "consolidation": float(hits[1::2].mean())}
         print(f"{method:16s} {hits.mean():.2f} (nodule {hits[0::2].mean():.2f}, "
@@ -200,6 +192,8 @@ def main(argv=None) -> int:
 
 
 def write_readme(args, metrics: dict, seconds: float, rates: dict, size_bytes: int) -> None:
+    from viewer.demo.cases import FIRST_SEED, SIZE, TOLERANCE
+
     rows = "\n".join(f"| {label} | {m['accuracy']:.3f} | {m['auc']:.3f} |" for label, m in metrics.items())
     cam_rows = "\n".join(f"| `{method}` | {r['all']:.2f} | {r['nodule']:.2f} | {r['consolidation']:.2f} |"
                          for method, r in rates.items())
@@ -238,9 +232,9 @@ Validation (threshold 0.5):
 {rows}
 
 Localisation (`tests/test_cam_demo.py`): on {CHECK_N} fresh phantoms with exactly one lesion (kinds alternate;
-`make_phantom` seeds {CHECK_SEED:,} + i, not used in training; the architecture was chosen on other phantoms), the
-fraction whose CAM maximum (target: the lesion's kind) lies inside the lesion mask dilated by {CHECK_DILATE} px at the
-{CHECK_SIZE}-px display size. The test requires at least 0.90 for Grad-CAM and Guided Grad-CAM.
+`make_phantom` seeds {FIRST_SEED:,} + i, not used in training; the architecture was chosen on other phantoms), the
+fraction whose CAM maximum (target: the lesion's kind) lies within {TOLERANCE} px of the lesion mask at the
+{SIZE}-px display size. The test requires at least 0.90 for Grad-CAM and Guided Grad-CAM.
 
 | method | all | nodule | consolidation |
 |---|---|---|---|

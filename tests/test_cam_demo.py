@@ -6,7 +6,6 @@ measures them the same way); `pytest -s tests/test_cam_demo.py` prints them.
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 import pytest
 
@@ -15,29 +14,17 @@ from viewer.model import default_model_path
 pytest.importorskip("keras")
 
 N_PHANTOMS = 100
-FIRST_SEED = 7_000_000  # make_phantom seeds; training used make_batch child seeds of 20240601 / 20240602
-DILATE_PX = 4  # at the 256-px display size (2 px at the model's 128-px input)
 MIN_RATE = 0.90  # acceptance: the map's maximum inside the lesion for at least 90 % of the phantoms
 
 
-def localisation_hits(engine, method: str, n: int = N_PHANTOMS, size: int = 256, dilate: int = DILATE_PX,
-                      **options) -> np.ndarray:
-    """For n fresh phantoms with exactly one lesion (kinds alternate): is the CAM maximum inside the lesion mask
-    dilated by `dilate` pixels? The target is the lesion's kind."""
-    from viewer.demo.phantom import LESION_KINDS, make_phantom
+def localisation_hits(engine, method: str, n: int = N_PHANTOMS, **options) -> np.ndarray:
+    """For n fresh phantoms with exactly one lesion (viewer.demo.cases, kinds alternate): is the CAM maximum within
+    the demo tolerance (4 px at 256 px) of the lesion mask? The target is the lesion's kind."""
+    from viewer.demo.cases import TOLERANCE, lesion_cases
+    from viewer.trust import localise
 
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * dilate + 1, 2 * dilate + 1))
-    hits = np.zeros(n, bool)
-    for i in range(n):
-        kind = LESION_KINDS[i % 2]
-        phantom = make_phantom(FIRST_SEED + i, size, [kind])
-        display = np.round(phantom.image * 255.0).astype(np.uint8)
-        cam = engine.explain(display, method, target=kind, **options).cam
-        zone = cv2.dilate(phantom.lesions[0].mask.astype(np.uint8), kernel) > 0
-        y, x = np.unravel_index(int(np.argmax(cam)), cam.shape)
-        hits[i] = zone[y, x]
-    return hits
-
+    return np.array([localise(engine.explain(case.display, method, target=case.kind, **options).cam, case.mask,
+                              TOLERANCE).hit for case in lesion_cases(n)])
 
 
 @pytest.fixture(scope="module")

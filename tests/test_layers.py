@@ -44,7 +44,8 @@ def test_the_scanner_sees_qt_imports(tmp_path):
 def test_headless_layers_load_neither_qt_nor_tensorflow():
     # Importing the data layers and the CLI must stay cheap: no Qt, and no TensorFlow until a model is used.
     code = (
-        "import sys, viewer.io, viewer.render, viewer.export, viewer.demo, viewer.cli.main, viewer.model, viewer.cam;"
+        "import sys, viewer.io, viewer.render, viewer.export, viewer.demo, viewer.cli.main, viewer.model, viewer.cam,"
+        " viewer.trust, viewer.trust.phantoms;"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('PySide6', 'tensorflow', 'keras'));"
         "print(','.join(bad))"
     )

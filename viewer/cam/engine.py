@@ -410,6 +410,11 @@ class CamEngine:
         self.model.check_output(probs)
         return self._predictions(probs)
 
+    def probabilities(self, x: np.ndarray) -> np.ndarray:
+        """(n, n_out) probabilities for a batch of model inputs (n, h, w, c), compiled once for any n."""
+        with self._lock:
+            return np.asarray(self._function(("predict",))(np.asarray(x, np.float32)))
+
     def _predictions(self, probs: np.ndarray) -> list[dict[str, Any]]:
         return [{"index": i, "name": self.model.labels[i], "score": float(s)} for i, s in enumerate(probs)]
 

@@ -1,7 +1,9 @@
-"""Colour maps, heatmaps, the thresholded overlay and the panel composer (numpy/OpenCV only)."""
+"""Colour maps, heatmaps, the thresholded overlay, the panel and grid composers (numpy/OpenCV only)."""
 
 from .colormaps import COLORMAPS, RenderError, colormap_lut, heatmap
+from .grid import compose_grid, fit_within
 from .overlay import OverlayRenderer, overlay
 from .panels import compose_panels
 
-__all__ = ["COLORMAPS", "OverlayRenderer", "RenderError", "colormap_lut", "compose_panels", "heatmap", "overlay"]
+__all__ = ["COLORMAPS", "OverlayRenderer", "RenderError", "colormap_lut", "compose_grid", "compose_panels", "fit_within",
+           "heatmap", "overlay"]

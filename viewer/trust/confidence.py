@@ -1,0 +1,40 @@
+"""Average drop and increase in confidence (Chattopadhay et al. 2018, Grad-CAM++): the target's score on the
+image multiplied by the map, against its score on the whole image.
+
+Per image: drop = max(0, Y - O) / Y and increase = O > Y, with Y the score of the image and O the score of the
+image × map; the paper's "Average Drop %" and "% Increase in Confidence" are their means over a set of images.
+A faithful map keeps what the model needs, so the drop is small.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from .curves import at_input_grid
+from .scoring import score_raw
+
+
+@dataclass(frozen=True)
+class Confidence:
+    score: float  # Y: the target's probability on the image
+    masked_score: float  # O: on the image multiplied by the map
+    drop: float  # max(0, Y - O) / Y, lower is better
+    increase: bool  # O > Y
+
+    def to_dict(self) -> dict:
+        return {"score": self.score, "masked_score": self.masked_score, "average_drop": self.drop,
+                "increase": self.increase}
+
+
+def confidence_change(engine, display: np.ndarray, saliency: np.ndarray, target: dict,
+                      progress: Callable[[float], None] | None = None,
+                      cancel: Callable[[], bool] | None = None) -> Confidence:
+    """Y and O for `saliency` (display-sized, in [0, 1]) explaining `target` (CamResult.target) on `display`."""
+    raw = engine.model.prepare_raw(display)
+    mask = np.clip(at_input_grid(engine, saliency), 0.0, 1.0)[None, ..., None]
+    y, o = score_raw(engine, np.concatenate([raw, raw * mask]), target, progress, cancel)
+    drop = max(0.0, y - o) / y if y > 0 else 0.0
+    return Confidence(float(y), float(o), float(drop), bool(o > y))

@@ -1,0 +1,109 @@
+"""The demo report: every trust measure over fresh one-lesion phantoms (viewer.demo.cases), summarised per
+method and per baseline — `radcam-cli evaluate --demo`. The target is the lesion's kind; the region is its mask."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from viewer.demo.cases import TOLERANCE, lesion_cases
+from viewer.errors import CamError
+
+from .assess import MapScores, assess, score_baselines
+from .baselines import BASELINES
+from .curves import DEFAULT_STEPS
+from .randomisation import THRESHOLD, RandomisedModel
+
+
+@dataclass(frozen=True)
+class Summary:
+    """One method's (or baseline's) measures over n phantoms: rates and means."""
+
+    name: str
+    baseline: bool
+    n: int
+    pointing: float  # hit rate
+    energy: float  # mean fraction of the map inside the lesion
+    deletion_auc: float
+    insertion_auc: float
+    average_drop: float
+    increase: float  # rate
+    spearman: float | None = None  # mean |Spearman| after randomisation (methods only)
+    ssim: float | None = None
+    passed: float | None = None  # fraction of phantoms whose randomisation verdict is "pass"
+    verdict: str | None = None  # "pass" when the mean |Spearman| is below the threshold
+    seconds: float = 0.0  # computing the maps and their measures
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class _Tally:
+    scores: list[MapScores] = field(default_factory=list)
+    checks: list = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def demo_report(engine, methods: list[str], count: int = 100, *, steps: int = DEFAULT_STEPS,
+                tolerance: float | None = None, layer: str | None = None, randomised: RandomisedModel | None = None,
+                progress: Callable[[float], None] | None = None,
+                cancel: Callable[[], bool] | None = None) -> tuple[list[Summary], dict[str, str]]:
+    """(summaries of `methods` then of the baselines, {method: why it could not be applied}). The pointing
+    tolerance defaults to the demo's 4 px at 256 px; `layer` None is each model's default CAM layer."""
+    tolerance = TOLERANCE if tolerance is None else tolerance
+    tallies = {name: _Tally() for name in (*methods, *BASELINES)}
+    failed: dict[str, str] = {}
+    for i, case in enumerate(lesion_cases(count)):
+        unit, label, sign = engine.model.resolve_target(case.kind)
+        target = {"index": unit, "name": label, "output_index": unit, "sign": sign}
+        start = time.perf_counter()
+        baselines = score_baselines(engine, case.display, target, region=case.mask, tolerance=tolerance, steps=steps,
+                                    cancel=cancel)
+        seconds = (time.perf_counter() - start) / len(baselines)
+        for name, scores in baselines.items():
+            tallies[name].scores.append(scores)
+            tallies[name].seconds += seconds
+        for method in methods:
+            if method in failed:
+                continue
+            start = time.perf_counter()
+            try:
+                result = engine.explain(case.display, method, target=case.kind, layer=layer, cancel=cancel)
+            except CamError as exc:
+                failed[method] = str(exc)
+                continue
+            found = assess(engine, case.display, result, randomised=randomised, region=case.mask,
+                                       tolerance=tolerance, steps=steps, cancel=cancel)
+            tallies[method].scores.append(found.scores)
+            if found.randomisation is not None:
+                tallies[method].checks.append(found.randomisation)
+            tallies[method].seconds += time.perf_counter() - start
+        if progress is not None:
+            progress((i + 1) / count)
+    summaries = [_summary(name, tally, name in BASELINES) for name, tally in tallies.items()
+                 if name not in failed]
+    return summaries, failed
+
+
+def _summary(name: str, tally: _Tally, baseline: bool) -> Summary:
+    scores = tally.scores
+
+    def mean(values) -> float:
+        return float(np.mean(list(values)))
+
+    found = dict(
+        name=name, baseline=baseline, n=len(scores), pointing=mean(s.localisation.hit for s in scores),
+        energy=mean(s.localisation.energy for s in scores), deletion_auc=mean(s.curves.deletion_auc for s in scores),
+        insertion_auc=mean(s.curves.insertion_auc for s in scores),
+        average_drop=mean(s.confidence.drop for s in scores), increase=mean(s.confidence.increase for s in scores),
+        seconds=tally.seconds)
+    checks = [c for c in tally.checks if c.verdict != "n/a"]
+    if checks:
+        rho = mean(abs(c.spearman) for c in checks)
+        found.update(spearman=rho, ssim=mean(c.ssim for c in checks),
+                     passed=mean(c.verdict == "pass" for c in checks), verdict="pass" if rho < THRESHOLD else "fail")
+    return Summary(**found)
