@@ -550,3 +550,44 @@ def test_a_model_without_a_spatial_layer_loads_and_says_why_cam_cannot_run(qtbot
     assert "spatial" in blocker.args[0]
     with qtbot.waitSignal(window.explanationShown, timeout=JOB_TIMEOUT_MS):
         window.controls.set_method("guided-backprop")  # needs no layer: still works
+
+
+def test_trust_tab_checks_the_map_points_into_a_drawn_box_and_compares_methods(qtbot, window, tmp_path):
+    from viewer.assets import demo_studies
+    from viewer.model import default_model_path
+
+    with qtbot.waitSignal(window.explanationShown, timeout=JOB_TIMEOUT_MS):
+        window.load_model(default_model_path())
+        window.open_paths(demo_studies()[:1])
+    wait_idle(qtbot, window)
+    panel = window.trust_panel
+    # Shift+drag on the original draws the box on every view; pointing is scored at once, without the model.
+    view = window.views["original"]
+    jobs = window.model_thread.submitted
+    cam = window.explanation.result.cam
+    peak_y, peak_x = np.unravel_index(int(np.argmax(cam)), cam.shape)
+    corner = view.mapFromScene(float(peak_x - 40), float(peak_y - 40))
+    far = view.mapFromScene(float(peak_x + 40), float(peak_y + 40))
+    qtbot.mousePress(view.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ShiftModifier, corner)
+    qtbot.mouseMove(view.viewport(), far)
+    qtbot.mouseRelease(view.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ShiftModifier, far)
+    assert window.trust.box is not None and window.views["overlay"].box() == window.trust.box
+    assert "HIT" in panel.pointing_text.text()
+    assert window.model_thread.submitted == jobs
+
+    with qtbot.waitSignal(window.model_thread.finished, timeout=JOB_TIMEOUT_MS,
+                          check_params_cb=lambda _id, kind, _result: kind == "trust"):
+        window.trust.check()
+    report = window.trust.report
+    assert report["randomisation"]["verdict"] in ("pass", "fail", "n/a")
+    assert 0.0 <= report["curves"]["deletion_auc"] <= 1.0 and set(report["baselines"]) == {"random", "edge"}
+    assert report["pointing"]["hit"] is True
+    assert not panel.sanity_badge.isHidden() and panel.plot.curves is not None
+
+    with qtbot.waitSignal(window.model_thread.finished, timeout=JOB_TIMEOUT_MS,
+                          check_params_cb=lambda _id, kind, _result: kind == "compare"):
+        window.trust.compare()
+    dialog = window.trust.comparison
+    assert dialog is not None and dialog.grid.ndim == 3
+    saved = tmp_path / "methods.png"
+    assert dialog.save(str(saved)) and Image.open(saved).size == (dialog.grid.shape[1], dialog.grid.shape[0])

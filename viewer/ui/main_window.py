@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QMainWindow, QMessageBox, QProgressBar, QPushButton,
-                               QSplitter, QVBoxLayout, QWidget)
+                               QSplitter, QTabWidget, QVBoxLayout, QWidget)
 
 from viewer.cam import METHODS
 from viewer.export.explanation import method_title, target_score
@@ -34,6 +34,8 @@ from .settings import Settings
 from .views import ImageView, ViewGroup, window_after_drag
 from .worker import JobThread
 from .thumbnails import thumbnail
+from .trust_controller import TrustController
+from .trust_panel import TrustPanel
 
 LAYOUTS = {1: ("overlay",), 2: ("original", "overlay"), 3: ("original", "heatmap", "overlay")}
 MODEL_FILTER = "Keras models (*.keras *.h5 *.hdf5);;All files (*)"
@@ -76,6 +78,7 @@ class MainWindow(QMainWindow):
 
         self._build_widgets()
         self.menus = Menus(self)
+        self.trust = TrustController(self)
         self._connect_threads()
         self._restore()
 
@@ -120,7 +123,11 @@ class MainWindow(QMainWindow):
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(self.browser)
         self.splitter.addWidget(centre)
-        self.splitter.addWidget(self.controls)
+        self.trust_panel = TrustPanel()
+        self.side_tabs = QTabWidget()
+        self.side_tabs.addTab(self.controls, "Explain")
+        self.side_tabs.addTab(self.trust_panel, "Trust")
+        self.splitter.addWidget(self.side_tabs)
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setCollapsible(1, False)
         self.splitter.setSizes([250, 1000, 320])
@@ -168,6 +175,7 @@ class MainWindow(QMainWindow):
         self.controls.opacity.setValue(s.get("explain/opacity", 50))
         self.controls.contour.setChecked(s.get("explain/contour", True))
         self.controls.auto_explain.setChecked(s.get("explain/auto", True))
+        self.trust_panel.automatic.setChecked(s.get("trust/automatic", False))
         self.menus.corner_text.setChecked(s.get("view/corner_text", True))
         self.menus.anonymous.setChecked(s.get("view/anonymous", False))
         self.show_corner_text()
@@ -184,6 +192,7 @@ class MainWindow(QMainWindow):
         s.set("explain/opacity", self.controls.opacity.value())
         s.set("explain/contour", self.controls.contour.isChecked())
         s.set("explain/auto", self.controls.auto_explain.isChecked())
+        s.set("trust/automatic", self.trust_panel.automatic.isChecked())
         s.set("view/corner_text", self.menus.corner_text.isChecked())
         s.set("view/anonymous", self.menus.anonymous.isChecked())
         s.set("view/layout", self._layout)
@@ -289,6 +298,7 @@ class MainWindow(QMainWindow):
         self.menus.invert.setChecked(False)
         self.explanation = None
         self.overlay_renderer = None
+        self.trust.on_image_changed()
         self.base = model_input  # the default window, not inverted: the same rendering the model gets
         blank = np.zeros(self.base.shape[:2], dtype=np.uint8)
         self.views["original"].set_pixels(self.base)
@@ -452,6 +462,7 @@ class MainWindow(QMainWindow):
         if result.device:
             self.device_label.setText(f"Device: {result.device}")
         self._update_corner_text()
+        self.trust.on_explained()
         self.explanationShown.emit()
 
     def _on_explain_settings(self) -> None:
@@ -626,6 +637,8 @@ class MainWindow(QMainWindow):
             self._on_model(result)
         elif kind == "explain":
             self._on_explained(result)
+        elif kind in ("trust", "compare"):
+            self.trust.on_finished(kind, result)
         elif kind == "export":
             self.statusBar().showMessage(f"Exported {len(result)} file(s) to {result[0].parent}" if result
                                          else "Nothing exported", 10000)
@@ -652,6 +665,7 @@ class MainWindow(QMainWindow):
                 view.set_placeholder("")
         if kind == "explain":
             self.views["heatmap"].set_placeholder("Explanation failed")
+        self.trust.on_failed(kind)
         self.report_error(message)
 
     def _on_cancelled(self, job_id: int, kind: str) -> None:

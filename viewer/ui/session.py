@@ -79,12 +79,37 @@ class Explanation:
     style: OverlayStyle  # what `heatmap` and `overlay` were drawn with
 
 
+PANEL_SIDE = 768  # px, the longer side of each cell of the method comparison grid (eleven cells)
+
+
+@dataclass(frozen=True)
+class TrustRequest:
+    """Check one explanation that is on screen; `key` is its ExplainRequest key."""
+
+    key: tuple
+    pixels: np.ndarray  # the image the map was computed on
+    result: object  # viewer.cam.CamResult
+    region: np.ndarray | None  # bool mask of the user's box, at the image size
+
+
+@dataclass(frozen=True)
+class CompareRequest:
+    key: tuple
+    pixels: np.ndarray
+    base: np.ndarray  # the overlays are drawn on what the user sees
+    target: int | None
+    layer: str | None
+    style: OverlayStyle
+    header: str
+
+
 class ModelSession:
     """The model thread's state. Only job functions running on that thread call these methods."""
 
     def __init__(self):
         self.loaded = None
         self.engine = None
+        self.randomised = None  # viewer.trust.RandomisedModel of the loaded model, made on the first check
         self.top_n = 32  # Score-CAM: how many activation maps are scored
         self.batch_size: int | None = None  # Score-CAM: maps per forward pass (None: the engine decides)
 
@@ -109,7 +134,7 @@ class ModelSession:
             layers = engine.layers()
         except CamError:  # no spatial layer: predictions and guided backprop still work, CAM methods say why not
             layers = []
-        self.loaded, self.engine = loaded, engine
+        self.loaded, self.engine, self.randomised = loaded, engine, None
         return ModelInfo(path=Path(path), name=loaded.name, description=loaded.spec.description or "",
                          input_size=tuple(loaded.input_size),
                          channels=loaded.channels, labels=loaded.labels, targets=loaded.target_names,
@@ -140,6 +165,45 @@ class ModelSession:
         renderer = OverlayRenderer(request.base, result.cam)
         return Explanation(key=request.key, result=result, base=request.base, renderer=renderer,
                            heatmap=heatmap(result.cam, style.colormap), overlay=draw(renderer, style), style=style)
+
+    def check(self, request: TrustRequest, context: JobContext) -> tuple[tuple, dict]:
+        """Faithfulness, randomisation and (with a region) pointing for the map, and the baselines scored alike."""
+        from viewer.trust import RandomisedModel, assess, score_baselines
+
+        engine = self._engine()
+        if self.randomised is None:
+            self.randomised = RandomisedModel(self.loaded)  # seconds on a large model: once per model
+        result = request.result
+        report = assess(engine, request.pixels, result, randomised=self.randomised, region=request.region,
+                        progress=lambda f: context.progress(0.7 * f), cancel=context.cancelled).to_dict()
+        baselines = score_baselines(engine, request.pixels, result.target, region=request.region,
+                                    progress=lambda f: context.progress(0.7 + 0.3 * f), cancel=context.cancelled)
+        report["baselines"] = {name: scores.to_dict() for name, scores in baselines.items()}
+        return request.key, report
+
+    def compare(self, request: CompareRequest, context: JobContext) -> tuple[tuple, np.ndarray]:
+        """Every method's overlay of one image for the same target and layer, as one grid picture."""
+        from viewer.cam import METHODS
+        from viewer.errors import RadcamError
+        from viewer.export.explanation import method_title
+        from viewer.render import OverlayRenderer, compose_grid, fit_within
+
+        engine = self._engine()
+        base = fit_within(request.base, PANEL_SIDE)
+        panels = []
+        for number, method in enumerate(METHODS):
+            try:
+                result = engine.explain(request.pixels, method=method, target=request.target, layer=request.layer,
+                                        top_n=self.top_n, batch_size=self.batch_size,
+                                        progress=lambda f, n=number: context.progress((n + f) / len(METHODS)),
+                                        cancel=context.cancelled)
+            except RadcamError:  # e.g. CAM needs a GAP → Dense head: say so in its cell
+                panels.append((f"{method_title(method)}: not applicable", np.full_like(base, 24)))
+                context.progress((number + 1) / len(METHODS))
+                continue
+            overlay = draw(OverlayRenderer(request.base, result.cam), request.style)
+            panels.append((method_title(method), fit_within(overlay, PANEL_SIDE)))
+        return request.key, compose_grid(panels, columns=4, header=request.header)
 
     def export_batch(self, sources: list[tuple[Path, int]], open_image, options, style: OverlayStyle, scale: float,
                      inverted: bool, request: dict, overwrite: bool, context: JobContext) -> list[Path]:

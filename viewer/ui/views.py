@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QPoint, QPointF, QRect, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPixmap, QTransform
-from PySide6.QtWidgets import QGraphicsPixmapItem, QGraphicsScene, QGraphicsView, QWidget
+from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen, QPixmap, QTransform
+from PySide6.QtWidgets import QGraphicsPixmapItem, QGraphicsRectItem, QGraphicsScene, QGraphicsView, QWidget
 
 from . import theme
 
@@ -33,6 +33,7 @@ class ImageView(QGraphicsView):
     viewChanged = Signal()  # the user zoomed or panned this view
     windowDragged = Signal(float, float)  # right-drag since the last event: dx (width), dy (centre), in pixels
     activated = Signal()  # the user clicked into this view (keyboard zoom acts on it)
+    boxDrawn = Signal(tuple)  # Shift+left drag: (x, y, width, height) in image pixels, inside the image
 
     def __init__(self, title: str, windowing: bool, parent: QWidget | None = None):
         super().__init__(parent)
@@ -43,10 +44,18 @@ class ImageView(QGraphicsView):
         self.show_corner_text = True
         self.fit_mode = True
         self._drag: tuple[Qt.MouseButton, QPoint] | None = None
+        self._box_start: QPointF | None = None
         self._pixmap = QGraphicsPixmapItem()
         self._pixmap.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
         self._scene = QGraphicsScene(self)
         self._scene.addItem(self._pixmap)
+        self._box = QGraphicsRectItem()
+        pen = QPen(QColor(theme.POSITIVE), 2, Qt.PenStyle.DashLine)
+        pen.setCosmetic(True)  # the same width at every zoom
+        self._box.setPen(pen)
+        self._box.setZValue(1)
+        self._box.hide()
+        self._scene.addItem(self._box)
         self.setScene(self._scene)
         self.setBackgroundBrush(QColor(theme.BACKGROUND))
         self.setFrameShape(QGraphicsView.Shape.NoFrame)
@@ -88,6 +97,20 @@ class ImageView(QGraphicsView):
             self._scene.setSceneRect(QRectF(-4 * width, -4 * height, 9 * width, 9 * height))
             self.fit()
         self.viewport().update()
+
+    def set_box(self, box: tuple[int, int, int, int] | None) -> None:
+        """Show the region of interest (image pixels) the pointing game is scored on; None hides it."""
+        if box is None:
+            self._box.hide()
+        else:
+            self._box.setRect(QRectF(*box))
+            self._box.show()
+
+    def box(self) -> tuple[int, int, int, int] | None:
+        if not self._box.isVisible():
+            return None
+        rect = self._box.rect()
+        return int(rect.x()), int(rect.y()), int(rect.width()), int(rect.height())
 
     def set_placeholder(self, text: str) -> None:
         self.placeholder = text
@@ -182,6 +205,12 @@ class ImageView(QGraphicsView):
     def mousePressEvent(self, event) -> None:
         self.activated.emit()
         button = event.button()
+        if (button == Qt.MouseButton.LeftButton and event.modifiers() & Qt.KeyboardModifier.ShiftModifier
+                and self.has_image()):
+            self._box_start = self.mapToScene(event.position().toPoint())
+            self.viewport().setCursor(Qt.CursorShape.CrossCursor)
+            event.accept()
+            return
         if button == Qt.MouseButton.RightButton and not self.windowing:
             button = Qt.MouseButton.LeftButton  # the heatmap has no window: any drag pans it
         if button in (Qt.MouseButton.LeftButton, Qt.MouseButton.MiddleButton, Qt.MouseButton.RightButton):
@@ -194,6 +223,10 @@ class ImageView(QGraphicsView):
         super().mousePressEvent(event)
 
     def mouseMoveEvent(self, event) -> None:
+        if self._box_start is not None:
+            self.set_box(self._image_box(self._box_start, self.mapToScene(event.position().toPoint())))
+            event.accept()
+            return
         if self._drag is None:
             return super().mouseMoveEvent(event)
         button, last = self._drag
@@ -208,12 +241,29 @@ class ImageView(QGraphicsView):
         event.accept()
 
     def mouseReleaseEvent(self, event) -> None:
+        if self._box_start is not None:
+            box = self._image_box(self._box_start, self.mapToScene(event.position().toPoint()))
+            self._box_start = None
+            self.viewport().unsetCursor()
+            if box[2] >= 2 and box[3] >= 2:  # a click is not a box
+                self.boxDrawn.emit(box)
+            else:
+                self.set_box(None)
+            event.accept()
+            return
         if self._drag is not None:
             self._drag = None
             self.viewport().unsetCursor()
             event.accept()
             return
         super().mouseReleaseEvent(event)
+
+    def _image_box(self, start: QPointF, end: QPointF) -> tuple[int, int, int, int]:
+        """The rectangle between two scene points, clipped to the image, in whole pixels."""
+        width, height = self.image_size()
+        x0, x1 = sorted(min(max(v, 0.0), float(width)) for v in (start.x(), end.x()))
+        y0, y1 = sorted(min(max(v, 0.0), float(height)) for v in (start.y(), end.y()))
+        return int(x0), int(y0), int(round(x1 - int(x0))), int(round(y1 - int(y0)))
 
     def mouseDoubleClickEvent(self, event) -> None:
         if event.button() == Qt.MouseButton.LeftButton:
