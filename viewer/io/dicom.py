@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import struct
 import warnings
 from pathlib import Path
 
 import numpy as np
 from pydicom import Dataset, dcmread
 from pydicom.datadict import tag_for_keyword
+from pydicom.encaps import get_frame
 from pydicom.errors import InvalidDicomError
 from pydicom.multival import MultiValue
 from pydicom.pixels import apply_color_lut, apply_modality_lut, get_decoder, pixel_array
 from pydicom.pixels.utils import get_expected_length, get_nr_frames
-from pydicom.uid import UID, ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+from pydicom.uid import (JPEG2000, UID, DeflatedExplicitVRLittleEndian, ExplicitVRBigEndian, ExplicitVRLittleEndian,
+                         ImplicitVRLittleEndian, JPEG2000Lossless, JPEGBaseline8Bit, JPEGLSLossless, JPEGLSNearLossless,
+                         RLELossless)
 
 from ..errors import NoImageError, StudyError
-from .failures import describe
+from .failures import NOT_CAUGHT, describe, native_stderr, printable, warning_notes
+from .guards import MAX_FRAME_PIXELS, BoundedFile, codestream_size, inflation_problem, is_deflated
 from .image import DisplayImage, GreyValues
 from .windows import FUNCTIONS, Window, auto_window, covering, lut_windows
 
@@ -31,35 +36,69 @@ SYNTAX_NAMES = {
 ENCODING_NAMES = {ImplicitVRLittleEndian: "implicit VR little endian",
                   ExplicitVRLittleEndian: "explicit VR little endian",
                   ExplicitVRBigEndian: "explicit VR big endian"}
+# gdcm aborts the whole process on some damaged codestreams (a C++ exception nothing catches; the fuzzer found a
+# JPEG 2000 frame of height 0). Where another installed plugin decodes a syntax fully, those plugins are used, in
+# this order; gdcm keeps the syntaxes only it decodes (JPEG Extended 12-bit, JPEG Lossless).
+PLUGINS = {JPEG2000Lossless: ("pylibjpeg", "pillow"), JPEG2000: ("pylibjpeg", "pillow"),
+           JPEGLSLossless: ("pyjpegls",), JPEGLSNearLossless: ("pyjpegls",), JPEGBaseline8Bit: ("pillow",)}
+ALL_PLUGINS_FAILED = "Unable to decode as exceptions were raised by all available plugins: "
 # Old ACR-NEMA style files start straight with an element of one of these groups (little endian).
 HEADERLESS_FIRST_GROUPS = (0x0000, 0x0002, 0x0008)
 
 
 def syntax_name(uid: UID) -> str:
-    return SYNTAX_NAMES.get(str(uid)) or (uid.name if uid.is_transfer_syntax else f"unknown ({uid})")
+    return SYNTAX_NAMES.get(str(uid)) or (uid.name if uid.is_transfer_syntax else f"unknown ({shown(uid)})")
+
+
+def shown(value, limit: int = 64) -> str:
+    """Text from the file as it may appear in a one-line message: a damaged value can hold newlines, control bytes
+    and the rest of the header."""
+    text = printable(str(value))
+    return text if len(text) <= limit else f"{text[:limit]}..."
 
 
 def read_dataset(path: Path) -> tuple[Dataset, list[str]]:
     """Header of a DICOM file (large values deferred) and warnings for the user.
 
-    Raises InvalidDicomError when the file is not DICOM at all.
+    Raises InvalidDicomError when the file is not DICOM at all, StudyError when its header is cut short.
     """
     notes: list[str] = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            ds = dcmread(path, defer_size=DEFER_SIZE)
+            ds = _read(path, force=False)
         except InvalidDicomError:
             if not _looks_headerless(path):
                 raise
-            ds = dcmread(path, defer_size=DEFER_SIZE, force=True)
+            ds = _read(path, force=True)
+    if len(ds) == 0:  # pydicom gives up silently (with a warning) when the data set is cut short or garbled
+        why = f" ({warning_notes(caught)[0]})" if warning_notes(caught) else ""
+        raise StudyError(f"{path}: no DICOM data elements after the file header{why}")
     if not ds.file_meta.get("TransferSyntaxUID"):
         implicit, little = ds.original_encoding
         syntax = ImplicitVRLittleEndian if implicit else (ExplicitVRLittleEndian if little else ExplicitVRBigEndian)
         ds.file_meta.TransferSyntaxUID = syntax
         notes.append(f"no file meta / preamble: read as {ENCODING_NAMES[syntax]}")
-    notes += _messages(caught)
+    notes += warning_notes(caught)
     return ds, notes
+
+
+def _read(path: Path, force: bool) -> Dataset:
+    with BoundedFile(path) as f:
+        deflated = is_deflated(f)
+        if deflated and (problem := inflation_problem(f)):
+            raise StudyError(f"{path}: {problem}")
+        try:
+            # pydicom reads deferred values of a deflated file from the file itself, not from what it inflated.
+            ds = dcmread(f, defer_size=None if deflated else DEFER_SIZE, force=force)
+        except (struct.error, EOFError, OSError) as exc:  # the file ends inside an element, or lengths disagree
+            raise StudyError(f"{path}: DICOM header truncated or damaged ({describe(exc)})") from exc
+        except RecursionError as exc:  # pydicom recurses once per nested sequence (~5 frames a level)
+            raise StudyError(f"{path}: sequences nested too deeply to read") from exc
+    # Deferred values are read again by file name; the closed file object itself would only stop the dataset from
+    # being pickled (the viewer sends images back from its decoding processes).
+    ds.buffer = None
+    return ds
 
 
 def _looks_headerless(path: Path) -> bool:
@@ -82,7 +121,7 @@ def no_image_reason(ds: Dataset) -> str | None:
 
 def _sop_class_name(ds: Dataset) -> str:
     sop = ds.get("SOPClassUID")
-    return f"{sop.name} ({ds.get('Modality') or 'no modality'})" if sop else "DICOM dataset"
+    return f"{shown(sop.name)} ({shown(ds.get('Modality') or 'no modality')})" if sop else "DICOM dataset"
 
 
 def frame_count(ds: Dataset) -> int:
@@ -92,6 +131,16 @@ def frame_count(ds: Dataset) -> int:
 
 
 def open_dicom(path: Path, frame: int = 0) -> DisplayImage:
+    # pydicom converts values when they are first used and warns then (an invalid UID, a bad VR): those warnings
+    # join the image's notes instead of reaching stderr as stray lines.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        image = _open_dicom(path, frame)
+    image.metadata["warnings"] = list(dict.fromkeys(image.metadata["warnings"] + warning_notes(caught)))
+    return image
+
+
+def _open_dicom(path: Path, frame: int) -> DisplayImage:
     ds, notes = read_dataset(path)
     reason = no_image_reason(ds)
     if reason:
@@ -100,26 +149,77 @@ def open_dicom(path: Path, frame: int = 0) -> DisplayImage:
     if not 0 <= frame < frames:
         raise StudyError(f"{path}: frame {frame} out of range: the file has {frames} frame(s) (0..{frames - 1})")
     syntax = ds.file_meta.TransferSyntaxUID
+    _check_size(path, ds)
     _check_decodable(path, syntax)
     _check_length(path, ds, syntax)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        # Decode one frame from the path: only that frame of native data is read into memory. The syntax is
-        # passed because files without file meta have none of their own.
-        try:
-            stored = pixel_array(path, index=frame, transfer_syntax_uid=syntax)
-        except Exception as exc:
-            raise StudyError(f"{path}: cannot decode frame {frame} ({syntax_name(syntax)}): {describe(exc)}") from exc
-        view = frame_view(ds, frame)
-        if ds.get("SamplesPerPixel", 1) > 1 or ds.PhotometricInterpretation == "PALETTE COLOR":
-            values, windows, invert = _colour(stored, view), [covering(0.0, 255.0)], False
-        else:
-            values = GreyValues(stored, lambda a: apply_modality_lut(a, view))
-            windows = file_windows(view, notes) + lut_windows(view) + [_auto(values, view)]
-            invert = view.PhotometricInterpretation == "MONOCHROME1" or view.get("PresentationLUTShape") == "INVERSE"
-    notes += _messages(caught)
+    _check_codestream(path, ds, syntax, frame, frames)
+    # Decode one frame from the file: only that frame of native data is read into memory. The syntax is
+    # passed because files without file meta have none of their own.
+    try:
+        with BoundedFile(path) as f, native_stderr() as printed:
+            # A deflated file holds its pixels inside the deflated stream: decode them from the (inflated) data set.
+            src = ds if syntax == DeflatedExplicitVRLittleEndian else f
+            stored = _decode(src, frame, syntax)
+    except NOT_CAUGHT:
+        raise
+    except BaseException as exc:  # BaseException: a Rust decoder's panic on damaged data (see failures.NOT_CAUGHT)
+        raise StudyError(f"{path}: cannot decode frame {frame} ({syntax_name(syntax)}): {describe(exc)}") from exc
+    notes += [f"decoder: {line}" for line in printed]
+    view = frame_view(ds, frame)
+    if ds.get("SamplesPerPixel", 1) > 1 or ds.PhotometricInterpretation == "PALETTE COLOR":
+        values, windows, invert = _colour(stored, view), [covering(0.0, 255.0)], False
+    else:
+        values = GreyValues(stored, lambda a: apply_modality_lut(a, view))
+        windows = file_windows(view, notes) + lut_windows(view, notes) + [_auto(values, view)]
+        invert = view.PhotometricInterpretation == "MONOCHROME1" or view.get("PresentationLUTShape") == "INVERSE"
     return DisplayImage(path=path, frame=frame, frames=frames, kind="dicom", values=values, windows=windows,
                         invert=invert, metadata=metadata(ds, notes), dataset=view)
+
+
+def _decode(src, frame: int, syntax: UID) -> np.ndarray:
+    """pixel_array of one frame, through the PLUGINS preferred for the syntax when one is installed."""
+    available = get_decoder(syntax).available_plugins
+    plugins = [name for name in PLUGINS.get(syntax, ()) if name in available]
+    if not plugins:
+        return pixel_array(src, index=frame, transfer_syntax_uid=syntax)
+    failures = []
+    for plugin in plugins:
+        try:
+            return pixel_array(src, index=frame, transfer_syntax_uid=syntax, decoding_plugin=plugin)
+        except Exception as exc:  # noqa: BLE001 - the next plugin may manage; all failures are reported together
+            message = " ".join(str(exc).split()).removeprefix(ALL_PLUGINS_FAILED)
+            failures.append(message if message.startswith(f"{plugin}: ") else f"{plugin}: {describe(exc)}")
+    raise RuntimeError("; ".join(failures))
+
+
+def _check_size(path: Path, ds: Dataset) -> None:
+    """Before any decoder allocates: a damaged header can declare 65535 x 65535 over a few bytes of data."""
+    pixels = int(ds.Rows) * int(ds.Columns)
+    if pixels > MAX_FRAME_PIXELS:
+        raise StudyError(f"{path}: image too large: {ds.Rows} x {ds.Columns} = {pixels} pixels a frame "
+                         f"(limit {MAX_FRAME_PIXELS})")
+
+
+def _check_codestream(path: Path, ds: Dataset, syntax: UID, frame: int, frames: int) -> None:
+    """A JPEG-family frame's decoder allocates what the codestream declares: refuse more than Rows x Columns."""
+    if not syntax.is_compressed or syntax == RLELossless:
+        return
+    offsets = ds.get("ExtendedOffsetTable"), ds.get("ExtendedOffsetTableLengths")
+    # The frame is read from the file, not through ds.PixelData: that would keep the whole value in the dataset.
+    elem = ds.get_item(tag_for_keyword("PixelData"), keep_deferred=True)
+    try:
+        with BoundedFile(path) as f:
+            if elem.value is None:
+                f.seek(elem.value_tell)
+            data = get_frame(f if elem.value is None else elem.value, frame, number_of_frames=frames,
+                             extended_offsets=offsets if all(o is not None for o in offsets) else None)
+    except Exception:  # noqa: BLE001 - a broken fragment table: the decoder reports it in its own words
+        return
+    declared = codestream_size(data)
+    if declared and declared[1] * declared[2] > int(ds.Rows) * int(ds.Columns):
+        kind, rows, columns = declared
+        raise StudyError(f"{path}: frame {frame} is a {kind} codestream of {rows} x {columns} pixels, more than the "
+                         f"{ds.Rows} x {ds.Columns} of its header")
 
 
 def _check_decodable(path: Path, syntax: UID) -> None:
@@ -128,7 +228,7 @@ def _check_decodable(path: Path, syntax: UID) -> None:
     except NotImplementedError:
         available = False
     if not available:
-        raise StudyError(f"{path}: unsupported transfer syntax {syntax_name(syntax)} ({syntax}): "
+        raise StudyError(f"{path}: unsupported transfer syntax {syntax_name(syntax)} ({shown(syntax)}): "
                          "no installed plugin can decode it")
 
 
@@ -247,8 +347,3 @@ def _int(value) -> int | None:
         return None if value is None or value == "" else int(value)
     except (TypeError, ValueError):
         return None
-
-
-def _messages(caught: list[warnings.WarningMessage]) -> list[str]:
-    """pydicom's warnings about the file (user warnings only), each once and on one line."""
-    return list(dict.fromkeys(" ".join(str(w.message).split()) for w in caught if issubclass(w.category, UserWarning)))

@@ -10,7 +10,10 @@ from pydicom.uid import MediaStorageDirectoryStorage
 
 
 def is_dicomdir(ds: Dataset) -> bool:
-    media_class = ds.file_meta.get("MediaStorageSOPClassUID")
+    try:
+        media_class = ds.file_meta.get("MediaStorageSOPClassUID")
+    except Exception:  # noqa: BLE001 - a damaged file meta element (unknown VR): no directory, the image may open
+        media_class = None
     return media_class == MediaStorageDirectoryStorage or "DirectoryRecordSequence" in ds
 
 

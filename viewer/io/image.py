@@ -32,8 +32,10 @@ class GreyValues:
         self.low = low
         if integral and high - low < MAX_LUT_ENTRIES:
             # stored - low in the stored type wraps for signed data, but the true result lies in 0..high-low, so
-            # the wrapped bits cast to the unsigned index type are exact (and no int64 copy of the frame is made).
+            # the wrapped bits read as unsigned of the same width are exact (and no int64 copy of the frame is made);
+            # that view matters for int8, whose cast to uint16 would sign-extend -1 to 65535.
             offset = np.subtract(stored, np.asarray(low, dtype=stored.dtype), dtype=stored.dtype)
+            offset = offset.view(stored.dtype.str.replace("i", "u"))
             self.index = offset.astype(np.uint16 if high - low < 1 << 16 else np.uint32, copy=False)
             self.table = np.asarray(to_modality(np.arange(low, high + 1, dtype=np.int64)), dtype=np.float64)
         else:
@@ -52,9 +54,10 @@ class GreyValues:
         is left.
         """
         if self.index is None:
-            values = self.table
+            keep = np.isfinite(self.table)  # NaN/inf (float pixel data) would make every window NaN
             if exclude_stored is not None:
-                values = values[(self._stored < exclude_stored[0]) | (self._stored > exclude_stored[1])]
+                keep &= (self._stored < exclude_stored[0]) | (self._stored > exclude_stored[1])
+            values = self.table[keep]
             return np.percentile(values, q) if values.size else None
         counts = np.zeros(self.table.size, np.int64)
         flat = self.index.ravel()
@@ -64,6 +67,7 @@ class GreyValues:
             first, last = exclude_stored[0] - self.low, exclude_stored[1] - self.low
             if last >= 0:
                 counts[max(first, 0):last + 1] = 0
+        counts[~np.isfinite(self.table)] = 0  # a modality LUT/rescale can make NaN too
         order = np.argsort(self.table, kind="stable")
         ends = np.cumsum(counts[order])
         total = int(ends[-1])
@@ -83,7 +87,8 @@ class GreyValues:
 
     def map(self, to_8bit: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
         """Apply `to_8bit` (modality values -> 0..255 floats) and return the uint8 image."""
-        lut = np.clip(np.rint(to_8bit(self.table)), 0, 255).astype(np.uint8)
+        # NaN modality values (float pixel data) show as 0: casting NaN to uint8 is undefined.
+        lut = np.nan_to_num(np.clip(np.rint(to_8bit(self.table)), 0, 255), copy=False, nan=0.0).astype(np.uint8)
         return lut if self.index is None else lut[self.index]
 
 

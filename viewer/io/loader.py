@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -57,6 +58,13 @@ def load(paths: Iterable[str | Path]) -> LoadResult:
 
 def _examine(path: Path):
     """A file as (Instance, header metadata), a Skipped, or (for a DICOMDIR) the list of files it references."""
+    # A listing keeps no notes: warnings about a file are reported when it is opened, never as stray stderr lines.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return _examine_file(path)
+
+
+def _examine_file(path: Path):
     check_file(path)
     if is_raster(path):
         return _raster(path)

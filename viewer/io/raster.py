@@ -12,6 +12,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from ..errors import StudyError
+from .failures import describe, warning_notes
 from .image import DisplayImage, GreyValues
 from .windows import auto_window, covering
 
@@ -32,14 +33,20 @@ def probe_raster(path: Path) -> int:
 
 
 def open_raster(path: Path, frame: int = 0) -> DisplayImage:
-    with _opened(path) as im:
-        frames = getattr(im, "n_frames", 1)
-        if not 0 <= frame < frames:
-            raise StudyError(f"{path}: frame {frame} out of range: the file has {frames} frame(s) (0..{frames - 1})")
-        im.seek(frame)
-        fmt = im.format
-        # A photographed or phone-exported film carries its rotation in EXIF; show it upright as photo viewers do.
-        pixels, mode = _pixels(ImageOps.exif_transpose(im) if frames == 1 else im)
+    notes: list[str] = []
+    # Pillow warns about damaged metadata (corrupt EXIF, ...): notes for the user, not stray lines on stderr.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with _opened(path) as im:
+            frames = getattr(im, "n_frames", 1)
+            if not 0 <= frame < frames:
+                raise StudyError(f"{path}: frame {frame} out of range: the file has {frames} frame(s) "
+                                 f"(0..{frames - 1})")
+            im.seek(frame)
+            fmt = im.format
+            # A photographed or phone-exported film carries its rotation in EXIF; show it upright as photo
+            # viewers do.
+            pixels, mode = _pixels(_upright(im, notes) if frames == 1 else im)
     if pixels.ndim == 3:
         values, windows = pixels, [covering(0.0, 255.0)]
     else:
@@ -55,10 +62,21 @@ def open_raster(path: Path, frame: int = 0) -> DisplayImage:
         "bits_allocated": pixels.dtype.itemsize * 8, "bits_stored": pixels.dtype.itemsize * 8,
         "photometric": "RGB" if pixels.ndim == 3 else "MONOCHROME2",
         "transfer_syntax": None, "study_uid": None, "series_uid": None, "sop_instance_uid": None,
-        "instance_number": None, "series_number": None, "format": fmt, "mode": mode, "warnings": [],
+        "instance_number": None, "series_number": None, "format": fmt, "mode": mode,
+        "warnings": notes + warning_notes(caught),
     }
     return DisplayImage(path=path, frame=frame, frames=frames, kind="image", values=values, windows=windows,
                         invert=False, metadata=meta)
+
+
+def _upright(im: Image.Image, notes: list[str]) -> Image.Image:
+    im.load()  # first: damaged pixels must fail here, not hide behind the EXIF guard (PNG's getexif() loads them)
+    try:
+        im.getexif()
+    except Exception as exc:  # noqa: BLE001 - a damaged EXIF block: the pixels are still good, shown as stored
+        notes.append(f"EXIF ignored: {describe(exc)}")
+        return im
+    return ImageOps.exif_transpose(im)
 
 
 @contextmanager

@@ -9,6 +9,8 @@ import numpy as np
 from pydicom import Dataset
 from pydicom.pixels import apply_voi, apply_windowing
 
+from .failures import describe
+
 if TYPE_CHECKING:
     from .image import GreyValues
 
@@ -47,7 +49,8 @@ def covering(low: float, high: float, explanation: str = AUTO) -> Window:
     DICOM LINEAR uses center - 0.5 and width - 1, so ends low..high need width high - low + 1;
     for 0..255 this is 128/256, which maps every 8-bit value onto itself.
     """
-    return Window(center=(low + high) / 2 + 0.5, width=max(high - low + 1, 1.0), explanation=explanation)
+    # low / 2 + high / 2: the sum of two huge float pixel values would overflow to inf.
+    return Window(center=low / 2 + high / 2 + 0.5, width=max(high - low + 1, 1.0), explanation=explanation)
 
 
 def auto_window(values: GreyValues, exclude_stored: tuple[int, int] | None = None) -> Window:
@@ -80,12 +83,18 @@ def voi_lut_to_8bit(values: np.ndarray, ds: Dataset, index: int) -> np.ndarray:
     return apply_voi(inputs, ds, index).astype(np.float64) * (255.0 / (2**bits - 1))
 
 
-def lut_windows(ds: Dataset) -> list[Window]:
-    """One Window per VOI LUT Sequence item, describing the item's input range."""
+def lut_windows(ds: Dataset, notes: list[str]) -> list[Window]:
+    """One Window per VOI LUT Sequence item, describing the item's input range; a damaged item is left out with a
+    note (it would otherwise fail only when rendered, outside the one-line error handling of opening)."""
     windows = []
     for i, item in enumerate(ds.get("VOILUTSequence") or []):
-        first_map, entries, _ = _descriptor(item)
-        explanation = str(item.get("LUTExplanation") or f"VOI LUT {i + 1}")
+        try:
+            first_map, entries, _ = _descriptor(item)
+            voi_lut_to_8bit(np.array([first_map, first_map + entries - 1], np.float64), ds, i)  # pydicom's checks
+            explanation = str(item.get("LUTExplanation") or f"VOI LUT {i + 1}")
+        except Exception as exc:  # noqa: BLE001 - 0 bits per entry, no LUT data, ...: the image still shows
+            notes.append(f"VOI LUT {i + 1} ignored: {describe(exc)}")
+            continue
         windows.append(Window(center=first_map + entries / 2, width=float(entries), explanation=explanation,
                               lut_index=i))
     return windows
