@@ -1,5 +1,5 @@
 """The sub-commands of radcam-cli, each a module with register(subparsers) that sets `run`."""
 
-from . import evaluate, explain, info, layers, methods, predict, view
+from . import bench, evaluate, explain, info, layers, methods, predict, view
 
-ALL = (info, view, explain, predict, methods, layers, evaluate)
+ALL = (info, view, explain, predict, methods, layers, evaluate, bench)

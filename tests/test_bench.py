@@ -1,0 +1,194 @@
+"""`radcam-cli bench`: real runs on the demo model (no mocks): every figure present and finite, ratios that are the
+figures they divide, reference recipes that give RadCAM's map, and the measuring helpers."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import math
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import assert_one_line_error, run_cli
+from viewer.bench import GOALS, RATIOS
+from viewer.bench.measure import pearson, peak_extra_mb, time_ms, time_rounds
+from viewer.model import default_model_path
+
+VIEWER_FIGURES = ("dicom_open_ms", "dicom_open_j2k_ms", "dicom_j2k_over_uncompressed", "window_level_ms",
+                  "overlay_render_ms", "overlay_render_cold_ms", "first_window_ms", "first_heatmap_ms",
+                  "first_heatmap_over_first_window")
+MODEL_FIGURES = (
+    "forward_ms", "gradcam_ms", "gradcam_over_forward", "gradcam_preprocess_ms", "gradcam_map_ms",
+    "gradcam_map_over_forward", "reference_gradcam_ms", "gradcam_over_reference", "reference_gradcam_correlation",
+    "forward_best_batch_ms", "forward_per_image_ms", "scorecam_ms", "scorecam_over_forward_batch",
+    "reference_scorecam_ms", "scorecam_over_reference", "reference_scorecam_correlation", "scorecam_peak_extra_mb",
+    "reference_scorecam_peak_extra_mb", "scorecam_peak_extra_over_reference", "faster_scorecam_ms",
+    "faster_scorecam_over_gradcam", "retraces_while_timed",
+)
+
+
+@pytest.fixture(scope="module")
+def report():
+    """One `radcam-cli bench --json` on the demo model, once for the module (about 40 s on 2 cores)."""
+    from viewer.cli.main import main
+
+    out, err = io.StringIO(), io.StringIO()
+    start = time.perf_counter()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(["bench", "--json", "--model", str(default_model_path()), "--repeat", "1"])
+    assert code == 0, err.getvalue()[-2000:]
+    print(f"\nbench --json on the demo model, --repeat 1: {time.perf_counter() - start:.1f} s")
+    return json.loads(out.getvalue())
+
+
+def _finite(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+@pytest.mark.slow
+def test_json_has_the_machine_and_one_object(report):
+    machine = report["machine"]
+    assert machine["device"] == "CPU" or machine["device"].startswith("GPU")
+    assert machine["tensorflow"] and machine["keras"]
+    assert machine["cpu_count"] >= 1 and 1 <= machine["cpus_available"] <= machine["cpu_count"]
+    assert report["timestamp"] and report["repeat"] == 1 and report["wall_s"] > 0
+    assert [m["name"] for m in report["models"]] == ["demo_phantom_cnn"]
+
+
+@pytest.mark.slow
+def test_every_figure_is_present_and_finite(report):
+    viewer = report["viewer"]["figures"]
+    assert [k for k in VIEWER_FIGURES if not _finite(viewer.get(k))] == []
+    model = report["models"][0]
+    figures = model["figures"]
+    assert [k for k in MODEL_FIGURES if not _finite(figures.get(k))] == [], model["notes"]
+    assert all(figures[k] > 0 for k in MODEL_FIGURES if k.endswith("_ms"))
+    assert model["scorecam_channels"] == 64 and model["faster_scorecam_channels"] == 32
+    assert model["layer"] == "block4_relu" and model["display_size"] == [1024, 1024]
+    assert figures["retraces_while_timed"] == 0  # fixed signatures: timing never traces again
+
+
+@pytest.mark.slow
+def test_ratios_are_the_figures_they_divide(report):
+    for section in (report["viewer"], *report["models"]):
+        figures = section["figures"]
+        for name, (numerator, denominator) in RATIOS.items():
+            if name in figures:
+                assert figures[name] == pytest.approx(figures[numerator] / figures[denominator], rel=1e-9), name
+    model = report["models"][0]
+    figures = model["figures"]
+    assert figures["forward_per_image_ms"] == pytest.approx(
+        figures["forward_best_batch_ms"] / model["best_batch_size"], rel=1e-9)
+    assert figures["scorecam_over_forward_batch"] == pytest.approx(
+        figures["scorecam_ms"] / (model["scorecam_channels"] * figures["forward_per_image_ms"]), rel=1e-9)
+    assert model["forward_per_image_ms_by_batch"][str(model["best_batch_size"])] == pytest.approx(
+        min(model["forward_per_image_ms_by_batch"].values()))
+
+
+@pytest.mark.slow
+def test_references_give_radcams_map_and_goals_are_judged(report):
+    model = report["models"][0]
+    assert model["figures"]["reference_gradcam_correlation"] > 0.99
+    assert model["figures"]["reference_scorecam_correlation"] > 0.99
+    for section in (report["viewer"], model):
+        for name, goal in section["goals"].items():
+            assert name in GOALS and isinstance(goal["met"], bool)
+            op, limit = GOALS[name]
+            value = section["figures"][name]
+            assert goal["met"] == (value <= limit if op == "<=" else value > limit)
+    memory = model["scorecam_memory"]
+    assert memory["radcam"]["peak_extra_mb"] == model["figures"]["scorecam_peak_extra_mb"]
+    assert memory["radcam"]["peak_method"].startswith("VmHWM")
+
+
+@pytest.mark.slow
+def test_table_shows_each_figure_its_ratio_and_goal(report):
+    from viewer.cli.bench import format_table
+
+    table = format_table(report)
+    for text in ("Grad-CAM", "reference Grad-CAM (Keras tutorial)", "Score-CAM, 64 channels",
+                 "reference Score-CAM (seed 004's loop)", "Faster Score-CAM, N = 32", "window/level 2048x2048",
+                 "process start to main window", "<= 1.3", "<= 0.2", "<= 1536", "TensorFlow"):
+        assert text in table, text
+    grad = next(line for line in table.splitlines() if line.strip().startswith("Grad-CAM"))
+    assert f"{report['models'][0]['figures']['gradcam_over_forward']:.3g} / forward pass" in grad
+    assert grad.rstrip().endswith(("yes", "NO"))
+
+
+def test_reference_recipes_give_the_same_maps_as_radcam():
+    import warnings
+
+    from viewer.bench.reference import SeedScoreCam, TutorialGradCam
+    from viewer.bench.suite import benchmark_image
+    from viewer.cam import CamEngine
+    from viewer.model import load_model
+
+    display, _ = benchmark_image()
+    display = display[::4, ::4].copy()  # 256x256: the same recipe, less work
+    loaded = load_model(default_model_path())
+    engine = CamEngine(loaded)
+    layer = engine.default_layer()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        grad = TutorialGradCam(loaded, layer)(display)
+        score = SeedScoreCam(loaded, layer)(display)
+    assert grad.shape == score.shape == display.shape
+    assert pearson(engine.explain(display, method="gradcam").cam, grad) > 0.99
+    assert pearson(engine.explain(display, method="scorecam").cam, score) > 0.99
+
+
+def test_timers_take_the_median_and_cap_slow_figures():
+    calls = []
+    timing = time_ms(lambda: calls.append(1), repeat=5, warmup=2)
+    assert len(calls) == 7 and timing.runs == 5 and timing.median_ms >= 0
+    slow = time_ms(lambda: time.sleep(0.002), repeat=5, slow_ms=1.0)
+    assert slow.runs == 3 and slow.median_ms >= 2.0
+    order = []
+    rounds = time_rounds({"a": lambda: order.append("a"), "b": lambda: order.append("b")}, repeat=3)
+    assert order == ["a", "b"] * 3 and rounds["a"].runs == rounds["b"].runs == 3
+
+
+def test_pearson():
+    a = np.random.default_rng(0).random((32, 32))
+    assert pearson(a, 3 * a + 1) == pytest.approx(1.0)
+    assert pearson(a, -a) == pytest.approx(-1.0)
+    assert pearson(np.zeros((4, 4)), np.zeros((4, 4))) == 1.0
+    assert math.isnan(pearson(np.zeros((4, 4)), a[:4, :4]))
+    with pytest.raises(ValueError):
+        pearson(a, a[:4])
+
+
+@pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="needs Linux's clear_refs")
+def test_peak_memory_sees_a_temporary_allocation():
+    def allocate():
+        block = np.ones(200 * 2**20 // 8)  # 200 MB, touched, then freed
+        return float(block[-1])
+
+    measured = peak_extra_mb(allocate)
+    assert 180 <= measured["peak_extra_mb"] <= 400, measured
+
+
+def test_a_missing_model_is_one_line(capsys, tmp_path):
+    code, _out, err = run_cli(capsys, "bench", "--model", tmp_path / "missing.keras")
+    assert_one_line_error(code, err)
+    assert "missing.keras" in err
+
+
+def test_repeat_must_be_positive(capsys):
+    code, _out, err = run_cli(capsys, "bench", "--repeat", "0")
+    assert_one_line_error(code, err)
+
+
+def test_importing_the_benchmark_loads_neither_tensorflow_nor_qt():
+    code = ("import sys, viewer.bench, viewer.bench.reference, viewer.bench.models, viewer.bench.display, "
+            "viewer.bench.startup, viewer.cli.bench;"
+            "print(','.join(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'PySide6'))))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == ""

@@ -1,0 +1,212 @@
+"""Per-model figures: forward pass, Grad-CAM, Score-CAM and Faster Score-CAM against the forward pass and against
+the reference recipes (viewer.bench.reference), plus Score-CAM's peak memory (viewer.bench.child).
+
+Every map is made from the same display image for the same model; RadCAM runs through the public CamEngine API,
+the model through viewer.model.load_model (the real load path). TensorFlow is imported lazily.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from viewer.errors import RadcamError
+
+from .measure import Timing, pearson, ratio, time_ms, time_rounds
+
+CORRELATION_MIN = 0.99
+FASTER_TOP_N = 32
+SWEEP_BYTES = 2**30  # the forward-pass batch sweep stops where a batch would need about this much
+CHILD_TIMEOUT_S = 1800
+CHEXNET_LABELS = ["Atelectasis", "Cardiomegaly", "Effusion", "Infiltration", "Mass", "Nodule", "Pneumonia",
+                  "Pneumothorax", "Consolidation", "Edema", "Emphysema", "Fibrosis", "Pleural_Thickening", "Hernia"]
+
+
+def write_densenet121(folder: Path) -> Path:
+    """CheXNet's shape: DenseNet121 at 224×224×3 with 14 sigmoid outputs, random weights (seeded), saved as .keras
+    with a sidecar (CheXNet's labels, ImageNet preprocessing) so that it loads through viewer.model.load_model."""
+    from viewer.model import setup_tensorflow, sidecar_path
+
+    setup_tensorflow()
+    import keras
+
+    keras.utils.set_random_seed(0)
+    base = keras.applications.DenseNet121(weights=None, include_top=False, input_shape=(224, 224, 3))
+    pooled = keras.layers.GlobalAveragePooling2D(name="gap")(base.output)
+    scores = keras.layers.Dense(len(CHEXNET_LABELS), activation="sigmoid", name="predictions")(pooled)
+    model = keras.Model(base.input, scores, name="densenet121_chexnet")
+    path = Path(folder) / "densenet121_chexnet.keras"
+    model.save(path)
+    sidecar_path(path).write_text(json.dumps({
+        "description": "DenseNet121, CheXNet's shape (224x224x3, 14 sigmoid outputs), RANDOM weights: for timing only",
+        "labels": CHEXNET_LABELS, "preprocess": "imagenet"}), encoding="utf-8")
+    return path
+
+
+def _child(model: Path, display: Path, recipe: str, folder: Path) -> tuple[dict, np.ndarray]:
+    out = folder / f"map_{recipe}.npy"
+    try:
+        result = subprocess.run([sys.executable, "-m", "viewer.bench.child", str(model), str(display), recipe,
+                                 str(out)], capture_output=True, text=True, timeout=CHILD_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        raise RadcamError(f"the {recipe} Score-CAM memory run did not finish in {CHILD_TIMEOUT_S} s") from None
+    lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
+    if result.returncode != 0 or not lines:
+        tail = " ".join(result.stderr.strip().splitlines()[-3:])
+        raise RadcamError(f"the {recipe} Score-CAM memory run failed (exit {result.returncode}): {tail[-400:]}")
+    return json.loads(lines[-1]), np.load(out)
+
+
+def _sweep_limit(engine, loaded) -> int:
+    """The largest batch the sweep tries: about SWEEP_BYTES of input and live activations, at most 256."""
+    h, w = loaded.input_size
+    per_input = h * w * loaded.channels
+    largest = max((int(np.prod(layer.shape)) for layer in engine.layers()), default=per_input)
+    per_sample = 4 * (3 * per_input + 4 * largest)
+    return int(max(1, min(256, SWEEP_BYTES // per_sample)))
+
+
+def forward_sweep(forward: Callable, x: np.ndarray, repeat: int, limit: int) -> tuple[int, float, dict[int, float]]:
+    """(best batch size, its per-image ms, {batch: per-image ms}) over batch sizes 1, 2, 4, ... up to `limit`.
+
+    Every size is tried (no early stop: on a shared machine one noisy size would end the sweep too soon). The
+    benchmark then times the chosen size again, in the same rounds as Score-CAM, for the floor it divides by.
+    """
+    sweep: dict[int, float] = {}
+    batch = 1
+    while batch <= limit:
+        xb = np.repeat(x, batch, axis=0)
+        sweep[batch] = time_ms(lambda: np.asarray(forward(xb)), repeat).median_ms / batch
+        batch *= 2
+    best = min(sweep, key=sweep.get)
+    return best, sweep[best], sweep
+
+
+def bench_model(path: Path, display: np.ndarray, repeat: int, folder: Path,
+                say: Callable[[str], None] = lambda message: None) -> dict:
+    """Every per-model figure for the model file at `path`, explaining `display` (uint8 H×W or H×W×3).
+
+    Figures that a ratio divides are timed in the same rounds (measure.time_rounds): forward pass, Grad-CAM, the
+    tutorial Grad-CAM and Faster Score-CAM in one group; Score-CAM, seed 004's Score-CAM and the forward pass at the
+    best batch size in another.
+    """
+    from viewer.cam import CamEngine
+    from viewer.model import load_model
+
+    from .reference import SeedScoreCam, TutorialGradCam
+
+    loaded = load_model(path)
+    import tensorflow as tf
+
+    engine = CamEngine(loaded)
+    layer = engine.default_layer()
+    layer_shape = next(info.shape for info in engine.layers() if info.name == layer)
+    channels = int(layer_shape[2])
+    top_n = min(channels, FASTER_TOP_N)
+    h, w = loaded.input_size
+    x = loaded.prepare(display)
+    forward = tf.function(lambda batch: loaded.call(batch), input_signature=[
+        tf.TensorSpec((None, h, w, loaded.channels), tf.float32)])
+    figures: dict[str, float | None] = {}
+    runs: dict[str, int] = {}
+    notes: dict[str, str] = {}
+    last: dict[str, list] = {"gradcam": [], "scorecam": []}
+
+    def record(timings: dict[str, Timing]) -> None:
+        for name, timing in timings.items():
+            figures[name], runs[name] = timing.median_ms, timing.runs
+
+    def gradcam() -> None:
+        last["gradcam"].append(engine.explain(display, method="gradcam").timings_ms)
+
+    def faster() -> None:
+        engine.explain(display, method="faster-scorecam", top_n=top_n)
+
+    def scorecam() -> None:
+        last["scorecam"].append(engine.explain(display, method="scorecam").extra)
+
+    say(f"{loaded.name}: warm-up; the tutorial Grad-CAM's map checked against RadCAM's")
+    np.asarray(forward(x))
+    ours = engine.explain(display, method="gradcam")
+    faster()  # also traces the forward and score passes Score-CAM uses
+    traced = sum(engine.trace_counts.values())
+    group = {"forward_ms": lambda: np.asarray(forward(x)), "gradcam_ms": gradcam, "faster_scorecam_ms": faster}
+    figures.update(reference_gradcam_ms=None, gradcam_over_reference=None, reference_gradcam_correlation=None)
+    try:
+        tutorial = TutorialGradCam(loaded, layer)
+        figures["reference_gradcam_correlation"] = correlation = pearson(ours.cam, tutorial(display))
+    except RadcamError as exc:
+        notes["reference_gradcam_ms"] = f"not timed: {exc}"
+    else:
+        if correlation > CORRELATION_MIN:
+            group["reference_gradcam_ms"] = lambda: tutorial(display)
+        else:
+            notes["reference_gradcam_ms"] = (f"not timed: its map correlates {correlation:.4f} with RadCAM's "
+                                             f"(needs > {CORRELATION_MIN})")
+
+    say(f"{loaded.name}: forward pass, Grad-CAM, tutorial Grad-CAM, Faster Score-CAM (N = {top_n})")
+    record(time_rounds(group, repeat))
+    figures["gradcam_over_forward"] = ratio(figures["gradcam_ms"], figures["forward_ms"])
+    figures["gradcam_preprocess_ms"] = float(np.median([t["preprocess"] for t in last["gradcam"]]))
+    figures["gradcam_map_ms"] = float(np.median([t["cam"] for t in last["gradcam"]]))
+    figures["gradcam_map_over_forward"] = ratio(figures["gradcam_map_ms"], figures["forward_ms"])
+    figures["gradcam_over_reference"] = ratio(figures["gradcam_ms"], figures["reference_gradcam_ms"])
+    figures["faster_scorecam_over_gradcam"] = ratio(figures["faster_scorecam_ms"], figures["gradcam_ms"])
+
+    say(f"{loaded.name}: Score-CAM peak memory, RadCAM's and seed 004's, one fresh process each")
+    display_file = folder / "display.npy"
+    np.save(display_file, display)
+    memory, ours_map = _child(path, display_file, "radcam", folder)
+    figures["scorecam_peak_extra_mb"] = memory["peak_extra_mb"]
+    notes["scorecam_peak_extra_mb"] = ("the first Score-CAM after loading the model (tracing included): RSS "
+                                       f"high-water mark minus RSS before ({memory['peak_method']})")
+    figures.update(reference_scorecam_peak_extra_mb=None, scorecam_peak_extra_over_reference=None,
+                   reference_scorecam_correlation=None, reference_scorecam_ms=None, scorecam_over_reference=None)
+    try:
+        reference_memory, reference_map = _child(path, display_file, "reference", folder)
+    except RadcamError as exc:
+        notes["reference_scorecam_ms"] = f"not timed: {exc}"
+        reference_memory = None
+    else:
+        figures["reference_scorecam_peak_extra_mb"] = reference_memory["peak_extra_mb"]
+        figures["scorecam_peak_extra_over_reference"] = ratio(memory["peak_extra_mb"],
+                                                              reference_memory["peak_extra_mb"])
+        figures["reference_scorecam_correlation"] = pearson(ours_map, reference_map)
+
+    say(f"{loaded.name}: forward pass at batch sizes 1, 2, 4, ... (the best one is Score-CAM's floor)")
+    best_batch, _, sweep = forward_sweep(forward, x, repeat, _sweep_limit(engine, loaded))
+    xb = np.repeat(x, best_batch, axis=0)
+    group = {"scorecam_ms": scorecam, "forward_best_batch_ms": lambda: np.asarray(forward(xb))}
+    correlation = figures["reference_scorecam_correlation"]
+    if correlation is not None and correlation > CORRELATION_MIN:
+        seed = SeedScoreCam(loaded, layer)
+        seed(display, channels=top_n)  # warm-up: Keras builds its predict functions
+        group["reference_scorecam_ms"] = lambda: seed(display)
+    elif correlation is not None:
+        notes["reference_scorecam_ms"] = (f"not timed: its map correlates {correlation:.4f} with RadCAM's "
+                                          f"(needs > {CORRELATION_MIN})")
+    say(f"{loaded.name}: Score-CAM over {channels} channels"
+        + (", seed 004's Score-CAM" if "reference_scorecam_ms" in group else "")
+        + f", forward pass at batch {best_batch}")
+    record(time_rounds(group, repeat))
+    figures["forward_per_image_ms"] = figures["forward_best_batch_ms"] / best_batch
+    figures["scorecam_over_forward_batch"] = ratio(figures["scorecam_ms"], channels * figures["forward_per_image_ms"])
+    figures["scorecam_over_reference"] = ratio(figures["scorecam_ms"], figures["reference_scorecam_ms"])
+    figures["retraces_while_timed"] = sum(engine.trace_counts.values()) - traced
+
+    return {
+        "name": loaded.name, "path": str(path), "input_size": list(loaded.input_size), "channels": loaded.channels,
+        "outputs": loaded.n_outputs, "preprocess": loaded.spec.preprocess, "layer": layer,
+        "layer_shape": list(layer_shape), "display_size": list(display.shape[:2]),
+        "target": ours.target["name"], "best_batch_size": best_batch,
+        "forward_per_image_ms_by_batch": {str(b): v for b, v in sweep.items()},
+        "scorecam_channels": channels, "scorecam_batch_size": last["scorecam"][-1].get("batch_size"),
+        "faster_scorecam_channels": top_n,
+        "scorecam_memory": {"radcam": memory, "reference": reference_memory},
+        "figures": figures, "runs": runs, "notes": notes,
+    }
