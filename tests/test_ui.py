@@ -58,6 +58,21 @@ def explained(qtbot, win, *paths, model=MODEL):
     return win
 
 
+def stall_probe():
+    """A 10 ms timer on the UI thread recording the gap between its ticks: a long gap is a frozen window."""
+    gaps, last = [], [time.perf_counter()]
+
+    def tick():
+        now = time.perf_counter()
+        gaps.append(now - last[0])
+        last[0] = now
+
+    timer = QTimer()
+    timer.setInterval(10)
+    timer.timeout.connect(tick)
+    return gaps, last, timer
+
+
 def wait_idle(qtbot, win):
     qtbot.waitUntil(lambda: not win.model_thread.busy() and not win.io_thread.busy(), timeout=JOB_TIMEOUT_MS)
 
@@ -266,16 +281,7 @@ def test_no_ui_stall_over_100_ms_while_score_cam_runs(qtbot, window):
     explained(qtbot, window, FIXTURES / "dicom" / "cr_chest_mono1_j2k.dcm")  # 1955x1841: the largest fixture
     wait_idle(qtbot, window)
     window.session.top_n, window.session.batch_size = 128, 1  # 128 one-map batches: about a second
-    gaps, last = [], [time.perf_counter()]
-
-    def tick():
-        now = time.perf_counter()
-        gaps.append(now - last[0])
-        last[0] = now
-
-    timer = QTimer()
-    timer.setInterval(10)
-    timer.timeout.connect(tick)
+    gaps, last, timer = stall_probe()
     with qtbot.waitSignal(window.model_thread.started, timeout=JOB_TIMEOUT_MS):
         window.controls.set_method("scorecam")
     last[0] = time.perf_counter()
@@ -512,16 +518,7 @@ def test_a_folder_of_ten_thousand_non_images_lists_without_freezing_the_window(q
     folder.mkdir()
     for number in range(10_000):
         (folder / f"report_{number:05d}.txt").write_text("not an image")
-    gaps, last = [], [time.perf_counter()]
-
-    def tick():
-        now = time.perf_counter()
-        gaps.append(now - last[0])
-        last[0] = now
-
-    timer = QTimer()
-    timer.setInterval(10)
-    timer.timeout.connect(tick)
+    gaps, last, timer = stall_probe()
     timer.start()
     with qtbot.waitSignal(window.errorReported, timeout=JOB_TIMEOUT_MS) as blocker:
         window.open_paths([folder])
