@@ -321,6 +321,21 @@ def test_scorecam_batches_progress_cancel_and_baseline(engines, images):
     assert 1 <= engine.batch_size_for() <= 256
 
 
+def test_scorecam_batches_are_even_and_the_blank_score_is_computed_once(engines, images, monkeypatch):
+    engine = _engine(engines, "demo")
+    display = images["demo"]
+    whole = engine.explain(display, "scorecam", target="nodule")
+    sizes, real = [], engine._score_batch
+    monkeypatch.setattr(engine, "_score_batch", lambda raw, maps, *a: sizes.append(len(maps)) or real(raw, maps, *a))
+    for batch, expected in ((61, [32, 32]), (64, [64]), (5, [5] * 12 + [4])):
+        sizes.clear()
+        result = engine.explain(display, "scorecam", target="nodule", batch_size=batch)
+        assert sizes == expected
+        assert np.allclose(result.cam_feature, whole.cam_feature, atol=1e-4)
+    other = engine.explain(images["demo"][::-1].copy(), "scorecam", target="nodule")
+    assert other.extra["baseline"] == whole.extra["baseline"]  # black is black whatever the image
+
+
 def test_scorecam_with_dead_channels(tmp_path):
     inputs = keras.Input((32, 32, 1))
     conv = layers.Conv2D(6, 3, activation="relu", name="conv")

@@ -245,6 +245,23 @@ def test_prepare_converts_colour_and_predict_matches_the_model(saved):
         loaded.prepare(grey.astype(np.float32))
 
 
+def test_prepared_input_is_reused_only_for_the_same_pixels(saved):
+    loaded = load_model(saved(_small((24, 24, 1)), "memo.keras"), overrides={"preprocess": "raw"})
+    display = (np.arange(64 * 64) % 251).astype(np.uint8).reshape(64, 64)
+    raw, x = loaded.model_inputs(display)
+    assert not raw.flags.writeable and not x.flags.writeable  # shared between calls: nobody may change them
+    assert x is not raw  # 'raw' preprocessing: still two arrays
+    again_raw, again_x = loaded.model_inputs(display.copy())  # same pixels, another array
+    assert again_raw is raw and again_x is x
+    display[40, 40] ^= 0xFF  # the same array changed in place: a different image
+    changed = loaded.prepare(display)
+    assert changed is not x and not np.array_equal(changed, x)
+    fresh = load_model(saved(_small((24, 24, 1)), "memo2.keras"), overrides={"preprocess": "raw"})
+    assert np.array_equal(changed, fresh.prepare(display))
+    assert loaded.prepare(display.reshape(32, 128)).shape == (1, 24, 24, 1)  # same bytes, other shape: not reused
+    assert not np.array_equal(loaded.prepare(display.reshape(32, 128)), changed)
+
+
 def test_rgb_display_into_grey_model_and_bgr_order(saved):
     grey_model = load_model(saved(_small((16, 16, 1)), "g.keras"))
     rgb = np.zeros((16, 16, 3), np.uint8)

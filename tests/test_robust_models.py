@@ -375,16 +375,16 @@ def _failing_above(engine, monkeypatch, limit, error):
 def test_scorecam_halves_its_batch_when_memory_runs_out(score_engine, monkeypatch, error):
     display = _noise((32, 32), 11)
     score_engine.score_batch_limit = None
-    reference = score_engine.explain(display, "scorecam", target=0, batch_size=5)  # 1 blank + 4 channel maps
+    reference = score_engine.explain(display, "scorecam", target=0, batch_size=5)  # 4 channel maps, one batch
     sizes = _failing_above(score_engine, monkeypatch, 2, error)
     result = score_engine.explain(display, "scorecam", target=0, batch_size=4)
-    assert sizes == [4, 2, 2, 1]  # 4 fails; the five maps go two at a time
+    assert sizes == [4, 2, 2]  # 4 fails; the four maps go two at a time
     assert np.allclose(result.cam_feature, reference.cam_feature, atol=1e-5)
     assert np.isclose(result.extra["baseline"], reference.extra["baseline"], atol=1e-6)
     assert result.extra["batch_size"] == 2 and score_engine.score_batch_limit == 2
     sizes.clear()
     again = score_engine.explain(display, "scorecam", target=0)  # remembered: no failed pass this time
-    assert sizes == [2, 2, 1] and np.allclose(again.cam_feature, reference.cam_feature, atol=1e-5)
+    assert sizes == [2, 2] and np.allclose(again.cam_feature, reference.cam_feature, atol=1e-5)
     score_engine.score_batch_limit = None
 
 
@@ -393,5 +393,5 @@ def test_scorecam_gives_up_when_one_image_does_not_fit(score_engine, monkeypatch
     sizes = _failing_above(score_engine, monkeypatch, 0, "tf")
     with pytest.raises(CamError, match="^Score-CAM ran out of memory even one masked image at a time$"):
         score_engine.explain(_noise((32, 32), 12), "faster-scorecam", batch_size=3)
-    assert sizes == [3, 1]
+    assert sizes == [2, 1]  # four maps at most 3 per batch go as 2 + 2; then one at a time
     score_engine.score_batch_limit = None

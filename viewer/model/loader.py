@@ -10,6 +10,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 
 from viewer.errors import ModelError
@@ -20,6 +21,7 @@ from viewer.model.spec import ModelSpec, read_sidecar, sidecar_path, validate_op
 SUPPORTED = "supported: Keras v3 .keras files and full-model legacy .h5 files (architecture + weights)"
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 _ZIP_MAGIC = b"PK\x03\x04"
+_MEMO_MAX_BYTES = 64 * 2**20  # larger display images are not kept (the copy would cost more than it saves)
 
 
 class LoadedModel:
@@ -36,6 +38,7 @@ class LoadedModel:
         self.channels = channels
         self.device = device
         self.lock = threading.RLock()  # hooks on layers are installed under this lock
+        self._inputs_memo: tuple | None = None  # (display copy, raw, x) of the last display image
 
     # ---- resolved fields ----
     @property
@@ -99,10 +102,34 @@ class LoadedModel:
         return choice, names[choice], 1.0
 
     # ---- input ----
+    def model_inputs(self, display: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(raw, x) for a display image: float32 (1, h, w, c) pixel values in [0, 255] after the resize, and the
+        preprocessed model input. Both are read-only.
+
+        The last display image's pair is kept: the viewer explains one image with several methods, targets and
+        layers, and the antialiased resize is most of a small model's Grad-CAM time (3 of 7 ms for the demo at
+        1024²). A hit needs the same bytes, compared exactly (a hash could confuse two images).
+        """
+        display = np.asarray(display)
+        memo = self._inputs_memo  # one read: another thread may replace it
+        if memo is not None and _same_pixels(memo[0], display):
+            return memo[1], memo[2]
+        image = to_channels(display, self.spec.color_mode)
+        raw = np.asarray(resize(image[None], self.input_size, self.spec.interpolation), np.float32)
+        x = np.array(self.preprocess(raw), np.float32)  # a copy: 'none' preprocessing returns raw itself
+        raw.setflags(write=False)
+        x.setflags(write=False)
+        if display.nbytes <= _MEMO_MAX_BYTES:
+            self._inputs_memo = (display.copy(), raw, x)
+        return raw, x
+
+    def forget_inputs(self) -> None:
+        """The next model_inputs() prepares from scratch (the benchmark times a new image this way)."""
+        self._inputs_memo = None
+
     def prepare_raw(self, display: np.ndarray) -> np.ndarray:
         """Display uint8 → float32 (1, h, w, c) pixel values in [0, 255], resized, before preprocessing."""
-        image = to_channels(display, self.spec.color_mode)
-        return np.asarray(resize(image[None], self.input_size, self.spec.interpolation), np.float32)
+        return self.model_inputs(display)[0]
 
     def preprocess(self, raw):
         """Raw [0, 255] batch (numpy or tensor) → model input (the spec's preprocessing mode)."""
@@ -110,7 +137,7 @@ class LoadedModel:
 
     def prepare(self, display: np.ndarray) -> np.ndarray:
         """Display uint8 (H, W) or (H, W, 3) → float32 (1, h, w, c) model input."""
-        return np.asarray(self.preprocess(self.prepare_raw(display)), np.float32)
+        return self.model_inputs(display)[1]
 
     # ---- output ----
     def select_output(self, outputs):
@@ -161,6 +188,16 @@ class LoadedModel:
     def __repr__(self) -> str:
         return (f"LoadedModel({self.name!r}, input={self.input_size}x{self.channels}, "
                 f"labels={self.labels}, output_kind={self.output_kind!r})")
+
+
+def _same_pixels(kept: np.ndarray, display: np.ndarray) -> bool:
+    """Exactly the same image: shape, type and every value. cv2.norm (largest difference, 0.05 ms at 1024²) for
+    8-bit images of 1–4 channels, 2× faster than numpy; numpy for anything else."""
+    if kept.shape != display.shape or kept.dtype != display.dtype:
+        return False
+    if display.dtype == np.uint8 and (display.ndim == 2 or (display.ndim == 3 and display.shape[2] <= 4)):
+        return cv2.norm(kept, np.ascontiguousarray(display), cv2.NORM_INF) == 0
+    return bool(np.array_equal(kept, display))
 
 
 def _model_name(path: Path) -> str:
