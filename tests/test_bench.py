@@ -25,7 +25,8 @@ VIEWER_FIGURES = ("dicom_open_ms", "dicom_open_j2k_ms", "dicom_j2k_over_uncompre
                   "first_heatmap_over_first_window")
 MODEL_FIGURES = (
     "forward_ms", "gradcam_ms", "gradcam_over_forward", "gradcam_preprocess_ms", "gradcam_map_ms",
-    "gradcam_map_over_forward", "reference_gradcam_ms", "gradcam_over_reference", "reference_gradcam_correlation",
+    "gradcam_map_over_forward", "gradcam_new_image_ms", "gradcam_new_image_over_forward", "reference_gradcam_ms",
+    "gradcam_over_reference", "reference_gradcam_correlation",
     "forward_best_batch_ms", "forward_per_image_ms", "scorecam_ms", "scorecam_over_forward_batch",
     "reference_scorecam_ms", "scorecam_over_reference", "reference_scorecam_correlation", "scorecam_peak_extra_mb",
     "reference_scorecam_peak_extra_mb", "scorecam_peak_extra_over_reference", "faster_scorecam_ms",
@@ -151,7 +152,25 @@ def test_timers_take_the_median_and_cap_slow_figures():
     assert slow.runs == 3 and slow.median_ms >= 2.0
     order = []
     rounds = time_rounds({"a": lambda: order.append("a"), "b": lambda: order.append("b")}, repeat=3)
-    assert order == ["a", "b"] * 3 and rounds["a"].runs == rounds["b"].runs == 3
+    assert order == ["a", "b", "b", "a", "a", "b"]  # rotated: neither always runs after the other
+    assert rounds["a"].runs == rounds["b"].runs == 3
+
+
+def test_a_sample_is_the_mean_of_enough_calls_to_last_sample_ms():
+    calls = []
+
+    def nap():
+        calls.append(1)
+        time.sleep(0.002)
+
+    timing = time_ms(nap, repeat=3, warmup=1, sample_ms=30.0)
+    assert 1 <= timing.calls_per_sample <= 15  # a call takes at least 2 ms
+    assert len(calls) == 1 + 1 + 3 * timing.calls_per_sample  # warm-up, the calibrating call, the samples
+    assert timing.runs == 3 and timing.median_ms >= 2.0  # per call, not per sample
+    names = []
+    rounds = time_rounds({"a": lambda: names.append("a"), "b": lambda: names.append("b")}, repeat=2, sample_ms=1.0)
+    per_sample = rounds["a"].calls_per_sample
+    assert per_sample > 1 and names.count("a") == 1 + 2 * per_sample  # an empty call: many to a sample
 
 
 def test_pearson():

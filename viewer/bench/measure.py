@@ -22,62 +22,90 @@ import numpy as np
 
 SLOW_MS = 10_000.0  # a figure whose first timed run takes longer than this ...
 SLOW_REPEAT = 3  # ... is the median of at most this many runs (a 60 s Score-CAM five times is 5 minutes)
+SAMPLE_MS = 50.0  # the benchmark's samples: the mean of as many consecutive calls as take about this long
 
 
 @dataclass
 class Timing:
-    """The median of `samples` (milliseconds), the warm-up runs excluded."""
+    """The median of `samples` (milliseconds per call), the warm-up runs excluded."""
 
     median_ms: float
-    samples: list[float] = field(default_factory=list)
+    samples: list[float] = field(default_factory=list)  # milliseconds per call, one value per sample
     warmup: int = 1
+    calls_per_sample: int = 1
 
     @property
     def runs(self) -> int:
         return len(self.samples)
 
 
-def time_ms(fn: Callable[[], object], repeat: int, warmup: int = 1, *, slow_ms: float = SLOW_MS) -> Timing:
-    """Call `fn` `warmup` times untimed, then `repeat` times timed; the median in milliseconds.
+def calls_per_sample(fn: Callable[[], object], sample_ms: float) -> int:
+    """How many calls of `fn` make one sample of about `sample_ms` (from one untimed-for-the-result call): a 3 ms
+    forward pass timed once per sample is mostly scheduler noise on a shared machine; timed 17 times, it is not."""
+    if sample_ms <= 0:
+        return 1
+    start = time.perf_counter()
+    fn()
+    elapsed = (time.perf_counter() - start) * 1e3
+    return max(1, min(1000, math.ceil(sample_ms / max(elapsed, 1e-3))))
 
-    `fn` must return only when its work is done (numpy results, not pending tensors). When the first timed run
-    takes longer than `slow_ms`, at most SLOW_REPEAT runs are made (Timing.runs says how many were).
+
+def _sample(fn: Callable[[], object], calls: int) -> float:
+    """Milliseconds per call over `calls` consecutive calls."""
+    start = time.perf_counter()
+    for _ in range(calls):
+        fn()
+    return (time.perf_counter() - start) * 1e3 / calls
+
+
+def time_ms(fn: Callable[[], object], repeat: int, warmup: int = 1, *, slow_ms: float = SLOW_MS,
+            sample_ms: float = 0.0) -> Timing:
+    """Call `fn` `warmup` times untimed, then take `repeat` timed samples; the median in milliseconds per call.
+
+    A sample is one call, or with `sample_ms` > 0 the mean of as many consecutive calls as take about that long.
+    `fn` must return only when its work is done (numpy results, not pending tensors). When the first sample
+    takes longer than `slow_ms`, at most SLOW_REPEAT samples are taken (Timing.runs says how many were).
     """
     if repeat < 1:
         raise ValueError(f"repeat must be at least 1, got {repeat}")
     for _ in range(warmup):
         fn()
+    calls = calls_per_sample(fn, sample_ms)
     samples: list[float] = []
     wanted = repeat
     while len(samples) < wanted:
-        start = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - start) * 1e3)
-        if len(samples) == 1 and samples[0] > slow_ms:
+        samples.append(_sample(fn, calls))
+        if len(samples) == 1 and samples[0] * calls > slow_ms:
             wanted = min(repeat, SLOW_REPEAT)
-    return Timing(statistics.median(samples), samples, warmup)
+    return Timing(statistics.median(samples), samples, warmup, calls)
 
 
-def time_rounds(fns: dict[str, Callable[[], object]], repeat: int, *, slow_ms: float = SLOW_MS) -> dict[str, Timing]:
-    """Time several functions in rounds (each once per round, in order), so that the figures a ratio divides are
+def time_rounds(fns: dict[str, Callable[[], object]], repeat: int, *, slow_ms: float = SLOW_MS,
+                sample_ms: float = 0.0) -> dict[str, Timing]:
+    """Time several functions in rounds (one sample of each per round), so that the figures a ratio divides are
     measured under the same load on a shared machine; the median of each. No warm-up: warm them up first.
+
+    Round r starts at the r-th function (a rotation), so that no function always runs right after the same
+    one: a call after seed 004's Keras `predict` loop ran 5–15 % slower than after anything else. A sample is
+    as in time_ms.
 
     When the first round takes longer than `slow_ms`, at most SLOW_REPEAT rounds are made.
     """
     if repeat < 1:
         raise ValueError(f"repeat must be at least 1, got {repeat}")
+    calls = {name: calls_per_sample(fn, sample_ms) for name, fn in fns.items()}
     samples: dict[str, list[float]] = {name: [] for name in fns}
+    names = list(fns)
     wanted, rounds = repeat, 0
     while rounds < wanted:
         round_start = time.perf_counter()
-        for name, fn in fns.items():
-            start = time.perf_counter()
-            fn()
-            samples[name].append((time.perf_counter() - start) * 1e3)
+        shift = rounds % len(names)
+        for name in names[shift:] + names[:shift]:
+            samples[name].append(_sample(fns[name], calls[name]))
         rounds += 1
         if rounds == 1 and (time.perf_counter() - round_start) * 1e3 > slow_ms:
             wanted = min(repeat, SLOW_REPEAT)
-    return {name: Timing(statistics.median(values), values, 0) for name, values in samples.items()}
+    return {name: Timing(statistics.median(values), values, 0, calls[name]) for name, values in samples.items()}
 
 
 def pearson(a: np.ndarray, b: np.ndarray) -> float:

@@ -17,7 +17,7 @@ import numpy as np
 
 from viewer.errors import RadcamError
 
-from .measure import Timing, pearson, ratio, time_ms, time_rounds
+from .measure import SAMPLE_MS, Timing, pearson, ratio, time_ms, time_rounds
 
 CORRELATION_MIN = 0.99
 FASTER_TOP_N = 32
@@ -81,7 +81,7 @@ def forward_sweep(forward: Callable, x: np.ndarray, repeat: int, limit: int) -> 
     batch = 1
     while batch <= limit:
         xb = np.repeat(x, batch, axis=0)
-        sweep[batch] = time_ms(lambda: np.asarray(forward(xb)), repeat).median_ms / batch
+        sweep[batch] = time_ms(lambda: np.asarray(forward(xb)), repeat, sample_ms=SAMPLE_MS).median_ms / batch
         batch *= 2
     best = min(sweep, key=sweep.get)
     return best, sweep[best], sweep
@@ -114,15 +114,20 @@ def bench_model(path: Path, display: np.ndarray, repeat: int, folder: Path,
         tf.TensorSpec((None, h, w, loaded.channels), tf.float32)])
     figures: dict[str, float | None] = {}
     runs: dict[str, int] = {}
+    calls: dict[str, int] = {}
     notes: dict[str, str] = {}
     last: dict[str, list] = {"gradcam": [], "scorecam": []}
 
     def record(timings: dict[str, Timing]) -> None:
         for name, timing in timings.items():
-            figures[name], runs[name] = timing.median_ms, timing.runs
+            figures[name], runs[name], calls[name] = timing.median_ms, timing.runs, timing.calls_per_sample
 
     def gradcam() -> None:
         last["gradcam"].append(engine.explain(display, method="gradcam").timings_ms)
+
+    def gradcam_new_image() -> None:  # the first map of an image: its resize to the model input is not kept yet
+        loaded.forget_inputs()
+        engine.explain(display, method="gradcam")
 
     def faster() -> None:
         engine.explain(display, method="faster-scorecam", top_n=top_n)
@@ -135,7 +140,8 @@ def bench_model(path: Path, display: np.ndarray, repeat: int, folder: Path,
     ours = engine.explain(display, method="gradcam")
     faster()  # also traces the forward and score passes Score-CAM uses
     traced = sum(engine.trace_counts.values())
-    group = {"forward_ms": lambda: np.asarray(forward(x)), "gradcam_ms": gradcam, "faster_scorecam_ms": faster}
+    group = {"forward_ms": lambda: np.asarray(forward(x)), "gradcam_ms": gradcam,
+             "gradcam_new_image_ms": gradcam_new_image, "faster_scorecam_ms": faster}
     figures.update(reference_gradcam_ms=None, gradcam_over_reference=None, reference_gradcam_correlation=None)
     try:
         tutorial = TutorialGradCam(loaded, layer)
@@ -150,8 +156,9 @@ def bench_model(path: Path, display: np.ndarray, repeat: int, folder: Path,
                                              f"(needs > {CORRELATION_MIN})")
 
     say(f"{loaded.name}: forward pass, Grad-CAM, tutorial Grad-CAM, Faster Score-CAM (N = {top_n})")
-    record(time_rounds(group, repeat))
+    record(time_rounds(group, repeat, sample_ms=SAMPLE_MS))
     figures["gradcam_over_forward"] = ratio(figures["gradcam_ms"], figures["forward_ms"])
+    figures["gradcam_new_image_over_forward"] = ratio(figures["gradcam_new_image_ms"], figures["forward_ms"])
     figures["gradcam_preprocess_ms"] = float(np.median([t["preprocess"] for t in last["gradcam"]]))
     figures["gradcam_map_ms"] = float(np.median([t["cam"] for t in last["gradcam"]]))
     figures["gradcam_map_over_forward"] = ratio(figures["gradcam_map_ms"], figures["forward_ms"])
@@ -193,7 +200,7 @@ def bench_model(path: Path, display: np.ndarray, repeat: int, folder: Path,
     say(f"{loaded.name}: Score-CAM over {channels} channels"
         + (", seed 004's Score-CAM" if "reference_scorecam_ms" in group else "")
         + f", forward pass at batch {best_batch}")
-    record(time_rounds(group, repeat))
+    record(time_rounds(group, repeat, sample_ms=SAMPLE_MS))
     figures["forward_per_image_ms"] = figures["forward_best_batch_ms"] / best_batch
     figures["scorecam_over_forward_batch"] = ratio(figures["scorecam_ms"], channels * figures["forward_per_image_ms"])
     figures["scorecam_over_reference"] = ratio(figures["scorecam_ms"], figures["reference_scorecam_ms"])
@@ -208,5 +215,5 @@ def bench_model(path: Path, display: np.ndarray, repeat: int, folder: Path,
         "scorecam_channels": channels, "scorecam_batch_size": last["scorecam"][-1].get("batch_size"),
         "faster_scorecam_channels": top_n,
         "scorecam_memory": {"radcam": memory, "reference": reference_memory},
-        "figures": figures, "runs": runs, "notes": notes,
+        "figures": figures, "runs": runs, "calls_per_sample": calls, "notes": notes,
     }

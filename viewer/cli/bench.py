@@ -13,9 +13,11 @@ from .paths import positive_int
 # (figure, label, ratio, what the ratio divides by)
 MODEL_ROWS = (
     ("forward_ms", "forward pass, batch 1", None, ""),
-    ("gradcam_ms", "Grad-CAM", "gradcam_over_forward", "/ forward pass"),
+    ("gradcam_ms", "Grad-CAM (same image, another method/target)", "gradcam_over_forward", "/ forward pass"),
     ("gradcam_preprocess_ms", "  of which image to model input", None, ""),
     ("gradcam_map_ms", "  of which the map", "gradcam_map_over_forward", "/ forward pass"),
+    ("gradcam_new_image_ms", "Grad-CAM of a new image (resize included)", "gradcam_new_image_over_forward",
+     "/ forward pass"),
     ("reference_gradcam_ms", "reference Grad-CAM (Keras tutorial)", "gradcam_over_reference", "ours / reference"),
     ("reference_gradcam_correlation", "  its map's correlation with ours", None, ""),
     ("forward_per_image_ms", "forward pass per image, batch {best_batch_size}", None, ""),
@@ -46,14 +48,15 @@ def register(sub) -> None:
     parser = sub.add_parser("bench", help="benchmark RadCAM on this machine against the usual recipes",
                             description="Time the forward pass, Grad-CAM, Score-CAM, Faster Score-CAM and the "
                             "reference recipes on each model, and the viewer's DICOM open, window/level, overlay "
-                            "and start-up; warm-up excluded, median of N runs. Takes minutes for the default "
+                            "and start-up; warm-up excluded, median of N samples (a sample: the mean of as many calls as "
+                            "take 50 ms). Takes minutes for the default "
                             "model set (DenseNet121's Score-CAM over 1024 channels dominates).")
     parser.add_argument("--json", action="store_true", help="one JSON object with every figure")
     parser.add_argument("--model", type=Path, metavar="FILE",
                         help="benchmark only this model (default: the demo model and a DenseNet121 of CheXNet's "
                              "shape with random weights)")
     parser.add_argument("--repeat", type=positive_int, default=5, metavar="N",
-                        help="timed runs per figure, median reported (default 5; at most 3 for a figure whose "
+                        help="timed samples per figure, median reported (default 5; at most 3 for a figure whose "
                              "run takes over 10 s)")
     parser.set_defaults(run=run)
 
