@@ -28,8 +28,8 @@ sent P(consolidation) to 1.00 and a 5 % darker image to 0.99. So the deletion cu
 replaced by a blurred copy in the map's order) could not tell Grad-CAM from a random map: mean deletion AUC over
 20 phantoms 0.98 for Grad-CAM, 0.57 for random — blurring the lesion read as more lesion. Every epoch now sees a
 fresh perturbed copy of the training set: changes that keep the label (blur, brightness, contrast, noise,
-occluders and blurred-copy fills away from the lesion or scattered) and fills that take the lesion away and its
-label with it. Variants (same data and seeds; clean validation accuracy nodule/consolidation, Grad-CAM
+occluders and blurred-copy fills away from the lesion or scattered), fills that take the lesion away and its
+label with it, and Score-CAM-like multiplicative masks. Variants (same data and seeds; clean validation accuracy nodule/consolidation, Grad-CAM
 localisation on the 100 test phantoms, deletion AUC Grad-CAM vs random on 20):
 
 * 12 epochs, 20 % unfilled, global blur σ ≤ 2 px, fill σ 4-9 px, scattered fills ≤ 50 %, lesion dilated 0-10 px:
@@ -42,8 +42,8 @@ localisation on the 100 test phantoms, deletion AUC Grad-CAM vs random on 20):
   above 0.19, 0.02, 0.17): the image masked by a broad, lesion-free channel (everything else black) scored 1.0,
   the image masked by a lesion channel (the lesion alone on black) ~0. Faster Score-CAM (top 32 channels) was
   fine (0.94).
-* the same plus Score-CAM-like multiplicative masks (15 % of the images; this model): see
-  resources/models/README.md.
+* the same plus Score-CAM-like multiplicative masks (15 % of the images; this model): 0.94/0.89 (AUC 0.99/0.96),
+  every method 0.97-1.00 including Score-CAM 0.98, 0.07 vs 0.25 — the masks cost clean accuracy.
 
 Training images go through the same path as inference: phantoms are drawn at 256 px, quantised to 8 bits
 (what a display image is), then resized to 128 px with antialiased bilinear (viewer.model.preprocess.resize)
