@@ -139,6 +139,30 @@ def test_a_second_request_while_one_runs_drops_the_stale_result(qtbot, window):
     assert window.explanation.result.method == other
 
 
+def test_progress_reports_are_throttled_and_the_end_always_arrives(qtbot):
+    from viewer.ui.worker import PROGRESS_INTERVAL_S, JobThread
+
+    thread = JobThread("test")
+    reports = []
+    thread.progressed.connect(lambda _id, fraction: reports.append(fraction))
+
+    def job(context):
+        start = time.perf_counter()
+        for i in range(20_000):  # far more calls than a progress bar can show
+            context.progress(i / 20_000)
+        context.progress(1.0)
+        return time.perf_counter() - start
+
+    with qtbot.waitSignal(thread.finished, timeout=10_000) as blocker:
+        thread.submit("count", job)
+    qtbot.waitUntil(lambda: reports and reports[-1] == 1.0, timeout=2000)
+    seconds = blocker.args[2]
+    assert reports[0] == 0.0  # the first report is not held back
+    assert len(reports) <= seconds / PROGRESS_INTERVAL_S + 2
+    assert reports == sorted(reports)
+    assert thread.shutdown(2.0)
+
+
 @needs_fixtures
 def test_cancel_stops_score_cam_within_a_second(qtbot, window):
     explained(qtbot, window, CHEST)

@@ -11,6 +11,7 @@ import itertools
 import queue
 import sys
 import threading
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from PySide6.QtCore import QObject, Signal
 
 from viewer.errors import RadcamError
 
+PROGRESS_INTERVAL_S = 0.05  # a progress bar needs no more than 20 updates a second
 _ids = itertools.count(1)  # ids are unique across threads, so a stale id can never match a new job
 
 
@@ -37,12 +39,20 @@ class JobContext:
         self.id = job.id
         self._job = job
         self._thread = thread
+        self._last_progress = -PROGRESS_INTERVAL_S  # the first report goes out at once
 
     def cancelled(self) -> bool:
         return self._job.cancel_event.is_set() or self._thread.stopping
 
     def progress(self, fraction: float) -> None:
-        self._thread._emit(self._thread.progressed, self.id, float(min(max(fraction, 0.0), 1.0)))
+        """Report progress; at most one report per PROGRESS_INTERVAL_S (Score-CAM at batch 1 calls this
+        hundreds of times a second: every call was a queued signal for the UI thread), and always the end."""
+        fraction = float(min(max(fraction, 0.0), 1.0))
+        now = time.monotonic()
+        if fraction < 1.0 and now - self._last_progress < PROGRESS_INTERVAL_S:
+            return
+        self._last_progress = now
+        self._thread._emit(self._thread.progressed, self.id, fraction)
 
 
 def describe_failure(exc: BaseException) -> str:
