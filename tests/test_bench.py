@@ -17,7 +17,8 @@ import pytest
 
 from conftest import assert_one_line_error, run_cli
 from viewer.bench import GOALS, RATIOS
-from viewer.bench.measure import pearson, peak_extra_mb, time_ms, time_rounds
+from viewer.bench.measure import pearson, peak_extra_mb, run_child, time_ms, time_rounds
+from viewer.errors import RadcamError
 from viewer.model import default_model_path
 
 VIEWER_FIGURES = ("dicom_open_ms", "dicom_open_j2k_ms", "dicom_j2k_over_uncompressed", "window_level_ms",
@@ -171,6 +172,17 @@ def test_a_sample_is_the_mean_of_enough_calls_to_last_sample_ms():
     rounds = time_rounds({"a": lambda: names.append("a"), "b": lambda: names.append("b")}, repeat=2, sample_ms=1.0)
     per_sample = rounds["a"].calls_per_sample
     assert per_sample > 1 and names.count("a") == 1 + 2 * per_sample  # an empty call: many to a sample
+
+
+def test_a_child_measurement_reports_its_last_json_line_or_fails_in_one_line():
+    code = "import json; print('noise'); print(json.dumps({'a': 1})); print(json.dumps({'a': 2}))"
+    assert run_child(["-c", code], "the probe", 60) == {"a": 2}
+    with pytest.raises(RadcamError, match=r"^the probe failed \(exit 3\): boom$"):
+        run_child(["-c", "import sys; print('boom', file=sys.stderr); sys.exit(3)"], "the probe", 60)
+    with pytest.raises(RadcamError, match=r"^the probe failed \(exit 0\)"):
+        run_child(["-c", "print('no report')"], "the probe", 60)
+    with pytest.raises(RadcamError, match=r"^the probe did not finish in 0.5 s$"):
+        run_child(["-c", "import time; time.sleep(30)"], "the probe", 0.5)
 
 
 def test_pearson():

@@ -1,4 +1,5 @@
-"""Timers (warm-up excluded, median of N), Pearson correlation, and peak resident memory of one phase.
+"""Timers (warm-up excluded, median of N), Pearson correlation, peak resident memory of one phase, and running a
+measurement in a fresh Python process.
 
 Peak memory: TensorFlow allocates outside Python's allocator, so tracemalloc sees almost nothing of it. A phase's
 peak is read from the process's RSS high-water mark instead: reset with `/proc/self/clear_refs` (Linux ≥ 4.0)
@@ -12,13 +13,17 @@ from __future__ import annotations
 
 import math
 import resource
+import json
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from viewer.errors import RadcamError
 
 SLOW_MS = 10_000.0  # a figure whose first timed run takes longer than this ...
 SLOW_REPEAT = 3  # ... is the median of at most this many runs (a 60 s Score-CAM five times is 5 minutes)
@@ -187,3 +192,17 @@ def peak_extra_mb(fn: Callable[[], object]) -> dict:
             "peak_extra_mb": round(max(0.0, peak - before), 1),
             "peak_method": "VmHWM after clear_refs" if exact else "high-water mark (upper bound: no clear_refs)",
             "seconds": round(seconds, 3)}
+
+
+def run_child(args: list[str], what: str, timeout_s: float, env: dict | None = None) -> dict:
+    """Run `python ARGS` and return the last JSON object it printed on a line of its own; RadcamError (one line,
+    naming `what`) when it runs past `timeout_s`, fails, or prints no such line."""
+    try:
+        result = subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=timeout_s, env=env)
+    except subprocess.TimeoutExpired:
+        raise RadcamError(f"{what} did not finish in {timeout_s:g} s") from None
+    reports = [line for line in result.stdout.splitlines() if line.startswith("{")]
+    if result.returncode != 0 or not reports:
+        tail = " ".join(result.stderr.strip().splitlines()[-3:])
+        raise RadcamError(f"{what} failed (exit {result.returncode}): {tail[-400:]}")
+    return json.loads(reports[-1])

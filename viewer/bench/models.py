@@ -8,8 +8,6 @@ the model through viewer.model.load_model (the real load path). TensorFlow is im
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,7 +15,7 @@ import numpy as np
 
 from viewer.errors import RadcamError
 
-from .measure import SAMPLE_MS, Timing, pearson, ratio, time_ms, time_rounds
+from .measure import SAMPLE_MS, Timing, pearson, ratio, run_child, time_ms, time_rounds
 
 CORRELATION_MIN = 0.99
 FASTER_TOP_N = 32
@@ -50,16 +48,9 @@ def write_densenet121(folder: Path) -> Path:
 
 def _child(model: Path, display: Path, recipe: str, folder: Path) -> tuple[dict, np.ndarray]:
     out = folder / f"map_{recipe}.npy"
-    try:
-        result = subprocess.run([sys.executable, "-m", "viewer.bench.child", str(model), str(display), recipe,
-                                 str(out)], capture_output=True, text=True, timeout=CHILD_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        raise RadcamError(f"the {recipe} Score-CAM memory run did not finish in {CHILD_TIMEOUT_S} s") from None
-    lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
-    if result.returncode != 0 or not lines:
-        tail = " ".join(result.stderr.strip().splitlines()[-3:])
-        raise RadcamError(f"the {recipe} Score-CAM memory run failed (exit {result.returncode}): {tail[-400:]}")
-    return json.loads(lines[-1]), np.load(out)
+    report = run_child(["-m", "viewer.bench.child", str(model), str(display), recipe, str(out)],
+                       f"the {recipe} Score-CAM memory run", CHILD_TIMEOUT_S)
+    return report, np.load(out)
 
 
 def _sweep_limit(engine, loaded) -> int:

@@ -6,15 +6,14 @@ QT_QPA_PLATFORM=offscreen and a settings file of its own, so a user's settings a
 
 from __future__ import annotations
 
-import json
 import os
 import statistics
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 from viewer.errors import RadcamError
+
+from .measure import run_child
 
 TIMEOUT_S = 300
 
@@ -23,16 +22,7 @@ def _launch(args: list[str], folder: Path) -> tuple[float, dict]:
     """(ms from process start to the probe's event, the probe's report)."""
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "RADCAM_SETTINGS": str(folder / "settings.ini")}
     launched = time.time()
-    try:
-        result = subprocess.run([sys.executable, "-m", "viewer.ui.timing", *args], capture_output=True, text=True,
-                                timeout=TIMEOUT_S, env=env)
-    except subprocess.TimeoutExpired:
-        raise RadcamError(f"the start-up probe '{args[0]}' did not finish in {TIMEOUT_S} s") from None
-    reports = [line for line in result.stdout.splitlines() if line.startswith("{")]
-    if result.returncode != 0 or not reports:
-        tail = " ".join(result.stderr.strip().splitlines()[-3:])
-        raise RadcamError(f"the start-up probe '{args[0]}' failed (exit {result.returncode}): {tail[-400:]}")
-    report = json.loads(reports[-1])
+    report = run_child(["-m", "viewer.ui.timing", *args], f"the start-up probe '{args[0]}'", TIMEOUT_S, env)
     if "shown_at" not in report:
         raise RadcamError(f"the start-up probe '{args[0]}' exited without its event")
     return (report["shown_at"] - launched) * 1e3, report

@@ -13,7 +13,7 @@ from pathlib import Path
 from viewer.errors import CamError, RadcamError
 
 from . import trust_tables
-from .modeling import Progress, add_model_options, load_model
+from .modeling import Failures, Progress, add_model_options, load_model
 from .paths import expand, non_negative_int, positive_int
 
 GRID_PANEL_PX = 512  # longest side of each panel of the --method all grid: 12 full-size 2048² overlays are 150 MB
@@ -129,7 +129,7 @@ def _run_images(args: argparse.Namespace, methods: list[str]) -> int:
     engine = CamEngine(model)
     randomised = RandomisedModel(model)
     progress = Progress(len(files))
-    failures = 0
+    failures = Failures(len(files), "evaluated")
     for i, path in enumerate(files):
         try:
             image = open_image(path, frame=args.frame)
@@ -138,10 +138,7 @@ def _run_images(args: argparse.Namespace, methods: list[str]) -> int:
             if grids:
                 _write_grid(grids[i], image.path, base, shown, lines, model.name, args.overwrite)
         except RadcamError as exc:
-            if len(files) == 1:
-                raise
-            failures += 1
-            print(f"radcam: error: {' '.join(str(exc).split())}", file=sys.stderr)
+            failures.report(exc)
             progress.step(str(path))
             continue
         if args.json:
@@ -150,8 +147,7 @@ def _run_images(args: argparse.Namespace, methods: list[str]) -> int:
         else:
             print(trust_tables.image_table(lines, args.box), flush=True)
         progress.step(str(path))
-    if failures:
-        raise RadcamError(f"{failures} of {len(files)} images could not be evaluated (reasons above)")
+    failures.check()
     return 0
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from viewer.errors import RadcamError
 
-from .modeling import Progress, add_model_options, load_model
+from .modeling import Failures, Progress, add_model_options, load_model
 from .paths import add_input, expand, input_paths, non_negative_int, positive_int, unit_interval
 
 
@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     style = OverlayStyle(threshold=args.threshold, alpha=args.alpha, colormap=args.colormap, contour=args.contour)
     stems = _stems(files, args.frame, args.anonymize)
     progress = Progress(len(files))
-    failures = 0
+    failures = Failures(len(files), "explained")
     for path, stem in zip(files, stems):
         try:
             t0 = time.perf_counter()
@@ -80,10 +80,7 @@ def run(args: argparse.Namespace) -> int:
                 overwrite=args.overwrite)
             t3 = time.perf_counter()
         except RadcamError as exc:
-            if len(files) == 1:
-                raise
-            failures += 1
-            print(f"radcam: error: {' '.join(str(exc).split())}", file=sys.stderr)
+            failures.report(exc)
             progress.step(str(path))
             continue
         line = {
@@ -100,8 +97,7 @@ def run(args: argparse.Namespace) -> int:
         model_ms = 0.0  # paid once, reported with the first image
         print(json.dumps(line), flush=True)
         progress.step(str(path))
-    if failures:
-        raise RadcamError(f"{failures} of {len(files)} images could not be explained (reasons above)")
+    failures.check()
     return 0
 
 

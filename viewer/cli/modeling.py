@@ -1,4 +1,5 @@
-"""The model options shared by explain, predict and layers, and loading the model they name."""
+"""The model options shared by explain, predict, evaluate and layers, loading the model they name, and the progress
+and per-image errors of a command over several images."""
 
 from __future__ import annotations
 
@@ -52,3 +53,26 @@ class Progress:
                   end=end, file=sys.stderr, flush=True)
         else:
             print(f"radcam: [{self.done}/{self.total}] {label}", file=sys.stderr, flush=True)
+
+
+class Failures:
+    """Per-image errors of a command over several images: one line each on stderr, and the command goes on to the
+    next image; with a single image the error is the command's own (raised: exit 2, one line)."""
+
+    def __init__(self, total: int, verb: str):
+        self.total = total
+        self.verb = verb  # "explained", "scored", ...
+        self.count = 0
+
+    def report(self, exc) -> None:
+        if self.total == 1:
+            raise exc
+        self.count += 1
+        print(f"radcam: error: {' '.join(str(exc).split())}", file=sys.stderr)
+
+    def check(self) -> None:
+        """RadcamError when any image failed: the exit status must say so."""
+        from viewer.errors import RadcamError
+
+        if self.count:
+            raise RadcamError(f"{self.count} of {self.total} images could not be {self.verb} (reasons above)")

@@ -12,7 +12,7 @@ import numpy as np
 
 from viewer.errors import ModelError, RadcamError
 
-from .modeling import Progress, add_model_options, load_model
+from .modeling import Failures, Progress, add_model_options, load_model
 from .paths import add_input, expand, input_paths, positive_int
 
 BATCH = 32
@@ -41,15 +41,8 @@ def run(args: argparse.Namespace) -> int:
     model = load_model(args)
     rows: list[list] = []
     progress = Progress(len(files))
-    failures = 0
+    failures = Failures(len(files), "scored")
     pending: list[tuple[Path, np.ndarray]] = []
-
-    def failed(exc: RadcamError) -> None:
-        nonlocal failures
-        if len(files) == 1:
-            raise exc
-        failures += 1
-        print(f"radcam: error: {' '.join(str(exc).split())}", file=sys.stderr)
 
     def flush() -> None:
         if pending:
@@ -58,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
                 try:
                     model.check_output(row)
                 except ModelError as exc:
-                    failed(ModelError(f"{path}: {exc}"))
+                    failures.report(ModelError(f"{path}: {exc}"))
                     continue
                 rows.append([str(path), *map(_number, row)])
             pending.clear()
@@ -67,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             pending.append((path, model.prepare(open_image(path).render())))
         except RadcamError as exc:
-            failed(exc)
+            failures.report(exc)
         if len(pending) >= args.batch_size:
             flush()
         progress.step(str(path))
@@ -83,8 +76,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         atomic_write(args.csv, lambda temporary: temporary.write_text(text.getvalue(), encoding="utf-8"),
                      args.overwrite)
-    if failures:
-        raise RadcamError(f"{failures} of {len(files)} images could not be scored (reasons above)")
+    failures.check()
     return 0
 
 
