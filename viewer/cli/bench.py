@@ -127,8 +127,8 @@ def format_table(report: dict) -> str:
     lines = [
         f"RadCAM {report['radcam']} benchmark: {m['device']}, {m['cpus_available']} of {m['cpu_count']} CPUs "
         f"({m['processor']}), TensorFlow {m['tensorflow']}, Keras {m['keras']}",
-        f"{report['timestamp']}; warm-up excluded, median of {report['repeat']} run(s) (at most 3 for a run over "
-        f"10 s); whole run {report['wall_s']:.0f} s",
+        f"{report['timestamp']}; warm-up excluded, median of {report['repeat']} sample(s) of >= 50 ms each (at most "
+        f"3 for a call over 10 s); whole run {report['wall_s']:.0f} s",
         "",
         "viewer",
         *_table(_rows(report["viewer"], VIEWER_ROWS, {})),
