@@ -612,3 +612,39 @@ def test_trust_tab_checks_the_map_points_into_a_drawn_box_and_compares_methods(q
     assert dialog is not None and dialog.grid.ndim == 3
     saved = tmp_path / "methods.png"
     assert dialog.save(str(saved)) and Image.open(saved).size == (dialog.grid.shape[1], dialog.grid.shape[0])
+
+
+def test_a_check_of_another_map_of_the_same_image_reuses_the_baselines(monkeypatch):
+    import viewer.trust
+    from viewer.assets import demo_studies
+    from viewer.io import open_image
+    from viewer.model import default_model_path
+    from viewer.ui.session import ModelSession, TrustRequest
+
+    class Context:  # what a job function gets from the worker thread
+        def progress(self, _fraction):
+            pass
+
+        def cancelled(self):
+            return False
+
+    session = ModelSession()
+    session.load(default_model_path(), False, Context())
+    pixels = open_image(demo_studies()[0]).render()[::4, ::4].copy()
+    scored = []
+    real = viewer.trust.score_baselines
+    monkeypatch.setattr(viewer.trust, "score_baselines", lambda *a, **k: scored.append(1) or real(*a, **k))
+
+    def check(method, image, region=None):
+        result = session.engine.explain(image, method=method)
+        return session.check(TrustRequest(key=(method,), pixels=image, result=result, region=region), Context())[1]
+
+    first = check("gradcam", pixels)
+    again = check("gradcampp", pixels.copy())  # same pixels, another map: the baselines do not change
+    assert len(scored) == 1 and again["baselines"] == first["baselines"]
+    box = np.zeros(pixels.shape, bool)
+    box[100:150, 100:150] = True
+    boxed = check("gradcam", pixels, box)  # a box adds pointing to the baselines: scored again
+    darker = check("gradcam", (pixels // 2).copy())  # another image: scored again
+    assert len(scored) == 3 and "pointing" in boxed["baselines"]["random"]
+    assert darker["baselines"] != first["baselines"]

@@ -39,7 +39,7 @@ class ModelInfo:
     layers: list[tuple[str, str]]  # (name, description) of each layer with a spatial output
     default_layer: str
     load_ms: float
-    sha256: str  # of the model file: the key under which the user's trust in an unsafe model is remembered
+    sha256: str  # of the model file (key of remembered trust in an unsafe model); "" when no trust was in play
     unsafe: bool  # loaded with unsafe deserialisation (code in the file may have run)
 
     def details(self) -> list[str]:
@@ -112,6 +112,7 @@ class ModelSession:
         self.randomised = None  # viewer.trust.RandomisedModel of the loaded model, made on the first check
         self.top_n = 32  # Score-CAM: how many activation maps are scored
         self.batch_size: int | None = None  # Score-CAM: maps per forward pass (None: the engine decides)
+        self.baselines: tuple | None = None  # (model input, target, region, scores) of the last check's baselines
 
     def _engine(self):
         if self.engine is None:
@@ -126,7 +127,8 @@ class ModelSession:
         from viewer.errors import CamError
         from viewer.model import load_model
 
-        digest = file_sha256(path)
+        # The digest only matters for an unsafe model (remembered trust): no need to read a safe model twice.
+        digest = file_sha256(path) if unsafe or trusted else ""
         unsafe = unsafe or (bool(digest) and digest in trusted)
         loaded = load_model(path, unsafe=unsafe)
         engine = CamEngine(loaded)
@@ -134,7 +136,7 @@ class ModelSession:
             layers = engine.layers()
         except CamError:  # no spatial layer: predictions and guided backprop still work, CAM methods say why not
             layers = []
-        self.loaded, self.engine, self.randomised = loaded, engine, None
+        self.loaded, self.engine, self.randomised, self.baselines = loaded, engine, None, None
         return ModelInfo(path=Path(path), name=loaded.name, description=loaded.spec.description or "",
                          input_size=tuple(loaded.input_size),
                          channels=loaded.channels, labels=loaded.labels, targets=loaded.target_names,
@@ -168,7 +170,7 @@ class ModelSession:
 
     def check(self, request: TrustRequest, context: JobContext) -> tuple[tuple, dict]:
         """Faithfulness, randomisation and (with a region) pointing for the map, and the baselines scored alike."""
-        from viewer.trust import RandomisedModel, assess, score_baselines
+        from viewer.trust import RandomisedModel, assess
 
         engine = self._engine()
         if self.randomised is None:
@@ -176,10 +178,27 @@ class ModelSession:
         result = request.result
         report = assess(engine, request.pixels, result, randomised=self.randomised, region=request.region,
                         progress=lambda f: context.progress(0.7 * f), cancel=context.cancelled).to_dict()
-        baselines = score_baselines(engine, request.pixels, result.target, region=request.region,
-                                    progress=lambda f: context.progress(0.7 + 0.3 * f), cancel=context.cancelled)
-        report["baselines"] = {name: scores.to_dict() for name, scores in baselines.items()}
+        report["baselines"] = self._baselines(request, lambda f: context.progress(0.7 + 0.3 * f), context.cancelled)
         return request.key, report
+
+    def _baselines(self, request: TrustRequest, progress, cancel) -> dict:
+        """The random and edge maps' scores. They depend on the image, the target and the box, not on the method
+        or layer: checking another map of the same image reuses them (with automatic checks, every change of
+        method would otherwise score 2 × 2 × 17 images again)."""
+        from viewer.trust import score_baselines
+
+        engine = self._engine()
+        model_input = engine.model.prepare_raw(request.pixels)  # the same read-only array for the same pixels
+        target = (request.result.target["output_index"], request.result.target["sign"])
+        kept = self.baselines
+        if (kept is not None and kept[0] is model_input and kept[1] == target
+                and _same_region(kept[2], request.region)):
+            return kept[3]
+        scores = {name: found.to_dict() for name, found in score_baselines(
+            engine, request.pixels, request.result.target, region=request.region, progress=progress,
+            cancel=cancel).items()}
+        self.baselines = (model_input, target, request.region, scores)
+        return scores
 
     def compare(self, request: CompareRequest, context: JobContext) -> tuple[tuple, np.ndarray]:
         """Every method's overlay of one image for the same target and layer, as one grid picture."""
@@ -230,6 +249,12 @@ class ModelSession:
             written += write_item(item, options, style, scale, overwrite)
             context.progress((number + 1) / len(sources))
         return written
+
+
+def _same_region(a: np.ndarray | None, b: np.ndarray | None) -> bool:
+    if a is None or b is None:
+        return a is b
+    return a.shape == b.shape and bool(np.array_equal(a, b))
 
 
 def file_sha256(path: Path) -> str:

@@ -72,7 +72,6 @@ class TrustController:
             if current:
                 self.report = payload
                 self.panel.set_report(payload)
-                self._show_pointing()
         elif kind == "compare" and current:
             folder = self.window.settings.get("export/folder", str(Path.home()))
             self.comparison = ComparisonDialog(payload, str(Path(folder) / "radcam_methods.png"), self.window)

@@ -41,11 +41,10 @@ class CurvePlot(QWidget):
         if not self.curves:
             painter.drawText(area, Qt.AlignmentFlag.AlignCenter, "not computed")
             return
-        top = max([1.0, *self.curves["deletion"], *self.curves["insertion"]])  # logits can exceed 1
-        for key, colour in (("deletion", DELETION_COLOUR), ("insertion", INSERTION_COLOUR)):
+        for key, colour in (("deletion", DELETION_COLOUR), ("insertion", INSERTION_COLOUR)):  # scores in [0, 1]
             path = QPainterPath()
             for i, (x, y) in enumerate(zip(self.curves["fractions"], self.curves[key])):
-                point = QPointF(area.left() + x * area.width(), area.bottom() - max(y, 0.0) / top * area.height())
+                point = QPointF(area.left() + x * area.width(), area.bottom() - y * area.height())
                 path.moveTo(point) if i == 0 else path.lineTo(point)
             painter.setPen(QPen(QColor(colour), 2))
             painter.drawPath(path)
