@@ -53,3 +53,20 @@ def test_a_10000_square_16_bit_frame_opens_and_renders_within_three_times_its_si
     assert shown.shape == (10_000, 10_000) and shown.dtype == np.uint8
     assert shown.min() == 0 and shown.max() == 255  # the auto window spans the ramp
     assert peak < 3 * frame_bytes, f"peak {peak / 2**20:.0f} MB for a {frame_bytes / 2**20:.0f} MB frame"
+
+
+@pytest.mark.parametrize("stored", [np.full((8, 8), np.nan, np.float32), np.zeros((0, 8), np.uint16)],
+                         ids=["all-nan-float", "empty"])
+def test_span_of_a_frame_without_finite_values_is_one(stored):
+    values = GreyValues(stored, lambda a: np.asarray(a, np.float64))
+    assert values.percentiles((0.0, 100.0)) is None
+    assert values.span() == 1.0  # a window drag still has a scale; before, unpacking None raised TypeError
+
+
+def test_the_pixel_histogram_is_counted_once_for_auto_window_and_span():
+    stored = (np.arange(64 * 64) % 1000).astype(np.uint16).reshape(64, 64)
+    values = GreyValues(stored, lambda a: a * 1.0)
+    first = values.percentiles((1.0, 99.0), exclude_stored=(0, 10))
+    counts = values._counts
+    assert values.span() == 999.0 and values._counts is counts  # not counted again
+    assert np.array_equal(values.percentiles((1.0, 99.0), exclude_stored=(0, 10)), first)  # exclusion on a copy

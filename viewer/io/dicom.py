@@ -72,7 +72,8 @@ def read_dataset(path: Path) -> tuple[Dataset, list[str]]:
                 raise
             ds = _read(path, force=True)
     if len(ds) == 0:  # pydicom gives up silently (with a warning) when the data set is cut short or garbled
-        why = f" ({warning_notes(caught)[0]})" if warning_notes(caught) else ""
+        found = warning_notes(caught)
+        why = f" ({found[0]})" if found else ""
         raise StudyError(f"{path}: no DICOM data elements after the file header{why}")
     if not ds.file_meta.get("TransferSyntaxUID"):
         implicit, little = ds.original_encoding
@@ -207,12 +208,14 @@ def _check_codestream(path: Path, ds: Dataset, syntax: UID, frame: int, frames: 
     offsets = ds.get("ExtendedOffsetTable"), ds.get("ExtendedOffsetTableLengths")
     # The frame is read from the file, not through ds.PixelData: that would keep the whole value in the dataset.
     elem = ds.get_item(tag_for_keyword("PixelData"), keep_deferred=True)
+    extended = offsets if all(o is not None for o in offsets) else None
     try:
-        with BoundedFile(path) as f:
-            if elem.value is None:
+        if elem.value is not None:
+            data = get_frame(elem.value, frame, number_of_frames=frames, extended_offsets=extended)
+        else:
+            with BoundedFile(path) as f:
                 f.seek(elem.value_tell)
-            data = get_frame(f if elem.value is None else elem.value, frame, number_of_frames=frames,
-                             extended_offsets=offsets if all(o is not None for o in offsets) else None)
+                data = get_frame(f, frame, number_of_frames=frames, extended_offsets=extended)
     except Exception:  # noqa: BLE001 - a broken fragment table: the decoder reports it in its own words
         return
     declared = codestream_size(data)

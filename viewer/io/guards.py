@@ -15,10 +15,12 @@ import struct
 import zlib
 from typing import BinaryIO
 
+from pydicom.uid import DeflatedExplicitVRLittleEndian
+
 # Detectors are at most ~4300 x 4300 pixels; 10000 x 10000 frames must still open (test_io_image).
 MAX_FRAME_PIXELS = 16384 * 16384
 MAX_INFLATED = 1 << 29  # bytes a deflated data set may inflate to: one 16-bit frame of MAX_FRAME_PIXELS
-DEFLATED = b"1.2.840.10008.1.2.1.99"
+DEFLATED = DeflatedExplicitVRLittleEndian.encode()  # as it appears in the file meta
 # JPEG start-of-frame markers (ISO 10918-1 B.1.1.3) and JPEG-LS SOF55 (ISO 14495-1); each is followed by length,
 # precision, height, width.
 SOF_MARKERS = {*range(0xC0, 0xD0)} - {0xC4, 0xC8, 0xCC} | {0xF7}

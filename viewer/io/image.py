@@ -57,17 +57,13 @@ class GreyValues:
             keep = np.isfinite(self.table)  # NaN/inf (float pixel data) would make every window NaN
             if exclude_stored is not None:
                 keep &= (self._stored < exclude_stored[0]) | (self._stored > exclude_stored[1])
-            values = self.table[keep]
-            return np.percentile(values, q) if values.size else None
-        counts = np.zeros(self.table.size, np.int64)
-        flat = self.index.ravel()
-        for start in range(0, flat.size, HISTOGRAM_CHUNK):  # bincount copies its input as int64: bound that copy
-            counts += np.bincount(flat[start:start + HISTOGRAM_CHUNK], minlength=self.table.size)
+            values = self.table[keep]  # a copy already: percentile may sort it in place
+            return np.percentile(values, q, overwrite_input=True) if values.size else None
+        counts = self._counts.copy()
         if exclude_stored is not None:
             first, last = exclude_stored[0] - self.low, exclude_stored[1] - self.low
             if last >= 0:
                 counts[max(first, 0):last + 1] = 0
-        counts[~np.isfinite(self.table)] = 0  # a modality LUT/rescale can make NaN too
         order = np.argsort(self.table, kind="stable")
         ends = np.cumsum(counts[order])
         total = int(ends[-1])
@@ -80,10 +76,22 @@ class GreyValues:
         after = sorted_values[np.searchsorted(ends, np.minimum(below + 1, total - 1), side="right")]
         return at + (positions - below) * (after - at)
 
+    @functools.cached_property
+    def _counts(self) -> np.ndarray:
+        """Pixels per table entry, non-finite entries counted as none (made once: the auto window and the window
+        drag's span both need it, and it is a pass over every pixel)."""
+        counts = np.zeros(self.table.size, np.int64)
+        flat = self.index.ravel()
+        for start in range(0, flat.size, HISTOGRAM_CHUNK):  # bincount copies its input as int64: bound that copy
+            counts += np.bincount(flat[start:start + HISTOGRAM_CHUNK], minlength=self.table.size)
+        counts[~np.isfinite(self.table)] = 0  # a modality LUT/rescale can make NaN too
+        return counts
+
     def span(self) -> float:
-        """Highest minus lowest modality value present (the range a window drag can usefully cover)."""
-        low, high = self.percentiles((0.0, 100.0))
-        return float(high - low)
+        """Highest minus lowest modality value present (the range a window drag can usefully cover); 1 when no
+        finite value is (an empty or all-NaN frame)."""
+        ends = self.percentiles((0.0, 100.0))
+        return 1.0 if ends is None else float(ends[1] - ends[0])
 
     def map(self, to_8bit: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
         """Apply `to_8bit` (modality values -> 0..255 floats) and return the uint8 image."""
@@ -118,7 +126,7 @@ class DisplayImage:
 
     def value_span(self) -> float:
         """Range of the modality values (255 for colour), without materialising them."""
-        return 255.0 if self.is_color else self._values.span() if self._values.shape[0] else 1.0
+        return 255.0 if self.is_color else self._values.span()
 
     @property
     def modality(self) -> np.ndarray:
