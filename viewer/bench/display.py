@@ -6,7 +6,7 @@ so the benchmark works on a fresh install without the test fixtures.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import itertools
 from pathlib import Path
 
 import cv2
@@ -56,16 +56,6 @@ def smooth_cam(shape: tuple[int, int], seed: int = 0) -> np.ndarray:
     return (cam - cam.min()) / (cam.max() - cam.min())
 
 
-def _cycling(values: list[float]) -> Callable[[], float]:
-    state = {"i": 0}
-
-    def next_value() -> float:
-        state["i"] += 1
-        return values[state["i"] % len(values)]
-
-    return next_value
-
-
 def display_figures(folder: Path, repeat: int) -> tuple[dict[str, float], dict[str, int], dict[str, str]]:
     """(figures, runs per figure, notes) for DICOM open, window/level and the overlay."""
     from viewer.io import Window, open_image
@@ -79,15 +69,14 @@ def display_figures(folder: Path, repeat: int) -> tuple[dict[str, float], dict[s
     }
     image = open_image(paths["uncompressed"])
     default = image.default_window
-    centers = _cycling([default.center + d for d in (-300, -150, -50, 50, 150, 300, 0)])
+    centers = itertools.cycle([default.center + d for d in (-300, -150, -50, 50, 150, 300, 0)]).__next__
     timings["window_level_ms"] = time_ms(
         lambda: image.render(Window(centers(), default.width, "bench")), repeat, sample_ms=SAMPLE_MS)
 
     base = image.render()
     cam = smooth_cam(base.shape[:2])
     renderer = OverlayRenderer(base, cam)
-    renderer.render(0.5)
-    thresholds = _cycling([0.3, 0.4, 0.45, 0.55, 0.6, 0.7, 0.5])
+    thresholds = itertools.cycle([0.3, 0.4, 0.45, 0.55, 0.6, 0.7, 0.5]).__next__
     timings["overlay_render_ms"] = time_ms(lambda: renderer.render(thresholds()), repeat, sample_ms=SAMPLE_MS)
     timings["overlay_render_cold_ms"] = time_ms(lambda: OverlayRenderer(base, cam).render(thresholds()), repeat, sample_ms=SAMPLE_MS)
 

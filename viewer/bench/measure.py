@@ -36,7 +36,6 @@ class Timing:
 
     median_ms: float
     samples: list[float] = field(default_factory=list)  # milliseconds per call, one value per sample
-    warmup: int = 1
     calls_per_sample: int = 1
 
     @property
@@ -82,7 +81,7 @@ def time_ms(fn: Callable[[], object], repeat: int, warmup: int = 1, *, slow_ms: 
         samples.append(_sample(fn, calls))
         if len(samples) == 1 and samples[0] * calls > slow_ms:
             wanted = min(repeat, SLOW_REPEAT)
-    return Timing(statistics.median(samples), samples, warmup, calls)
+    return Timing(statistics.median(samples), samples, calls)
 
 
 def time_rounds(fns: dict[str, Callable[[], object]], repeat: int, *, slow_ms: float = SLOW_MS,
@@ -110,7 +109,7 @@ def time_rounds(fns: dict[str, Callable[[], object]], repeat: int, *, slow_ms: f
         rounds += 1
         if rounds == 1 and (time.perf_counter() - round_start) * 1e3 > slow_ms:
             wanted = min(repeat, SLOW_REPEAT)
-    return {name: Timing(statistics.median(values), values, 0, calls[name]) for name, values in samples.items()}
+    return {name: Timing(statistics.median(values), values, calls[name]) for name, values in samples.items()}
 
 
 def pearson(a: np.ndarray, b: np.ndarray) -> float:

@@ -53,17 +53,8 @@ def _child(model: Path, display: Path, recipe: str, folder: Path) -> tuple[dict,
     return report, np.load(out)
 
 
-def _sweep_limit(engine, loaded) -> int:
-    """The largest batch the sweep tries: about SWEEP_BYTES of input and live activations, at most 256."""
-    h, w = loaded.input_size
-    per_input = h * w * loaded.channels
-    largest = max((int(np.prod(layer.shape)) for layer in engine.layers()), default=per_input)
-    per_sample = 4 * (3 * per_input + 4 * largest)
-    return int(max(1, min(256, SWEEP_BYTES // per_sample)))
-
-
-def forward_sweep(forward: Callable, x: np.ndarray, repeat: int, limit: int) -> tuple[int, float, dict[int, float]]:
-    """(best batch size, its per-image ms, {batch: per-image ms}) over batch sizes 1, 2, 4, ... up to `limit`.
+def forward_sweep(forward: Callable, x: np.ndarray, repeat: int, limit: int) -> tuple[int, dict[int, float]]:
+    """(best batch size, {batch: per-image ms}) over batch sizes 1, 2, 4, ... up to `limit`.
 
     Every size is tried (no early stop: on a shared machine one noisy size would end the sweep too soon). The
     benchmark then times the chosen size again, in the same rounds as Score-CAM, for the floor it divides by.
@@ -74,24 +65,23 @@ def forward_sweep(forward: Callable, x: np.ndarray, repeat: int, limit: int) -> 
         xb = np.repeat(x, batch, axis=0)
         sweep[batch] = time_ms(lambda: np.asarray(forward(xb)), repeat, sample_ms=SAMPLE_MS).median_ms / batch
         batch *= 2
-    best = min(sweep, key=sweep.get)
-    return best, sweep[best], sweep
+    return min(sweep, key=sweep.get), sweep
 
 
-def bench_model(path: Path, display: np.ndarray, repeat: int, folder: Path,
+def bench_model(loaded, display: np.ndarray, repeat: int, folder: Path,
                 say: Callable[[str], None] = lambda message: None) -> dict:
-    """Every per-model figure for the model file at `path`, explaining `display` (uint8 H×W or H×W×3).
+    """Every per-model figure for `loaded` (a viewer.model.LoadedModel), explaining `display` (uint8 H×W or
+    H×W×3); its file (`loaded.path`) is what the memory runs load in their own processes.
 
     Figures that a ratio divides are timed in the same rounds (measure.time_rounds): forward pass, Grad-CAM, the
     tutorial Grad-CAM and Faster Score-CAM in one group; Score-CAM, seed 004's Score-CAM and the forward pass at the
     best batch size in another.
     """
     from viewer.cam import CamEngine
-    from viewer.model import load_model
 
     from .reference import SeedScoreCam, TutorialGradCam
 
-    loaded = load_model(path)
+    path = loaded.path
     import tensorflow as tf
 
     engine = CamEngine(loaded)
@@ -101,7 +91,7 @@ def bench_model(path: Path, display: np.ndarray, repeat: int, folder: Path,
     top_n = min(channels, FASTER_TOP_N)
     h, w = loaded.input_size
     x = loaded.prepare(display)
-    forward = tf.function(lambda batch: loaded.call(batch), input_signature=[
+    forward = tf.function(loaded.call, input_signature=[
         tf.TensorSpec((None, h, w, loaded.channels), tf.float32)])
     figures: dict[str, float | None] = {}
     runs: dict[str, int] = {}
@@ -124,7 +114,7 @@ def bench_model(path: Path, display: np.ndarray, repeat: int, folder: Path,
         engine.explain(display, method="faster-scorecam", top_n=top_n)
 
     def scorecam() -> None:
-        last["scorecam"].append(engine.explain(display, method="scorecam").extra)
+        last["scorecam"] = engine.explain(display, method="scorecam").extra
 
     say(f"{loaded.name}: warm-up; the tutorial Grad-CAM's map checked against RadCAM's")
     np.asarray(forward(x))
@@ -177,7 +167,7 @@ def bench_model(path: Path, display: np.ndarray, repeat: int, folder: Path,
         figures["reference_scorecam_correlation"] = pearson(ours_map, reference_map)
 
     say(f"{loaded.name}: forward pass at batch sizes 1, 2, 4, ... (the best one is Score-CAM's floor)")
-    best_batch, _, sweep = forward_sweep(forward, x, repeat, _sweep_limit(engine, loaded))
+    best_batch, sweep = forward_sweep(forward, x, repeat, engine.batch_size_for(SWEEP_BYTES))
     xb = np.repeat(x, best_batch, axis=0)
     group = {"scorecam_ms": scorecam, "forward_best_batch_ms": lambda: np.asarray(forward(xb))}
     correlation = figures["reference_scorecam_correlation"]
@@ -203,7 +193,7 @@ def bench_model(path: Path, display: np.ndarray, repeat: int, folder: Path,
         "layer_shape": list(layer_shape), "display_size": list(display.shape[:2]),
         "target": ours.target["name"], "best_batch_size": best_batch,
         "forward_per_image_ms_by_batch": {str(b): v for b, v in sweep.items()},
-        "scorecam_channels": channels, "scorecam_batch_size": last["scorecam"][-1].get("batch_size"),
+        "scorecam_channels": channels, "scorecam_batch_size": last["scorecam"].get("batch_size"),
         "faster_scorecam_channels": top_n,
         "scorecam_memory": {"radcam": memory, "reference": reference_memory},
         "figures": figures, "runs": runs, "calls_per_sample": calls, "notes": notes,

@@ -39,18 +39,6 @@ def _layer(keras_model, name: str):
                        "(keras.Model(inputs, [layer.output, ...]) cannot reach a nested layer)") from None
 
 
-def _output(loaded):
-    outputs = loaded.keras_model.outputs
-    return outputs[loaded.output_index] if len(outputs) > 1 else outputs[0]
-
-
-def _top_target(loaded, probabilities: np.ndarray) -> tuple[int, float]:
-    """(unit, sign) of the top class, as RadCAM chooses it (a single sigmoid unit: its complement below 0.5)."""
-    if loaded.single_sigmoid:
-        return 0, (1.0 if float(probabilities[0]) >= 0.5 else -1.0)
-    return int(np.argmax(probabilities)), 1.0
-
-
 class TutorialGradCam:
     """The Keras tutorial's Grad-CAM for one model and layer; call it with a display image."""
 
@@ -59,7 +47,7 @@ class TutorialGradCam:
 
         self.loaded = loaded
         target = _layer(loaded.keras_model, layer)
-        self.grad_model = keras.Model(loaded.keras_model.inputs, [target.output, _output(loaded)])
+        self.grad_model = keras.Model(loaded.keras_model.inputs, [target.output, loaded.select_output(loaded.keras_model.outputs)])
 
     def __call__(self, display: np.ndarray) -> np.ndarray:
         import tensorflow as tf
@@ -100,7 +88,7 @@ class SeedScoreCam:
         activations = self.activation_model.predict(img_array, verbose=0)[0]  # (h', w', k)
         if channels is not None:
             activations = activations[..., :channels]
-        index, sign = _top_target(loaded, self._scores(img_array)[0])
+        index, _name, sign = loaded.resolve_target(None, self._scores(img_array)[0])  # RadCAM's top class
         height, width = raw.shape[:2]
         masked = []
         for k in range(activations.shape[-1]):

@@ -71,7 +71,6 @@ def machine(device: str) -> dict:
         "device": device, "tensorflow": tf.__version__, "keras": keras.__version__,
         "python": platform.python_version(), "numpy": np.__version__, "platform": platform.platform(),
         "processor": _processor(), "cpu_count": os.cpu_count(), "cpus_available": available,
-        "load_average_at_start": _load(),
     }
 
 
@@ -110,9 +109,12 @@ def benchmark_image() -> tuple[np.ndarray, str]:
 
 def run_benchmark(models: Sequence[Path] | None = None, repeat: int = 5,
                   say: Callable[[str], None] = lambda message: None) -> dict:
-    """Every figure; `models` None is the default set (the demo model and a DenseNet121 of CheXNet's shape)."""
+    """Every figure; `models` None is the default set (the demo model and a DenseNet121 of CheXNet's shape).
+
+    The models are loaded first: a wrong file fails at once, as one line, not after minutes of measuring.
+    """
     from viewer import __version__
-    from viewer.model import default_model_path, setup_tensorflow
+    from viewer.model import default_model_path, load_model, setup_tensorflow
 
     from .display import display_figures
     from .models import bench_model, write_densenet121
@@ -125,6 +127,11 @@ def run_benchmark(models: Sequence[Path] | None = None, repeat: int = 5,
         warnings.simplefilter("ignore")  # Keras warns about input structures; the benchmark's output is its report
         folder = Path(tmp)
         device = setup_tensorflow()
+        paths = list(models) if models else None
+        if paths is None:
+            say("building DenseNet121 (CheXNet's shape, random weights)")
+            paths = [default_model_path(), write_densenet121(folder)]
+        loaded = [load_model(Path(path)) for path in paths]
         say("viewer: DICOM open, window/level, overlay at 2048x2048")
         figures, runs, notes = display_figures(folder, repeat)
         say("viewer: start-up (fresh processes, offscreen)")
@@ -135,15 +142,11 @@ def run_benchmark(models: Sequence[Path] | None = None, repeat: int = 5,
         viewer = {"figures": figures, "goals": goals(figures), "runs": runs, "notes": notes}
 
         display, source = benchmark_image()
-        paths = list(models) if models else None
-        if paths is None:
-            say("building DenseNet121 (CheXNet's shape, random weights)")
-            paths = [default_model_path(), write_densenet121(folder)]
         results = []
-        for i, path in enumerate(paths):
+        for i, model in enumerate(loaded):
             work = folder / f"model{i}"
             work.mkdir()
-            result = bench_model(Path(path), display, repeat, work, say)
+            result = bench_model(model, display, repeat, work, say)
             if models is None and i == 1:
                 result["path"] = ("(temporary .keras: keras.applications.DenseNet121(weights=None) + GAP + "
                                   "Dense(14, sigmoid))")

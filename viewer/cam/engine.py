@@ -482,13 +482,13 @@ class CamEngine:
         p = float(self._blank_probs[index])
         return p if sign > 0 else 1.0 - p
 
-    def batch_size_for(self, layer: str | None = None) -> int:
-        """Score-CAM masked images per batch so one batch stays under ~256 MB (estimate from the probe)."""
+    def batch_size_for(self, budget_bytes: int = _DEFAULT_BATCH_BYTES) -> int:
+        """Images per batch so one batch stays under `budget_bytes` (default ~256 MB; estimate from the probe)."""
         h, w = self.model.input_size
         per_input = h * w * self.model.channels
         largest = max((int(np.prod(s)) for _, s in self._probe()), default=per_input)
         per_sample = 4 * (3 * per_input + 4 * largest)  # raw, mask, input + a few live activations
-        return int(max(1, min(256, _DEFAULT_BATCH_BYTES // per_sample)))
+        return int(max(1, min(256, budget_bytes // per_sample)))
 
 
 def normalise(feature: np.ndarray) -> tuple[np.ndarray, bool]:
@@ -600,7 +600,7 @@ class _Context:
         activations = self.activations()
         engine = self.engine
         index, _name, sign = self.target
-        size = int(self.batch_size or engine.batch_size_for(self.layer))
+        size = int(self.batch_size or engine.batch_size_for())
         if size < 1:
             raise CamError(f"batch_size must be at least 1, got {size}")
         size = min(size, engine.score_batch_limit or size)

@@ -64,13 +64,7 @@ def register(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     from viewer.bench import run_benchmark
 
-    models = None
-    if args.model is not None:
-        from viewer.model import load_model
-
-        load_model(args.model)  # a wrong file fails now, as one line, before minutes of measuring
-        models = [args.model]
-    report = run_benchmark(models, repeat=args.repeat, say=_say)
+    report = run_benchmark([args.model] if args.model is not None else None, repeat=args.repeat, say=_say)
     if args.json:
         print(json.dumps(report, indent=2))
     else:

@@ -14,7 +14,7 @@ from viewer.errors import CamError, RadcamError
 
 from . import trust_tables
 from .modeling import Failures, Progress, add_model_options, load_model
-from .paths import expand, non_negative_int, positive_int
+from .paths import expand, input_paths, non_negative_int, positive_int
 
 GRID_PANEL_PX = 512  # longest side of each panel of the --method all grid: 12 full-size 2048² overlays are 150 MB
 
@@ -80,9 +80,7 @@ def run(args: argparse.Namespace) -> int:
         return _run_demo(args, _methods(args.method, "all"))
     if args.count is not None:
         raise RadcamError("--count is the number of phantoms for --demo")
-    if not args.paths:
-        raise RadcamError("no input: give a PATH or --demo")
-    return _run_images(args, _methods(args.method, "gradcam"))
+    return _run_images(args, input_paths(args), _methods(args.method, "gradcam"))
 
 
 def _run_demo(args: argparse.Namespace, methods: list[str]) -> int:
@@ -109,7 +107,7 @@ def _run_demo(args: argparse.Namespace, methods: list[str]) -> int:
     return 0
 
 
-def _run_images(args: argparse.Namespace, methods: list[str]) -> int:
+def _run_images(args: argparse.Namespace, paths: list[Path], methods: list[str]) -> int:
     from viewer.cam import CamEngine
     from viewer.export.explanation import refuse_existing
     from viewer.io import open_image
@@ -117,9 +115,7 @@ def _run_images(args: argparse.Namespace, methods: list[str]) -> int:
 
     from .explain import _make_folder, _stems
 
-    files, skipped = expand([Path(p) for p in args.paths])
-    for path, reason in skipped:
-        print(f"radcam: skipped {path}: {reason}", file=sys.stderr)
+    files = expand(paths)
     stems = _stems(files, args.frame, anonymize=False)
     grids = [args.out / f"{stem}_methods.png" for stem in stems] if len(methods) > 1 else []
     if grids:

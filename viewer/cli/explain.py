@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
@@ -53,9 +52,7 @@ def run(args: argparse.Namespace) -> int:
     from viewer.io import open_image
 
     method = resolve_method(args.method)  # a typo fails before TensorFlow loads
-    files, skipped = expand(input_paths(args))
-    for path, reason in skipped:
-        print(f"radcam: skipped {path}: {reason}", file=sys.stderr)
+    files = expand(input_paths(args))
     _make_folder(args.out)
     start = time.perf_counter()
     model = load_model(args)

@@ -15,6 +15,7 @@ from viewer import __version__
 from viewer.errors import RadcamError
 
 from . import commands
+from .modeling import report_error
 
 EXIT_OK, EXIT_INTERNAL, EXIT_USAGE = 0, 1, 2
 
@@ -39,10 +40,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _report(message: str) -> None:
-    print(f"radcam: error: {' '.join(str(message).split())}", file=sys.stderr)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
@@ -55,10 +52,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RadcamError as exc:
         if debug:
             traceback.print_exc()
-        _report(str(exc))
+        report_error(str(exc))
         return EXIT_USAGE
     except KeyboardInterrupt:
-        _report("interrupted")
+        report_error("interrupted")
         return 130
     except BrokenPipeError:
         # `radcam-cli ... | head`: the reader left; nothing to report.
@@ -66,7 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # the boundary: anything else is our bug, never a raw traceback at a user
         if debug:
             traceback.print_exc()
-        _report(f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)")
+        report_error(f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)")
         return EXIT_INTERNAL
 
 

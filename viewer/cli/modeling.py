@@ -55,6 +55,11 @@ class Progress:
             print(f"radcam: [{self.done}/{self.total}] {label}", file=sys.stderr, flush=True)
 
 
+def report_error(message) -> None:
+    """An error as the one line a user sees: `radcam: error: ...`, whitespace collapsed."""
+    print(f"radcam: error: {' '.join(str(message).split())}", file=sys.stderr)
+
+
 class Failures:
     """Per-image errors of a command over several images: one line each on stderr, and the command goes on to the
     next image; with a single image the error is the command's own (raised: exit 2, one line)."""
@@ -68,7 +73,7 @@ class Failures:
         if self.total == 1:
             raise exc
         self.count += 1
-        print(f"radcam: error: {' '.join(str(exc).split())}", file=sys.stderr)
+        report_error(exc)
 
     def check(self) -> None:
         """RadcamError when any image failed: the exit status must say so."""

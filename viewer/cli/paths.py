@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from viewer.assets import demo_studies
@@ -70,21 +71,21 @@ def unit_interval(text: str) -> float:
     return value
 
 
-def expand(paths: list[Path]) -> tuple[list[Path], list[tuple[Path, str]]]:
+def expand(paths: list[Path]) -> list[Path]:
     """Files to process, in order: files as given, folders (recursively) and DICOMDIRs through the study loader
-    in study → series → instance order; plus the (path, reason) of what a folder held that is not an image."""
+    in study → series → instance order. What a folder held that is not an image is named on stderr, one line each."""
     from viewer.io import load
 
     files: list[Path] = []
-    skipped: list[tuple[Path, str]] = []
     for path in paths:
         if path.is_dir() or path.name.upper() == "DICOMDIR":
             result = load([path])
             files += [instance.path for study in result.studies for series in study.series
                       for instance in series.instances]
-            skipped += [(s.path, s.reason) for s in result.skipped]
+            for skipped in result.skipped:
+                print(f"radcam: skipped {skipped.path}: {skipped.reason}", file=sys.stderr)
             if not result.studies:
                 raise RadcamError(f"{path}: no images found ({len(result.skipped)} file(s) skipped)")
         else:
             files.append(path)
-    return files, skipped
+    return files

@@ -33,9 +33,7 @@ def run(args: argparse.Namespace) -> int:
     from viewer.export import atomic_write
     from viewer.io import open_image
 
-    files, skipped = expand(input_paths(args))
-    for path, reason in skipped:
-        print(f"radcam: skipped {path}: {reason}", file=sys.stderr)
+    files = expand(input_paths(args))
     if args.csv is not None and args.csv.exists() and not args.overwrite:
         raise RadcamError(f"{args.csv} exists; use --overwrite to replace it")
     model = load_model(args)
