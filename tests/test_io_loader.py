@@ -106,3 +106,15 @@ def test_folder_with_a_dicomdir_lists_each_file_once(media):
     result = load([media])
     assert not result.skipped
     assert sum(len(s.instances) for st in result.studies for s in st.series) == 3
+
+
+def test_native_output_on_fd2_is_captured_and_fd2_restored(capfd):
+    import os
+
+    from viewer.io.failures import native_stderr
+
+    with native_stderr() as lines:
+        os.write(2, b"openjpeg: error\n  decoding   failed\n")
+    os.write(2, b"after\n")
+    assert lines == ["openjpeg: error", "decoding failed"]
+    assert capfd.readouterr().err == "after\n"  # nothing leaked, and fd 2 works again

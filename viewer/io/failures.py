@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import sys
-import tempfile
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+
+from viewer.stderr_capture import capture_fd2
 
 # What a decoder may raise on a damaged file besides Exception: pyo3's PanicException (pylibjpeg-rle, written in
 # Rust) derives from BaseException. Ctrl-C and exit are never caught.
@@ -41,19 +40,10 @@ def native_stderr() -> Iterator[list[str]]:
     Decoding runs on one thread per process (the viewer decodes in helper processes), so moving fd 2 is safe.
     """
     lines: list[str] = []
+    captured = None
     try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, ValueError, AttributeError):  # no usable stderr (a windowed app): nothing to capture
-        yield lines
-        return
-    with tempfile.TemporaryFile() as capture:  # a file, not a pipe: a chatty decoder cannot fill it and block
-        os.dup2(capture.fileno(), 2)
-        try:
+        with capture_fd2() as captured:
             yield lines
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            capture.seek(0)
-            text = capture.read(4096).decode("utf-8", "replace")
-            lines += [" ".join(line.split()) for line in text.splitlines() if line.strip()][:5]
+    finally:
+        if captured is not None:
+            lines += [" ".join(line.split()) for line in captured.text.splitlines() if line.strip()][:5]

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 import threading
+
+from viewer.stderr_capture import capture_fd2
 
 _lock = threading.Lock()
 _done = False
@@ -55,20 +56,14 @@ def _without_native_logs(fn):
     to cuInit") straight to fd 2 at import, whatever TF_CPP_MIN_LOG_LEVEL says; the CLI's stderr is reserved for
     progress and one-line errors.
     """
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as sink:
-        os.dup2(sink.fileno(), 2)
-        try:
+    captured = None
+    try:
+        with capture_fd2() as captured:
             return fn()
-        except BaseException:
-            os.dup2(saved, 2)
-            sink.seek(0)
-            sys.stderr.write(sink.read().decode("utf-8", "replace"))
-            raise
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
+    except BaseException:
+        if captured is not None:
+            sys.stderr.write(captured.text)
+        raise
 
 
 def device_name() -> str:
