@@ -357,7 +357,7 @@ def robustness(path: Path) -> dict:
     displays = [case.display for case in lesion_cases(PROBE_N)]
     truth = [[i % 2 == 0, i % 2 == 1] for i in range(PROBE_N)]  # lesion_cases alternate, nodule first
     for i in range(PROBE_NEGATIVES):
-        displays.append(np.round(make_phantom(NEGATIVE_SEED + i, SIZE, []).image * 255.0).astype(np.uint8))
+        displays.append(make_phantom(NEGATIVE_SEED + i, SIZE, []).display)
         truth.append([False, False])
     truth = np.array(truth)
     raw = np.concatenate([model.prepare_raw(d) for d in displays])

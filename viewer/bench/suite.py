@@ -104,7 +104,7 @@ def benchmark_image() -> tuple[np.ndarray, str]:
         return open_image(chosen).render(), chosen.name
     from viewer.demo.phantom import make_phantom
 
-    return np.round(make_phantom(4, 1024, ["nodule"]).image * 255).astype(np.uint8), "phantom seed 4, 1024x1024"
+    return make_phantom(4, 1024, ["nodule"]).display, "phantom seed 4, 1024x1024"
 
 
 def run_benchmark(models: Sequence[Path] | None = None, repeat: int = 5,

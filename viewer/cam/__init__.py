@@ -6,8 +6,8 @@
 TensorFlow is imported lazily (when an engine runs), never when this package is imported.
 """
 
-from viewer.cam.engine import CamEngine, CamResult, Cancelled, LayerInfo, MethodInfo, normalise
+from viewer.cam.engine import CamEngine, CamResult, Cancelled, LayerInfo, MethodInfo, normalise, target_probability
 from viewer.cam.registry import ALIASES, METHODS, get_method, resolve_method
 
 __all__ = ["ALIASES", "CamEngine", "CamResult", "Cancelled", "LayerInfo", "METHODS", "MethodInfo", "get_method",
-           "normalise", "resolve_method"]
+           "normalise", "resolve_method", "target_probability"]

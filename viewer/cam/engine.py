@@ -71,6 +71,14 @@ class CamResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def target_probability(probabilities, target: dict) -> np.ndarray:
+    """The explained target's probability in each row of (n, n_out) probabilities, for a CamResult.target: the
+    complement ("not X") of a single sigmoid unit scores 1 - p."""
+    unit = target.get("output_index", target["index"])
+    p = np.asarray(probabilities, np.float64)[:, int(unit)]
+    return 1.0 - p if target.get("sign", 1) < 0 else p
+
+
 # ---- hooks ----
 
 class _Hooks:

@@ -25,11 +25,11 @@ class LesionCase:
     box: tuple[int, int, int, int]  # x, y, w, h enclosing the mask
 
 
-def lesion_cases(n: int, size: int = SIZE, first_seed: int = FIRST_SEED) -> Iterator[LesionCase]:
-    """n one-lesion phantoms, kinds alternating (nodule first), drawn one at a time."""
+def lesion_cases(n: int) -> Iterator[LesionCase]:
+    """n one-lesion phantoms at SIZE (TOLERANCE is in its pixels), kinds alternating (nodule first), drawn one at a
+    time."""
     for i in range(n):
         kind = LESION_KINDS[i % len(LESION_KINDS)]
-        phantom = make_phantom(first_seed + i, size, [kind])
+        phantom = make_phantom(FIRST_SEED + i, SIZE, [kind])
         lesion = phantom.lesions[0]
-        yield LesionCase(first_seed + i, kind, np.round(phantom.image * 255.0).astype(np.uint8), lesion.mask,
-                         lesion.box)
+        yield LesionCase(FIRST_SEED + i, kind, phantom.display, lesion.mask, lesion.box)

@@ -35,6 +35,11 @@ class Phantom:
     seed: int
     lungs: np.ndarray = field(repr=False, default=None)  # bool (H, W): lung fields (heart shadow excluded)
 
+    @property
+    def display(self) -> np.ndarray:
+        """The phantom as an 8-bit display image, as a viewer shows it and the demo model was trained on."""
+        return np.round(self.image * 255.0).astype(np.uint8)
+
 
 def make_phantom(seed: int, size: int = 256, lesions: Sequence[str] | None = None) -> Phantom:
     """One phantom; lesions=None draws each kind with probability 0.5, otherwise exactly the kinds listed."""

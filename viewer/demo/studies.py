@@ -39,7 +39,7 @@ def write_demo_studies(out_dir: Path) -> dict[str, Path]:
     info = PngInfo()
     info.add_text("Description", f"{SYNTHETIC_NOTE}: RadCAM chest phantom, seed {PNG_SEED}")
     paths[PNG_NAME] = out_dir / PNG_NAME
-    Image.fromarray(np.round(png.image * 255).astype(np.uint8), mode="L").save(paths[PNG_NAME], pnginfo=info)
+    Image.fromarray(png.display, mode="L").save(paths[PNG_NAME], pnginfo=info)
     findings = {CR_MONO2: _findings(cr), CR_MONO1: _findings(cr), PNG_NAME: _findings(png)}
     paths[LESIONS_JSON] = out_dir / LESIONS_JSON
     paths[LESIONS_JSON].write_text(json.dumps(findings, indent=2) + "\n", encoding="utf-8")

@@ -8,11 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from viewer.errors import ExportError
-from viewer.render import compose_panels, heatmap, overlay
+from viewer.render import compose_panels, heatmap, overlay, scale_image
 
 from .anonymize import AnonymizationSession, header_text
 from .atomic import atomic_write
@@ -49,11 +48,12 @@ def method_title(key: str) -> str:
 
 
 def target_score(result) -> float | None:
-    """The explained target's probability; the complement ("not X") of a single sigmoid scores 1 - p."""
-    target = result.target
-    unit = target.get("output_index", target["index"])
-    score = next((p["score"] for p in result.predictions if p["index"] == unit), None)
-    return 1.0 - score if score is not None and target.get("sign", 1) < 0 else score
+    """The explained target's probability (viewer.cam.target_probability over the result's predictions)."""
+    from viewer.cam import target_probability
+
+    if not result.predictions:
+        return None
+    return float(target_probability([[p["score"] for p in result.predictions]], result.target)[0])
 
 
 def caption(result, threshold: float) -> str:
@@ -78,7 +78,7 @@ def render_panels(base: np.ndarray, cam: np.ndarray, style: OverlayStyle, scale:
              "overlay": overlay(base, cam, threshold=style.threshold, alpha=style.alpha, colormap=style.colormap,
                                 contour=style.contour)}
     if abs(scale - 1.0) > 1e-3:
-        shown = {name: _resize(pixels, scale) for name, pixels in shown.items()}
+        shown = {name: scale_image(pixels, scale) for name, pixels in shown.items()}
     return shown
 
 
@@ -173,8 +173,3 @@ def write_explanation(folder: Path, stem: str, image, base: np.ndarray, result, 
                                      anonymize=anonymize))
     return written
 
-
-def _resize(pixels: np.ndarray, scale: float) -> np.ndarray:
-    height, width = pixels.shape[:2]
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    return cv2.resize(pixels, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)

@@ -11,14 +11,17 @@ from .colormaps import RenderError
 from .panels import BACKGROUND, compose_panels
 
 
-def fit_within(image: np.ndarray, longest: int) -> np.ndarray:
-    """`image` shrunk (area averaging) so its longer side is at most `longest` px; never enlarged."""
+def scale_image(image: np.ndarray, scale: float) -> np.ndarray:
+    """`image` resized by `scale`: area averaging when shrinking, bilinear when enlarging; at least 1 px a side."""
     height, width = image.shape[:2]
-    scale = longest / max(height, width)
-    if scale >= 1.0:
-        return image
-    return cv2.resize(image, (max(1, round(width * scale)), max(1, round(height * scale))),
-                      interpolation=cv2.INTER_AREA)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+
+
+def fit_within(image: np.ndarray, longest: int) -> np.ndarray:
+    """`image` shrunk so its longer side is at most `longest` px; never enlarged."""
+    scale = longest / max(image.shape[:2])
+    return image if scale >= 1.0 else scale_image(image, scale)
 
 
 def compose_grid(panels: Sequence[tuple[str, np.ndarray]], columns: int = 4, header: str | None = None,
@@ -32,9 +35,9 @@ def compose_grid(panels: Sequence[tuple[str, np.ndarray]], columns: int = 4, hea
                            caption=caption if i == len(chunks) - 1 else None) for i, chunk in enumerate(chunks)]
     width = max(row.shape[1] for row in rows)
     gap = max(4, rows[0].shape[0] // 100)
-    stacked = []
-    for i, row in enumerate(rows):
-        padded = np.full((row.shape[0], width, 3), BACKGROUND, np.uint8)
-        padded[:, :row.shape[1]] = row
-        stacked += [padded] if i == 0 else [np.full((gap, width, 3), BACKGROUND, np.uint8), padded]
-    return np.vstack(stacked)
+    grid = np.full((sum(row.shape[0] for row in rows) + gap * (len(rows) - 1), width, 3), BACKGROUND, np.uint8)
+    top = 0
+    for row in rows:
+        grid[top:top + row.shape[0], :row.shape[1]] = row
+        top += row.shape[0] + gap
+    return grid

@@ -10,14 +10,7 @@ from typing import Callable
 
 import numpy as np
 
-from viewer.cam import Cancelled
-
-
-def target_probability(probabilities: np.ndarray, target: dict) -> np.ndarray:
-    """The explained target's probability per row; the complement ("not X") of a single sigmoid scores 1 - p."""
-    unit = target["output_index"] if "output_index" in target else target["index"]
-    p = np.asarray(probabilities, np.float64)[:, int(unit)]
-    return 1.0 - p if target.get("sign", 1) < 0 else p
+from viewer.cam import Cancelled, target_probability
 
 
 def score_raw(engine, raw: np.ndarray, target: dict, progress: Callable[[float], None] | None = None,

@@ -20,7 +20,6 @@ class ComparisonDialog(QDialog):
         self.setWindowTitle("Method comparison")
         self.grid = grid
         self.suggested_path = suggested_path
-        self.saved_to: str | None = None
         picture = QLabel()
         picture.setPixmap(QPixmap.fromImage(to_qimage(grid)))
         picture.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -46,5 +45,4 @@ class ComparisonDialog(QDialog):
         except RadcamError as exc:
             QMessageBox.warning(self, "Cannot save", str(exc))
             return False
-        self.saved_to = path
         return True

@@ -97,10 +97,9 @@ def uninstall(home: Path | None = None) -> list[Path]:
 
 def _refresh_caches(home: Path) -> None:
     """Tell the desktop about the change where its cache tools exist; without them it notices at next login."""
-    for tool, argument in (("update-desktop-database", home / "applications"),
-                           ("gtk-update-icon-cache", home / "icons" / "hicolor")):
+    for tool, options, folder in (("update-desktop-database", ["-q"], home / "applications"),
+                                  ("gtk-update-icon-cache", ["-q", "-t", "-f"], home / "icons" / "hicolor")):
         path = shutil.which(tool)
-        if path and argument.is_dir():
-            subprocess.run([path, "-q", str(argument)] if tool == "update-desktop-database"
-                           else [path, "-q", "-t", "-f", str(argument)],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=30, check=False)
+        if path and folder.is_dir():
+            subprocess.run([path, *options, str(folder)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           timeout=30, check=False)

@@ -77,8 +77,8 @@ class MainWindow(QMainWindow):
         self._render_scheduled = False
 
         self._build_widgets()
+        self.trust = TrustController(self)  # before the menus, which connect to it
         self.menus = Menus(self)
-        self.trust = TrustController(self)
         self._connect_threads()
         self._restore()
 

@@ -79,9 +79,8 @@ class Menus:
         self._add(explain, "Con&tour", controls.contour.toggle, "C")
         self._add(explain, "&Auto-explain on Change", controls.auto_explain.toggle, "A")
         explain.addSeparator()
-        # Lambdas: the trust controller is made after the menus.
-        self._add(explain, "Check This &Map (Trust)", lambda: w.trust.check(), "Ctrl+T")
-        self._add(explain, "Compare All Me&thods…", lambda: w.trust.compare(), "Ctrl+Shift+M")
+        self._add(explain, "Check This &Map (Trust)", w.trust.check, "Ctrl+T")
+        self._add(explain, "Compare All Me&thods…", w.trust.compare, "Ctrl+Shift+M")
         self._add(explain, "Clear Pointing &Box", lambda: w.trust.set_box(None), "Shift+Del")
 
         help_menu = self._menu(bar, "&Help")
