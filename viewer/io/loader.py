@@ -43,7 +43,8 @@ def load(paths: Iterable[str | Path]) -> LoadResult:
             result.skipped.append(Skipped(path, _reason(path, exc)))
             continue
         if isinstance(found, list):  # a DICOMDIR: what it references is examined like any other file
-            queue += found
+            queue += [item for item in found if isinstance(item, Path)]
+            result.skipped += [item for item in found if isinstance(item, Skipped)]
         elif isinstance(found, Skipped):
             result.skipped.append(found)
         else:
@@ -57,7 +58,8 @@ def load(paths: Iterable[str | Path]) -> LoadResult:
 
 
 def _examine(path: Path):
-    """A file as (Instance, header metadata), a Skipped, or (for a DICOMDIR) the list of files it references."""
+    """A file as (Instance, header metadata), a Skipped, or (for a DICOMDIR) the files it references, each a path
+    or a Skipped."""
     # A listing keeps no notes: warnings about a file are reported when it is opened, never as stray stderr lines.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -73,7 +75,7 @@ def _examine_file(path: Path):
     except InvalidDicomError:
         return _raster(path)  # perhaps an image without the usual suffix
     if is_dicomdir(ds):
-        return referenced_files(ds)
+        return referenced_files(ds, path)
     reason = no_image_reason(ds)
     if reason:
         return Skipped(path, reason)
