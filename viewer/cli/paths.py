@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
@@ -39,6 +40,9 @@ def parse_window(text: str):
         center, width = float(center_text), float(width_text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"window must be CENTER,WIDTH (e.g. 40,400), not {text!r}") from None
+    for name, value, given in (("centre", center, center_text), ("width", width, width_text)):
+        if not math.isfinite(value):  # float() takes 'nan', 'inf' and overflows like '1e400': all render black
+            raise argparse.ArgumentTypeError(f"window {name} must be a finite number, not {given.strip()}")
     if not width >= 1:
         raise argparse.ArgumentTypeError(f"window width must be at least 1, not {width_text.strip()}")
     return center, width
