@@ -439,6 +439,9 @@ def main(argv=None) -> int:
         "interpolation": "antialias",
         "thresholds": {label: 0.5 for label in LABELS},
         "layer": "block4_relu",
+        # The images it is made for (viewer.model.domain): others get an out-of-domain warning.
+        "expects": {"modalities": ["CR", "DX"], "body_parts": ["CHEST", "THORAX"], "view_positions": ["PA", "AP"],
+                    "min_size": [256, 256], "color": "grey"},
     }
     (args.out / "demo_phantom_cnn.keras.json").write_text(json.dumps(sidecar, indent=2) + "\n", encoding="utf-8")
     print(f"saved {path} in {time.time() - start:.0f} s", flush=True)
@@ -476,7 +479,13 @@ check that the maps point at the lesion.
 | file | what |
 |---|---|
 | `demo_phantom_cnn.keras` | Keras 3 model, 128×128×1 grey input in [0, 1], two sigmoid outputs ({size_bytes / 1024:.0f} KiB) |
-| `demo_phantom_cnn.keras.json` | sidecar: labels `nodule`, `consolidation`; preprocess `unit`; colour `grey`; thresholds 0.5; default CAM layer `block4_relu` |
+| `demo_phantom_cnn.keras.json` | sidecar: labels `nodule`, `consolidation`; preprocess `unit`; colour `grey`; thresholds 0.5; default CAM layer `block4_relu`; `expects`: CR or DX, chest, PA or AP, at least 256×256, grey |
+
+Inputs it is made for (`expects` in the sidecar): modality CR or DX, body part CHEST or THORAX, view PA or AP,
+at least 256×256 pixels, grey. Anything else (a CT slice, MR frames, a colour test pattern, a lateral view) is
+scored all the same, so RadCAM flags it: a red banner in the viewer, a warning line and `"out_of_domain"` in the
+CLI. What a file does not say (a PNG has no modality) is not checked. Another model declares its own `expects`
+in its sidecar; a model without one still gets a notice for CT, MR, PT, NM and US.
 
 Architecture: 4 × (Conv 3×3 – BatchNorm – ReLU) — 16 filters at 128 px, max-pool, 32 and 32 at 64 px, max-pool,
 64 at 32 px (`block4_relu`, 32×32×64; receptive field 22 px of the 128-px input) — global average pooling,

@@ -416,7 +416,8 @@ def _wrap(path: Path, model, sidecar: dict, options: dict, device: str) -> Loade
         labels=labels, preprocess=preprocess, color_mode=color_mode, input_size=size, thresholds=thresholds,
         output_kind=output_kind, interpolation=merged.get("interpolation", "antialias"),
         output=names[output_index] if len(tensors) > 1 else merged.get("output"),
-        layer=merged.get("layer"), description=merged.get("description"), sources=sources,
+        layer=merged.get("layer"), description=merged.get("description"), expects=merged.get("expects"),
+        sources=sources,
     )
     if spec.layer is not None and introspect.find_layer(model, spec.layer) is None:
         raise ModelError(f"{path}: no layer named {spec.layer!r} (option 'layer')")

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from viewer.errors import ModelError
+from viewer.model.domain import validate_expects
 
 PREPROCESS_MODES = ("none", "unit", "imagenet", "caffe", "tf", "raw")
 COLOR_MODES = ("grey", "rgb", "bgr")
@@ -16,7 +17,7 @@ OUTPUT_KINDS = ("sigmoid", "softmax", "logits")
 INTERPOLATIONS = ("antialias", "nearest", "bilinear", "area", "bicubic")
 SIDECAR_KEYS = (
     "labels", "preprocess", "color_mode", "input_size", "thresholds", "output_kind",
-    "interpolation", "output", "layer", "description",
+    "interpolation", "output", "layer", "description", "expects",
 )
 
 
@@ -34,6 +35,7 @@ class ModelSpec:
     output: str | int | None = None
     layer: str | None = None
     description: str | None = None
+    expects: dict[str, Any] | None = None  # the images the model is made for (viewer.model.domain); None: not said
     sources: dict[str, str] = field(default_factory=dict)  # field -> 'sidecar' | 'override' | 'model' | 'default'
 
     def as_dict(self) -> dict[str, Any]:
@@ -131,4 +133,6 @@ def _validate_value(key: str, value: Any, where: str) -> Any:
         if not isinstance(value, str):
             raise _bad(where, key, value, "free text")
         return value
+    if key == "expects":
+        return validate_expects(value, where)
     raise AssertionError(key)  # pragma: no cover
