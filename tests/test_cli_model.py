@@ -154,7 +154,8 @@ def test_predict_to_stdout_with_labels_override(capsys):
     code, out, err = run_cli(capsys, "predict", DEMO_PNG, "--labels", "a,b")
     assert code == 0, err
     header, row = list(csv.reader(out.splitlines()))
-    assert header == ["path", "a", "b"] and row[0] == str(DEMO_PNG) and all(0 <= float(v) <= 1 for v in row[1:])
+    assert header == ["path", "a", "b", "out_of_domain"] and row[0] == str(DEMO_PNG)
+    assert all(0 <= float(v) <= 1 for v in row[1:3]) and row[3] == ""
 
 
 def test_methods_lists_every_method_with_gradient_need(capsys):

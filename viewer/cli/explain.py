@@ -10,6 +10,7 @@ from pathlib import Path
 
 from viewer.errors import RadcamError
 
+from .domain import add_domain_option, check_domain
 from .modeling import Failures, Progress, add_model_options, load_model
 from .paths import add_input, expand, input_paths, non_negative_int, positive_int, unit_interval
 
@@ -20,6 +21,7 @@ def register(sub) -> None:
     parser = sub.add_parser("explain", help="explain a model's decision on images: heatmap, overlay, panels, CAM")
     add_input(parser, many=True)
     add_model_options(parser)
+    add_domain_option(parser)
     cam = parser.add_argument_group("explanation")
     cam.add_argument("--method", default="gradcam", help="CAM method (see 'radcam-cli methods'; default gradcam)")
     cam.add_argument("--target", metavar="NAME|INDEX", help="class to explain (default: the top-scoring one)")
@@ -66,6 +68,8 @@ def run(args: argparse.Namespace) -> int:
         try:
             t0 = time.perf_counter()
             image = open_image(path, frame=args.frame)
+            # Under --anonymize the pseudonym: a source path often carries the patient's name.
+            domain = check_domain(image, model, stem if args.anonymize else str(path), args.strict_domain)
             base = image.render()
             t1 = time.perf_counter()
             result = engine.explain(base, method=method, target=args.target, layer=args.layer, top_n=args.top_n,
@@ -74,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
             written = write_explanation(
                 args.out, stem, image, base, result, model.name, style, cam_array=True,
                 dicom_panels=("overlay",) if args.dicom_sc else (), anonymize=args.anonymize,
-                overwrite=args.overwrite)
+                overwrite=args.overwrite, out_of_domain=domain)
             t3 = time.perf_counter()
         except RadcamError as exc:
             failures.report(exc)
@@ -84,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
             "image": str(path), "frame": image.frame, "model": model.name, "method": result.method,
             "layer": result.layer, "target": {"index": result.target["index"], "name": result.target["name"]},
             "predictions": result.predictions, "cam_shape": list(result.cam.shape), "empty": result.empty,
-            "device": result.device,
+            "device": result.device, "out_of_domain": domain,
             "timings_ms": {"load": round((t1 - t0) * 1e3, 2),
                            "preprocess": round(result.timings_ms["preprocess"], 2),
                            "cam": round(result.timings_ms["cam"], 2), "render": round((t3 - t2) * 1e3, 2),

@@ -12,6 +12,7 @@ import numpy as np
 
 from viewer.errors import ModelError, RadcamError
 
+from .domain import add_domain_option, check_domain
 from .modeling import Failures, Progress, add_model_options, load_model
 from .paths import add_input, expand, input_paths, positive_int
 
@@ -22,6 +23,7 @@ def register(sub) -> None:
     parser = sub.add_parser("predict", help="score images with the model; CSV with one column per label")
     add_input(parser, many=True)
     add_model_options(parser)
+    add_domain_option(parser)
     parser.add_argument("--csv", type=Path, metavar="FILE", help="write the CSV here (default: stdout)")
     parser.add_argument("--overwrite", action="store_true", help="replace FILE if it exists")
     parser.add_argument("--batch-size", type=positive_int, default=BATCH, metavar="N",
@@ -40,23 +42,25 @@ def run(args: argparse.Namespace) -> int:
     rows: list[list] = []
     progress = Progress(len(files))
     failures = Failures(len(files), "scored")
-    pending: list[tuple[Path, np.ndarray]] = []
+    pending: list[tuple[Path, np.ndarray, list[str]]] = []  # path, model input, out-of-domain reasons
 
     def flush() -> None:
         if pending:
-            scores = model.predict(np.concatenate([x for _, x in pending]))
-            for (path, _), row in zip(pending, scores):
+            scores = model.predict(np.concatenate([x for _, x, _ in pending]))
+            for (path, _, domain), row in zip(pending, scores):
                 try:
                     model.check_output(row)
                 except ModelError as exc:
                     failures.report(ModelError(f"{path}: {exc}"))
                     continue
-                rows.append([str(path), *map(_number, row)])
+                rows.append([str(path), *map(_number, row), "; ".join(domain)])
             pending.clear()
 
     for path in files:
         try:
-            pending.append((path, model.prepare(open_image(path).render())))
+            image = open_image(path)
+            domain = check_domain(image, model, str(path), args.strict_domain)
+            pending.append((path, model.prepare(image.render()), domain))
         except RadcamError as exc:
             failures.report(exc)
         if len(pending) >= args.batch_size:
@@ -67,7 +71,8 @@ def run(args: argparse.Namespace) -> int:
     writer = csv.writer(text, lineterminator="\n")
     # Raw outputs are written as the model gives them: a logits head's columns say so.
     suffix = " (logit)" if model.output_kind == "logits" else ""
-    writer.writerow(["path", *(label + suffix for label in model.labels)])
+    # Last column: why an image is outside the model's domain (empty inside), as the warning lines say.
+    writer.writerow(["path", *(label + suffix for label in model.labels), "out_of_domain"])
     writer.writerows(rows)
     if args.csv is None:
         sys.stdout.write(text.getvalue())

@@ -95,14 +95,15 @@ def panel_path(folder: Path, stem: str, panel: str, fmt: str) -> Path:
     return Path(folder) / f"{stem}_{PANEL_FILE_NAMES[panel]}{FORMATS[fmt][1]}"
 
 
-def record(image, result, model: str, style: OverlayStyle, files: list[Path]) -> dict:
-    """The JSON sidecar of one explanation (source, model, method, layer, target, scores, overlay, software)."""
+def record(image, result, model: str, style: OverlayStyle, files: list[Path], out_of_domain=()) -> dict:
+    """The JSON sidecar of one explanation (source, model, method, layer, target, scores, overlay, software) and
+    why the image is outside the model's domain (viewer.model.domain; [] inside)."""
     return {"source": str(image.path), "frame": image.frame, "model": model, "method": result.method,
             "layer": result.layer, "target": {k: result.target[k] for k in ("index", "name") if k in result.target},
             "target_score": target_score(result), "predictions": result.predictions, "device": result.device,
             "empty_map": bool(result.empty), "timings_ms": result.timings_ms, "overlay": style.as_dict(),
             "files": [Path(path).name for path in files], "patient": image.metadata.get("patient"),
-            "study_date": image.metadata.get("study_date")}
+            "study_date": image.metadata.get("study_date"), "out_of_domain": list(out_of_domain)}
 
 
 def planned_files(folder: Path, stem: str, *, panels=("original", "heatmap", "overlay", "side_by_side"),
@@ -127,7 +128,7 @@ def write_explanation(folder: Path, stem: str, image, base: np.ndarray, result, 
                       panels=("original", "heatmap", "overlay", "side_by_side"), fmt: str = "png",
                       captioned=("side_by_side",), dicom_panels=(), cam_array: bool = False, sidecar: bool = True,
                       anonymize: bool = False, overwrite: bool = False, scale: float = 1.0, instance_number: int = 1,
-                      session: AnonymizationSession | None = None) -> list[Path]:
+                      session: AnonymizationSession | None = None, out_of_domain=()) -> list[Path]:
     """Write an explained image's files into `folder`: STEM_<panel>.<ext> (the side-by-side one is STEM_panels),
     STEM_<panel>_sc.dcm for `dicom_panels`, STEM_cam.npy, STEM.json; returns them in that order.
 
@@ -169,7 +170,7 @@ def write_explanation(folder: Path, stem: str, image, base: np.ndarray, result, 
 
         written.append(atomic_write(path, save_cam, overwrite))
     if sidecar:
-        written.append(write_sidecar(files[-1], record(image, result, model, style, files), overwrite=overwrite,
-                                     anonymize=anonymize))
+        written.append(write_sidecar(files[-1], record(image, result, model, style, files, out_of_domain),
+                                     overwrite=overwrite, anonymize=anonymize))
     return written
 
