@@ -17,7 +17,7 @@ from conftest import FIXTURES, needs_fixtures
 from viewer.errors import ExportError
 from viewer.export import (AnonymizationSession, anonymize_dataset, anonymize_metadata, atomic_write, header_text,
                            save_image, write_secondary_capture, write_sidecar)
-from viewer.export.anonymize import RULES
+from viewer.export.profile import action_for, profile_size
 
 NIH_DX = FIXTURES / "dicom" / "dx_chest_nih_uncompressed.dcm"
 
@@ -298,9 +298,11 @@ def test_sc_refuses_existing_file_and_bad_pixels(tmp_path):
 
 # anonymize_dataset ---------------------------------------------------------------------------------------------
 
-def test_rule_table_names_real_attributes():
-    assert all(pydicom.datadict.tag_for_keyword(keyword) for keyword in RULES)
-    assert set(RULES.values()) <= {"X", "Z", "D", "U"}
+def test_the_profile_is_the_standard_table_not_a_hand_typed_list():
+    assert profile_size() > 600  # PS3.15 Table E.1-1 names several hundred attributes
+    tag = pydicom.datadict.tag_for_keyword
+    assert action_for(tag("ConsultingPhysicianName")) == "Z" and action_for(tag("TextComments")) == "X"
+    assert action_for(tag("StudyInstanceUID")) == "U" and action_for(tag("Manufacturer")) is None
 
 
 def test_anonymize_dataset_copies_recurses_and_is_idempotent():

@@ -1,5 +1,5 @@
-"""De-identification of exported data: DICOM (PS3.15 Annex E, Basic Application Level Confidentiality Profile),
-sidecar dicts, and the header line burned into exported images.
+"""De-identification of exported data: DICOM (PS3.15 Annex E, Basic Application Level Confidentiality Profile, the
+table itself in profile.py), sidecar dicts, and the header line burned into exported images.
 
 One `AnonymizationSession` maps each source UID and patient ID to the same replacement for as long as it lives,
 so every file of one export (and of later exports in the same run) stays linked without the originals.
@@ -14,59 +14,21 @@ from copy import deepcopy
 
 from pydicom import Dataset
 from pydicom.datadict import tag_for_keyword
+from pydicom.dataelem import DataElement
 from pydicom.sr.codedict import codes
 from pydicom.uid import UID_dictionary, generate_uid
 
-ANONYMOUS_NAME = "ANONYMOUS"
-DEIDENTIFICATION_METHOD = "RadCAM: PS3.15 Annex E Basic Profile"  # LO: at most 64 characters
+from .profile import EDITION_NAME, action_for
 
-# Action per attribute, from PS3.15 Table E.1-1 (Basic Profile column). Where the table offers a choice
-# (X/Z, X/D, Z/D, X/Z/D) the first one that keeps the IOD valid is used: Z for Type 2 attributes, else X.
-#   X remove · Z empty value · D dummy value (see AnonymizationSession.dummy) · U new UID, consistent per session
-RULES: dict[str, str] = {
-    # patient
-    "PatientName": "D", "PatientID": "D", "PatientBirthDate": "Z", "PatientSex": "Z", "PatientBirthTime": "X",
-    "PatientAge": "X", "PatientSize": "X", "PatientWeight": "X", "PatientAddress": "X", "PatientBirthName": "X",
-    "PatientMotherBirthName": "X", "PatientTelephoneNumbers": "X", "PatientComments": "X", "PatientState": "X",
-    "PatientReligiousPreference": "X", "PatientSexNeutered": "X", "PatientInsurancePlanCodeSequence": "X",
-    "PatientPrimaryLanguageCodeSequence": "X", "PatientTransportArrangements": "X", "OtherPatientIDs": "X",
-    "OtherPatientIDsSequence": "X", "OtherPatientNames": "X", "IssuerOfPatientID": "X", "EthnicGroup": "X",
-    "Occupation": "X", "MilitaryRank": "X", "BranchOfService": "X", "CountryOfResidence": "X",
-    "RegionOfResidence": "X", "MedicalRecordLocator": "X", "MedicalAlerts": "X", "Allergies": "X",
-    "SmokingStatus": "X", "PregnancyStatus": "X", "AdditionalPatientHistory": "X", "ReferencedPatientSequence": "X",
-    "ResponsiblePerson": "X", "ResponsibleOrganization": "X", "CurrentPatientLocation": "X",
-    "AdmissionID": "X", "AdmittingDiagnosesDescription": "X", "AdmittingDate": "X", "AdmittingTime": "X",
-    # study, visit, request
-    "StudyInstanceUID": "U", "StudyDate": "Z", "StudyTime": "Z", "StudyID": "Z", "AccessionNumber": "Z",
-    "StudyDescription": "X", "ReferringPhysicianName": "Z", "ReferringPhysicianAddress": "X",
-    "ReferringPhysicianTelephoneNumbers": "X", "ReferringPhysicianIdentificationSequence": "X",
-    "PhysiciansOfRecord": "X", "PhysiciansOfRecordIdentificationSequence": "X", "NameOfPhysiciansReadingStudy": "X",
-    "PhysiciansReadingStudyIdentificationSequence": "X", "RequestingPhysician": "X", "RequestingService": "X",
-    "RequestAttributesSequence": "X", "ReferencedStudySequence": "X", "ReasonForStudy": "X",
-    "RequestedProcedureDescription": "X", "RequestedProcedureID": "X", "RequestedContrastAgent": "X",
-    "ScheduledProcedureStepDescription": "X", "ScheduledProcedureStepID": "X", "IssuerOfAdmissionID": "X",
-    "ReferencedPerformedProcedureStepSequence": "X", "PerformedProcedureStepID": "X",
-    "PerformedProcedureStepDescription": "X", "PerformedProcedureStepStartDate": "X",
-    "PerformedProcedureStepStartTime": "X", "PerformedProcedureStepEndDate": "X", "PerformedProcedureStepEndTime": "X",
-    "PerformedLocation": "X", "ProtocolName": "X",
-    # series, equipment, staff
-    "SeriesInstanceUID": "U", "SeriesDate": "X", "SeriesTime": "X", "SeriesDescription": "X",
-    "FrameOfReferenceUID": "U", "SynchronizationFrameOfReferenceUID": "U", "InstitutionName": "X",
-    "InstitutionAddress": "X", "InstitutionalDepartmentName": "X", "InstitutionCodeSequence": "X",
-    "StationName": "X", "DeviceSerialNumber": "X", "DeviceUID": "U", "DetectorID": "X", "GantryID": "X",
-    "PlateID": "X", "CassetteID": "X", "DateOfLastCalibration": "X", "TimeOfLastCalibration": "X",
-    "OperatorsName": "X", "OperatorIdentificationSequence": "X", "PerformingPhysicianName": "X",
-    "PerformingPhysicianIdentificationSequence": "X",
-    # instance, image
-    "SOPInstanceUID": "U", "ReferencedSOPInstanceUID": "U", "InstanceCreatorUID": "U", "StorageMediaFileSetUID": "U",
-    "IrradiationEventUID": "U", "ConcatenationUID": "U", "InstanceCreationDate": "X", "InstanceCreationTime": "X",
-    "ContentDate": "Z", "ContentTime": "Z", "AcquisitionDate": "X", "AcquisitionTime": "X",
-    "AcquisitionDateTime": "X", "AcquisitionComments": "X", "AcquisitionDeviceProcessingDescription": "X",
-    "DateOfSecondaryCapture": "X", "TimeOfSecondaryCapture": "X", "TimezoneOffsetFromUTC": "X",
-    "ContentCreatorName": "Z", "ImageComments": "X", "DerivationDescription": "X",
-    "OriginalAttributesSequence": "X", "ModifiedAttributesSequence": "X",
-}
-_RULES_BY_TAG = {tag_for_keyword(keyword): action for keyword, action in RULES.items()}
+ANONYMOUS_NAME = "ANONYMOUS"
+DEIDENTIFICATION_METHOD = f"RadCAM: PS3.15 E.1-1 Basic Profile, {EDITION_NAME}"  # LO: at most 64 characters
+
+# D: a dummy value consistent with the VR (PS3.15 E.3.2); strings not listed get DUMMY_TEXT, numbers 0.
+DUMMY_TEXT = "ANONYMIZED"
+DUMMIES = {"PN": ANONYMOUS_NAME, "DA": "19000101", "TM": "000000", "DT": "19000101000000", "AS": "000Y",
+           "DS": "0", "IS": "0", "UR": "http://anonymized.invalid"}
+_STRING_VRS = {"AE", "CS", "LO", "LT", "SH", "ST", "UC", "UT"}
+_BYTE_VRS = {"OB", "OD", "OF", "OL", "OV", "OW", "UN"}
 
 
 class AnonymizationSession:
@@ -88,8 +50,18 @@ class AnonymizationSession:
     def pseudonym(self, patient_id: str) -> str:
         return self._replace(self._patients, patient_id, lambda: f"RADCAM-{secrets.token_hex(4).upper()}")
 
-    def dummy(self, keyword: str, value) -> str:
-        return self.pseudonym(str(value)) if keyword == "PatientID" else ANONYMOUS_NAME
+    def dummy(self, elem: DataElement):
+        """Action D's value for `elem`: the patient ID's pseudonym, else a fixed dummy of the element's VR."""
+        if elem.tag == 0x00100020:
+            return self.pseudonym(str(elem.value))
+        vr = elem.VR
+        if vr in DUMMIES:
+            return DUMMIES[vr]
+        if vr in _STRING_VRS:
+            return DUMMY_TEXT
+        if vr in _BYTE_VRS:
+            return b"\0\0"  # D needs a non-zero length
+        return 0  # US, SS, UL, SL, FL, FD, ... (and "US or SS")
 
     def _replace(self, table: dict[str, str], value: str, new) -> str:
         with self._lock:
@@ -107,15 +79,20 @@ DEFAULT_SESSION = AnonymizationSession()
 
 def anonymize_dataset(ds: Dataset, session: AnonymizationSession | None = None,
                       keep: Collection[str] = ()) -> Dataset:
-    """A de-identified copy of `ds` (`ds` itself is left alone); attributes named in `keep` are kept as they are."""
+    """A de-identified copy of `ds` (`ds` itself is left alone); attributes named in `keep` are kept as they are.
+
+    Every attribute PS3.15 Table E.1-1 names, at any depth of sequences; every instance UID (named or not);
+    private tags and overlay groups removed."""
     session = session or DEFAULT_SESSION
     out = deepcopy(ds)
-    out.remove_private_tags()
+    out.remove_private_tags()  # walks every sequence item too
     kept = {tag_for_keyword(keyword) for keyword in keep}
     _apply(out, session, kept)
     meta = getattr(out, "file_meta", None)
-    if meta is not None and "SOPInstanceUID" in out:
-        meta.MediaStorageSOPInstanceUID = out.SOPInstanceUID
+    if meta is not None:
+        _apply(meta, session, kept)
+        if "SOPInstanceUID" in out:
+            meta.MediaStorageSOPInstanceUID = out.SOPInstanceUID
     out.PatientIdentityRemoved = "YES"
     out.DeidentificationMethod = DEIDENTIFICATION_METHOD
     code = codes.DCM.BasicApplicationConfidentialityProfile
@@ -130,22 +107,24 @@ def _apply(ds: Dataset, session: AnonymizationSession, kept: set) -> None:
     for elem in list(ds):
         if elem.tag in kept:
             continue
-        action = _RULES_BY_TAG.get(elem.tag)
-        values = list(elem.value) if elem.VM > 1 else [elem.value]
-        if action is None and elem.VR == "UI" and elem.value and not all(str(v) in UID_dictionary for v in values):
+        action = action_for(elem.tag)
+        values = list(elem.value) if elem.VR != "SQ" and elem.VM > 1 else [elem.value]
+        if elem.VR == "UI" and action in ("D", "S") or action is None and elem.VR == "UI" and elem.value and not all(
+                str(v) in UID_dictionary for v in values):
             action = "U"  # Annex E replaces every instance UID, named in the table or not; registered UIDs stay
         if action is None and elem.tag.group & 0xFF00 == 0x6000:
-            action = "X"  # overlay planes and their comments can hold burned-in names
+            action = "X"  # a whole overlay plane: its data and comments can hold burned-in names
         if action == "X":
             del ds[elem.tag]
         elif action == "Z":
-            elem.value = None
-        elif action == "D":
-            elem.value = session.dummy(elem.keyword, elem.value)
-        elif action == "U" and elem.value:
-            new = [session.uid(str(v)) for v in values]
-            elem.value = new if elem.VM > 1 else new[0]
-        elif elem.VR == "SQ":
+            elem.value = [] if elem.VR == "SQ" else None
+        elif action == "D" and elem.VR != "SQ":
+            elem.value = session.dummy(elem)
+        elif action == "U":
+            if elem.value:
+                new = [session.uid(str(v)) for v in values]
+                elem.value = new if len(new) > 1 else new[0]
+        elif elem.VR == "SQ":  # D or S on a sequence, or a sequence the table does not name: de-identify inside
             for item in elem.value:
                 _apply(item, session, kept)
 
