@@ -7,7 +7,8 @@
 A second `radcam FILE` while one runs hands FILE to the running window and exits (see single_instance).
 
 The window is shown before anything slow starts: TensorFlow is first imported by the model thread, after the
-event loop has painted the window. Errors in the arguments exit 2 with one `radcam: error: ...` line.
+event loop has painted the window. Errors in the arguments, and no display to show the window on, exit 2 with one
+`radcam: error: ...` line.
 """
 
 from __future__ import annotations
@@ -85,9 +86,15 @@ def create(argv: Sequence[str] | None = None):
 
     from viewer.assets import demo_studies, resource_path
 
-    from . import single_instance
+    from . import display, single_instance
 
-    app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "radcam"])
+    app = QApplication.instance()
+    if app is None:
+        missing = display.problem()
+        if missing:
+            raise ArgumentError(missing)
+        with display.fatal_as_one_line(error, EXIT_USAGE):
+            app = QApplication([sys.argv[0] if sys.argv else "radcam"])
     # --screenshot runs are unattended checks: they never hand over to, nor serve, a user's window.
     single = args.screenshot is None and not args.new_instance
     if single and single_instance.forward(args.files):
