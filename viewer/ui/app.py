@@ -97,8 +97,14 @@ def create(argv: Sequence[str] | None = None):
             app = QApplication([sys.argv[0] if sys.argv else "radcam"])
     # --screenshot runs are unattended checks: they never hand over to, nor serve, a user's window.
     single = args.screenshot is None and not args.new_instance
-    if single and single_instance.forward(args.files):
-        raise Forwarded()
+    server = None
+    if single:
+        if single_instance.forward(args.files):
+            raise Forwarded()
+        server = single_instance.InstanceServer()
+        # Two launches at once (Open with on two files): the one that lost the name hands its files to the other.
+        if not server.listening() and single_instance.forward(args.files):
+            raise Forwarded()
     # Only now the window's modules (0.6 s): a second `radcam FILE` hands FILE over without them.
     from . import theme
     from .main_window import MainWindow
@@ -118,9 +124,10 @@ def create(argv: Sequence[str] | None = None):
         window.controls.set_method(method)
     elif not args.files and not args.model:
         window.controls.set_method("gradcam")  # the demo is always shown with the embedded default
-    if single:
-        window.instance_server = single_instance.InstanceServer(parent=window)
-        window.instance_server.pathsReceived.connect(window.open_forwarded)
+    if server is not None:
+        server.setParent(window)
+        window.instance_server = server
+        server.pathsReceived.connect(window.open_forwarded)
     window.show()
 
     def start() -> None:

@@ -42,6 +42,18 @@ def forward(paths: list[str], name: str | None = None) -> bool:
     return sent
 
 
+def answers(name: str) -> bool:
+    """Whether a RadCAM listens on `name` (it ignores the empty message this connection sends)."""
+    socket = QLocalSocket()
+    socket.connectToServer(name)
+    if not socket.waitForConnected(CONNECT_TIMEOUT_MS):
+        return False
+    socket.disconnectFromServer()
+    if socket.state() != QLocalSocket.LocalSocketState.UnconnectedState:
+        socket.waitForDisconnected(CONNECT_TIMEOUT_MS)  # destroying a socket mid-close crashes Qt
+    return True
+
+
 class InstanceServer(QObject):
     """Listens for later launches; emits the paths each one sends (an empty list: just raise the window)."""
 
@@ -51,8 +63,10 @@ class InstanceServer(QObject):
         super().__init__(parent)
         self.server = QLocalServer(self)
         self.name = name or server_name()
-        if not self.server.listen(self.name):
-            QLocalServer.removeServer(self.name)  # a socket file left by a RadCAM that crashed
+        # The name is taken: a socket file left by a RadCAM that crashed is removed, but only when nobody answers
+        # on it; removing a live RadCAM's socket would make every later launch start another window.
+        if not self.server.listen(self.name) and not answers(self.name):
+            QLocalServer.removeServer(self.name)
             self.server.listen(self.name)
         self.server.newConnection.connect(self._accept)
 
