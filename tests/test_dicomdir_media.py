@@ -161,3 +161,10 @@ def test_pydicom_media_all_open():
     for name in ("DICOMDIR", "DICOMDIR-bigEnd", "DICOMDIR-implicit", "DICOMDIR-nooffset", "DICOMDIR-reordered"):
         result = load([get_testdata_file(name)])
         assert not result.skipped and len(images(result)) == 31, name
+
+
+def test_a_missing_file_is_placed_in_the_folders_as_they_are_named_on_disk(media):
+    lower_case_everything(media)
+    next(media.rglob("se000001")).joinpath("im000000").unlink()
+    (skipped,) = load([media / "DICOMDIR"]).skipped
+    assert skipped.reason == "listed in the DICOMDIR but missing: no IM000000 in pt000000/st000000/se000001"

@@ -58,7 +58,7 @@ def _resolve(root: Path, parts: list[str], listings: dict) -> Path | Skipped:
         return written
     folder = root
     for index, part in enumerate(parts):
-        where = "/".join(parts[:index]) or "the media folder"
+        where = folder.relative_to(root).as_posix() if index else "the media folder"  # as named on disk
         names = _listing(folder, listings).get(_key(part), [])
         exact = [name for name in names if name == part]
         if exact or len(names) == 1:
