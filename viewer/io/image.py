@@ -25,6 +25,8 @@ class GreyValues:
     """
 
     def __init__(self, stored: np.ndarray, to_modality: Callable[[np.ndarray], np.ndarray]):
+        if not stored.dtype.isnative:  # big-endian files decode to '>u2'/'>i2'; ufuncs take no byte order in dtype=
+            stored = stored.astype(stored.dtype.newbyteorder("="))
         self.index: np.ndarray | None = None
         self.shape = stored.shape
         integral = stored.size > 0 and np.issubdtype(stored.dtype, np.integer)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -31,6 +33,8 @@ class Window:
     lut_index: int | None = None
 
     def __post_init__(self) -> None:
+        if not (math.isfinite(self.center) and math.isfinite(self.width)):  # NaN would render every pixel black
+            raise ValueError(f"window centre and width must be finite numbers, not {self.center}, {self.width}")
         if self.function not in FUNCTIONS:
             raise ValueError(f"VOI LUT function must be one of {', '.join(FUNCTIONS)}, not {self.function!r}")
         # PS3.3 C.11.2.1.2: LINEAR needs a width of at least 1, the other functions more than 0.
@@ -50,7 +54,9 @@ def covering(low: float, high: float, explanation: str = AUTO) -> Window:
     for 0..255 this is 128/256, which maps every 8-bit value onto itself.
     """
     # low / 2 + high / 2: the sum of two huge float pixel values would overflow to inf.
-    return Window(center=low / 2 + high / 2 + 0.5, width=max(high - low + 1, 1.0), explanation=explanation)
+    width = high - low + 1  # overflows to inf for float pixels near +-1.8e308: the widest finite window then
+    return Window(center=low / 2 + high / 2 + 0.5, width=min(max(width, 1.0), sys.float_info.max),
+                  explanation=explanation)
 
 
 def auto_window(values: GreyValues, exclude_stored: tuple[int, int] | None = None) -> Window:

@@ -1,0 +1,79 @@
+"""Encapsulated frames read from the file (one at a time), and what their codestreams say that the header may not:
+their size (checked before a decoder allocates it) and, for JPEG 2000, their signedness."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from pydicom import Dataset
+from pydicom.datadict import tag_for_keyword
+from pydicom.encaps import get_frame
+from pydicom.pixels.utils import get_j2k_parameters
+from pydicom.uid import UID, JPEG2000TransferSyntaxes, RLELossless
+
+from ..errors import StudyError
+from .guards import BoundedFile, codestream_size
+
+
+def frame_bytes(path: Path, ds: Dataset, syntax: UID, frame: int, frames: int) -> bytes | None:
+    """The encapsulated codestream of `frame`, or None (native data, RLE, or a fragment table too broken to read:
+    the decoder reports that in its own words)."""
+    if not syntax.is_compressed or syntax == RLELossless:
+        return None
+    offsets = ds.get("ExtendedOffsetTable"), ds.get("ExtendedOffsetTableLengths")
+    # The frame is read from the file, not through ds.PixelData: that would keep the whole value in the dataset.
+    elem = ds.get_item(tag_for_keyword("PixelData"), keep_deferred=True)
+    extended = offsets if all(o is not None for o in offsets) else None
+    try:
+        if elem.value is not None:
+            return get_frame(elem.value, frame, number_of_frames=frames, extended_offsets=extended)
+        with BoundedFile(path) as f:
+            f.seek(elem.value_tell)
+            return get_frame(f, frame, number_of_frames=frames, extended_offsets=extended)
+    except Exception:  # noqa: BLE001 - see the docstring
+        return None
+
+
+def check_codestream(path: Path, ds: Dataset, data: bytes | None, frame: int) -> None:
+    """A JPEG-family frame's decoder allocates what the codestream declares: refuse more than Rows x Columns."""
+    declared = codestream_size(data) if data else None
+    if declared and declared[1] * declared[2] > int(ds.Rows) * int(ds.Columns):
+        kind, rows, columns = declared
+        raise StudyError(f"{path}: frame {frame} is a {kind} codestream of {rows} x {columns} pixels, more than the "
+                         f"{ds.Rows} x {ds.Columns} of its header")
+
+
+def j2k_signedness(stored: np.ndarray, ds: Dataset, syntax: UID, data: bytes | None, notes: list[str]) -> np.ndarray:
+    """`stored` read as signed when a JPEG 2000 codestream and Pixel Representation disagree about the sign.
+
+    pydicom follows the header: an unsigned codestream under Pixel Representation 1 becomes signed (its test file
+    J2K_pixelrep_mismatch.dcm, pydicom #1149, is a CT only then), but a signed codestream under Pixel Representation
+    0 keeps only its low bits, and negative values show as noise. Either way one side is wrong, and in both known
+    cases the data is signed: read it as signed and say so.
+    """
+    if syntax not in JPEG2000TransferSyntaxes or not data or stored.dtype.kind not in "iu":
+        return stored
+    try:
+        params = get_j2k_parameters(data)
+    except Exception:  # noqa: BLE001 - no readable SIZ segment: the decoder already used what it found
+        return stored
+    signed, precision = params.get("is_signed"), params.get("precision")
+    header_signed = int(ds.get("PixelRepresentation", 0)) == 1
+    if signed is None or precision is None or bool(signed) == header_signed:
+        return stored
+    if header_signed:  # pydicom has already made these signed
+        notes.append("JPEG 2000 codestream is unsigned but Pixel Representation is 1: read as signed, as the header "
+                     "says")
+        return stored
+    notes.append("JPEG 2000 codestream is signed but Pixel Representation is 0: read as signed, as the codestream "
+                 "says")
+    if stored.dtype.kind == "i":
+        return stored
+    # pydicom kept the low `precision` bits; shifting them to the top and back as a signed type restores the sign.
+    signed_values = stored.view(stored.dtype.str.replace("u", "i")).copy()
+    shift = 8 * stored.dtype.itemsize - int(precision)
+    if shift > 0:
+        np.left_shift(signed_values, shift, out=signed_values)
+        np.right_shift(signed_values, shift, out=signed_values)
+    return signed_values

@@ -1,0 +1,202 @@
+"""What a DICOM header says before and around the pixels: is there an image, are the attributes that describe its
+pixels present and whole numbers, which windows and Modality LUT apply to a frame, and the metadata `info` shows."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from pydicom import Dataset
+from pydicom.datadict import dictionary_description, tag_for_keyword
+from pydicom.multival import MultiValue
+from pydicom.pixels import apply_modality_lut
+from pydicom.pixels.utils import get_nr_frames
+from pydicom.uid import UID
+
+from .failures import describe, printable
+from .image import GreyValues
+from .windows import FUNCTIONS, Window, auto_window
+
+PIXEL_TAGS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
+# pydicom 3.0 does not know these yet; naming them makes "unsupported transfer syntax" readable.
+SYNTAX_NAMES = {
+    "1.2.840.10008.1.2.4.110": "JPEG XL Lossless",
+    "1.2.840.10008.1.2.4.111": "JPEG XL JPEG Recompression",
+    "1.2.840.10008.1.2.4.112": "JPEG XL",
+}
+# Image Pixel module attributes (PS3.3 C.7.6.3) every decoder needs; Bits Stored and Pixel Representation only for
+# integer pixel data.
+REQUIRED = ("SamplesPerPixel", "PhotometricInterpretation", "BitsAllocated")
+REQUIRED_INTEGER = ("BitsStored", "PixelRepresentation")
+WHOLE_NUMBERS = ("Rows", "Columns", "SamplesPerPixel", "BitsAllocated", "BitsStored", "PixelRepresentation",
+                 "NumberOfFrames", "PlanarConfiguration")
+
+
+def syntax_name(uid: UID) -> str:
+    """The transfer syntax's name; for a UID pydicom does not know, "unknown" (callers print the UID beside it)."""
+    return SYNTAX_NAMES.get(str(uid)) or (uid.name if uid.is_transfer_syntax else "unknown")
+
+
+def shown(value, limit: int = 64) -> str:
+    """Text from the file as it may appear in a one-line message: a damaged value can hold newlines, control bytes
+    and the rest of the header."""
+    text = printable(str(value))
+    return text if len(text) <= limit else f"{text[:limit]}..."
+
+
+def attribute(keyword: str) -> str:
+    """'Samples per Pixel (0028,0002)': how a message names an attribute."""
+    tag = tag_for_keyword(keyword)
+    return f"{dictionary_description(tag)} ({tag >> 16:04X},{tag & 0xFFFF:04X})"
+
+
+def no_image_reason(ds: Dataset) -> str | None:
+    """Why this dataset has nothing to display, or None when it has pixel data."""
+    what = _sop_class_name(ds)
+    if not any(tag in ds for tag in PIXEL_TAGS):
+        return f"{what}: no pixel data"
+    if not _int(ds.get("Rows")) or not _int(ds.get("Columns")):
+        return f"{what}: pixel data without rows/columns"
+    if _int(ds.get("NumberOfFrames")) == 0:
+        return f"{what}: no frames"
+    return None
+
+
+def pixel_module_problem(ds: Dataset) -> str | None:
+    """What stops the pixels from being read, in words (an attribute missing or not a number), or None."""
+    needed = REQUIRED + (REQUIRED_INTEGER if "PixelData" in ds else ())
+    missing = [attribute(k) for k in needed if ds.get(k) is None or ds.get(k) == ""]
+    if missing:
+        return f"the image pixel module lacks {', '.join(missing)}, needed to read the pixels"
+    for keyword in WHOLE_NUMBERS:
+        value = ds.get(keyword)
+        if value is not None and value != "" and _int(value) is None:
+            return f"{attribute(keyword)} is {shown(value)!r}, not a whole number"
+    return None
+
+
+def _sop_class_name(ds: Dataset) -> str:
+    sop = ds.get("SOPClassUID")
+    return f"{shown(sop.name)} ({shown(ds.get('Modality') or 'no modality')})" if sop else "DICOM dataset"
+
+
+def frame_count(ds: Dataset) -> int:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # an invalid NumberOfFrames means 1 frame; pydicom warns about it
+        return get_nr_frames(ds, warn=False)
+
+
+def frame_view(ds: Dataset, frame: int) -> Dataset:
+    """`ds` with the enhanced multi-frame functional groups of `frame` (rescale, window) lifted to the top level."""
+    shared, per_frame = ds.get("SharedFunctionalGroupsSequence"), ds.get("PerFrameFunctionalGroupsSequence")
+    # Per-frame values come last so they override shared ones.
+    groups = ([shared[0]] if shared else []) + ([per_frame[frame]] if per_frame and frame < len(per_frame) else [])
+    lifted = [item for g in groups for key in ("PixelValueTransformationSequence", "FrameVOILUTSequence")
+              for item in (g.get(key) or [])[:1]]
+    if not lifted:
+        return ds
+    view = ds.copy()
+    for item in lifted:
+        for elem in item:
+            view[elem.tag] = elem
+    return view
+
+
+def checked_modality_lut(ds: Dataset, notes: list[str]) -> Dataset:
+    """`ds`, or a copy without its Modality LUT Sequence when that is damaged (an empty item, no LUT data): pydicom
+    then applies Rescale Slope/Intercept, or nothing. Said in `notes`, as a damaged VOI LUT is."""
+    if not ds.get("ModalityLUTSequence"):
+        return ds
+    try:
+        first_map = int(ds.ModalityLUTSequence[0].LUTDescriptor[1])
+        apply_modality_lut(np.array([first_map, first_map + 1], np.int64), ds)  # pydicom's own checks
+        return ds
+    except Exception as exc:  # noqa: BLE001 - any damage: the image still shows, with the fallback named
+        view = ds.copy()
+        del view.ModalityLUTSequence  # the copy is shallow: deleting from it leaves `ds` as read
+        fallback = "rescale slope/intercept" if "RescaleSlope" in view and "RescaleIntercept" in view else "identity"
+        notes.append(f"Modality LUT ignored ({describe(exc)}): using {fallback}")
+        return view
+
+
+def file_windows(ds: Dataset, notes: list[str]) -> list[Window]:
+    """Window Center/Width pairs in file order, with their explanations and the VOI LUT function."""
+    centers, widths = _multi(ds.get("WindowCenter")), _multi(ds.get("WindowWidth"))
+    explanations = _multi(ds.get("WindowCenterWidthExplanation"))
+    function = str(ds.get("VOILUTFunction") or "LINEAR").upper()
+    if function not in FUNCTIONS:
+        notes.append(f"unknown VOI LUT function {function!r}: using LINEAR")
+        function = "LINEAR"
+    windows = []
+    for i, (center, width) in enumerate(zip(centers, widths)):
+        explanation = str(explanations[i]) if i < len(explanations) and explanations[i] else f"window {i + 1}"
+        try:
+            windows.append(Window(float(center), float(width), explanation, function))
+        except (TypeError, ValueError) as exc:  # empty, invalid, NaN or infinite: skip that window, keep the rest
+            notes.append(f"window {explanation!r} ignored: {exc}")
+    return windows
+
+
+def _multi(value) -> list:
+    if value is None or value == "":
+        return []
+    return list(value) if isinstance(value, MultiValue) else [value]
+
+
+def auto(values: GreyValues, ds: Dataset) -> Window:
+    """Automatic window over the modality values that are not pixel padding (padding is in stored values)."""
+    padding = ds.get("PixelPaddingValue")
+    if padding is None:
+        return auto_window(values)
+    limit = ds.get("PixelPaddingRangeLimit", padding)
+    return auto_window(values, (min(padding, limit), max(padding, limit)))
+
+
+def metadata(ds: Dataset, notes: list[str]) -> dict:
+    syntax = ds.file_meta.TransferSyntaxUID
+    spacing = ds.get("PixelSpacing") or ds.get("ImagerPixelSpacing")
+    return {
+        "patient": {"name": _text(ds.get("PatientName")), "id": _text(ds.get("PatientID")),
+                    "sex": _text(ds.get("PatientSex")), "age": _text(ds.get("PatientAge"))},
+        "study_date": _text(ds.get("StudyDate")),
+        "study_description": _text(ds.get("StudyDescription")),
+        "series_description": _text(ds.get("SeriesDescription")),
+        "modality": _text(ds.get("Modality")),
+        "view_position": _text(ds.get("ViewPosition")),
+        "body_part": _text(ds.get("BodyPartExamined")),
+        "institution": _text(ds.get("InstitutionName")),
+        "rows": _int(ds.get("Rows")),
+        "columns": _int(ds.get("Columns")),
+        "frames": frame_count(ds) if no_image_reason(ds) is None else 0,
+        "pixel_spacing": _spacing(spacing),
+        "bits_allocated": _int(ds.get("BitsAllocated")),
+        "bits_stored": _int(ds.get("BitsStored")),
+        "photometric": _text(ds.get("PhotometricInterpretation")),
+        "transfer_syntax": {"uid": str(syntax), "name": syntax_name(syntax)},
+        "study_uid": _text(ds.get("StudyInstanceUID")),
+        "series_uid": _text(ds.get("SeriesInstanceUID")),
+        "sop_instance_uid": _text(ds.get("SOPInstanceUID")),
+        "instance_number": _int(ds.get("InstanceNumber")),
+        "series_number": _int(ds.get("SeriesNumber")),
+        "warnings": list(notes),
+    }
+
+
+def _spacing(value) -> list[float] | None:
+    """Pixel spacing in mm; None when absent or not finite numbers (info prints strict JSON: no NaN)."""
+    try:
+        spacing = [float(v) for v in (value if isinstance(value, MultiValue) else [value])] if value else None
+    except (TypeError, ValueError):
+        return None
+    return spacing if spacing and all(np.isfinite(spacing)) else None
+
+
+def _text(value) -> str | None:
+    return None if value is None or str(value) == "" else str(value)
+
+
+def _int(value) -> int | None:
+    try:
+        return None if value is None or value == "" else int(value)
+    except (TypeError, ValueError):
+        return None
