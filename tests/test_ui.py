@@ -648,3 +648,42 @@ def test_a_check_of_another_map_of_the_same_image_reuses_the_baselines(monkeypat
     darker = check("gradcam", (pixels // 2).copy())  # another image: scored again
     assert len(scored) == 3 and "pointing" in boxed["baselines"]["random"]
     assert darker["baselines"] != first["baselines"]
+
+
+def test_an_image_outside_the_models_domain_gets_a_red_banner_that_follows_image_and_model(qtbot, window, tmp_path):
+    import shutil
+
+    from PySide6.QtWidgets import QToolButton
+
+    from conftest import write_dicom
+    from viewer.assets import demo_studies
+    from viewer.model import default_model_path
+
+    chest = next(path for path in demo_studies() if path.name == "demo_cr_nodule.dcm")
+    ct = write_dicom(tmp_path / "ct.dcm", (np.arange(256 * 256).reshape(256, 256) % 3000).astype(np.uint16),
+                     bits_stored=12, Modality="CT")
+    decoded = dict(timeout=JOB_TIMEOUT_MS, check_params_cb=lambda _id, kind, _result: kind == "decode")
+
+    with qtbot.waitSignal(window.io_thread.finished, **decoded):
+        window.open_paths([ct])
+    assert window.domain_banner.isHidden()  # no model loaded: nothing to be out of the domain of
+    explained(qtbot, window, model=default_model_path())
+    assert window.domain_banner.reasons() == ["modality CT (the model expects CR or DX)"]
+    assert window.domain_banner.isVisible() and "modality CT" in window.domain_banner.text.text()
+    # The error strip is another widget ("No model is loaded" is on it here): dismissing it leaves this one.
+    qtbot.mouseClick(window.banner.findChild(QToolButton), Qt.MouseButton.LeftButton)
+    assert window.banner.isHidden() and window.domain_banner.isVisible()
+
+    with qtbot.waitSignal(window.explanationShown, timeout=JOB_TIMEOUT_MS):
+        window.open_paths([chest])
+    assert window.domain_banner.isHidden() and window.domain_banner.reasons() == []
+
+    # Another model, with other expectations: the strip follows the model without reopening the image.
+    model = tmp_path / "ct_model.keras"
+    shutil.copy(default_model_path(), model)
+    sidecar = json.loads(default_model_path().with_name(default_model_path().name + ".json").read_text())
+    model.with_name("ct_model.keras.json").write_text(json.dumps({**sidecar, "expects": {"modalities": ["CT"]}}))
+    with qtbot.waitSignal(window.explanationShown, timeout=JOB_TIMEOUT_MS):
+        window.load_model(model)
+    assert window.domain_banner.reasons() == ["modality CR (the model expects CT)"]
+    assert "ct_model" in window.domain_banner.text.text()

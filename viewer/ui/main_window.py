@@ -23,7 +23,7 @@ from viewer.io import DisplayImage, Instance, Window, load
 from viewer.render import COLORMAPS, OverlayRenderer, heatmap
 
 from . import corner_text, dialogs
-from .banner import Banner
+from .banner import Banner, DomainBanner
 from .browser import StudyBrowser
 from .controls import ControlPanel
 from .decoding import Decoder
@@ -107,11 +107,13 @@ class MainWindow(QMainWindow):
         for view in self.views.values():
             row.addWidget(view, 1)
         self.banner = Banner()
+        self.domain_banner = DomainBanner()  # persistent, unlike the dismissable error strip above it
         centre = QWidget()
         centre_layout = QVBoxLayout(centre)
         centre_layout.setContentsMargins(0, 0, 0, 0)
         centre_layout.setSpacing(2)
         centre_layout.addWidget(self.banner)
+        centre_layout.addWidget(self.domain_banner)
         centre_layout.addWidget(views_row, 1)
 
         self.controls = ControlPanel(METHODS, list(COLORMAPS))
@@ -308,6 +310,7 @@ class MainWindow(QMainWindow):
             view.set_placeholder("")
         self.view_group.fit()
         self.menus.show_presets(self.image)
+        self._check_domain()
         self._refresh_chrome()
         self.statusBar().showMessage(f"{instance.path.name}", 5000)
         if self.controls.auto_explain.isChecked() or self.explain_pending:
@@ -395,11 +398,20 @@ class MainWindow(QMainWindow):
         self.controls.set_model(info)
         self.device_label.setText(f"Device: {info.device}")
         self.timing_label.setText(f"Model loaded in {info.load_ms / 1000:.1f} s")
+        self._check_domain()
         self._refresh_chrome()
         if self.explain_pending or (self.image is not None and self.controls.auto_explain.isChecked()):
             self.request_explain(force=True)
         # After the first explanation, so that it is not delayed; nobody waits for this job's result.
         self.model_thread.submit("warm-up", self.session.warm_up)
+
+    def _check_domain(self) -> None:
+        """The red strip when the shown image is outside the loaded model's domain; hidden otherwise."""
+        from viewer.model.domain import image_out_of_domain  # no TensorFlow: viewer.model imports it lazily
+
+        reasons = [] if self.image is None or self.model_info is None else image_out_of_domain(
+            self.image, self.model_info.expects)
+        self.domain_banner.set_reasons(reasons, self.model_info.name if self.model_info else "")
 
     def device_text(self) -> str:
         return self.model_info.device if self.model_info else ""

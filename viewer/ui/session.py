@@ -41,6 +41,7 @@ class ModelInfo:
     load_ms: float
     sha256: str  # of the model file (key of remembered trust in an unsafe model); "" when no trust was in play
     unsafe: bool  # loaded with unsafe deserialisation (code in the file may have run)
+    expects: dict | None = None  # the images it is made for (sidecar 'expects', viewer.model.domain)
 
     def details(self) -> list[str]:
         size = "×".join(str(v) for v in (*self.input_size, self.channels))
@@ -143,7 +144,8 @@ class ModelSession:
                          thresholds=dict(loaded.spec.thresholds), device=engine.device,
                          layers=[(layer.name, f"{layer.name}  {'×'.join(map(str, layer.shape))}") for layer in layers],
                          default_layer=next((layer.name for layer in layers if layer.is_default), ""),
-                         load_ms=(time.perf_counter() - start) * 1000, sha256=digest, unsafe=unsafe)
+                         load_ms=(time.perf_counter() - start) * 1000, sha256=digest, unsafe=unsafe,
+                         expects=loaded.spec.expects)
 
     def warm_up(self, context: JobContext) -> None:
         """Trace the engine's compiled passes (Grad-CAM's and Score-CAM's) on a blank image.
