@@ -29,7 +29,7 @@ GREY_PHOTOMETRICS = ("MONOCHROME1", "MONOCHROME2")
 # noise stays far below SPREAD) or with a small coloured annotation (under COLOURED_FRACTION of the pixels).
 SPREAD = 24
 COLOURED_FRACTION = 0.01
-_SAMPLE_PIXELS = 1 << 20  # channel agreement is judged on at most this many pixels (a regular subsample)
+_SAMPLE_PIXELS = 1 << 18  # channel agreement is judged on at most this many pixels (a regular subsample)
 
 
 def validate_expects(value: Any, where: str) -> dict[str, Any]:
@@ -113,8 +113,8 @@ def is_colour_content(rgb: np.ndarray) -> bool:
     """Whether an (H, W, 3) image shows colour: more than COLOURED_FRACTION of its pixels with channels more than
     SPREAD grey levels apart. A grey radiograph stored as RGB (often so from film scanners and photo tools) is grey."""
     step = max(1, int(np.ceil(np.sqrt(rgb.shape[0] * rgb.shape[1] / _SAMPLE_PIXELS))))
-    sample = rgb[::step, ::step].astype(np.int16)
-    spread = sample.max(axis=-1) - sample.min(axis=-1)
+    r, g, b = (rgb[::step, ::step, channel] for channel in range(3))
+    spread = np.maximum(np.maximum(r, g), b) - np.minimum(np.minimum(r, g), b)  # uint8: max >= min, no wrap
     return np.count_nonzero(spread > SPREAD) > COLOURED_FRACTION * spread.size
 
 
