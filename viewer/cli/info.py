@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from pathlib import Path
 
 from viewer.io import load, open_image
@@ -47,5 +48,18 @@ def run(args: argparse.Namespace) -> int:
     (path,) = input_paths(args)
     is_collection = path.is_dir() or path.name.upper() == "DICOMDIR"
     info = folder_info(path) if is_collection else image_info(path, args.frame)
-    print(json.dumps(info, default=str))
+    # Strict JSON: a NaN or infinite number read from a file (a spacing, a value some library passes on) is null, never
+    # the NaN/Infinity tokens JSON parsers reject.
+    print(json.dumps(strict(info), default=str, allow_nan=False))
     return 0
+
+
+def strict(value):
+    """`value` with every non-finite float (at any depth) replaced by None."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: strict(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [strict(item) for item in value]
+    return value

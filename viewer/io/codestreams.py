@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 from pydicom import Dataset
 from pydicom.datadict import tag_for_keyword
 from pydicom.encaps import get_frame
@@ -44,36 +43,28 @@ def check_codestream(path: Path, ds: Dataset, data: bytes | None, frame: int) ->
                          f"{ds.Rows} x {ds.Columns} of its header")
 
 
-def j2k_signedness(stored: np.ndarray, ds: Dataset, syntax: UID, data: bytes | None, notes: list[str]) -> np.ndarray:
-    """`stored` read as signed when a JPEG 2000 codestream and Pixel Representation disagree about the sign.
+def j2k_sign_options(ds: Dataset, syntax: UID, data: bytes | None, notes: list[str]) -> dict:
+    """Decoding options that read a JPEG 2000 frame as signed when its codestream and Pixel Representation disagree
+    about the sign (with a note saying so); {} when they agree.
 
     pydicom follows the header: an unsigned codestream under Pixel Representation 1 becomes signed (its test file
     J2K_pixelrep_mismatch.dcm, pydicom #1149, is a CT only then), but a signed codestream under Pixel Representation
-    0 keeps only its low bits, and negative values show as noise. Either way one side is wrong, and in both known
-    cases the data is signed: read it as signed and say so.
+    0 keeps only its low bits (or, through Pillow, a level shift), and negative values show as noise. Either way one
+    side is wrong, and in both known cases the data is signed: it is read as signed.
     """
-    if syntax not in JPEG2000TransferSyntaxes or not data or stored.dtype.kind not in "iu":
-        return stored
+    if syntax not in JPEG2000TransferSyntaxes or not data:
+        return {}
     try:
-        params = get_j2k_parameters(data)
-    except Exception:  # noqa: BLE001 - no readable SIZ segment: the decoder already used what it found
-        return stored
-    signed, precision = params.get("is_signed"), params.get("precision")
-    header_signed = int(ds.get("PixelRepresentation", 0)) == 1
-    if signed is None or precision is None or bool(signed) == header_signed:
-        return stored
-    if header_signed:  # pydicom has already made these signed
+        signed = get_j2k_parameters(data).get("is_signed")
+    except Exception:  # noqa: BLE001 - no readable SIZ segment: the decoder reports what it finds
+        return {}
+    header_signed = ds.get("PixelRepresentation") == 1
+    if signed is None or bool(signed) == header_signed:
+        return {}
+    if header_signed:  # pydicom's sign correction already reads it as the header says
         notes.append("JPEG 2000 codestream is unsigned but Pixel Representation is 1: read as signed, as the header "
                      "says")
-        return stored
+        return {}
     notes.append("JPEG 2000 codestream is signed but Pixel Representation is 0: read as signed, as the codestream "
                  "says")
-    if stored.dtype.kind == "i":
-        return stored
-    # pydicom kept the low `precision` bits; shifting them to the top and back as a signed type restores the sign.
-    signed_values = stored.view(stored.dtype.str.replace("u", "i")).copy()
-    shift = 8 * stored.dtype.itemsize - int(precision)
-    if shift > 0:
-        np.left_shift(signed_values, shift, out=signed_values)
-        np.right_shift(signed_values, shift, out=signed_values)
-    return signed_values
+    return {"pixel_representation": 1}

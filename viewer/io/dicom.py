@@ -18,7 +18,7 @@ from pydicom.uid import (JPEG2000, UID, DeflatedExplicitVRLittleEndian, Explicit
                          JPEGExtended12Bit, JPEGLSLossless, JPEGLSNearLossless)
 
 from ..errors import NoImageError, StudyError
-from .codestreams import check_codestream, frame_bytes, j2k_signedness
+from .codestreams import check_codestream, frame_bytes, j2k_sign_options
 from .failures import NOT_CAUGHT, describe, native_stderr, warning_notes
 from .guards import MAX_FRAME_PIXELS, BoundedFile, inflation_problem, is_deflated
 # frame_count, metadata, no_image_reason, shown and syntax_name are part of this module's interface (the loader).
@@ -138,18 +138,18 @@ def _open_dicom(path: Path, frame: int) -> DisplayImage:
     _check_length(path, ds, syntax)
     data = frame_bytes(path, ds, syntax, frame, frames)
     check_codestream(path, ds, data, frame)
+    options = j2k_sign_options(ds, syntax, data, notes)
     # Decode one frame from the file: only that frame of native data is read into memory. The syntax is
     # passed because files without file meta have none of their own.
     try:
         with BoundedFile(path) as f, native_stderr() as printed:
             # A deflated file holds its pixels inside the deflated stream: decode them from the (inflated) data set.
-            stored = _decode(ds if syntax == DeflatedExplicitVRLittleEndian else f, frame, syntax)
+            stored = _decode(ds if syntax == DeflatedExplicitVRLittleEndian else f, frame, syntax, options)
     except NOT_CAUGHT:
         raise
     except BaseException as exc:  # BaseException: a Rust decoder's panic on damaged data (see failures.NOT_CAUGHT)
-        stored, printed = _decode_again(path, ds, frame, syntax, exc)
+        stored, printed = _decode_again(path, ds, frame, syntax, options, exc)
     notes += [f"decoder: {line}" for line in printed]
-    stored = j2k_signedness(stored, ds, syntax, data, notes)
     view = frame_view(ds, frame)
     if ds.get("SamplesPerPixel", 1) > 1 or ds.PhotometricInterpretation == "PALETTE COLOR":
         values, windows, invert = _colour(stored, view), [covering(0.0, 255.0)], False
@@ -162,7 +162,7 @@ def _open_dicom(path: Path, frame: int) -> DisplayImage:
                         invert=invert, metadata=metadata(ds, notes), dataset=view)
 
 
-def _decode_again(path: Path, ds: Dataset, frame: int, syntax: UID,
+def _decode_again(path: Path, ds: Dataset, frame: int, syntax: UID, options: dict,
                   first: BaseException) -> tuple[np.ndarray, list[str]]:
     """Decode from the data set read, after decoding from the file failed with `first`.
 
@@ -172,7 +172,7 @@ def _decode_again(path: Path, ds: Dataset, frame: int, syntax: UID,
     if syntax != DeflatedExplicitVRLittleEndian:
         try:
             with native_stderr() as printed:
-                stored = _decode(ds, frame, syntax)
+                stored = _decode(ds, frame, syntax, options)
             return stored, printed
         except NOT_CAUGHT:
             raise
@@ -190,14 +190,14 @@ def plugin_order(syntax: UID) -> list[str]:
     return preferred + [name for name in known if name not in preferred and name not in NEVER.get(syntax, ())]
 
 
-def _decode(src, frame: int, syntax: UID) -> np.ndarray:
-    """pixel_array of one frame, trying each of plugin_order(syntax) until one decodes it."""
+def _decode(src, frame: int, syntax: UID, options: dict) -> np.ndarray:
+    """pixel_array of one frame (with decoding `options`), trying each of plugin_order(syntax) until one decodes it."""
     if syntax not in PLUGINS and syntax not in NEVER:  # pydicom's own order is the one wanted
-        return pixel_array(src, index=frame, transfer_syntax_uid=syntax)
+        return pixel_array(src, index=frame, transfer_syntax_uid=syntax, **options)
     failures: dict[str, str] = {}
     for plugin in plugin_order(syntax):
         try:
-            return pixel_array(src, index=frame, transfer_syntax_uid=syntax, decoding_plugin=plugin)
+            return pixel_array(src, index=frame, transfer_syntax_uid=syntax, decoding_plugin=plugin, **options)
         except Exception as exc:  # noqa: BLE001 - the next plugin may manage; all failures are reported together
             message = " ".join(str(exc).split()).removeprefix(ALL_PLUGINS_FAILED)
             failures[plugin] = message.removeprefix(f"{plugin}: ") if message.startswith(f"{plugin}: ") else \
