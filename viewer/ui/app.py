@@ -182,8 +182,21 @@ def _screenshot(app, window, path: Path) -> None:
         EXIT_USAGE, f"no explanation after {SCREENSHOT_TIMEOUT_MS // 1000} s; the screenshot shows where it stopped"))
 
 
+def _python_stderr_apart_from_fd2() -> None:
+    """Python's own stderr on a duplicate of fd 2. The model thread sends fd 2 to a file while TensorFlow starts
+    (viewer.stderr_capture, process-wide); a `radcam: error:` line printed meanwhile would vanish with it."""
+    try:
+        if sys.stderr is None or sys.stderr.fileno() != 2:
+            return  # a windowed app without stderr, or a test's captured stream: nothing to keep apart
+        sys.stderr.flush()
+        sys.stderr = open(os.dup(2), "w", buffering=1, encoding=sys.stderr.encoding, errors="backslashreplace")
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    _python_stderr_apart_from_fd2()
     try:
         args = build_parser().parse_args(argv)
         if args.install_desktop_entry or args.uninstall_desktop_entry:
