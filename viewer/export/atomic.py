@@ -41,3 +41,59 @@ def _remove(path: Path) -> None:
         path.unlink(missing_ok=True)
     except OSError:
         pass  # the folder refused the write; it refuses the clean-up too, and there is nothing left to remove
+
+
+class StagedSet:
+    """Files that belong together (an explained image's panels, CAM and sidecar), all or none: each is written to a
+    temporary name beside its target and the set is renamed into place only when every write succeeded.
+
+    Use as a context manager: `with StagedSet(targets, overwrite) as stage: write to stage.path(target) ...`; an
+    exception inside the block (a full disk half-way) removes every temporary and leaves the targets as they were.
+    """
+
+    def __init__(self, targets: list[Path], overwrite: bool = False):
+        self.targets = [Path(target) for target in targets]
+        existing = [target for target in self.targets if target.exists()]
+        if existing and not overwrite:
+            more = f" and {len(existing) - 1} more" if len(existing) > 1 else ""
+            raise ExportError(f"{existing[0]}{more} exist; use --overwrite to replace them")
+        token = secrets.token_hex(4)
+        # Same folder (an atomic rename), hidden, and the target's suffix kept: writers choose the format by it.
+        self._temporary = {target: target.with_name(f".{target.stem}.{token}.part{target.suffix}")
+                           for target in self.targets}
+
+    def path(self, target: str | os.PathLike) -> Path:
+        return self._temporary[Path(target)]
+
+    def __enter__(self) -> StagedSet:
+        return self
+
+    def __exit__(self, kind, error, trace) -> bool:
+        if kind is not None:
+            self.discard()
+            if isinstance(error, ExportError):  # name the file the user asked for, not its temporary
+                raise ExportError(self._targets_named(str(error))) from error.__cause__
+            return False
+        self.commit()
+        return False
+
+    def commit(self) -> None:
+        moved: list[Path] = []
+        try:
+            for target in self.targets:
+                os.replace(self._temporary[target], target)
+                moved.append(target)
+        except OSError as error:
+            for target in moved:  # a rename that fails half-way: take back what was moved, then report
+                _remove(target)
+            self.discard()
+            raise ExportError(f"cannot write {target}: {error.strerror or error}") from error
+
+    def discard(self) -> None:
+        for temporary in self._temporary.values():
+            _remove(temporary)
+
+    def _targets_named(self, message: str) -> str:
+        for target, temporary in self._temporary.items():
+            message = message.replace(str(temporary), str(target))
+        return message

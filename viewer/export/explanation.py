@@ -14,7 +14,7 @@ from viewer.errors import ExportError
 from viewer.render import compose_panels, heatmap, overlay, scale_image
 
 from .anonymize import AnonymizationSession, header_text
-from .atomic import atomic_write
+from .atomic import StagedSet, atomic_write
 from .images import save_image
 from .sidecar import write_sidecar
 
@@ -133,44 +133,41 @@ def write_explanation(folder: Path, stem: str, image, base: np.ndarray, result, 
     STEM_<panel>_sc.dcm for `dicom_panels`, STEM_cam.npy, STEM.json; returns them in that order.
 
     Panels in `captioned` carry the caption (method, target, score, threshold) and the patient/study line (without
-    patient data when anonymising). Nothing is replaced unless `overwrite`; each write is atomic."""
+    patient data when anonymising). Nothing is replaced unless `overwrite`; the set is written all or nothing."""
     from .dicom_sc import write_secondary_capture  # highdicom takes 0.2 s to import; the viewer starts without it
 
     folder = Path(folder)
     files = planned_files(folder, stem, panels=panels, fmt=fmt, dicom_panels=dicom_panels, cam_array=cam_array,
                           sidecar=sidecar)
-    refuse_existing(files, overwrite)
+    stage = StagedSet(files, overwrite)  # refuses existing files before anything is written
     shown = render_panels(base, result.cam, style, scale)
     text = caption(result, style.threshold)
     header = header_text(image.metadata, anonymize=anonymize)
-    written: list[Path] = []
-    for panel, path in zip(panels, files):
-        # DICOM always carries the caption: a PACS user sees the image without this tool.
-        labelled = panel in captioned or fmt == "dicom"
-        pixels = compose(shown, panel, text if labelled else None, header if labelled else None)
-        if fmt == "dicom":
-            write_secondary_capture(path, pixels, image.dataset, f"RadCAM {PANELS[panel]}: {text}",
-                                    instance_number=instance_number, anonymize=anonymize, overwrite=overwrite,
-                                    session=session)
-        else:
-            save_image(path, pixels, overwrite=overwrite)
-        written.append(path)
-    for panel, path in zip(dicom_panels, files[len(panels):]):
-        write_secondary_capture(path, compose(shown, panel, text, header), image.dataset,
-                                f"RadCAM {PANELS[panel]}: {text}", instance_number=instance_number,
-                                anonymize=anonymize, overwrite=overwrite, session=session)
-        written.append(path)
-    if cam_array:
-        path = files[len(panels) + len(dicom_panels)]
-        cam = np.ascontiguousarray(result.cam, np.float32)
+    # All or nothing: a full disk half-way leaves neither a partial set nor temporaries, so a rerun just works.
+    with stage:
+        for panel, path in zip(panels, files):
+            # DICOM always carries the caption: a PACS user sees the image without this tool.
+            labelled = panel in captioned or fmt == "dicom"
+            pixels = compose(shown, panel, text if labelled else None, header if labelled else None)
+            if fmt == "dicom":
+                write_secondary_capture(stage.path(path), pixels, image.dataset, f"RadCAM {PANELS[panel]}: {text}",
+                                        instance_number=instance_number, anonymize=anonymize, session=session)
+            else:
+                save_image(stage.path(path), pixels)
+        for panel, path in zip(dicom_panels, files[len(panels):]):
+            write_secondary_capture(stage.path(path), compose(shown, panel, text, header), image.dataset,
+                                    f"RadCAM {PANELS[panel]}: {text}", instance_number=instance_number,
+                                    anonymize=anonymize, session=session)
+        if cam_array:
+            cam = np.ascontiguousarray(result.cam, np.float32)
 
-        def save_cam(temporary: Path) -> None:
-            with open(temporary, "wb") as handle:  # np.save(path) would append .npy to the temporary name
-                np.save(handle, cam, allow_pickle=False)
+            def save_cam(temporary: Path) -> None:
+                with open(temporary, "wb") as handle:  # np.save(path) would append .npy to the temporary name
+                    np.save(handle, cam, allow_pickle=False)
 
-        written.append(atomic_write(path, save_cam, overwrite))
-    if sidecar:
-        written.append(write_sidecar(files[-1], record(image, result, model, style, files, out_of_domain),
-                                     overwrite=overwrite, anonymize=anonymize))
-    return written
+            atomic_write(stage.path(files[len(panels) + len(dicom_panels)]), save_cam)
+        if sidecar:
+            write_sidecar(stage.path(files[-1]), record(image, result, model, style, files, out_of_domain),
+                          anonymize=anonymize)
+    return files
 

@@ -13,6 +13,7 @@ import viewer
 
 from .anonymize import anonymize_metadata
 from .atomic import atomic_write
+from .names import printable_tree
 
 
 def write_sidecar(path: str | os.PathLike, record: dict, overwrite: bool = False, anonymize: bool = False) -> Path:
@@ -23,6 +24,7 @@ def write_sidecar(path: str | os.PathLike, record: dict, overwrite: bool = False
     if anonymize:
         record = anonymize_metadata(record)
         record["anonymized"] = True
+    record = printable_tree(record)  # a source name that is not UTF-8 (b'M\\xfcller.dcm') cannot stop the write
     text = json.dumps(record, indent=2, sort_keys=True, ensure_ascii=False, default=_plain) + "\n"
     return atomic_write(path, lambda temporary: temporary.write_text(text, encoding="utf-8"), overwrite)
 
