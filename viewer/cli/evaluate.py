@@ -12,6 +12,8 @@ from pathlib import Path
 
 from viewer.errors import CamError, RadcamError
 
+from viewer.export.names import printable
+
 from . import trust_tables
 from .modeling import Failures, Progress, add_model_options, load_model
 from .paths import expand, input_paths, non_negative_int, positive_int
@@ -125,7 +127,7 @@ def _run_images(args: argparse.Namespace, paths: list[Path], methods: list[str])
     engine = CamEngine(model)
     randomised = RandomisedModel(model)
     progress = Progress(len(files))
-    failures = Failures(len(files), "evaluated")
+    failures = Failures(len(files), "evaluated", debug=getattr(args, "debug", False))
     for i, path in enumerate(files):
         try:
             image = open_image(path, frame=args.frame)
@@ -135,6 +137,10 @@ def _run_images(args: argparse.Namespace, paths: list[Path], methods: list[str])
                 _write_grid(grids[i], image.path, base, shown, lines, model.name, args.overwrite)
         except RadcamError as exc:
             failures.report(exc)
+            progress.step(str(path))
+            continue
+        except Exception as exc:  # a bug met on this image: said, and the batch goes on
+            failures.report_internal(printable(path), exc, printable(str(exc)))
             progress.step(str(path))
             continue
         if args.json:
@@ -153,7 +159,7 @@ def _evaluate(args, engine, randomised, image, base, methods: list[str]) -> tupl
 
     region = box_mask(base.shape, args.box) if args.box else None
     tolerance = DEFAULT_TOLERANCE if args.tolerance is None else args.tolerance
-    common = {"image": str(image.path), "frame": image.frame, "model": engine.model.name}
+    common = {"image": printable(image.path), "frame": image.frame, "model": engine.model.name}
     lines, shown, baselines = [], {}, None
     for method in methods:
         start = time.perf_counter()
@@ -192,7 +198,7 @@ def _write_grid(path: Path, source: Path, base, shown: dict, lines: list[dict], 
                  f"{line['randomisation']['verdict']}")
         panels.append((title, fit_within(overlay(base, result.cam), GRID_PANEL_PX)))
     target = next(iter(shown.values())).target["name"] if shown else "-"
-    header = f"{Path(source).name} · target {target} · model {model_name}"
+    header = f"{printable(Path(source).name)} · target {target} · model {model_name}"
     caption = ("del: deletion AUC, lower is better · pass/fail: the map changes (|Spearman| < 0.5) when the "
                "model's top layers are re-initialised")
     save_image(path, compose_grid(panels, header=header, caption=caption), overwrite=overwrite)

@@ -11,7 +11,10 @@ from pathlib import Path
 from viewer.errors import RadcamError
 
 from .domain import add_domain_option, check_domain
+from viewer.export.names import printable
+
 from .modeling import Failures, Progress, add_model_options, load_model
+from .naming import Names, add_key_file_option, check_key_file
 from .paths import add_input, expand, input_paths, non_negative_int, positive_int, unit_interval
 
 
@@ -44,17 +47,21 @@ def register(sub) -> None:
     out.add_argument("--dicom-sc", action="store_true",
                      help="also write the overlay as a DICOM Secondary Capture (STEM_overlay_sc.dcm)")
     out.add_argument("--anonymize", action="store_true",
-                     help="no patient data in the DICOM export, the sidecar or the burned-in text")
+                     help="no patient data in the DICOM export, the sidecar or the burned-in text, and no source "
+                          "path or name in what is printed or written: image N is radcam_NNN everywhere")
+    add_key_file_option(out)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from viewer.cam import CamEngine, resolve_method
-    from viewer.export import OverlayStyle, write_explanation
-    from viewer.io import open_image
+    from viewer.export import OverlayStyle
 
     method = resolve_method(args.method)  # a typo fails before TensorFlow loads
-    files = expand(input_paths(args))
+    check_key_file(args)
+    roots = input_paths(args)
+    names = Names(args.anonymize, roots)
+    files = expand(roots, names)
     _make_folder(args.out)
     start = time.perf_counter()
     model = load_model(args)
@@ -63,13 +70,30 @@ def run(args: argparse.Namespace) -> int:
     style = OverlayStyle(threshold=args.threshold, alpha=args.alpha, colormap=args.colormap, contour=args.contour)
     stems = _stems(files, args.frame, args.anonymize)
     progress = Progress(len(files))
-    failures = Failures(len(files), "explained")
-    for path, stem in zip(files, stems):
+    failures = Failures(len(files), "explained", debug=getattr(args, "debug", False))
+    try:
+        for path, stem in zip(files, stems):
+            _explain_one(args, path, stem, names, engine, method, style, progress, failures, model_ms)
+            model_ms = 0.0  # paid once, reported with the first image
+    finally:
+        names.write_key(args.key_file, args.overwrite)  # even when the batch ends early: the outputs exist
+    failures.check()
+    return 0
+
+
+def _explain_one(args, path: Path, stem: str, names, engine, method: str, style, progress, failures,
+                 model_ms: float) -> None:
+    """One image of the batch: its files and JSON line, or its one error line; the batch goes on either way."""
+    from viewer.export import write_explanation
+    from viewer.io import open_image
+
+    model = engine.model
+    label = names.image(path, stem)  # the pseudonym under --anonymize: a source path often names the patient
+    try:
         try:
             t0 = time.perf_counter()
             image = open_image(path, frame=args.frame)
-            # Under --anonymize the pseudonym: a source path often carries the patient's name.
-            domain = check_domain(image, model, stem if args.anonymize else str(path), args.strict_domain)
+            domain = check_domain(image, model, label, args.strict_domain)
             base = image.render()
             t1 = time.perf_counter()
             result = engine.explain(base, method=method, target=args.target, layer=args.layer, top_n=args.top_n,
@@ -81,11 +105,13 @@ def run(args: argparse.Namespace) -> int:
                 overwrite=args.overwrite, out_of_domain=domain)
             t3 = time.perf_counter()
         except RadcamError as exc:
-            failures.report(exc)
-            progress.step(str(path))
-            continue
+            failures.report(names.error(exc))
+            return
+        except Exception as exc:  # a bug met on this image: said, and the batch goes on
+            failures.report_internal(label, exc, names.clean(str(exc)))
+            return
         line = {
-            "image": str(path), "frame": image.frame, "model": model.name, "method": result.method,
+            "image": label, "frame": image.frame, "model": model.name, "method": result.method,
             "layer": result.layer, "target": {"index": result.target["index"], "name": result.target["name"]},
             "predictions": result.predictions, "cam_shape": list(result.cam.shape), "empty": result.empty,
             "device": result.device, "out_of_domain": domain,
@@ -93,13 +119,11 @@ def run(args: argparse.Namespace) -> int:
                            "preprocess": round(result.timings_ms["preprocess"], 2),
                            "cam": round(result.timings_ms["cam"], 2), "render": round((t3 - t2) * 1e3, 2),
                            "model_load": round(model_ms, 1)},
-            "outputs": [str(p) for p in written],
+            "outputs": [printable(p) for p in written],
         }
-        model_ms = 0.0  # paid once, reported with the first image
         print(json.dumps(line), flush=True)
-        progress.step(str(path))
-    failures.check()
-    return 0
+    finally:
+        progress.step(label)
 
 
 def _make_folder(folder: Path) -> None:

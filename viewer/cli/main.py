@@ -7,15 +7,19 @@ reported as one line `radcam: error: <what and why>` on stderr; 1 an internal er
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 import traceback
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
 
 from viewer import __version__
 from viewer.errors import RadcamError
 
 from . import commands
-from .modeling import report_error
+from .modeling import InternalBatchError, report_error
 
 EXIT_OK, EXIT_INTERNAL, EXIT_USAGE = 0, 1, 2
 
@@ -33,11 +37,51 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="radcam-cli", description="RadCAM headless: open studies, explain model decisions.")
     parser.add_argument("--version", action="version", version=f"radcam {__version__}")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    parser.add_argument("--debug", action="store_true",
+                        help="show tracebacks of internal errors, and library warnings on stderr")
+    parser.add_argument("--log", type=Path, metavar="FILE",
+                        help="append library warnings (Keras, TensorFlow, pydicom) to FILE; stderr never shows them")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for module in commands.ALL:
         module.register(sub)
     return parser
+
+
+LOG = logging.getLogger("radcam")
+LOG.addHandler(logging.NullHandler())  # nothing reaches stderr through logging's last-resort handler
+
+
+@contextmanager
+def warnings_to_log(path: Path | None = None, debug: bool = False) -> Iterator[None]:
+    """Library warnings (Keras' "Do not pass an input_shape", ...) go to the `radcam` logger, not to stderr, where
+    only progress and the one error line belong; --log FILE keeps them, --debug shows them."""
+    handlers: list[logging.Handler] = []
+    if path is not None:
+        try:
+            handlers.append(logging.FileHandler(path, encoding="utf-8", errors="backslashreplace"))
+        except OSError as exc:
+            raise UsageError(f"cannot write the log {path}: {exc.strerror or exc}") from None
+    if debug:
+        handlers.append(logging.StreamHandler(sys.stderr))
+    level = LOG.level
+    for handler in handlers:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+        LOG.addHandler(handler)
+    if handlers:
+        LOG.setLevel(logging.DEBUG)
+
+    def to_log(message, category, filename, lineno, file=None, line=None) -> None:
+        LOG.warning("%s: %s (%s:%d)", category.__name__, message, filename, lineno)
+
+    try:
+        with warnings.catch_warnings():  # restores showwarning and the filters when the command ends
+            warnings.showwarning = to_log
+            yield
+    finally:
+        for handler in handlers:
+            LOG.removeHandler(handler)
+            handler.close()
+        LOG.setLevel(level)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -48,12 +92,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
         if not getattr(args, "run", None):
             raise UsageError("no command given; try 'radcam-cli --help'")
-        return int(args.run(args) or EXIT_OK)
+        with warnings_to_log(args.log, debug):
+            return int(args.run(args) or EXIT_OK)
     except RadcamError as exc:
         if debug:
             traceback.print_exc()
         report_error(str(exc))
         return EXIT_USAGE
+    except InternalBatchError as exc:  # said in one line per image already; the batch went on past it
+        report_error(str(exc))
+        return EXIT_INTERNAL
     except KeyboardInterrupt:
         report_error("interrupted")
         return 130

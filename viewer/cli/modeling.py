@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+import traceback
 from pathlib import Path
+
+from viewer.export.names import printable
 
 
 def add_model_options(parser: argparse.ArgumentParser) -> None:
@@ -49,25 +52,28 @@ class Progress:
         if self.tty:
             filled = round(30 * self.done / self.total)
             end = "\n" if self.done == self.total else ""
+            label = printable(label)
             print(f"\r[{'#' * filled}{'.' * (30 - filled)}] {self.done}/{self.total} {label[-40:]:<40}",
                   end=end, file=sys.stderr, flush=True)
         else:
-            print(f"radcam: [{self.done}/{self.total}] {label}", file=sys.stderr, flush=True)
+            print(f"radcam: [{self.done}/{self.total}] {printable(label)}", file=sys.stderr, flush=True)
 
 
 def report_error(message) -> None:
     """An error as the one line a user sees: `radcam: error: ...`, whitespace collapsed."""
-    print(f"radcam: error: {' '.join(str(message).split())}", file=sys.stderr)
+    print(f"radcam: error: {' '.join(printable(str(message)).split())}", file=sys.stderr, flush=True)
 
 
 class Failures:
     """Per-image errors of a command over several images: one line each on stderr, and the command goes on to the
     next image; with a single image the error is the command's own (raised: exit 2, one line)."""
 
-    def __init__(self, total: int, verb: str):
+    def __init__(self, total: int, verb: str, debug: bool = False):
         self.total = total
         self.verb = verb  # "explained", "scored", ...
         self.count = 0
+        self.internal = 0
+        self.debug = debug
 
     def report(self, exc) -> None:
         if self.total == 1:
@@ -75,9 +81,28 @@ class Failures:
         self.count += 1
         report_error(exc)
 
+    def report_internal(self, label: str, exc: Exception, detail: str) -> None:
+        """A bug met on one image (`detail`: its message, made clean by the caller): said in one line, and the batch
+        goes on to the next image; the command exits 1 at the end."""
+        if self.debug:
+            traceback.print_exc()
+        message = f"{label}: internal error: {type(exc).__name__}: {detail} (run with --debug for the traceback)"
+        if self.total == 1:
+            raise InternalBatchError(message) from None
+        self.count += 1
+        self.internal += 1
+        report_error(message)
+
     def check(self) -> None:
         """RadcamError when any image failed: the exit status must say so."""
         from viewer.errors import RadcamError
 
+        if self.internal:
+            raise InternalBatchError(f"{self.count} of {self.total} images could not be {self.verb}, "
+                                     f"{self.internal} by an internal error (reasons above)")
         if self.count:
             raise RadcamError(f"{self.count} of {self.total} images could not be {self.verb} (reasons above)")
+
+
+class InternalBatchError(Exception):
+    """The batch finished, but an image met a bug in RadCAM: main() reports it in one line and exits 1."""

@@ -75,10 +75,15 @@ def unit_interval(text: str) -> float:
     return value
 
 
-def expand(paths: list[Path]) -> list[Path]:
+def expand(paths: list[Path], names=None) -> list[Path]:
     """Files to process, in order: files as given, folders (recursively) and DICOMDIRs through the study loader
-    in study → series → instance order. What a folder held that is not an image is named on stderr, one line each."""
+    in study → series → instance order. What a folder held that is not an image is named on stderr, one line each,
+    as `names` (viewer.cli.naming.Names: printable, or pseudonyms under --anonymize) calls it."""
     from viewer.io import load
+
+    from .naming import Names
+
+    names = names or Names()
 
     files: list[Path] = []
     for path in paths:
@@ -87,9 +92,10 @@ def expand(paths: list[Path]) -> list[Path]:
             files += [instance.path for study in result.studies for series in study.series
                       for instance in series.instances]
             for skipped in result.skipped:
-                print(f"radcam: skipped {skipped.path}: {skipped.reason}", file=sys.stderr)
+                label = names.skipped(skipped.path)
+                print(f"radcam: skipped {label}: {names.clean(skipped.reason)}", file=sys.stderr)
             if not result.studies:
-                raise RadcamError(f"{path}: no images found ({len(result.skipped)} file(s) skipped)")
+                raise RadcamError(f"{names.of(path)}: no images found ({len(result.skipped)} file(s) skipped)")
         else:
             files.append(path)
     return files

@@ -14,6 +14,7 @@ from viewer.errors import ModelError, RadcamError
 
 from .domain import add_domain_option, check_domain
 from .modeling import Failures, Progress, add_model_options, load_model
+from .naming import Names, add_key_file_option, check_key_file
 from .paths import add_input, expand, input_paths, positive_int
 
 BATCH = 32
@@ -28,6 +29,9 @@ def register(sub) -> None:
     parser.add_argument("--overwrite", action="store_true", help="replace FILE if it exists")
     parser.add_argument("--batch-size", type=positive_int, default=BATCH, metavar="N",
                         help=f"images per model call (default {BATCH})")
+    parser.add_argument("--anonymize", action="store_true",
+                        help="no source path or name in the CSV or on stderr: image N is radcam_NNN (input order)")
+    add_key_file_option(parser)
     parser.set_defaults(run=run)
 
 
@@ -35,38 +39,47 @@ def run(args: argparse.Namespace) -> int:
     from viewer.export import atomic_write
     from viewer.io import open_image
 
-    files = expand(input_paths(args))
+    check_key_file(args)
+    roots = input_paths(args)
+    names = Names(args.anonymize, roots)
+    files = expand(roots, names)
     if args.csv is not None and args.csv.exists() and not args.overwrite:
         raise RadcamError(f"{args.csv} exists; use --overwrite to replace it")
+    labels = [names.image(path, f"radcam_{i:03d}") for i, path in enumerate(files, 1)]
     model = load_model(args)
     rows: list[list] = []
     progress = Progress(len(files))
-    failures = Failures(len(files), "scored")
-    pending: list[tuple[Path, np.ndarray, list[str]]] = []  # path, model input, out-of-domain reasons
+    failures = Failures(len(files), "scored", debug=getattr(args, "debug", False))
+    pending: list[tuple[str, np.ndarray, list[str]]] = []  # label, model input, out-of-domain reasons
 
     def flush() -> None:
         if pending:
             scores = model.predict(np.concatenate([x for _, x, _ in pending]))
-            for (path, _, domain), row in zip(pending, scores):
+            for (label, _, domain), row in zip(pending, scores):
                 try:
                     model.check_output(row)
                 except ModelError as exc:
-                    failures.report(ModelError(f"{path}: {exc}"))
+                    failures.report(ModelError(f"{label}: {names.clean(str(exc))}"))
                     continue
-                rows.append([str(path), *map(_number, row), "; ".join(domain)])
+                rows.append([label, *map(_number, row), "; ".join(domain)])
             pending.clear()
 
-    for path in files:
-        try:
-            image = open_image(path)
-            domain = check_domain(image, model, str(path), args.strict_domain)
-            pending.append((path, model.prepare(image.render()), domain))
-        except RadcamError as exc:
-            failures.report(exc)
-        if len(pending) >= args.batch_size:
-            flush()
-        progress.step(str(path))
-    flush()
+    try:
+        for path, label in zip(files, labels):
+            try:
+                image = open_image(path)
+                domain = check_domain(image, model, label, args.strict_domain)
+                pending.append((label, model.prepare(image.render()), domain))
+            except RadcamError as exc:
+                failures.report(names.error(exc))
+            except Exception as exc:  # a bug met on this image: said, and the batch goes on
+                failures.report_internal(label, exc, names.clean(str(exc)))
+            if len(pending) >= args.batch_size:
+                flush()
+            progress.step(label)
+        flush()
+    finally:
+        names.write_key(args.key_file, args.overwrite)
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
     # Raw outputs are written as the model gives them: a logits head's columns say so.

@@ -1,0 +1,206 @@
+"""A batch survives its inputs: file names that are not UTF-8, a full disk half-way through an image's outputs, a bug
+met on one image; and stderr carries only progress and error lines, never a library's warnings."""
+
+from __future__ import annotations
+
+import csv
+import errno
+import json
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import FIXTURES, needs_fixtures, run_cli, write_dicom
+
+LATIN1_NAME = b"M\xfcller.dcm"  # 'Müller.dcm' from an old Latin-1 archive: not valid UTF-8
+SHOWN = "M\\xfcller"  # how RadCAM prints it: the byte that is not UTF-8 as \xNN
+
+
+def _pixels(seed: int) -> np.ndarray:
+    rows = np.linspace(0, 3000, 96)[:, None] + np.random.default_rng(seed).integers(0, 200, (96, 96))
+    return rows.astype(np.uint16)
+
+
+@pytest.fixture
+def latin1_folder(tmp_path) -> Path:
+    """a.dcm, b'M\\xfcller.dcm', z.dcm: the odd name sorts between two ordinary ones."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for i, name in enumerate((b"a.dcm", LATIN1_NAME, b"z.dcm")):
+        made = write_dicom(tmp_path / f"tmp{i}.dcm", _pixels(i), bits_stored=12, InstanceNumber=i + 1)
+        os.rename(os.fsencode(made), os.fsencode(folder) + b"/" + name)
+    return folder
+
+
+def _lines(out: str) -> list[dict]:
+    return [json.loads(line) for line in out.splitlines()]
+
+
+# finding 10: names that are not UTF-8 ----------------------------------------------------------------------------
+
+def test_explain_a_batch_with_a_latin1_file_name_explains_every_image(capsys, tmp_path, latin1_folder):
+    out = tmp_path / "out"
+    code, stdout, err = run_cli(capsys, "explain", latin1_folder, "--out", out)
+    assert code == 0, err
+    lines = _lines(stdout)
+    assert len(lines) == 3
+    odd = next(line for line in lines if SHOWN in line["image"])
+    assert odd["image"].endswith(SHOWN + ".dcm")
+    # the outputs keep the source's bytes in their names; the sidecar and the JSON line show them printably
+    names = {os.fsencode(path.name) for path in out.iterdir()}
+    assert b"M\xfcller_overlay.png" in names and b"M\xfcller.json" in names
+    sidecar = json.loads((out / os.fsdecode(b"M\xfcller.json")).read_text(encoding="utf-8"))
+    assert SHOWN in sidecar["source"] and f"{SHOWN}_overlay.png" in sidecar["files"]
+    err.encode("utf-8")  # everything printed is encodable
+    assert "internal error" not in err
+
+
+def test_predict_csv_with_a_latin1_file_name(capsys, tmp_path, latin1_folder):
+    target = tmp_path / "scores.csv"
+    code, _out, err = run_cli(capsys, "predict", latin1_folder, "--csv", target)
+    assert code == 0, err
+    rows = list(csv.reader(target.read_text(encoding="utf-8").splitlines()))
+    assert len(rows) == 4 and any(row[0].endswith(SHOWN + ".dcm") for row in rows[1:])
+
+
+def test_a_latin1_name_given_directly_and_its_error_line(capsys, tmp_path, latin1_folder):
+    broken = os.fsdecode(os.fsencode(tmp_path) + b"/br\xf6ken.dcm")
+    Path(broken).write_bytes(b"DICM? not really")
+    good = os.fsdecode(os.fsencode(latin1_folder) + b"/" + LATIN1_NAME)
+    code, stdout, err = run_cli(capsys, "explain", good, broken, "--out", tmp_path / "out")
+    assert code == 2  # one image failed: exit 2 after the batch, never 1
+    assert len(_lines(stdout)) == 1
+    assert "br\\xf6ken.dcm" in err and "internal error" not in err
+
+
+def test_a_bug_met_on_one_image_does_not_stop_the_batch(capsys, tmp_path, latin1_folder, monkeypatch):
+    from viewer.cam import CamEngine
+
+    real = CamEngine.explain
+    calls = []
+
+    def flaky(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise ZeroDivisionError("a bug")
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(CamEngine, "explain", flaky)
+    code, stdout, err = run_cli(capsys, "explain", latin1_folder, "--out", tmp_path / "out")
+    assert len(_lines(stdout)) == 2  # the images after the failing one were explained
+    errors = [line for line in err.splitlines() if line.startswith("radcam: error:")]
+    assert len(errors) == 2 and "internal error: ZeroDivisionError" in errors[0]
+    assert "Traceback" not in err and code == 1  # a bug is exit 1, said once the batch is done
+
+
+# finding 13: all or nothing per image ------------------------------------------------------------------------------
+
+def _no_leftovers(folder: Path) -> None:
+    assert not [path.name for path in folder.iterdir() if path.name.startswith(".")]
+
+
+def test_a_full_disk_half_way_leaves_nothing_and_a_rerun_works(capsys, tmp_path, monkeypatch):
+    from PIL import Image
+
+    source = write_dicom(tmp_path / "study.dcm", _pixels(0), bits_stored=12)
+    out = tmp_path / "out"
+    real_save = Image.Image.save
+    saved = []
+
+    def full_disk(self, fp, *args, **kwargs):
+        saved.append(fp)
+        if len(saved) == 3:  # the third file: some bytes written, then the disk is full
+            Path(fp).write_bytes(b"\x89PNG partial")
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_save(self, fp, *args, **kwargs)
+
+    monkeypatch.setattr(Image.Image, "save", full_disk)
+    code, stdout, err = run_cli(capsys, "explain", source, "--out", out)
+    assert code == 2 and "No space left on device" in err and stdout == ""
+    assert ".part" not in err  # the message names the file asked for, not its temporary
+    assert list(out.iterdir()) == []  # neither the two panels written before nor any temporary
+    monkeypatch.setattr(Image.Image, "save", real_save)
+    code, stdout, err = run_cli(capsys, "explain", source, "--out", out)
+    assert code == 0, err
+    assert len(list(out.iterdir())) == 6
+    _no_leftovers(out)
+
+
+@pytest.fixture
+def small_tmpfs(tmp_path):
+    """A real 300 KiB file system (needs root and mount; skipped elsewhere)."""
+    mount = tmp_path / "tmpfs"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=300k", "tmpfs", str(mount)], capture_output=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode(errors='replace').strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", str(mount)], capture_output=True)
+
+
+def test_a_real_full_tmpfs_leaves_no_partial_set(capsys, tmp_path, small_tmpfs):
+    # 512 x 512 noise: each PNG panel is several hundred KiB, more than the file system holds
+    pixels = np.random.default_rng(3).integers(0, 4096, (512, 512)).astype(np.uint16)
+    source = write_dicom(tmp_path / "study.dcm", pixels, bits_stored=12)
+    code, _stdout, err = run_cli(capsys, "explain", source, "--out", small_tmpfs)
+    assert code == 2 and "No space left on device" in err
+    assert list(small_tmpfs.iterdir()) == []
+    subprocess.run(["mount", "-o", "remount,size=16m", str(small_tmpfs)], check=True)  # room made
+    code, _stdout, err = run_cli(capsys, "explain", source, "--out", small_tmpfs)
+    assert code == 0, err  # the rerun is not refused for files a failed run left behind
+    assert len(list(small_tmpfs.iterdir())) == 6
+    _no_leftovers(small_tmpfs)
+
+
+def test_staged_set_discards_on_error_and_commits_together(tmp_path):
+    from viewer.errors import ExportError
+    from viewer.export import StagedSet, save_image
+
+    targets = [tmp_path / "a.png", tmp_path / "b.png"]
+    with pytest.raises(ExportError, match="b.png"):
+        with StagedSet(targets) as stage:
+            save_image(stage.path(targets[0]), np.zeros((4, 4), np.uint8))
+            save_image(stage.path(targets[1]), np.zeros((4, 4), np.float32))  # refused: not uint8
+    assert list(tmp_path.iterdir()) == []
+    with StagedSet(targets) as stage:
+        for target in targets:
+            save_image(stage.path(target), np.zeros((4, 4), np.uint8))
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["a.png", "b.png"]
+    with pytest.raises(ExportError, match="exist"):
+        StagedSet(targets)
+
+
+# finding 16: stderr carries no library warnings ---------------------------------------------------------------------
+
+@needs_fixtures
+def test_a_keras_warning_goes_to_the_log_not_stderr(capsys, tmp_path, caplog):
+    model = FIXTURES / "models" / "am1codes_pneumonia_150.h5"  # a Sequential with input_shape: Keras warns
+    image = write_dicom(tmp_path / "a.dcm", _pixels(0), bits_stored=12)
+    argv = ["explain", image, "--out", tmp_path / "o", "--model", model, "--target", "no-such-target"]
+    code, _out, err = run_cli(capsys, *argv)
+    assert code == 2
+    assert err.splitlines() == [line for line in err.splitlines() if line.startswith("radcam: ")], err
+    assert "input_shape" in caplog.text and "radcam" in {record.name for record in caplog.records}
+    log = tmp_path / "radcam.log"
+    code, _out, err = run_cli(capsys, "--log", log, *argv)  # the log a user can keep
+    assert code == 2 and "Warning" not in err
+    assert "UserWarning: Do not pass an `input_shape`" in log.read_text(encoding="utf-8")
+
+
+def test_stderr_of_a_real_process_has_only_radcam_lines(tmp_path):
+    image = write_dicom(tmp_path / "a.dcm", _pixels(0), bits_stored=12)
+    # as a user starts it: this test process set TF_CPP_MIN_LOG_LEVEL for itself (viewer.model.device)
+    env = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
+    model = FIXTURES / "models" / "am1codes_pneumonia_150.h5"  # Keras warns about its input_shape
+    extra = ["--model", str(model)] if model.exists() else []
+    done = subprocess.run([sys.executable, "-m", "viewer.cli", "explain", str(image), "--out", str(tmp_path / "o"), *extra, "--target",
+                           f"no-such-{uuid.uuid4().hex[:6]}"], capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 2
+    assert [line for line in done.stderr.splitlines() if not line.startswith("radcam: ")] == [], done.stderr

@@ -1,0 +1,105 @@
+"""How a batch command names its inputs in everything it prints or writes.
+
+Plainly, a path as printable text (a name that is not UTF-8 shows its bytes as \\xNN). Under --anonymize, never the
+source: image N is radcam_NNN, a skipped file skipped_NNN, an input folder input_N (file and folder names are often
+patient names), and any of those paths inside a message is replaced by its pseudonym. The mapping back to the source
+is written only where the user asks for one (--key-file).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import os
+from pathlib import Path
+
+from viewer.errors import RadcamError
+from viewer.export.names import printable
+
+KEY_FILE_HELP = ("with --anonymize: also write the pseudonym → source path mapping to FILE (.json: an object, else "
+                 "CSV pseudonym,source), written atomically; keep it apart from the anonymised output")
+
+
+def add_key_file_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--key-file", type=Path, metavar="FILE", help=KEY_FILE_HELP)
+
+
+class Names:
+    def __init__(self, anonymize: bool = False, roots: list[Path] = ()):
+        self.anonymize = anonymize
+        self._pseudonyms: dict[Path, str] = {}  # a path (as given) → what is shown instead
+        self._skipped = 0
+        for i, root in enumerate(roots, 1):
+            self._pseudonyms.setdefault(Path(root), f"input_{i}")
+
+    def image(self, path: Path, pseudonym: str) -> str:
+        """What image `path` is called: `pseudonym` (the output stem) when anonymising, else the path."""
+        if not self.anonymize:
+            return printable(path)
+        self._pseudonyms[Path(path)] = pseudonym
+        return pseudonym
+
+    def skipped(self, path: Path) -> str:
+        if not self.anonymize:
+            return printable(path)
+        if Path(path) not in self._pseudonyms:
+            self._skipped += 1
+            self._pseudonyms[Path(path)] = f"skipped_{self._skipped:03d}"
+        return self._pseudonyms[Path(path)]
+
+    def of(self, path: Path) -> str:
+        """What a known path is called (an input folder, an image already named), else the path itself (plain)."""
+        if not self.anonymize:
+            return printable(path)
+        return self._pseudonyms.get(Path(path)) or self.skipped(path)
+
+    def clean(self, message: str) -> str:
+        """`message` without any source path or name when anonymising (each replaced by its pseudonym), printable."""
+        message = printable(message)
+        if not self.anonymize:
+            return message
+        forms: dict[str, str] = {}
+        for path, pseudonym in self._pseudonyms.items():
+            for form in (str(path), os.path.abspath(path), str(Path(path).resolve())):
+                forms[printable(form)] = pseudonym
+            if len(Path(path).name) > 2:  # a file or folder name quoted on its own ("LEAKFOLDER_Doe")
+                forms.setdefault(printable(Path(path).name), pseudonym)
+        for form in sorted(forms, key=len, reverse=True):  # longest first: a path before its own file name
+            message = message.replace(form, forms[form])
+        return message
+
+    def error(self, exc: Exception) -> RadcamError:
+        """`exc` as a RadcamError whose message is clean."""
+        return RadcamError(self.clean(str(exc)))
+
+    def write_key(self, path: Path | None, overwrite: bool) -> None:
+        """The pseudonym → source mapping, only where the user asked for one."""
+        if path is None:
+            return
+        from viewer.export import atomic_write
+
+        rows = sorted((pseudonym, printable(os.path.abspath(source))) for source, pseudonym in self._pseudonyms.items())
+        if path.suffix.lower() == ".json":
+            text = json.dumps(dict(rows), indent=2, ensure_ascii=False) + "\n"
+        else:
+            buffer = io.StringIO()
+            writer = csv.writer(buffer, lineterminator="\n")
+            writer.writerow(["pseudonym", "source"])
+            writer.writerows(rows)
+            text = buffer.getvalue()
+        atomic_write(path, lambda temporary: temporary.write_text(text, encoding="utf-8"), overwrite)
+
+
+def check_key_file(args: argparse.Namespace) -> None:
+    """Before any work: --key-file needs --anonymize, and is not replaced without --overwrite."""
+    key = getattr(args, "key_file", None)
+    if key is None:
+        return
+    if not args.anonymize:
+        raise RadcamError("--key-file maps pseudonyms back to sources; it needs --anonymize")
+    if key.exists() and not args.overwrite:
+        raise RadcamError(f"{key} exists; use --overwrite to replace it")
+    if not key.parent.is_dir():
+        raise RadcamError(f"cannot write {key}: folder {key.parent} does not exist")
