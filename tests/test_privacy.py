@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 
 import numpy as np
@@ -59,3 +60,109 @@ def test_anonymous_explain_leaks_nothing_in_names_sidecar_burned_in_text_or_dico
             source = pydicom.dcmread(patient_file)
             assert exported.StudyInstanceUID != source.StudyInstanceUID
             assert exported.SOPInstanceUID != source.SOPInstanceUID
+
+
+# Under --anonymize: nothing of the patient, in any byte of anything printed, logged or written ---------------------
+
+LEAK_NAME, LEAK_ID = "LEAKNAME^SECRETGIVEN", "LEAKID-4711"
+# Needles long enough that compressed pixels cannot hold one by chance.
+LEAK_NEEDLES = ("LEAKNAME", "SECRETGIVEN", LEAK_ID, "LEAKFOLDER", "LEAKTEST", "LEAKACC-0815", "LEAKHOSPITAL",
+                "LEAKDOCTOR", "19610704")
+
+
+def _marked_study(path, pixels):
+    """A header marked with the patient in many places: named attributes, free text, a sequence item, a private tag."""
+    from pydicom import Dataset
+
+    mark = "LEAKNAME SECRETGIVEN"
+    item = Dataset()
+    item.RequestedProcedureDescription = f"chest {mark}"
+    item.RequestedProcedureID = LEAK_ID
+    item.ScheduledPerformingPhysicianName = "LEAKDOCTOR^A"
+    path = write_dicom(path, pixels, bits_stored=12, PatientName=LEAK_NAME, PatientID=LEAK_ID,
+                       PatientBirthDate="19610704", OtherPatientNames="LEAKNAME^OLD", OtherPatientIDs=LEAK_ID,
+                       PatientAddress="1 LEAKNAME Street", AccessionNumber="LEAKACC-0815",
+                       InstitutionName="LEAKHOSPITAL", ReferringPhysicianName="LEAKDOCTOR^B",
+                       ConsultingPhysicianName="LEAKDOCTOR^C", StudyDescription=f"chest {mark}",
+                       SeriesDescription=f"PA {mark}", ImageComments=f"for {mark}", TextComments=mark,
+                       IdentifyingComments=mark, ClinicalTrialSubjectID=LEAK_ID, RequestAttributesSequence=[item])
+    ds = pydicom.dcmread(path)
+    ds.private_block(0x0009, "LEAK 1.0", create=True).add_new(0x01, "LO", mark)
+    ds.save_as(path)
+    return path
+
+
+@pytest.fixture
+def leaky_folder(tmp_path):
+    """LEAKFOLDER_Doe/: two marked studies, one whose pixels are cut short (fails), and a note (skipped)."""
+    folder = tmp_path / "LEAKFOLDER_Doe"
+    folder.mkdir()
+    rows = np.linspace(0, 4000, 256)[:, None] + np.linspace(0, 95, 256)[None, :]
+    good = _marked_study(folder / "LEAKTEST_SECRET.dcm", rows.astype(np.uint16))
+    _marked_study(folder / "LEAKTEST_SECRET_2.dcm", rows.T.copy().astype(np.uint16))
+    broken = _marked_study(folder / "LEAKTEST_SECRET_broken.dcm", rows.astype(np.uint16))
+    broken.write_bytes(broken.read_bytes()[:-20000])  # the header (every mark) reads, the pixels do not
+    (folder / "LEAKTEST_SECRET_notes.txt").write_text(f"{LEAK_NAME} {LEAK_ID}")
+    return folder, good, broken
+
+
+def _assert_no_leak(data: bytes, where: str, secrets: tuple[bytes, ...]) -> None:
+    leaked = [needle for needle in secrets if needle in data]
+    assert not leaked, f"{where} carries {leaked}"
+
+
+def test_anonymous_runs_of_every_command_leak_nothing_anywhere(capsys, caplog, tmp_path, leaky_folder):
+    caplog.set_level(logging.DEBUG)
+    folder, good, broken = leaky_folder
+    source = pydicom.dcmread(good)
+    secrets = tuple(needle.encode() for needle in LEAK_NEEDLES) + tuple(
+        str(uid).encode() for uid in (source.StudyInstanceUID, source.SeriesInstanceUID, source.SOPInstanceUID))
+    out, log = tmp_path / "out", tmp_path / "radcam.log"
+    keys = tmp_path / "keys"
+    keys.mkdir()
+    runs = [
+        ("--log", log, "explain", folder, "--out", out / "batch", "--dicom-sc", "--anonymize",
+         "--key-file", keys / "explain.csv"),
+        ("--log", log, "explain", good, "--out", out / "one", "--dicom-sc", "--anonymize"),
+        ("--log", log, "explain", broken, "--out", out / "broken", "--anonymize"),  # a single failing image
+        ("--log", log, "predict", folder, "--anonymize", "--key-file", keys / "predict.json"),
+        ("--log", log, "predict", folder, "--anonymize", "--csv", out / "scores.csv"),
+    ]
+    printed = []
+    for argv in runs:
+        code, stdout, stderr = run_cli(capsys, *argv)
+        assert code in (0, 2), stderr
+        printed.append((argv, stdout, stderr))
+        _assert_no_leak(stdout.encode("utf-8"), f"stdout of {argv[2]}", secrets)
+        _assert_no_leak(stderr.encode("utf-8"), f"stderr of {argv[2]}", secrets)
+    # the batch explained both good images, said the broken one failed and the note was skipped, by pseudonym
+    _argv, stdout, stderr = printed[0]
+    assert [json.loads(line)["image"] for line in stdout.splitlines()] == ["radcam_001", "radcam_002"]
+    assert "radcam: error: radcam_003:" in stderr and "radcam: skipped skipped_001:" in stderr
+    assert printed[2][2].startswith("radcam: error: radcam_001:")
+    written = [path for path in out.rglob("*") if path.is_file()]
+    assert any(path.suffix == ".dcm" for path in written) and any(path.suffix == ".json" for path in written)
+    for path in [*written, log]:
+        _assert_no_leak(path.read_bytes(), str(path.relative_to(tmp_path)), secrets)  # every byte, DICOM too
+        _assert_no_leak(str(path.relative_to(tmp_path)).encode(), "a written file's name", secrets)
+    _assert_no_leak("\n".join(record.getMessage() for record in caplog.records).encode(), "the log", secrets)
+    for path in out.rglob("*.dcm"):
+        exported = pydicom.dcmread(path)
+        assert exported.PatientName == "ANONYMOUS" and exported.PatientIdentityRemoved == "YES"
+        assert "RequestAttributesSequence" not in exported
+    # the mapping back exists only where it was asked for, and holds it
+    mapping = (keys / "explain.csv").read_text(encoding="utf-8")
+    assert f"radcam_001,{good}" in mapping and "skipped_001," in mapping
+    assert json.loads((keys / "predict.json").read_text())["radcam_002"].endswith("LEAKTEST_SECRET_2.dcm")
+
+
+def test_key_file_needs_anonymize_and_is_not_replaced(capsys, tmp_path, patient_file):
+    from conftest import assert_one_line_error
+
+    code, _out, err = run_cli(capsys, "explain", patient_file, "--out", tmp_path / "o", "--key-file", tmp_path / "k")
+    assert_one_line_error(code, err)
+    assert "--anonymize" in err
+    (tmp_path / "k.csv").write_text("old")
+    code, _out, err = run_cli(capsys, "predict", patient_file, "--anonymize", "--key-file", tmp_path / "k.csv")
+    assert_one_line_error(code, err)
+    assert (tmp_path / "k.csv").read_text() == "old"
