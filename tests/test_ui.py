@@ -673,10 +673,23 @@ def test_an_image_outside_the_models_domain_gets_a_red_banner_that_follows_image
     # The error strip is another widget ("No model is loaded" is on it here): dismissing it leaves this one.
     qtbot.mouseClick(window.banner.findChild(QToolButton), Qt.MouseButton.LeftButton)
     assert window.banner.isHidden() and window.domain_banner.isVisible()
+    wait_idle(qtbot, window)
+    (tmp_path / "one").mkdir()
+    (tmp_path / "all").mkdir()
+    options = ExportOptions(panels=["overlay"], folder=tmp_path / "one")
+    with qtbot.waitSignal(window.io_thread.finished, timeout=JOB_TIMEOUT_MS):  # File → Export: its JSON record
+        window.export(options)
+    assert json.loads((tmp_path / "one" / "ct.json").read_text())["out_of_domain"] == window.domain_banner.reasons()
 
     with qtbot.waitSignal(window.explanationShown, timeout=JOB_TIMEOUT_MS):
         window.open_paths([chest])
     assert window.domain_banner.isHidden() and window.domain_banner.reasons() == []
+    wait_idle(qtbot, window)
+    options = ExportOptions(panels=["overlay"], folder=tmp_path / "all", batch=True)
+    with qtbot.waitSignal(window.model_thread.finished, timeout=JOB_TIMEOUT_MS):  # a batch: checked on its thread
+        window.export(options)
+    records = {path.name: json.loads(path.read_text())["out_of_domain"] for path in (tmp_path / "all").glob("*.json")}
+    assert records == {"001_ct.json": ["modality CT (the model expects CR or DX)"], "002_demo_cr_nodule.json": []}
 
     # Another model, with other expectations: the strip follows the model without reopening the image.
     model = tmp_path / "ct_model.keras"

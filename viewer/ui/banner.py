@@ -68,8 +68,9 @@ class DomainBanner(QFrame):
             self.hide()
             return
         items = "".join(f"<li>{escape(reason)}</li>" for reason in reasons)
-        self.text.setText(f"<b>⚠ Outside the model's domain:</b> this image is not what {escape(model or 'the model')}"
-                          " was made for; its scores and maps mean nothing here."
+        who = escape(model or "the model")
+        self.text.setText(f"<b>⚠ Outside the model's domain:</b> this image is not what {who} was made for; "
+                          "its scores and maps mean nothing here."
                           f"<ul style='margin: 2px 0 0 -20px;'>{items}</ul>")
         self.setToolTip("The model's sidecar says which images it expects ('expects': modalities, body parts, "
                         "views, size, grey or colour)")

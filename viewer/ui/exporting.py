@@ -22,6 +22,7 @@ class ExportItem:
     model: str  # the model's name, for the JSON record
     index: int  # 1-based position in the export, used for anonymous names
     numbered: bool  # several images: names carry the index
+    expects: dict | None = None  # the model's sidecar 'expects': the record says why the image is out of its domain
 
 
 def planned_files(options: ExportOptions, source: Path, frame: int, index: int, numbered: bool) -> list[Path]:
@@ -32,9 +33,11 @@ def planned_files(options: ExportOptions, source: Path, frame: int, index: int, 
 
 def write_item(item: ExportItem, options: ExportOptions, style: OverlayStyle, scale: float,
                overwrite: bool) -> list[Path]:
+    from viewer.model.domain import image_out_of_domain
+
     stem = explanation_stem(item.image.path, item.image.frame, item.index, item.numbered, options.anonymize)
     return write_explanation(options.folder, stem, item.image, item.base, item.explanation, item.model, style,
                              panels=options.panels, fmt=options.format,
                              captioned=options.panels if options.caption else (), sidecar=options.sidecar,
                              anonymize=options.anonymize, overwrite=overwrite, scale=scale,
-                             instance_number=item.index)
+                             instance_number=item.index, out_of_domain=image_out_of_domain(item.image, item.expects))

@@ -602,7 +602,7 @@ class MainWindow(QMainWindow):
                 sources, self.decoder.image, options, style, scale, self.inverted, request, overwrite, ctx),
                 progress=True)
         item = ExportItem(image=self.image, base=self.base, explanation=self.explanation.result,
-                          model=self.model_info.name, index=1, numbered=False)
+                          model=self.model_info.name, index=1, numbered=False, expects=self.model_info.expects)
         return self._submit(self.io_thread, "export",
                             lambda ctx: write_item(item, options, style, scale, overwrite), progress=True)
 

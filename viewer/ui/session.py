@@ -247,7 +247,7 @@ class ModelSession:
                 progress=lambda f, n=number: context.progress((n + f) / len(sources)), cancel=context.cancelled)
             base = image.render(invert=image.invert != inverted)
             item = ExportItem(image=image, base=base, explanation=result, model=self.loaded.name, index=number + 1,
-                              numbered=True)
+                              numbered=True, expects=self.loaded.spec.expects)
             written += write_item(item, options, style, scale, overwrite)
             context.progress((number + 1) / len(sources))
         return written
