@@ -204,3 +204,24 @@ def test_stderr_of_a_real_process_has_only_radcam_lines(tmp_path):
                            f"no-such-{uuid.uuid4().hex[:6]}"], capture_output=True, text=True, timeout=300, env=env)
     assert done.returncode == 2
     assert [line for line in done.stderr.splitlines() if not line.startswith("radcam: ")] == [], done.stderr
+
+
+def test_library_loggers_with_their_own_stderr_handlers_go_to_the_log(capsys, caplog, monkeypatch):
+    import logging
+
+    from viewer.cli import methods
+
+    def chatty(args):
+        logging.getLogger("tensorflow").warning("5 out of the last 5 calls triggered tf.function retracing")
+        logging.getLogger("absl").warning("No training configuration found")
+        return 0
+
+    monkeypatch.setattr(methods, "run", chatty)
+    handler = logging.StreamHandler(sys.stderr)  # as TensorFlow's get_logger() adds one
+    logging.getLogger("tensorflow").addHandler(handler)
+    try:
+        code, _out, err = run_cli(capsys, "methods")
+    finally:
+        logging.getLogger("tensorflow").removeHandler(handler)
+    assert code == 0 and err == ""
+    assert "retracing" in caplog.text and "No training configuration" in caplog.text

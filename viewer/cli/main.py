@@ -49,6 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 LOG = logging.getLogger("radcam")
 LOG.addHandler(logging.NullHandler())  # nothing reaches stderr through logging's last-resort handler
+# Libraries that log to stderr with handlers of their own (TensorFlow adds one to "tensorflow").
+LIBRARY_LOGGERS = ("tensorflow", "absl", "keras", "h5py", "pydicom", "highdicom", "PIL")
 
 
 @contextmanager
@@ -73,11 +75,19 @@ def warnings_to_log(path: Path | None = None, debug: bool = False) -> Iterator[N
     def to_log(message, category, filename, lineno, file=None, line=None) -> None:
         LOG.warning("%s: %s (%s:%d)", category.__name__, message, filename, lineno)
 
+    def forward(record: logging.LogRecord) -> bool:
+        LOG.handle(record)  # the record keeps its name ("tensorflow"); the library's own stderr handler never sees it
+        return False
+
+    for name in LIBRARY_LOGGERS:
+        logging.getLogger(name).addFilter(forward)
     try:
         with warnings.catch_warnings():  # restores showwarning and the filters when the command ends
             warnings.showwarning = to_log
             yield
     finally:
+        for name in LIBRARY_LOGGERS:
+            logging.getLogger(name).removeFilter(forward)
         for handler in handlers:
             LOG.removeHandler(handler)
             handler.close()
