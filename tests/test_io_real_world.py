@@ -8,7 +8,6 @@ import json
 import os
 import subprocess
 import sys
-import sysconfig
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +16,8 @@ import pytest
 from conftest import assert_one_line_error, run_cli
 from pydicom import Dataset, dcmread
 from pydicom.pixels import get_decoder, pixel_array
-from pydicom.uid import JPEG2000, JPEG2000Lossless, JPEGBaseline8Bit, JPEGExtended12Bit, JPEGLSLossless
+from pydicom.uid import (JPEG2000, JPEG2000Lossless, JPEGBaseline8Bit, JPEGExtended12Bit, JPEGLosslessSV1,
+                         JPEGLSLossless, RLELossless)
 
 from viewer.errors import StudyError
 from viewer.io import open_image
@@ -126,7 +126,7 @@ def test_12_bit_jpeg_extended_decodes_with_the_extra():
 def without_distributions(tmp_path: Path, *names: str) -> Path:
     """A copy (by links) of this environment's site-packages without the named top-level modules and their metadata:
     a real environment in which those packages are simply not installed."""
-    site = Path(sysconfig.get_paths()["purelib"])
+    site = Path(pydicom.__file__).parents[1]  # where this environment's packages are
     farm = tmp_path / "site-packages"
     farm.mkdir()
     for entry in site.iterdir():
@@ -150,16 +150,43 @@ def test_without_the_extra_the_refusal_names_it(tmp_path):
 
 # Finding 6: every available decoder, in pydicom's order, before a refusal.
 
-def test_plugin_order_prefers_then_falls_back_to_every_available_plugin():
-    for syntax in (JPEGBaseline8Bit, JPEGLSLossless, JPEG2000, JPEG2000Lossless):
-        available = set(get_decoder(syntax).available_plugins)
-        order = plugin_order(syntax)
-        assert len(order) == len(set(order))
-        if syntax in (JPEG2000, JPEG2000Lossless):  # gdcm aborts the process on damaged JPEG 2000
-            assert set(order) == available - {"gdcm"}
-        else:
-            assert set(order) == available
-    assert plugin_order(JPEGBaseline8Bit)[0] == "pillow"
+@pytest.mark.parametrize("syntax", [JPEGBaseline8Bit, JPEGExtended12Bit, JPEGLSLossless, JPEG2000, JPEG2000Lossless,
+                                    JPEGLosslessSV1, RLELossless])
+def test_plugin_order_prefers_then_falls_back_to_every_available_plugin(syntax):
+    available = set(get_decoder(syntax).available_plugins)
+    order = plugin_order(syntax)
+    assert len(order) == len(set(order))
+    # gdcm aborts the process on damaged JPEG and JPEG 2000 (below): only where nothing else decodes the syntax.
+    assert set(order) == (available - {"gdcm"} if available - {"gdcm"} else available)
+    if syntax == JPEGBaseline8Bit:
+        assert order[0] == "pillow"
+
+
+def test_a_damaged_jpeg_that_aborts_gdcm_is_one_error_line(tmp_path):
+    # Found while adding the fallback: 13 bytes cut from the quantisation table of a baseline JPEG; gdcm throws a C++
+    # exception nothing catches and the whole process aborts (signal 6), so it must never be handed this file.
+    data = (TEST_FILES / "SC_rgb_jpeg_dcmtk.dcm").read_bytes()
+    start = data.rfind(b"\xff\xd8") + 44
+    (tmp_path / "cut.dcm").write_bytes(data[:start] + data[start + 13:])
+    done = subprocess.run([sys.executable, "-m", "viewer.cli.main", "view", str(tmp_path / "cut.dcm"), "--out",
+                           str(tmp_path / "x.png")], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert_one_line_error(done.returncode, done.stderr)
+    assert "cannot decode frame 0 (JPEG Baseline (Process 1))" in done.stderr
+
+
+def test_a_codestream_of_zero_rows_never_reaches_a_decoder(tmp_path):
+    # Found while adding the fallback: a JPEG-LS frame whose SOF says 0 rows (the size then comes from later markers)
+    # made libjpeg, tried after CharLS, ask for 24 GB. Run under a 4 GiB address-space cap, so a regression fails here
+    # instead of exhausting the machine.
+    data = (TEST_FILES / "JPEGLSNearLossless_16.dcm").read_bytes()
+    sof = data.index(b"\xff\xf7\x00\x0b\x10\x00\x32\x00\x0a")
+    (tmp_path / "zero.dcm").write_bytes(data[:sof + 5] + b"\x00\x00" + data[sof + 7:])
+    cap = "import resource; resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30)); "
+    done = subprocess.run([sys.executable, "-c", cap + "import sys; from viewer.cli.main import main; "
+                           "sys.exit(main(sys.argv[1:]))", "view", str(tmp_path / "zero.dcm"), "--out",
+                           str(tmp_path / "x.png")], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert_one_line_error(done.returncode, done.stderr)
+    assert "frame 0 is a JPEG-LS codestream of 0 x 10 pixels, not the 50 x 10 of its header" in done.stderr
 
 
 def test_jpeg_baseline_that_pillow_alone_cannot_read_from_the_file_opens():

@@ -37,9 +37,16 @@ def frame_bytes(path: Path, ds: Dataset, syntax: UID, frame: int, frames: int) -
 def check_codestream(path: Path, ds: Dataset, data: bytes | None, frame: int) -> None:
     """A JPEG-family frame's decoder allocates what the codestream declares: refuse more than Rows x Columns."""
     declared = codestream_size(data) if data else None
-    if declared and declared[1] * declared[2] > int(ds.Rows) * int(ds.Columns):
-        kind, rows, columns = declared
+    if not declared:
+        return
+    kind, rows, columns = declared
+    if rows * columns > int(ds.Rows) * int(ds.Columns):
         raise StudyError(f"{path}: frame {frame} is a {kind} codestream of {rows} x {columns} pixels, more than the "
+                         f"{ds.Rows} x {ds.Columns} of its header")
+    # A size of 0 leaves the decoder to learn it from later markers (DNL, JPEG-LS LSE): libjpeg then asked for 24 GB
+    # for a damaged 150-byte JPEG-LS frame.
+    if not rows or not columns:
+        raise StudyError(f"{path}: frame {frame} is a {kind} codestream of {rows} x {columns} pixels, not the "
                          f"{ds.Rows} x {ds.Columns} of its header")
 
 

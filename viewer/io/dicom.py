@@ -14,7 +14,7 @@ from pydicom.errors import InvalidDicomError
 from pydicom.pixels import apply_color_lut, apply_modality_lut, get_decoder, pixel_array
 from pydicom.pixels.utils import get_expected_length
 from pydicom.uid import (JPEG2000, UID, DeflatedExplicitVRLittleEndian, ExplicitVRBigEndian, ExplicitVRLittleEndian,
-                         ImplicitVRLittleEndian, JPEG2000Lossless, JPEG2000TransferSyntaxes, JPEGBaseline8Bit,
+                         ImplicitVRLittleEndian, JPEG2000Lossless, JPEGBaseline8Bit,
                          JPEGExtended12Bit, JPEGLSLossless, JPEGLSNearLossless)
 
 from ..errors import NoImageError, StudyError
@@ -37,10 +37,12 @@ ENCODING_NAMES = {ImplicitVRLittleEndian: "implicit VR little endian",
 # Plugins tried first, in this order, for a syntax they decode fully; then every other available plugin in
 # pydicom's order, so a file one plugin rejects still opens if another decodes it.
 PLUGINS = {JPEG2000Lossless: ("pylibjpeg", "pillow"), JPEG2000: ("pylibjpeg", "pillow"),
-           JPEGLSLossless: ("pyjpegls",), JPEGLSNearLossless: ("pyjpegls",), JPEGBaseline8Bit: ("pillow",)}
-# gdcm aborts the whole process on some damaged JPEG 2000 codestreams (a C++ exception nothing catches; the fuzzer
-# found a frame of height 0): it is never given one.
-NEVER = {syntax: ("gdcm",) for syntax in JPEG2000TransferSyntaxes}
+           JPEGLSLossless: ("pyjpegls",), JPEGLSNearLossless: ("pyjpegls",), JPEGBaseline8Bit: ("pillow",),
+           JPEGExtended12Bit: ("pylibjpeg", "pillow")}
+# ... except gdcm, which aborts the whole process on some damaged codestreams (a C++ exception nothing catches: a JPEG
+# 2000 frame of height 0, a JPEG with a cut quantisation table): it gets only syntaxes no other installed plugin
+# decodes (JPEG Lossless without pylibjpeg-libjpeg).
+LAST_RESORT = "gdcm"
 ALL_PLUGINS_FAILED = "Unable to decode as exceptions were raised by all available plugins: "
 # 12-bit JPEG Extended: only pylibjpeg-libjpeg decodes it, and its GPL-3.0 cannot be a default dependency.
 JPEG_EXTENDED_EXTRA = ("12-bit JPEG Extended needs the optional decoder pylibjpeg-libjpeg (GPL-3.0, not installed by "
@@ -182,28 +184,34 @@ def _decode_again(path: Path, ds: Dataset, frame: int, syntax: UID, options: dic
 
 
 def plugin_order(syntax: UID) -> list[str]:
-    """The decoder plugins tried for `syntax`, in order: PLUGINS first, then the rest in pydicom's order."""
+    """The decoder plugins tried for `syntax`, in order: PLUGINS first, then the rest in pydicom's order; gdcm only
+    when it is the one plugin there is (LAST_RESORT)."""
     decoder = get_decoder(syntax)
     # pydicom tries its plugins in the order they were added (_available); available_plugins is sorted by name.
     known = list(getattr(decoder, "_available", None) or decoder.available_plugins)
+    if len(known) > 1 and LAST_RESORT in known:
+        known.remove(LAST_RESORT)
     preferred = [name for name in PLUGINS.get(syntax, ()) if name in known]
-    return preferred + [name for name in known if name not in preferred and name not in NEVER.get(syntax, ())]
+    return preferred + [name for name in known if name not in preferred]
 
 
 def _decode(src, frame: int, syntax: UID, options: dict) -> np.ndarray:
     """pixel_array of one frame (with decoding `options`), trying each of plugin_order(syntax) until one decodes it."""
-    if syntax not in PLUGINS and syntax not in NEVER:  # pydicom's own order is the one wanted
+    if not syntax.is_encapsulated:  # native data: pydicom itself, no plugin
         return pixel_array(src, index=frame, transfer_syntax_uid=syntax, **options)
     failures: dict[str, str] = {}
+    first: Exception | None = None
     for plugin in plugin_order(syntax):
         try:
             return pixel_array(src, index=frame, transfer_syntax_uid=syntax, decoding_plugin=plugin, **options)
         except Exception as exc:  # noqa: BLE001 - the next plugin may manage; all failures are reported together
+            first = first or exc
             message = " ".join(str(exc).split()).removeprefix(ALL_PLUGINS_FAILED)
             failures[plugin] = message.removeprefix(f"{plugin}: ") if message.startswith(f"{plugin}: ") else \
                 describe(exc)
-    if len(set(failures.values())) == 1:  # failed before any plugin ran (a broken fragment table): say it once
-        raise RuntimeError(next(iter(failures.values())))
+    # Failed before any plugin ran (a broken fragment table, say): that once, as it was raised.
+    if first is not None and len(set(failures.values())) == 1 and not str(first).startswith(ALL_PLUGINS_FAILED[:20]):
+        raise first
     raise RuntimeError("; ".join(f"{plugin}: {why}" for plugin, why in failures.items()) or "no decoder plugin")
 
 
