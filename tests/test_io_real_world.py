@@ -49,7 +49,15 @@ def item_with_empty_values() -> Dataset:
     return item
 
 
-@pytest.mark.parametrize("item", [empty_item, item_with_empty_values])
+def item_with_short_data() -> Dataset:
+    item = Dataset()
+    item.LUTDescriptor = [1000, 0, 16]
+    item.LUTData = list(range(500))  # half the entries its descriptor declares
+    item["LUTDescriptor"].VR, item["LUTData"].VR = "US", "US"
+    return item
+
+
+@pytest.mark.parametrize("item", [empty_item, item_with_empty_values, item_with_short_data])
 @pytest.mark.parametrize("rescale, fallback", [({"RescaleSlope": 2, "RescaleIntercept": -100},
                                                  "rescale slope/intercept"), ({}, "identity")])
 def test_damaged_modality_lut_falls_back_with_a_note(make_dicom, capsys, item, rescale, fallback):

@@ -108,8 +108,9 @@ def checked_modality_lut(ds: Dataset, notes: list[str]) -> Dataset:
     if not ds.get("ModalityLUTSequence"):
         return ds
     try:
-        first_map = int(ds.ModalityLUTSequence[0].LUTDescriptor[1])
-        apply_modality_lut(np.array([first_map, first_map + 1], np.int64), ds)  # pydicom's own checks
+        entries, first_map = (int(v) for v in ds.ModalityLUTSequence[0].LUTDescriptor[:2])
+        # Both ends of the LUT's input range through pydicom: its own checks, and LUT data shorter than declared.
+        apply_modality_lut(np.array([first_map, first_map + (entries or 2**16) - 1], np.int64), ds)
         return ds
     except Exception as exc:  # noqa: BLE001 - any damage: the image still shows, with the fallback named
         view = ds.copy()
