@@ -57,6 +57,8 @@ GREY = {
     "signed 12-bit": ((RAMP % 4096 - 2048).astype(np.int16), 12, {"WindowCenter": 0, "WindowWidth": 2000}),
     "signed 16-bit": ((RAMP * 10 - 15000).astype(np.int16), 16, {"RescaleSlope": 2, "RescaleIntercept": 5}),
     "signed 8-bit": ((RAMP % 256 - 128).astype(np.int8), 8, {}),
+    "MONOCHROME1 16-bit": ((RAMP * 7).astype(np.uint16), 16, {"PhotometricInterpretation": "MONOCHROME1",
+                                                             "WindowCenter": 10000, "WindowWidth": 20000}),
 }
 
 
