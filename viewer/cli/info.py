@@ -7,6 +7,7 @@ import json
 import math
 from pathlib import Path
 
+from viewer.export.names import printable_tree
 from viewer.io import load, open_image
 
 from .paths import add_input, input_paths, non_negative_int
@@ -49,8 +50,9 @@ def run(args: argparse.Namespace) -> int:
     is_collection = path.is_dir() or path.name.upper() == "DICOMDIR"
     info = folder_info(path) if is_collection else image_info(path, args.frame)
     # Strict JSON: a NaN or infinite number read from a file (a spacing, a value some library passes on) is null, never
-    # the NaN/Infinity tokens JSON parsers reject.
-    print(json.dumps(strict(info), default=str, allow_nan=False))
+    # the NaN/Infinity tokens JSON parsers reject; a file name that is not UTF-8 shows its odd bytes as \xNN (as every
+    # other CLI line does), never as a lone surrogate ('\udcfc') that UTF-8 readers refuse.
+    print(json.dumps(strict(printable_tree(info)), default=str, allow_nan=False))
     return 0
 
 
