@@ -22,8 +22,8 @@ from .codestreams import check_codestream, frame_bytes, j2k_sign_options
 from .failures import NOT_CAUGHT, describe, native_stderr, warning_notes
 from .guards import MAX_FRAME_PIXELS, BoundedFile, inflation_problem, is_deflated
 # frame_count, metadata, no_image_reason, shown and syntax_name are part of this module's interface (the loader).
-from .header import (PIXEL_TAGS, auto, checked_modality_lut, file_windows, frame_count, frame_view, metadata,
-                     no_image_reason, pixel_module_problem, shown, syntax_name)
+from .header import (PIXEL_TAGS, auto, checked_modality_lut, checked_rescale, file_windows, frame_count, frame_view,
+                     metadata, no_image_reason, pixel_module_problem, shown, syntax_name)
 from .image import DisplayImage, GreyValues
 from .windows import covering, lut_windows
 
@@ -156,7 +156,7 @@ def _open_dicom(path: Path, frame: int) -> DisplayImage:
     if ds.get("SamplesPerPixel", 1) > 1 or ds.PhotometricInterpretation == "PALETTE COLOR":
         values, windows, invert = _colour(stored, view), [covering(0.0, 255.0)], False
     else:
-        view = checked_modality_lut(view, notes)
+        view = checked_rescale(checked_modality_lut(view, notes), notes)
         values = GreyValues(stored, lambda a: apply_modality_lut(a, view))
         windows = file_windows(view, notes) + lut_windows(view, notes) + [auto(values, view)]
         invert = view.PhotometricInterpretation == "MONOCHROME1" or view.get("PresentationLUTShape") == "INVERSE"

@@ -3,11 +3,13 @@ pixels present and whole numbers, which windows and Modality LUT apply to a fram
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import numpy as np
 from pydicom import Dataset
 from pydicom.datadict import dictionary_description, tag_for_keyword
+from pydicom.dataelem import DataElement
 from pydicom.multival import MultiValue
 from pydicom.pixels import apply_modality_lut
 from pydicom.pixels.utils import get_nr_frames
@@ -118,6 +120,28 @@ def checked_modality_lut(ds: Dataset, notes: list[str]) -> Dataset:
         fallback = "rescale slope/intercept" if "RescaleSlope" in view and "RescaleIntercept" in view else "identity"
         notes.append(f"Modality LUT ignored ({describe(exc)}): using {fallback}")
         return view
+
+
+def checked_rescale(ds: Dataset, notes: list[str]) -> Dataset:
+    """`ds`, or a copy in which a Rescale Slope or Intercept that is empty, not a number or not finite is its identity
+    value (1, 0), said in `notes`. pydicom multiplies by what it finds: an empty or text value fails with Python's
+    words, a NaN or infinite one makes every pixel NaN or infinite (a black or white image without a word)."""
+    if ds.get("ModalityLUTSequence") or "RescaleSlope" not in ds or "RescaleIntercept" not in ds:
+        return ds  # pydicom applies no rescale then
+    view = ds
+    for keyword, identity in (("RescaleSlope", 1), ("RescaleIntercept", 0)):
+        value = ds.get(keyword)
+        try:
+            if math.isfinite(float(value)):
+                continue
+            problem = f"is {shown(value)!r}, not a finite number"
+        except (TypeError, ValueError):  # None (empty), text, or several values
+            problem = "is empty" if value is None or value == "" else f"is {shown(value)!r}, not a finite number"
+        notes.append(f"{attribute(keyword)} {problem}: using {identity}")
+        view = view.copy() if view is ds else view  # shallow: the new element replaces, never changes, that of `ds`
+        tag = tag_for_keyword(keyword)
+        view[tag] = DataElement(tag, "DS", identity)
+    return view
 
 
 def file_windows(ds: Dataset, notes: list[str]) -> list[Window]:
