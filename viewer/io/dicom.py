@@ -22,8 +22,8 @@ from .codestreams import check_codestream, frame_bytes, j2k_sign_options
 from .failures import NOT_CAUGHT, describe, native_stderr, warning_notes
 from .guards import MAX_FRAME_PIXELS, BoundedFile, inflation_problem, is_deflated
 # frame_count, metadata, no_image_reason, shown and syntax_name are part of this module's interface (the loader).
-from .header import (PIXEL_TAGS, auto, checked_modality_lut, checked_rescale, file_windows, frame_count, frame_view,
-                     metadata, no_image_reason, pixel_module_problem, shown, syntax_name)
+from .header import (PIXEL_TAGS, auto, checked_modality_lut, checked_rescale, detached, file_windows, frame_count,
+                     frame_view, metadata, no_image_reason, pixel_module_problem, shown, syntax_name)
 from .image import DisplayImage, GreyValues
 from .windows import covering, lut_windows
 
@@ -270,7 +270,7 @@ def _native_palette(ds: Dataset) -> Dataset:
     """
     if ds.original_encoding[1] is not False:  # little endian (or unknown: read as pydicom does)
         return ds
-    swapped = ds.copy()  # shallow: the new elements below replace, never change, those of `ds`
+    swapped = detached(ds)
     for colour in ("Red", "Green", "Blue", "Alpha"):
         keyword = f"{colour}PaletteColorLookupTableData"
         data = ds.get(keyword)

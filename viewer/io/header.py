@@ -3,6 +3,7 @@ pixels present and whole numbers, which windows and Modality LUT apply to a fram
 
 from __future__ import annotations
 
+import copy
 import math
 import warnings
 
@@ -88,6 +89,14 @@ def frame_count(ds: Dataset) -> int:
         return get_nr_frames(ds, warn=False)
 
 
+def detached(ds: Dataset) -> Dataset:
+    """A shallow copy of `ds` whose elements can be replaced or deleted without touching `ds`. pydicom 3's
+    Dataset.copy() shares the element dict with the original, so `del copy.X` deletes `ds.X` too."""
+    view = copy.copy(ds)  # keeps file_meta and the original encoding, which pydicom's LUT functions read
+    view._dict = dict(ds._dict)  # noqa: SLF001 - the one attribute copy.copy leaves shared
+    return view
+
+
 def frame_view(ds: Dataset, frame: int) -> Dataset:
     """`ds` with the enhanced multi-frame functional groups of `frame` (rescale, window) lifted to the top level."""
     shared, per_frame = ds.get("SharedFunctionalGroupsSequence"), ds.get("PerFrameFunctionalGroupsSequence")
@@ -97,7 +106,7 @@ def frame_view(ds: Dataset, frame: int) -> Dataset:
               for item in (g.get(key) or [])[:1]]
     if not lifted:
         return ds
-    view = ds.copy()
+    view = detached(ds)
     for item in lifted:
         for elem in item:
             view[elem.tag] = elem
@@ -115,8 +124,8 @@ def checked_modality_lut(ds: Dataset, notes: list[str]) -> Dataset:
         apply_modality_lut(np.array([first_map, first_map + (entries or 2**16) - 1], np.int64), ds)
         return ds
     except Exception as exc:  # noqa: BLE001 - any damage: the image still shows, with the fallback named
-        view = ds.copy()
-        del view.ModalityLUTSequence  # the copy is shallow: deleting from it leaves `ds` as read
+        view = detached(ds)
+        del view.ModalityLUTSequence
         fallback = "rescale slope/intercept" if "RescaleSlope" in view and "RescaleIntercept" in view else "identity"
         notes.append(f"Modality LUT ignored ({describe(exc)}): using {fallback}")
         return view
@@ -138,7 +147,7 @@ def checked_rescale(ds: Dataset, notes: list[str]) -> Dataset:
         except (TypeError, ValueError):  # None (empty), text, or several values
             problem = "is empty" if value is None or value == "" else f"is {shown(value)!r}, not a finite number"
         notes.append(f"{attribute(keyword)} {problem}: using {identity}")
-        view = view.copy() if view is ds else view  # shallow: the new element replaces, never changes, that of `ds`
+        view = detached(ds) if view is ds else view
         tag = tag_for_keyword(keyword)
         view[tag] = DataElement(tag, "DS", identity)
     return view
