@@ -166,3 +166,38 @@ def test_key_file_needs_anonymize_and_is_not_replaced(capsys, tmp_path, patient_
     code, _out, err = run_cli(capsys, "predict", patient_file, "--anonymize", "--key-file", tmp_path / "k.csv")
     assert_one_line_error(code, err)
     assert (tmp_path / "k.csv").read_text() == "old"
+
+
+def test_anonymous_names_hide_the_folders_of_dicomdir_media_named_after_the_patient(capsys, tmp_path):
+    """Hand-made media whose file IDs are DOEJOHN/SUB/IM1 (copied in lower case, one file missing): the skipped line
+    names the folders the reference passes through ('no IM2 in doejohn/SUB'), and those are the patient's name."""
+    from pydicom.fileset import FileSet
+    from pydicom.uid import generate_uid
+
+    from viewer.cli.naming import Names
+    from viewer.cli.paths import expand
+
+    study, source = generate_uid(), tmp_path / "in"
+    source.mkdir()
+    for number in (1, 2):
+        write_dicom(source / f"{number}.dcm", np.full((4, 4), number, np.uint16), StudyInstanceUID=study,
+                    InstanceNumber=number, StudyDate="20240101", StudyTime="120000")
+    fileset = FileSet()
+    for path in sorted(source.glob("*.dcm")):
+        fileset.add(pydicom.dcmread(path))
+    media = tmp_path / "media"
+    fileset.write(media)
+    dicomdir = pydicom.dcmread(media / "DICOMDIR")
+    records = [r for r in dicomdir.DirectoryRecordSequence if "ReferencedFileID" in r]
+    (media / "leakjohn" / "SUB").mkdir(parents=True)  # on disk in lower case, as a hand copy gives
+    for number, record in enumerate(records, 1):
+        record.ReferencedFileID = ["LEAKJOHN", "SUB", f"IM{number}"]
+    (media / "PT000000/ST000000/SE000000/IM000000").rename(media / "leakjohn" / "SUB" / "IM1")
+    dicomdir.save_as(media / "DICOMDIR")
+
+    names = Names(True, [media / "DICOMDIR"])
+    files = expand([media / "DICOMDIR"], names)
+    assert len(files) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("radcam: skipped skipped_001: listed in the DICOMDIR but missing"), err
+    assert "leakjohn" not in err.lower(), err

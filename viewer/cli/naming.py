@@ -13,6 +13,7 @@ import csv
 import io
 import json
 import os
+import re
 from pathlib import Path
 
 from viewer.errors import RadcamError
@@ -30,8 +31,10 @@ class Names:
     def __init__(self, anonymize: bool = False, roots: list[Path] = ()):
         self.anonymize = anonymize
         self._pseudonyms: dict[Path, str] = {}  # a path (as given) → what is shown instead
+        self._folders: dict[str, str] = {}  # a folder's name between an input and a file (lower case) → folder_N
         self._skipped = 0
-        for i, root in enumerate(roots, 1):
+        self._roots = [Path(root) for root in roots]
+        for i, root in enumerate(self._roots, 1):
             self._pseudonyms.setdefault(Path(root), f"input_{i}")
 
     def image(self, path: Path, pseudonym: str) -> str:
@@ -39,6 +42,7 @@ class Names:
         if not self.anonymize:
             return printable(path)
         self._pseudonyms[Path(path)] = pseudonym
+        self._add_folders(path)
         return pseudonym
 
     def skipped(self, path: Path) -> str:
@@ -47,7 +51,21 @@ class Names:
         if Path(path) not in self._pseudonyms:
             self._skipped += 1
             self._pseudonyms[Path(path)] = f"skipped_{self._skipped:03d}"
+            self._add_folders(path)
         return self._pseudonyms[Path(path)]
+
+    def _add_folders(self, path: Path) -> None:
+        """The folders `path` passes through below its input (a DICOMDIR's media folder for a DICOMDIR): a message
+        may name them on their own ('no IM2 in DOEJOHN/SUB'), and hand-made folders are often patient names."""
+        for root in self._roots:
+            base = root.parent if root.name.upper() == "DICOMDIR" and not root.is_dir() else root
+            try:
+                inner = Path(os.path.abspath(path)).relative_to(os.path.abspath(base))
+            except ValueError:
+                continue
+            for part in inner.parts[:-1]:
+                self._folders.setdefault(part.lower(), f"folder_{len(self._folders) + 1}")
+            return
 
     def of(self, path: Path) -> str:
         """What a known path is called (an input folder, an image already named), else the path itself (plain)."""
@@ -60,15 +78,30 @@ class Names:
         message = printable(message)
         if not self.anonymize:
             return message
+        # Case-free: a DICOMDIR's file ID (DOEJOHN) names a folder that a hand copy wrote as doejohn.
         forms: dict[str, str] = {}
         for path, pseudonym in self._pseudonyms.items():
             for form in (str(path), os.path.abspath(path), str(Path(path).resolve())):
-                forms[printable(form)] = pseudonym
-            if len(Path(path).name) > 2:  # a file or folder name quoted on its own ("LEAKFOLDER_Doe")
-                forms.setdefault(printable(Path(path).name), pseudonym)
-        for form in sorted(forms, key=len, reverse=True):  # longest first: a path before its own file name
-            message = message.replace(form, forms[form])
-        return message
+                forms[printable(form).lower()] = pseudonym
+        for path, pseudonym in self._pseudonyms.items():
+            name = Path(path).name
+            if len(name) > 2 and name.upper() != "DICOMDIR":  # a file or folder name on its own ("LEAKFOLDER_Doe")
+                forms.setdefault(printable(name).lower(), pseudonym)
+        for folder, pseudonym in self._folders.items():
+            if len(folder) > 2:
+                forms.setdefault(printable(folder), pseudonym)
+        if not forms:
+            return message
+        # One pass, longest first: a path before its own file name, and no pseudonym is rewritten again.
+        longest = sorted(forms, key=len, reverse=True)
+        pattern = "|".join(re.escape(form) for form in longest)
+
+        def pseudonym(match: re.Match) -> str:
+            found = match.group(0)
+            return forms.get(found.lower()) or next(
+                forms[form] for form in longest if re.fullmatch(re.escape(form), found, re.IGNORECASE))
+
+        return re.sub(pattern, pseudonym, message, flags=re.IGNORECASE)
 
     def error(self, exc: Exception) -> RadcamError:
         """`exc` as a RadcamError whose message is clean."""
