@@ -118,17 +118,39 @@ def checked_modality_lut(ds: Dataset, notes: list[str]) -> Dataset:
     then applies Rescale Slope/Intercept, or nothing. Said in `notes`, as a damaged VOI LUT is."""
     if not ds.get("ModalityLUTSequence"):
         return ds
-    try:
-        entries, first_map = (int(v) for v in ds.ModalityLUTSequence[0].LUTDescriptor[:2])
-        # Both ends of the LUT's input range through pydicom: its own checks, and LUT data shorter than declared.
-        apply_modality_lut(np.array([first_map, first_map + (entries or 2**16) - 1], np.int64), ds)
-        return ds
-    except Exception as exc:  # noqa: BLE001 - any damage: the image still shows, with the fallback named
-        view = detached(ds)
-        del view.ModalityLUTSequence
-        fallback = "rescale slope/intercept" if "RescaleSlope" in view and "RescaleIntercept" in view else "identity"
-        notes.append(f"Modality LUT ignored ({describe(exc)}): using {fallback}")
-        return view
+    problem = _modality_lut_problem(ds.ModalityLUTSequence[0])
+    if problem is None:
+        try:
+            entries, first_map = (int(v) for v in ds.ModalityLUTSequence[0].LUTDescriptor[:2])
+            # Both ends of the LUT's input range through pydicom: whatever else it checks.
+            apply_modality_lut(np.array([first_map, first_map + (entries or 2**16) - 1], np.int64), ds)
+            return ds
+        except Exception as exc:  # noqa: BLE001 - any damage: the image still shows, with the fallback named
+            problem = describe(exc)
+    view = detached(ds)
+    del view.ModalityLUTSequence
+    fallback = "rescale slope/intercept" if "RescaleSlope" in view and "RescaleIntercept" in view else "identity"
+    notes.append(f"Modality LUT ignored ({problem}): using {fallback}")
+    return view
+
+
+def _modality_lut_problem(item: Dataset) -> str | None:
+    """What is wrong with a Modality LUT Sequence item, in words (PS3.3 C.11.1.1.1), or None."""
+    descriptor, data = item.get("LUTDescriptor"), item.get("LUTData")
+    if descriptor is None or descriptor == "":
+        return f"no {attribute('LUTDescriptor')}"
+    values = [_int(v) for v in (descriptor if isinstance(descriptor, (MultiValue, list, tuple)) else [descriptor])]
+    if len(values) != 3 or None in values:
+        return f"{attribute('LUTDescriptor')} is {shown(descriptor)!r}, not three numbers"
+    entries, bits = values[0] or 2**16, values[2]
+    if bits not in (8, 16):
+        return f"{attribute('LUTDescriptor')} gives {bits} bits an entry, not 8 or 16"
+    if data is None or len(data) == 0:
+        return f"no {attribute('LUTData')}"
+    held = len(data) // 2 if isinstance(data, bytes) else len(data) if isinstance(data, (MultiValue, list)) else 1
+    if held < entries:
+        return f"{attribute('LUTData')} holds {held} entries, but its descriptor declares {entries}"
+    return None
 
 
 def checked_rescale(ds: Dataset, notes: list[str]) -> Dataset:
