@@ -201,3 +201,25 @@ def test_anonymous_names_hide_the_folders_of_dicomdir_media_named_after_the_pati
     err = capsys.readouterr().err
     assert err.startswith("radcam: skipped skipped_001: listed in the DICOMDIR but missing"), err
     assert "leakjohn" not in err.lower(), err
+
+
+def test_anonymous_out_of_domain_reasons_quote_no_patient_name_in_any_case(capsys, tmp_path):
+    """The reasons quote the file's codes (body part, view), upper-cased: a body part typed with the patient's name
+    ('chest Leakjohn') must not carry it into the warning line, the JSON line, the sidecar or the CSV."""
+    pixels = (np.linspace(0, 4000, 256)[:, None] + np.linspace(0, 95, 256)[None, :]).astype(np.uint16)
+    folder = tmp_path / "in"
+    folder.mkdir()
+    study = write_dicom(folder / "a.dcm", pixels, bits_stored=12, Modality="DX", PatientName="Leakjohn^Secretgiven",
+                        PatientID="Leakid-4711", BodyPartExamined="chest Leakjohn Leakid-4711")
+    out = tmp_path / "out"
+    runs = [("explain", study, "--out", out, "--anonymize"), ("predict", study, "--anonymize"),
+            ("predict", study, "--anonymize", "--csv", tmp_path / "scores.csv")]
+    for argv in runs:
+        code, stdout, stderr = run_cli(capsys, *argv)
+        assert code == 0, stderr
+        assert "out of domain: body part" in stderr, stderr  # the guard still says why
+        for text, where in ((stdout, "stdout"), (stderr, "stderr")):
+            assert "LEAKJOHN" not in text.upper() and "LEAKID" not in text.upper(), f"{where} of {argv[0]}: {text}"
+    for path in [*out.iterdir(), tmp_path / "scores.csv"]:
+        data = path.read_bytes().upper()
+        assert b"LEAKJOHN" not in data and b"LEAKID" not in data, path.name

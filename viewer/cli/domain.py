@@ -15,14 +15,20 @@ def add_domain_option(parser: argparse.ArgumentParser) -> None:
                              "model that declares nothing) is an error for that image, not a warning")
 
 
-def check_domain(image, model, name: str, strict: bool) -> list[str]:
+def check_domain(image, model, name: str, strict: bool, anonymize: bool = False) -> list[str]:
     """The reasons `image` is outside `model`'s domain ([] inside), after a warning line on stderr; a RadcamError
     (that image's error: the batch goes on, the exit status is 2) under `strict`.
 
-    `name` is how the image is called in the line: its path, or its pseudonym under --anonymize."""
+    `name` is how the image is called in the line: its path, or its pseudonym under --anonymize. The reasons quote
+    the header's codes (body part, view position); under `anonymize` the patient's name, ID and birth date are
+    masked in them wherever they are printed or written (the line, the JSON, the sidecar, the CSV)."""
     from viewer.model.domain import image_out_of_domain
 
     reasons = image_out_of_domain(image, model.spec.expects)
+    if anonymize:
+        from viewer.export.anonymize import mask_patient
+
+        reasons = mask_patient(reasons, image.metadata)
     if reasons:
         text = "; ".join(reasons)
         if strict:

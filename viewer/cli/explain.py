@@ -93,7 +93,7 @@ def _explain_one(args, path: Path, stem: str, names, engine, method: str, style,
         try:
             t0 = time.perf_counter()
             image = open_image(path, frame=args.frame)
-            domain = check_domain(image, model, label, args.strict_domain)
+            domain = check_domain(image, model, label, args.strict_domain, args.anonymize)
             base = image.render()
             t1 = time.perf_counter()
             result = engine.explain(base, method=method, target=args.target, layer=args.layer, top_n=args.top_n,

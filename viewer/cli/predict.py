@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
         for path, label in zip(files, labels):
             try:
                 image = open_image(path)
-                domain = check_domain(image, model, label, args.strict_domain)
+                domain = check_domain(image, model, label, args.strict_domain, args.anonymize)
                 pending.append((label, model.prepare(image.render()), domain))
             except RadcamError as exc:
                 failures.report(names.error(exc))

@@ -7,6 +7,7 @@ so every file of one export (and of later exports in the same run) stays linked 
 
 from __future__ import annotations
 
+import re
 import secrets
 import threading
 from collections.abc import Collection
@@ -174,12 +175,18 @@ def _strip(value, identifiers: set[str]):
                 for key, item in value.items() if key not in METADATA_KEYS_REMOVED}
     if isinstance(value, (list, tuple)):
         return [_strip(item, identifiers) for item in value]
-    if isinstance(value, str):
-        # Longest first, so "Doe^John" is masked whole before "Doe" would split it.
-        for identifier in sorted(identifiers, key=len, reverse=True):
-            value = value.replace(identifier, "***")
-        return value
+    if isinstance(value, str) and identifiers:
+        # Longest first, so "Doe^John" is masked whole before "Doe" would split it; in any case, since codes quoted
+        # from the header are upper-cased ("body part CHEST DOE" for a patient Doe^John).
+        pattern = "|".join(re.escape(identifier) for identifier in sorted(identifiers, key=len, reverse=True))
+        return re.sub(pattern, "***", value, flags=re.IGNORECASE)
     return value
+
+
+def mask_patient(texts: list[str], metadata: dict) -> list[str]:
+    """`texts` with the patient's name (and its parts), ID and birth date from `metadata` (viewer.io's) masked, as
+    the anonymized sidecar masks its free text."""
+    return _strip(list(texts), _identifiers({"patient": metadata.get("patient")}, set()))
 
 
 def header_text(metadata: dict, anonymize: bool = False) -> str:
