@@ -73,9 +73,21 @@ def pixel_module_problem(ds: Dataset) -> str | None:
         return f"the image pixel module lacks {', '.join(missing)}, needed to read the pixels"
     for keyword in WHOLE_NUMBERS:
         value = ds.get(keyword)
-        if value is not None and value != "" and _int(value) is None:
+        if value is not None and value != "" and _whole(value) is None:
             return f"{attribute(keyword)} is {shown(value)!r}, not a whole number"
+    if (_whole(ds.get("NumberOfFrames")) or 1) < 0:  # 0 is no_image_reason's "no frames"
+        return f"{attribute('NumberOfFrames')} is {shown(ds.NumberOfFrames)!r}, not a whole number of at least 1"
     return None
+
+
+def _whole(value) -> int | None:
+    """`value` as an int when it is a whole number; None for text, several values, or a fraction such as IS '2.5'
+    (which pydicom reads, and int() would cut to 2)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return int(number) if number.is_integer() else None
 
 
 def _sop_class_name(ds: Dataset) -> str:
