@@ -225,3 +225,25 @@ def test_library_loggers_with_their_own_stderr_handlers_go_to_the_log(capsys, ca
         logging.getLogger("tensorflow").removeHandler(handler)
     assert code == 0 and err == ""
     assert "retracing" in caplog.text and "No training configuration" in caplog.text
+
+
+def test_library_child_loggers_and_unlisted_libraries_go_to_the_log(capsys, monkeypatch, tmp_path):
+    """highdicom logs on 'highdicom.base' (a child of a listed logger: the listed one's filter never sees it) and an
+    unlisted library on its own logger; with no handler of their own, logging's last resort prints them on stderr."""
+    import logging
+
+    from viewer.cli import methods
+
+    def chatty(args):
+        logging.getLogger("highdicom.base").warning("Little endian encoding of attributes has been assumed.")
+        logging.getLogger("some_unlisted_library").warning("an unlisted library speaks")
+        return 0
+
+    monkeypatch.setattr(methods, "run", chatty)
+    monkeypatch.setattr(logging.getLogger(), "handlers", [])  # as in a real process (pytest adds its own here)
+    log = tmp_path / "radcam.log"
+    code, _out, err = run_cli(capsys, "--log", log, "methods")
+    assert code == 0 and err == ""
+    text = log.read_text(encoding="utf-8")
+    assert "Little endian encoding" in text and "an unlisted library speaks" in text
+    assert text.count("an unlisted library speaks") == 1  # forwarded once, not again through the root

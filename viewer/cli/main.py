@@ -53,6 +53,24 @@ LOG.addHandler(logging.NullHandler())  # nothing reaches stderr through logging'
 LIBRARY_LOGGERS = ("tensorflow", "absl", "keras", "h5py", "pydicom", "highdicom", "PIL")
 
 
+def _forward(record: logging.LogRecord) -> bool:
+    """A library's record to the radcam log (it keeps its name, "tensorflow"), once; False: as a logger filter, the
+    library's own stderr handler never sees it."""
+    if not getattr(record, "radcam_forwarded", False) and not record.name.startswith("radcam"):
+        record.radcam_forwarded = True  # LOG's handling reaches the root's handlers again: not a second time
+        LOG.handle(record)
+    return False
+
+
+class _ToLog(logging.Handler):
+    """On the root while a command runs: a record of a logger with no handler on its way (highdicom's child
+    "highdicom.base", which the listed logger's filter never sees; a library not listed) goes to the radcam log, not
+    to stderr by logging's last resort."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        _forward(record)
+
+
 @contextmanager
 def warnings_to_log(path: Path | None = None, debug: bool = False) -> Iterator[None]:
     """Library warnings (Keras' "Do not pass an input_shape", ...) go to the `radcam` logger, not to stderr, where
@@ -75,19 +93,19 @@ def warnings_to_log(path: Path | None = None, debug: bool = False) -> Iterator[N
     def to_log(message, category, filename, lineno, file=None, line=None) -> None:
         LOG.warning("%s: %s (%s:%d)", category.__name__, message, filename, lineno)
 
-    def forward(record: logging.LogRecord) -> bool:
-        LOG.handle(record)  # the record keeps its name ("tensorflow"); the library's own stderr handler never sees it
-        return False
-
+    catch_all = _ToLog()
+    root = logging.getLogger()
+    root.addHandler(catch_all)
     for name in LIBRARY_LOGGERS:
-        logging.getLogger(name).addFilter(forward)
+        logging.getLogger(name).addFilter(_forward)
     try:
         with warnings.catch_warnings():  # restores showwarning and the filters when the command ends
             warnings.showwarning = to_log
             yield
     finally:
         for name in LIBRARY_LOGGERS:
-            logging.getLogger(name).removeFilter(forward)
+            logging.getLogger(name).removeFilter(_forward)
+        root.removeHandler(catch_all)
         for handler in handlers:
             LOG.removeHandler(handler)
             handler.close()
