@@ -392,3 +392,24 @@ def test_anonymized_sc_from_every_fixture_drops_the_patient(tmp_path, name):
             assert value.encode() not in raw, keyword
     assert back.PatientName == "ANONYMOUS" and back.PatientIdentityRemoved == "YES"
     assert np.array_equal(back.pixel_array, RGB)
+
+
+@pytest.mark.parametrize(("keyword", "vr", "value", "named"), [
+    ("PatientSex", "CS", "MALE", "Patient's Sex"),  # common in real archives; DICOM allows M, F, O
+    ("PatientBirthDate", "DA", "1961-07-04", "Patient's Birth Date"),
+    ("StudyTime", "TM", "25:61", "Study Time"),
+])
+def test_sc_from_a_source_whose_copied_values_are_not_valid_dicom_is_a_one_line_export_error(
+        tmp_path, keyword, vr, value, named):
+    """highdicom refuses them with a ValueError that quotes the value: it reached the CLI as an internal error (exit
+    1) that printed the patient's birth date. An ExportError names the attribute, never its value."""
+    source = _source()
+    element = pydicom.DataElement(keyword, vr, "")
+    element._value = value  # as read from such a file (pydicom keeps what it cannot convert)
+    source[element.tag] = element
+    with pytest.raises(ExportError) as error:
+        write_secondary_capture(tmp_path / "sc.dcm", GREY, source, "RadCAM overlay")
+    message = str(error.value)
+    assert named in message and value not in message and "sc.dcm" in message
+    assert list(tmp_path.iterdir()) == []
+    write_secondary_capture(tmp_path / "anonymous.dcm", GREY, source, "RadCAM overlay", anonymize=True)  # emptied

@@ -8,7 +8,9 @@ import warnings
 import numpy as np
 from highdicom.sc import SCImage
 from pydicom import Dataset
+from pydicom.datadict import dictionary_description
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+from pydicom.valuerep import DA, TM
 
 import viewer
 from viewer.errors import ExportError
@@ -46,6 +48,11 @@ def write_secondary_capture(path: str | os.PathLike, image: np.ndarray, source: 
         transfer_syntax_uid=ExplicitVRLittleEndian,
         specific_character_set="ISO_IR 192",  # captions use "·"; UTF-8 also holds any source name
     )
+    unfit = _unfit_for_highdicom(ref)
+    if unfit:  # highdicom's ValueError quotes the value (a birth date): the words here never do
+        what = "is not a valid DICOM value" if len(unfit) == 1 else "are not valid DICOM values"
+        raise ExportError(f"cannot write {path}: the source's {' and '.join(unfit)} {what}, which a Secondary "
+                          "Capture must copy (export it anonymised, or without DICOM)")
     with warnings.catch_warnings():
         # highdicom warns about single-component person names; the source's name is what it is.
         warnings.simplefilter("ignore", UserWarning)
@@ -69,6 +76,24 @@ def write_secondary_capture(path: str | os.PathLike, image: np.ndarray, source: 
         sc = anonymize_dataset(sc, session, keep=_WRITTEN_BY_RADCAM)
     atomic_write(path, lambda temporary: sc.save_as(temporary, enforce_file_format=True), overwrite)
     return sc
+
+
+def _unfit_for_highdicom(ds: Dataset | None) -> list[str]:
+    """The patient and study attributes highdicom copies and converts (SCImage.from_ref_dataset) that it would refuse:
+    a date or time that is not DA/TM (1961-07-04), a sex other than M, F, O (MALE); their names, never values."""
+    if ds is None:
+        return []
+    unfit = []
+    for keyword, kind in (("PatientBirthDate", DA), ("StudyDate", DA), ("StudyTime", TM)):
+        value = ds.get(keyword)
+        if value:
+            try:
+                kind(value)
+            except (ValueError, TypeError):
+                unfit.append(dictionary_description(keyword))
+    if ds.get("PatientSex") not in (None, "", "M", "F", "O"):
+        unfit.append(dictionary_description("PatientSex"))
+    return unfit
 
 
 def _orientation(ds: Dataset | None) -> tuple[str, str] | None:
