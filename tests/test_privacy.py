@@ -223,3 +223,23 @@ def test_anonymous_out_of_domain_reasons_quote_no_patient_name_in_any_case(capsy
     for path in [*out.iterdir(), tmp_path / "scores.csv"]:
         data = path.read_bytes().upper()
         assert b"LEAKJOHN" not in data and b"LEAKID" not in data, path.name
+
+
+@pytest.mark.parametrize("command", ["explain", "predict"])
+def test_anonymous_internal_error_lines_do_not_repeat_a_library_message(capsys, tmp_path, monkeypatch, command):
+    """A bug met on one image is said in one line; a library's message often quotes the value it choked on, read from
+    the file ("Unable to convert '19610704X' to 'DA' object"), which names nothing as a path does."""
+    from viewer.cam import CamEngine
+    from viewer.model.loader import LoadedModel
+
+    def choke(*args, **kwargs):
+        raise ValueError("Unable to convert 'LEAKNAME 19610704X' to 'DA' object")
+
+    monkeypatch.setattr(CamEngine if command == "explain" else LoadedModel, "explain" if command == "explain"
+                        else "prepare", choke)
+    pixels = (np.linspace(0, 4000, 128)[:, None] + np.linspace(0, 95, 128)[None, :]).astype(np.uint16)
+    files = [write_dicom(tmp_path / f"{i}.dcm", pixels, bits_stored=12) for i in (1, 2)]
+    extra = ["--out", tmp_path / "out"] if command == "explain" else []
+    code, stdout, err = run_cli(capsys, command, *files, *extra, "--anonymize")
+    assert code == 1 and "radcam: error: radcam_001: internal error: ValueError" in err, err
+    assert "LEAKNAME" not in err + stdout and "19610704" not in err + stdout, err

@@ -108,7 +108,7 @@ def _explain_one(args, path: Path, stem: str, names, engine, method: str, style,
             failures.report(names.error(exc))
             return
         except Exception as exc:  # a bug met on this image: said, and the batch goes on
-            failures.report_internal(label, exc, names.clean(str(exc)))
+            failures.report_internal(label, exc, names.detail(exc))
             return
         line = {
             "image": label, "frame": image.frame, "model": model.name, "method": result.method,

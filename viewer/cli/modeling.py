@@ -82,11 +82,12 @@ class Failures:
         report_error(exc)
 
     def report_internal(self, label: str, exc: Exception, detail: str) -> None:
-        """A bug met on one image (`detail`: its message, made clean by the caller): said in one line, and the batch
-        goes on to the next image; the command exits 1 at the end."""
+        """A bug met on one image (`detail`: its message made clean by the caller, or '' to say nothing of it): said
+        in one line, and the batch goes on to the next image; the command exits 1 at the end."""
         if self.debug:
             traceback.print_exc()
-        message = f"{label}: internal error: {type(exc).__name__}: {detail} (run with --debug for the traceback)"
+        said = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
+        message = f"{label}: internal error: {said} (run with --debug for the traceback)"
         if self.total == 1:
             raise InternalBatchError(message) from None
         self.count += 1

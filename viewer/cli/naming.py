@@ -103,6 +103,12 @@ class Names:
 
         return re.sub(pattern, pseudonym, message, flags=re.IGNORECASE)
 
+    def detail(self, exc: Exception) -> str:
+        """What an unexpected exception says, for its one line: nothing under --anonymize, where a library's message
+        may quote a value read from the file ("Unable to convert '19610704X' to 'DA'"), which clean() cannot know;
+        --debug shows it. Else its message, printable."""
+        return "" if self.anonymize else printable(str(exc))
+
     def error(self, exc: Exception) -> RadcamError:
         """`exc` as a RadcamError whose message is clean."""
         return RadcamError(self.clean(str(exc)))

@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
             except RadcamError as exc:
                 failures.report(names.error(exc))
             except Exception as exc:  # a bug met on this image: said, and the batch goes on
-                failures.report_internal(label, exc, names.clean(str(exc)))
+                failures.report_internal(label, exc, names.detail(exc))
             if len(pending) >= args.batch_size:
                 flush()
             progress.step(label)
