@@ -20,7 +20,7 @@ from pydicom.uid import (JPEG2000, UID, DeflatedExplicitVRLittleEndian, Explicit
 from ..errors import NoImageError, StudyError
 from .codestreams import check_codestream, frame_bytes, j2k_sign_options
 from .failures import NOT_CAUGHT, describe, native_stderr, warning_notes
-from .guards import MAX_FRAME_PIXELS, BoundedFile, inflation_problem, is_deflated
+from .guards import MAX_FRAME_PIXELS, BoundedFile, inflation_problem, is_deflated, jpeg_header_problem
 # frame_count, metadata, no_image_reason, shown and syntax_name are part of this module's interface (the loader).
 from .header import (PIXEL_TAGS, auto, checked_modality_lut, checked_rescale, detached, file_windows, frame_count,
                      frame_view, metadata, no_image_reason, pixel_module_problem, shown, syntax_name)
@@ -140,6 +140,8 @@ def _open_dicom(path: Path, frame: int) -> DisplayImage:
     _check_length(path, ds, syntax)
     data = frame_bytes(path, ds, syntax, frame, frames)
     check_codestream(path, ds, data, frame)
+    if data and plugin_order(syntax) == [LAST_RESORT] and (problem := jpeg_header_problem(data)):
+        raise StudyError(f"{path}: frame {frame} is a damaged JPEG codestream: {problem}")
     options = j2k_sign_options(ds, syntax, data, notes)
     # Decode one frame from the file: only that frame of native data is read into memory. The syntax is
     # passed because files without file meta have none of their own.

@@ -79,6 +79,38 @@ def codestream_size(data: bytes) -> tuple[str, int, int] | None:
     return None
 
 
+def jpeg_header_problem(data: bytes) -> str | None:
+    """What is wrong, in words, with a JPEG (ISO 10918) codestream's marker segments up to its scan; None when they
+    are whole: SOI, then segments that each start with 0xFF and have a length that fits, a start of frame, a start of
+    scan. gdcm aborts the whole process on some codestreams that fail this (a C++ exception nothing catches)."""
+    if not data.startswith(b"\xff\xd8"):
+        return "it does not start with a JPEG start-of-image marker"
+    at, frame_seen = 2, False
+    while True:
+        if at + 2 > len(data):
+            return "it ends before its start of scan"
+        if data[at] != 0xFF:
+            return f"byte {at} is 0x{data[at]:02X} where a marker should be"
+        marker = data[at + 1]
+        if marker == 0xFF:  # fill byte
+            at += 1
+            continue
+        if marker == 0xD9:
+            return "it ends (end-of-image marker) before its start of scan"
+        if marker == 0x00:  # a stuffed 0xFF of entropy-coded data, never a marker
+            return f"bytes {at}-{at + 1} are 0xFF00 where a marker should be"
+        if marker in STANDALONE_MARKERS:
+            at += 2
+            continue
+        length = int.from_bytes(data[at + 2:at + 4], "big") if at + 4 <= len(data) else 0
+        if length < 2 or at + 2 + length > len(data):
+            return f"marker segment 0xFF{marker:02X} at byte {at} has a length ({length}) that does not fit"
+        frame_seen = frame_seen or marker in SOF_MARKERS
+        if marker == 0xDA:
+            return None if frame_seen else "its scan comes before any start of frame"
+        at += 2 + length
+
+
 def is_deflated(f: BinaryIO) -> bool:
     """Whether the file meta names Deflated Explicit VR Little Endian; leaves `f` at its start."""
     head = f.read(1024)
