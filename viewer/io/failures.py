@@ -28,8 +28,9 @@ def describe(exc: BaseException) -> str:
 
 
 def warning_notes(caught: list[warnings.WarningMessage]) -> list[str]:
-    """Library warnings about the file (user warnings only), each once and on one line."""
-    return list(dict.fromkeys(" ".join(str(w.message).split()) for w in caught if issubclass(w.category, UserWarning)))
+    """Library warnings about the file (user warnings only), each once, on one line and printable (a warning may quote
+    a damaged value with control bytes in it)."""
+    return list(dict.fromkeys(printable(str(w.message)) for w in caught if issubclass(w.category, UserWarning)))
 
 
 @contextmanager
@@ -46,4 +47,4 @@ def native_stderr() -> Iterator[list[str]]:
             yield lines
     finally:
         if captured is not None:
-            lines += [" ".join(line.split()) for line in captured.text.splitlines() if line.strip()][:5]
+            lines += [printable(line) for line in captured.text.splitlines() if line.strip()][:5]
