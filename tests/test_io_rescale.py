@@ -1,7 +1,8 @@
-"""A Rescale Slope or Intercept that is empty, not a number, or NaN/infinite (written so by some toolkits, or damaged):
-pydicom multiplies by it, which either fails with Python's words (an empty value, text) or makes every modality value
-NaN or infinite, a black or white image without a word. The bad value is replaced by its identity value (slope 1,
-intercept 0) with a note, as a damaged Modality LUT or window is (issue 13, findings 2, 8 and 9)."""
+"""A Rescale Slope or Intercept that is empty, not a number, or NaN/infinite, or a slope of 0 (written so by some
+toolkits, or damaged): pydicom multiplies by it, which either fails with Python's words (an empty value, text) or makes
+every modality value NaN, infinite or the same, a black, white or flat image without a word. The bad value is replaced
+by its identity value (slope 1, intercept 0) with a note, as a damaged Modality LUT or window is (issue 13, findings 2,
+8 and 9)."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ def written(make_dicom, tmp_path, old: bytes, new: bytes):
     (SLOPE, b"DS\x04\x00inf ", 1, -99, "Rescale Slope (0028,1053) is 'inf', not a finite number: using 1"),
     (SLOPE, b"DS\x04\x00abc ", 1, -99, "Rescale Slope (0028,1053) is 'abc', not a finite number: using 1"),
     (SLOPE, b"DS\x00\x00", 1, -99, "Rescale Slope (0028,1053) is empty: using 1"),
+    (SLOPE, b"DS\x02\x000 ", 1, -99, "Rescale Slope (0028,1053) is '0', which makes every pixel alike: using 1"),
     (INTERCEPT, b"DS\x04\x00inf ", 2, 0, "Rescale Intercept (0028,1052) is 'inf', not a finite number: using 0"),
     (INTERCEPT, b"DS\x04\x00-inf", 2, 0, "Rescale Intercept (0028,1052) is '-inf', not a finite number: using 0"),
     (INTERCEPT, b"DS\x00\x00", 2, 0, "Rescale Intercept (0028,1052) is empty: using 0"),

@@ -166,18 +166,20 @@ def _modality_lut_problem(item: Dataset) -> str | None:
 
 
 def checked_rescale(ds: Dataset, notes: list[str]) -> Dataset:
-    """`ds`, or a copy in which a Rescale Slope or Intercept that is empty, not a number or not finite is its identity
-    value (1, 0), said in `notes`. pydicom multiplies by what it finds: an empty or text value fails with Python's
-    words, a NaN or infinite one makes every pixel NaN or infinite (a black or white image without a word)."""
+    """`ds`, or a copy in which a Rescale Slope or Intercept that is empty, not a number or not finite (or a slope of 0)
+    is its identity value (1, 0), said in `notes`. pydicom multiplies by what it finds: an empty or text value fails
+    with Python's words, a NaN or infinite one makes every pixel NaN or infinite, a slope of 0 makes every pixel the
+    intercept (a black, white or flat image without a word)."""
     if ds.get("ModalityLUTSequence") or "RescaleSlope" not in ds or "RescaleIntercept" not in ds:
         return ds  # pydicom applies no rescale then
     view = ds
     for keyword, identity in (("RescaleSlope", 1), ("RescaleIntercept", 0)):
         value = ds.get(keyword)
         try:
-            if math.isfinite(float(value)):
+            number = float(value)
+            if math.isfinite(number) and (number != 0 or keyword == "RescaleIntercept"):
                 continue
-            problem = f"is {shown(value)!r}, not a finite number"
+            problem = f"is {shown(value)!r}, " + ("not a finite number" if number else "which makes every pixel alike")
         except (TypeError, ValueError):  # None (empty), text, or several values
             problem = "is empty" if value is None or value == "" else f"is {shown(value)!r}, not a finite number"
         notes.append(f"{attribute(keyword)} {problem}: using {identity}")
