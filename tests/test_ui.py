@@ -700,3 +700,34 @@ def test_an_image_outside_the_models_domain_gets_a_red_banner_that_follows_image
         window.load_model(model)
     assert window.domain_banner.reasons() == ["modality CR (the model expects CT)"]
     assert "ct_model" in window.domain_banner.text.text()
+
+
+@needs_fixtures
+def test_export_all_goes_past_an_image_that_fails_and_says_so(qtbot, window, tmp_path):
+    """Export all open images: one image that cannot be read (or written) is said at the end, with how many were
+    written; the images after it are exported all the same, as radcam-cli explain does."""
+    from types import SimpleNamespace
+
+    from viewer.errors import ExportError, StudyError
+    from viewer.io import open_image
+
+    explained(qtbot, window, CHEST)
+    wait_idle(qtbot, window)
+    broken = tmp_path / "broken.dcm"
+
+    def opened(path, frame):
+        if path == broken:
+            raise StudyError(f"{path}: pixel data truncated")
+        return open_image(path, frame=frame)
+
+    options = ExportOptions(panels=["overlay"], format="png", folder=tmp_path / "out", batch=True, sidecar=False)
+    (tmp_path / "out").mkdir()
+    context = SimpleNamespace(cancelled=lambda: False, progress=lambda fraction: None)
+    request = dict(method="gradcam", target=None, layer=None)
+    with pytest.raises(ExportError) as error:
+        window.session.export_batch([(CHEST, 0), (broken, 0), (CHEST_PNG, 0)], opened, options, window.controls.style(),
+                                    1.0, False, request, False, context)
+    assert sorted(path.name for path in (tmp_path / "out").iterdir()) == [
+        "001_dx_chest_nih_uncompressed_overlay.png", "003_nih_00000001_000_cardiomegaly_overlay.png"]
+    message = str(error.value)
+    assert message.startswith("1 of 3 images could not be exported (2 file(s) written)") and "truncated" in message

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from viewer.errors import ExportError, RadcamError
 from viewer.export.explanation import OverlayStyle
 
 from .worker import JobContext
@@ -231,25 +232,34 @@ class ModelSession:
         """Explain and export every image in `sources` with the current settings; progress per image.
 
         Each image is shown with its own default window (another study's window would not fit it) and the
-        window's inversion toggle.
+        window's inversion toggle. An image that cannot be read, explained or written does not stop the others:
+        an ExportError at the end says how many failed, why, and how many files were written.
         """
         from .exporting import ExportItem, write_item
 
         engine = self._engine()
         written: list[Path] = []
+        failed: list[str] = []
         for number, (path, frame) in enumerate(sources):
             if context.cancelled():
                 break
-            image = open_image(path, frame)
-            result = engine.explain(
-                image.render(), method=request["method"], target=request["target"], layer=request["layer"],
-                top_n=self.top_n, batch_size=self.batch_size,
-                progress=lambda f, n=number: context.progress((n + f) / len(sources)), cancel=context.cancelled)
-            base = image.render(invert=image.invert != inverted)
-            item = ExportItem(image=image, base=base, explanation=result, model=self.loaded.name, index=number + 1,
-                              numbered=True, expects=self.loaded.spec.expects)
-            written += write_item(item, options, style, scale, overwrite)
+            try:
+                image = open_image(path, frame)
+                result = engine.explain(
+                    image.render(), method=request["method"], target=request["target"], layer=request["layer"],
+                    top_n=self.top_n, batch_size=self.batch_size,
+                    progress=lambda f, n=number: context.progress((n + f) / len(sources)), cancel=context.cancelled)
+                base = image.render(invert=image.invert != inverted)
+                item = ExportItem(image=image, base=base, explanation=result, model=self.loaded.name,
+                                  index=number + 1, numbered=True, expects=self.loaded.spec.expects)
+                written += write_item(item, options, style, scale, overwrite)
+            except RadcamError as exc:  # that image's files are all or nothing (write_explanation); go on
+                failed.append(str(exc))
             context.progress((number + 1) / len(sources))
+        if failed:
+            more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
+            raise ExportError(f"{len(failed)} of {len(sources)} images could not be exported ({len(written)} file(s) "
+                              f"written): {failed[0]}{more}")
         return written
 
 
