@@ -247,3 +247,35 @@ def test_library_child_loggers_and_unlisted_libraries_go_to_the_log(capsys, monk
     text = log.read_text(encoding="utf-8")
     assert "Little endian encoding" in text and "an unlisted library speaks" in text
     assert text.count("an unlisted library speaks") == 1  # forwarded once, not again through the root
+
+
+def test_staged_set_whose_rename_fails_half_way_keeps_the_previous_set_whole(tmp_path, monkeypatch):
+    """--overwrite over an earlier run's set: a rename that fails at the second file left the first file deleted and
+    the rest from the earlier run (a set of neither run). The earlier set comes back whole."""
+    from viewer.errors import ExportError
+    from viewer.export import StagedSet
+
+    targets = [tmp_path / f"{name}.txt" for name in ("a", "b", "c")]
+    for target in targets:
+        target.write_text("old")
+    real, renames = os.replace, []
+
+    def failing(source, destination):
+        renames.append(destination)
+        if Path(destination) == targets[1] and Path(source).name.endswith(".part.txt"):  # b's new file
+            raise OSError(errno.EIO, "Input/output error")
+        return real(source, destination)
+
+    monkeypatch.setattr(os, "replace", failing)
+    with pytest.raises(ExportError, match="b.txt"):
+        with StagedSet(targets, overwrite=True) as stage:
+            for target in targets:
+                stage.path(target).write_text("new")
+    assert [target.read_text() for target in targets] == ["old", "old", "old"]
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["a.txt", "b.txt", "c.txt"]  # no temporaries
+    monkeypatch.setattr(os, "replace", real)
+    with StagedSet(targets, overwrite=True) as stage:  # and the rerun replaces the set
+        for target in targets:
+            stage.path(target).write_text("new")
+    assert [target.read_text() for target in targets] == ["new", "new", "new"]
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["a.txt", "b.txt", "c.txt"]

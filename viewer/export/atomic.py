@@ -78,16 +78,30 @@ class StagedSet:
         return False
 
     def commit(self) -> None:
+        """Every temporary renamed into place. A file of the same name (--overwrite) is first moved aside and comes
+        back if a rename fails half-way: the folder then holds the earlier set whole, never a mix of the two."""
+        aside: dict[Path, Path] = {}
         moved: list[Path] = []
+        failed = None
         try:
-            for target in self.targets:
-                os.replace(self._temporary[target], target)
-                moved.append(target)
+            for failed in self.targets:
+                if os.path.lexists(failed):
+                    aside[failed] = self._temporary[failed].with_name(self._temporary[failed].name + ".old")
+                    os.replace(failed, aside[failed])
+                os.replace(self._temporary[failed], failed)
+                moved.append(failed)
         except OSError as error:
-            for target in moved:  # a rename that fails half-way: take back what was moved, then report
+            for target in moved:  # take back what was moved, put back what was there, then report
                 _remove(target)
+            for target, earlier in aside.items():
+                try:
+                    os.replace(earlier, target)
+                except OSError:
+                    pass  # the folder refuses even this: the earlier file stays under its hidden name
             self.discard()
-            raise ExportError(f"cannot write {target}: {error.strerror or error}") from error
+            raise ExportError(f"cannot write {failed}: {error.strerror or error}") from error
+        for earlier in aside.values():
+            _remove(earlier)
 
     def discard(self) -> None:
         for temporary in self._temporary.values():
