@@ -1,6 +1,7 @@
 """gdcm decodes JPEG Lossless in a default install (the other decoder, pylibjpeg-libjpeg, is the GPL-3.0 extra), and
 aborts the whole process (SIGABRT, a C++ exception nothing catches, no message) on a codestream whose marker segments
-are damaged. Such a frame is refused in one line before gdcm sees it; the intact file still opens through gdcm."""
+are damaged, or crashes on some header values out of range (found by mutating pydicom's JPEG Lossless file). Such a
+frame is refused in one line before gdcm sees it; the intact file still opens through gdcm."""
 
 from __future__ import annotations
 
@@ -54,6 +55,20 @@ def test_a_damaged_jpeg_lossless_is_one_line_not_an_abort(tmp_path, cut, words):
     assert_one_line_error(done.returncode, done.stderr)
     assert f"cut.dcm: frame 0 is a damaged JPEG codestream: {words}" in done.stderr
     assert not (tmp_path / "x.png").exists()
+
+
+@pytest.mark.parametrize("at, value, words", [
+    (22, 33, "its start of frame declares 33-bit samples (JPEG allows 2 to 16)"),  # gdcm: SIGSEGV
+    (17, 41, "its Adobe segment names colour transform 41 (0, 1 or 2 exist)"),  # gdcm: SIGABRT
+])
+def test_a_jpeg_lossless_header_value_that_crashed_gdcm_is_one_line(tmp_path, at, value, words):
+    data = bytearray(LOSSLESS.read_bytes())
+    data[data.rfind(b"\xff\xd8") + at] = value  # one byte of the codestream's header changed
+    (tmp_path / "odd.dcm").write_bytes(bytes(data))
+    done = without_libjpeg(tmp_path, "view", str(tmp_path / "odd.dcm"), "--out", str(tmp_path / "x.png"))
+    assert done.returncode >= 0, f"gdcm ended the process with signal {-done.returncode}"
+    assert_one_line_error(done.returncode, done.stderr)
+    assert f"odd.dcm: frame 0 is a damaged JPEG codestream: {words}" in done.stderr
 
 
 def test_the_intact_file_still_opens_through_gdcm(tmp_path):

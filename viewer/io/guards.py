@@ -105,10 +105,37 @@ def jpeg_header_problem(data: bytes) -> str | None:
         length = int.from_bytes(data[at + 2:at + 4], "big") if at + 4 <= len(data) else 0
         if length < 2 or at + 2 + length > len(data):
             return f"marker segment 0xFF{marker:02X} at byte {at} has a length ({length}) that does not fit"
+        segment = data[at + 4:at + 2 + length]
+        problem = _sof_problem(segment) if marker in SOF_MARKERS else None
+        if problem or (marker == 0xEE and (problem := _app14_problem(segment))):
+            return problem
         frame_seen = frame_seen or marker in SOF_MARKERS
         if marker == 0xDA:
             return None if frame_seen else "its scan comes before any start of frame"
         at += 2 + length
+
+
+def _sof_problem(segment: bytes) -> str | None:
+    """A start-of-frame segment's values out of ISO 10918-1 B.2.2's ranges (a precision of 33 bits crashed gdcm)."""
+    if len(segment) < 6:
+        return "its start of frame is cut short"
+    precision, components = segment[0], segment[5]
+    if not 2 <= precision <= 16:
+        return f"its start of frame declares {precision}-bit samples (JPEG allows 2 to 16)"
+    if not 1 <= components <= 4 or len(segment) < 6 + 3 * components:
+        return f"its start of frame declares {components} components in {len(segment) + 2} bytes"
+    for index in range(components):
+        sampling = segment[7 + 3 * index]
+        if not (1 <= sampling >> 4 <= 4 and 1 <= sampling & 15 <= 4) or segment[8 + 3 * index] > 3:
+            return f"component {index + 1} of its start of frame has invalid sampling factors or table"
+    return None
+
+
+def _app14_problem(segment: bytes) -> str | None:
+    """An Adobe APP14 segment whose colour transform is not 0, 1 or 2 (gdcm aborted on one)."""
+    if segment.startswith(b"Adobe") and len(segment) >= 12 and segment[11] > 2:
+        return f"its Adobe segment names colour transform {segment[11]} (0, 1 or 2 exist)"
+    return None
 
 
 def is_deflated(f: BinaryIO) -> bool:
