@@ -279,3 +279,32 @@ def test_staged_set_whose_rename_fails_half_way_keeps_the_previous_set_whole(tmp
             stage.path(target).write_text("new")
     assert [target.read_text() for target in targets] == ["new", "new", "new"]
     assert sorted(path.name for path in tmp_path.iterdir()) == ["a.txt", "b.txt", "c.txt"]
+
+
+TERMINATED_HALF_WAY = """
+import os, signal, sys
+import viewer.export.explanation as explanation
+from viewer.cli.main import main
+
+real, calls = explanation.save_image, []
+
+def save_then_terminated(path, pixels, **kwargs):
+    real(path, pixels, **kwargs)
+    calls.append(path)
+    if len(calls) == 2:  # as `timeout` or a job scheduler ends a batch: SIGTERM half-way through an image's files
+        os.kill(os.getpid(), signal.SIGTERM)
+
+explanation.save_image = save_then_terminated
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_a_batch_terminated_half_way_leaves_no_temporaries(tmp_path):
+    """SIGTERM ended the process where it stood: the image's staged files stayed behind as hidden temporaries."""
+    source = write_dicom(tmp_path / "study.dcm", _pixels(0), bits_stored=12)
+    out = tmp_path / "out"
+    done = subprocess.run([sys.executable, "-c", TERMINATED_HALF_WAY, "explain", str(source), "--out", str(out)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 143, done.stderr[-2000:]
+    assert done.stderr.splitlines()[-1] == "radcam: error: terminated", done.stderr
+    assert list(out.iterdir()) == []  # neither the set nor its temporaries

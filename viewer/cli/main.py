@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 import traceback
 import warnings
@@ -112,6 +113,28 @@ def warnings_to_log(path: Path | None = None, debug: bool = False) -> Iterator[N
         LOG.setLevel(level)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (`timeout`, a job scheduler): raised where the command stands, so that an image's staged files and
+    temporaries are removed on the way out, as for Ctrl+C. A KeyboardInterrupt: no per-image handler takes it (nor
+    viewer.io's, which lets KeyboardInterrupt through and turns any other BaseException into a refusal)."""
+
+
+@contextmanager
+def _sigterm_unwinds() -> Iterator[None]:
+    def terminated(signum, frame):
+        raise Terminated()
+
+    try:
+        previous = signal.signal(signal.SIGTERM, terminated)
+    except ValueError:  # not the main thread: the default stays
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
@@ -120,8 +143,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
         if not getattr(args, "run", None):
             raise UsageError("no command given; try 'radcam-cli --help'")
-        with warnings_to_log(args.log, debug):
+        with _sigterm_unwinds(), warnings_to_log(args.log, debug):
             return int(args.run(args) or EXIT_OK)
+    except Terminated:
+        report_error("terminated")
+        return 128 + signal.SIGTERM
     except RadcamError as exc:
         if debug:
             traceback.print_exc()
