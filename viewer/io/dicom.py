@@ -267,8 +267,8 @@ def _colour(stored: np.ndarray, ds: Dataset) -> np.ndarray:
 
 
 def _native_palette(ds: Dataset) -> Dataset:
-    """`ds` with its palette LUT data in little-endian words: pydicom 3.0 reads (non-segmented) LUT data in the
-    machine's byte order whatever the file's, so a big-endian 16-bit palette (0..65280) read as 0..255 showed black.
+    """`ds` with its palette LUT data in the machine's byte order: pydicom 3.0 reads (non-segmented) LUT data in that
+    order whatever the file's, so a big-endian 16-bit palette (0..65280) read as 0..255 showed black.
     """
     if ds.original_encoding[1] is not False:  # little endian (or unknown: read as pydicom does)
         return ds
@@ -277,6 +277,6 @@ def _native_palette(ds: Dataset) -> Dataset:
         keyword = f"{colour}PaletteColorLookupTableData"
         data = ds.get(keyword)
         if data and len(data) % 2 == 0:
-            words = np.frombuffer(data, ">u2").astype("<u2").tobytes()
+            words = np.frombuffer(data, ">u2").astype("=u2").tobytes()
             swapped[tag_for_keyword(keyword)] = DataElement(tag_for_keyword(keyword), "OW", words)
     return swapped
