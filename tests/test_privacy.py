@@ -201,6 +201,8 @@ def test_anonymous_names_hide_the_folders_of_dicomdir_media_named_after_the_pati
     err = capsys.readouterr().err
     assert err.startswith("radcam: skipped skipped_001: listed in the DICOMDIR but missing"), err
     assert "leakjohn" not in err.lower(), err
+    names.write_key(tmp_path / "key.csv", overwrite=False)  # where the user asked for one, folder_N maps back too
+    assert f"folder_1,{media / 'LEAKJOHN'}\n" in (tmp_path / "key.csv").read_text(encoding="utf-8")
 
 
 def test_anonymous_out_of_domain_reasons_quote_no_patient_name_in_any_case(capsys, tmp_path):

@@ -32,6 +32,7 @@ class Names:
         self.anonymize = anonymize
         self._pseudonyms: dict[Path, str] = {}  # a path (as given) → what is shown instead
         self._folders: dict[str, str] = {}  # a folder's name between an input and a file (lower case) → folder_N
+        self._folder_paths: dict[str, Path] = {}  # folder_N → the folder where it was first met (for --key-file)
         self._skipped = 0
         self._roots = [Path(root) for root in roots]
         for i, root in enumerate(self._roots, 1):
@@ -63,8 +64,10 @@ class Names:
                 inner = Path(os.path.abspath(path)).relative_to(os.path.abspath(base))
             except ValueError:
                 continue
-            for part in inner.parts[:-1]:
-                self._folders.setdefault(part.lower(), f"folder_{len(self._folders) + 1}")
+            for depth, part in enumerate(inner.parts[:-1], 1):
+                if part.lower() not in self._folders:
+                    self._folders[part.lower()] = pseudonym = f"folder_{len(self._folders) + 1}"
+                    self._folder_paths[pseudonym] = Path(os.path.abspath(base)).joinpath(*inner.parts[:depth])
             return
 
     def of(self, path: Path) -> str:
@@ -119,7 +122,8 @@ class Names:
             return
         from viewer.export import atomic_write
 
-        rows = sorted((pseudonym, printable(os.path.abspath(source))) for source, pseudonym in self._pseudonyms.items())
+        rows = sorted([(pseudonym, printable(os.path.abspath(source))) for source, pseudonym in self._pseudonyms.items()]
+                      + [(pseudonym, printable(folder)) for pseudonym, folder in self._folder_paths.items()])
         if path.suffix.lower() == ".json":
             text = json.dumps(dict(rows), indent=2, ensure_ascii=False) + "\n"
         else:
