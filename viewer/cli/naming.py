@@ -122,8 +122,8 @@ class Names:
             return
         from viewer.export import atomic_write
 
-        rows = sorted([(pseudonym, printable(os.path.abspath(source))) for source, pseudonym in self._pseudonyms.items()]
-                      + [(pseudonym, printable(folder)) for pseudonym, folder in self._folder_paths.items()])
+        rows = [(pseudonym, printable(os.path.abspath(source))) for source, pseudonym in self._pseudonyms.items()]
+        rows = sorted(rows + [(pseudonym, printable(folder)) for pseudonym, folder in self._folder_paths.items()])
         if path.suffix.lower() == ".json":
             text = json.dumps(dict(rows), indent=2, ensure_ascii=False) + "\n"
         else:
