@@ -106,6 +106,33 @@ def test_sidecar_is_read_and_overrides_win(saved):
     assert over.spec.sources["preprocess"] == "override"
 
 
+def test_sources_say_where_every_value_came_from_in_a_stable_order(saved):
+    # What the user is shown: the keys given (sidecar order, overrides after), then what the model or defaults set.
+    bare = load_model(saved(_small(), "bare.keras"))
+    assert list(bare.spec.sources.items()) == [
+        ("input_size", "model"), ("color_mode", "model"), ("labels", "default"), ("output_kind", "model"),
+        ("preprocess", "model")]
+    path = saved(_small(), sidecar={"labels": ["nodule", "mass"], "thresholds": {"mass": 0.3}, "layer": "conv"})
+    over = load_model(path, overrides={"labels": ["a", "b"], "interpolation": "area"})
+    assert over.spec.thresholds == {"a": 0.5, "b": 0.3}  # the sidecar's thresholds follow their renamed labels
+    assert list(over.spec.sources.items()) == [
+        ("labels", "override"), ("thresholds", "sidecar"), ("layer", "sidecar"), ("interpolation", "override"),
+        ("input_size", "model"), ("color_mode", "model"), ("output_kind", "model"), ("preprocess", "model")]
+
+
+def test_each_resolver_returns_a_value_and_its_source():
+    from viewer.model.resolve import Given, Resolved, resolve_color_mode, resolve_labels, resolve_thresholds
+
+    given = Given({"labels": ["a", "b"], "color_mode": "rgb"}, {"color_mode": "bgr"})
+    assert resolve_color_mode(Path("m.keras"), given, 3) == Resolved("bgr", "override")
+    assert resolve_color_mode(Path("m.keras"), Given({}, {}), 1) == Resolved("grey", "model")
+    assert resolve_labels(Path("m.keras"), given, 2) == Resolved(["a", "b"], "sidecar")
+    assert resolve_labels(Path("m.keras"), Given({}, {}), 1) == Resolved(["positive"], "default")
+    assert resolve_thresholds(Path("m.keras"), given, ["a", "b"]) == Resolved({"a": 0.5, "b": 0.5}, None)
+    with pytest.raises(ModelError, match="color_mode 'bgr' does not fit a 1-channel model input"):
+        resolve_color_mode(Path("m.keras"), given, 1)
+
+
 @pytest.mark.parametrize("sidecar, message", [
     ({"lables": ["a", "b"]}, "unknown key 'lables'"),
     ({"preprocess": "zscore"}, "'preprocess'"),
