@@ -308,3 +308,22 @@ def test_a_batch_terminated_half_way_leaves_no_temporaries(tmp_path):
     assert done.returncode == 143, done.stderr[-2000:]
     assert done.stderr.splitlines()[-1] == "radcam: error: terminated", done.stderr
     assert list(out.iterdir()) == []  # neither the set nor its temporaries
+
+
+def test_control_characters_in_file_names_never_reach_the_terminal(capsys, tmp_path):
+    """A name with an escape sequence ('\\x1b]0;...\\x07' retitles the terminal, '\\x1b[2J' clears it) or a newline
+    (a forged 'radcam:' line): stderr shows such characters as \\xNN, as it shows bytes that are not UTF-8."""
+    from viewer.cli.naming import Names
+    from viewer.cli.paths import expand
+    from viewer.export.names import printable
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    write_dicom(folder / "a.dcm", _pixels(0), bits_stored=12)
+    (folder / "x\x1b[2Jy.txt").write_text("not an image")
+    (folder / "n\nradcam: forged.txt").write_text("not an image")
+    assert len(expand([folder], Names())) == 1
+    err = capsys.readouterr().err
+    assert "\x1b" not in err and all(line.startswith("radcam: skipped ") for line in err.splitlines()), err
+    assert "x\\x1b[2Jy.txt" in err and "n\\x0aradcam: forged.txt" in err
+    assert printable("M\udcfcller\x07.dcm") == "M\\xfcller\\x07.dcm" and printable("Müller\t.dcm") == "Müller\\x09.dcm"

@@ -61,7 +61,7 @@ class Progress:
 
 def report_error(message) -> None:
     """An error as the one line a user sees: `radcam: error: ...`, whitespace collapsed."""
-    print(f"radcam: error: {' '.join(printable(str(message)).split())}", file=sys.stderr, flush=True)
+    print(f"radcam: error: {printable(' '.join(str(message).split()))}", file=sys.stderr, flush=True)
 
 
 class Failures:
