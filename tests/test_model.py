@@ -73,6 +73,26 @@ def test_softmax_and_linear_heads_are_recognised(saved):
     assert np.isclose(probs.sum(), 1.0) and probs.argmax() == 2
 
 
+@pytest.mark.parametrize("units, activation", [(1, None), (3, None), (3, "softmax"), (2, "sigmoid")])
+def test_probabilities_is_one_rule_for_numpy_and_tensors(saved, units, activation):
+    # The CAM passes call the same function on tensors inside tf.function; numpy in gives numpy out.
+    import tensorflow as tf
+
+    loaded = load_model(saved(_small(outputs=units, activation=activation)))
+    raw = np.array([[-2.0, 0.5, 3.0][:units], [1.0, -1.0, 0.0][:units]], np.float32)
+    expected = loaded.probabilities(raw)
+    assert isinstance(expected, np.ndarray) and expected.dtype == np.float32
+    eager = loaded.probabilities(tf.constant(raw))
+    assert tf.is_tensor(eager) and np.allclose(eager.numpy(), expected, atol=1e-6)
+    traced = tf.function(lambda x: loaded.probabilities(tf.reshape(x, (tf.shape(x)[0], -1))),
+                         input_signature=[tf.TensorSpec((None, None), tf.float32)])
+    assert np.allclose(traced(tf.constant(raw)).numpy(), expected, atol=1e-6)
+    if activation is None:
+        assert ((expected > 0) & (expected < 1)).all()
+    else:
+        assert np.array_equal(expected, raw)
+
+
 def test_rescaling_first_layer_means_no_preprocessing_also_when_nested(saved):
     direct = _small((32, 32, 3), first=layers.Rescaling(1 / 255.0))
     assert load_model(saved(direct, "a.keras")).spec.preprocess == "none"

@@ -1,11 +1,13 @@
 """LoadedModel: a Keras model with its resolved spec — display-image preparation (with the model-input memo),
 prediction, probabilities and targets. Built by viewer.model.loader.load_model.
 
-TensorFlow is never imported here: the Keras model comes in loaded.
+Importing this module imports no TensorFlow: the Keras model comes in loaded, and probabilities() reaches for
+TensorFlow only when handed a tensor, which exists only once TensorFlow is loaded.
 """
 
 from __future__ import annotations
 
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -166,14 +168,26 @@ class LoadedModel:
             raise ModelError(f"the model output {float(outside[0]):.4g} is not a probability although output_kind "
                              f"is {self.output_kind!r}; set output_kind 'logits' in the sidecar")
 
-    def probabilities(self, raw) -> np.ndarray:
-        """Scores in [0, 1] for display: logits heads get sigmoid (one unit) or softmax (several units)."""
-        raw = np.asarray(raw, np.float32)
+    def probabilities(self, scores):
+        """Scores in [0, 1] for display: logits heads get sigmoid (one unit) or softmax (several units).
+
+        The one rule for the whole viewer: numpy in (model outputs, (n, n_out) or one row), float32 numpy out; a
+        TensorFlow tensor in (inside a compiled pass), a tensor out, with TensorFlow's own sigmoid/softmax. One
+        unit or several is the model's output (n_outputs), not the array's last axis, which a traced reshape can
+        leave unknown.
+        """
+        tensor = _is_tensor(scores)
+        if not tensor:
+            scores = np.asarray(scores, np.float32)
         if self.output_kind != "logits":
-            return raw
-        if raw.shape[-1] == 1:
-            return 1.0 / (1.0 + np.exp(-raw))
-        shifted = np.exp(raw - raw.max(axis=-1, keepdims=True))
+            return scores
+        if tensor:
+            import tensorflow as tf
+
+            return tf.sigmoid(scores) if self.n_outputs == 1 else tf.nn.softmax(scores, axis=-1)
+        if self.n_outputs == 1:
+            return 1.0 / (1.0 + np.exp(-scores))
+        shifted = np.exp(scores - scores.max(axis=-1, keepdims=True))
         return shifted / shifted.sum(axis=-1, keepdims=True)
 
     def predictions(self, display: np.ndarray) -> list[dict[str, Any]]:
@@ -202,6 +216,12 @@ def _model_name(path: Path) -> str:
         if name.lower().endswith(suffix):
             return name[: -len(suffix)]
     return name
+
+
+def _is_tensor(value) -> bool:
+    """A TensorFlow tensor (eager or symbolic); without importing TensorFlow, since none exists before it is."""
+    tf = sys.modules.get("tensorflow")
+    return tf is not None and bool(tf.is_tensor(value))
 
 
 __all__ = ["LoadedModel"]
