@@ -254,7 +254,7 @@ def test_target_by_name_index_and_negative(engines, images):
 
 
 def _gradients(engine, display, sign):
-    fn = engine._function(("gradients", engine.default_layer()))
+    fn = engine.compiled(("gradients", engine.default_layer()))
     a, g, *_ = fn(engine.model.prepare(display), np.int32(0), np.float32(sign))
     return np.asarray(a), np.asarray(g)
 
@@ -278,6 +278,8 @@ def test_method_registry():
         resolve_method("magic")
     assert set(METHODS) == {"cam", "gradcam", "gradcampp", "xgradcam", "layercam", "hirescam", "scorecam",
                             "faster-scorecam", "eigencam", "guided-backprop", "guided-gradcam"}
+    assert [info.title for info in METHODS.values()][:3] == ["CAM", "Grad-CAM", "Grad-CAM++"]
+    assert all(info.description.startswith(info.title + ": ") for info in METHODS.values())
     assert all(info.description and "\n" not in info.description for info in METHODS.values())
     assert METHODS["gradcam"].needs_gradients and not METHODS["scorecam"].needs_gradients
 
@@ -325,8 +327,11 @@ def test_scorecam_batches_are_even_and_the_blank_score_is_computed_once(engines,
     engine = _engine(engines, "demo")
     display = images["demo"]
     whole = engine.explain(display, "scorecam", target="nodule")
-    sizes, real = [], engine._score_batch
-    monkeypatch.setattr(engine, "_score_batch", lambda raw, maps, *a: sizes.append(len(maps)) or real(raw, maps, *a))
+    from viewer.cam import scorecam
+
+    sizes, real = [], scorecam.score_batch
+    monkeypatch.setattr(scorecam, "score_batch",
+                        lambda engine, raw, maps, *a: sizes.append(len(maps)) or real(engine, raw, maps, *a))
     for batch, expected in ((61, [32, 32]), (64, [64]), (5, [5] * 12 + [4])):
         sizes.clear()
         result = engine.explain(display, "scorecam", target="nodule", batch_size=batch)

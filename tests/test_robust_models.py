@@ -358,17 +358,20 @@ def _failing_above(engine, monkeypatch, limit, error):
     """Make the engine's batched Score-CAM pass fail for batches larger than `limit`; returns the sizes tried."""
     import tensorflow as tf
 
-    real, sizes = engine._score_batch, []
+    from viewer.cam import scorecam
 
-    def batch(raw, maps, index, sign):
+    real, sizes = scorecam.score_batch, []
+
+    def batch(scored, raw, maps, index, sign):
+        assert scored is engine
         sizes.append(len(maps))
         if len(maps) > limit:
             if error == "tf":
                 raise tf.errors.ResourceExhaustedError(None, None, "OOM when allocating tensor")
             raise MemoryError()
-        return real(raw, maps, index, sign)
+        return real(scored, raw, maps, index, sign)
 
-    monkeypatch.setattr(engine, "_score_batch", batch)
+    monkeypatch.setattr(scorecam, "score_batch", batch)
     return sizes
 
 

@@ -2,13 +2,15 @@
 
 import numpy as np
 
-from viewer.cam.engine import MethodInfo
+from viewer.cam.base import MethodInfo
+from viewer.cam.context import CamContext
 
-INFO = MethodInfo("eigencam", "Eigen-CAM: first principal component of the activations (ignores the target)",
-                  False)
+INFO = MethodInfo("eigencam", "Eigen-CAM",
+                  "Eigen-CAM: first principal component of the activations (ignores the target)", False,
+                  aliases=("eigen-cam",))
 
 
-def compute(ctx) -> np.ndarray:
+def compute(ctx: CamContext) -> np.ndarray:
     a = ctx.activations().astype(np.float64)
     h, w, k = a.shape
     flat = a.reshape(-1, k)

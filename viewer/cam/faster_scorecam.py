@@ -3,13 +3,15 @@
 import numpy as np
 
 from viewer.cam import scorecam
-from viewer.cam.engine import MethodInfo
+from viewer.cam.base import MethodInfo
+from viewer.cam.context import CamContext
 
-INFO = MethodInfo("faster-scorecam", "Faster Score-CAM: Score-CAM on the N most varying channels (default 32)",
-                  False)
+INFO = MethodInfo("faster-scorecam", "Faster Score-CAM",
+                  "Faster Score-CAM: Score-CAM on the N most varying channels (default 32)", False,
+                  aliases=("fasterscorecam", "faster_scorecam"))
 
 
-def compute(ctx) -> np.ndarray:
+def compute(ctx: CamContext) -> np.ndarray:
     a = ctx.activations()
     if ctx.top_n < 1:
         from viewer.errors import CamError

@@ -2,11 +2,13 @@
 
 import numpy as np
 
-from viewer.cam.engine import MethodInfo
+from viewer.cam.base import MethodInfo
+from viewer.cam.context import CamContext
 
-INFO = MethodInfo("gradcam", "Grad-CAM: activations weighted by their mean gradient", True)
+INFO = MethodInfo("gradcam", "Grad-CAM", "Grad-CAM: activations weighted by their mean gradient", True,
+                  aliases=("grad-cam",))
 
 
-def compute(ctx) -> np.ndarray:
+def compute(ctx: CamContext) -> np.ndarray:
     a, g = ctx.gradients()
     return np.tensordot(a, g.mean(axis=(0, 1)), axes=([2], [0]))

@@ -2,13 +2,15 @@
 
 import numpy as np
 
-from viewer.cam.engine import MethodInfo
+from viewer.cam.base import MethodInfo
+from viewer.cam.context import CamContext
 
-INFO = MethodInfo("gradcampp", "Grad-CAM++: positive gradients weighted per pixel (alpha), better for several objects",
-                  True)
+INFO = MethodInfo("gradcampp", "Grad-CAM++",
+                  "Grad-CAM++: positive gradients weighted per pixel (alpha), better for several objects", True,
+                  aliases=("gradcam++", "grad-cam++"))
 
 
-def compute(ctx) -> np.ndarray:
+def compute(ctx: CamContext) -> np.ndarray:
     a, g = ctx.gradients()
     g2, g3 = g ** 2, g ** 3
     denominator = 2.0 * g2 + a.sum(axis=(0, 1)) * g3

@@ -3,11 +3,13 @@ gradients where their input was positive; |gradient|, max over channels, at the 
 
 import numpy as np
 
-from viewer.cam.engine import MethodInfo
+from viewer.cam.base import MethodInfo
+from viewer.cam.context import CamContext
 
-INFO = MethodInfo("guided-backprop", "Guided backpropagation: fine pixel detail that raises the score "
-                  "(not class-discriminative)", True, "pixel", needs_layer=False)
+INFO = MethodInfo("guided-backprop", "Guided backpropagation",
+                  "Guided backpropagation: fine pixel detail that raises the score (not class-discriminative)", True,
+                  "pixel", needs_layer=False, aliases=("guided_backprop", "guidedbackprop"))
 
 
-def compute(ctx) -> np.ndarray:
+def compute(ctx: CamContext) -> np.ndarray:
     return np.abs(ctx.input_gradients()).max(axis=2)

@@ -2,11 +2,13 @@
 
 import numpy as np
 
-from viewer.cam.engine import MethodInfo
+from viewer.cam.base import MethodInfo
+from viewer.cam.context import CamContext
 
-INFO = MethodInfo("hirescam", "HiResCAM: element-wise gradient × activation (faithful to the score)", True)
+INFO = MethodInfo("hirescam", "HiResCAM", "HiResCAM: element-wise gradient × activation (faithful to the score)", True,
+                  aliases=("hires-cam",))
 
 
-def compute(ctx) -> np.ndarray:
+def compute(ctx: CamContext) -> np.ndarray:
     a, g = ctx.gradients()
     return (g * a).sum(axis=2)

@@ -2,11 +2,13 @@
 
 import numpy as np
 
-from viewer.cam.engine import MethodInfo
+from viewer.cam.base import MethodInfo
+from viewer.cam.context import CamContext
 
-INFO = MethodInfo("layercam", "LayerCAM: activations weighted by their positive gradient at each pixel", True)
+INFO = MethodInfo("layercam", "LayerCAM", "LayerCAM: activations weighted by their positive gradient at each pixel",
+                  True, aliases=("layer-cam",))
 
 
-def compute(ctx) -> np.ndarray:
+def compute(ctx: CamContext) -> np.ndarray:
     a, g = ctx.gradients()
     return (np.maximum(g, 0.0) * a).sum(axis=2)

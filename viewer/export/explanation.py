@@ -40,11 +40,11 @@ class OverlayStyle:
 
 
 def method_title(key: str) -> str:
-    """'Grad-CAM' for 'gradcam': the part of the method's description before its colon."""
+    """'Grad-CAM' for 'gradcam': the method's title (the key itself for an unknown method)."""
     from viewer.cam import METHODS
 
     info = METHODS.get(key)
-    return info.description.split(":")[0].strip() if info else key
+    return info.title if info else key
 
 
 def target_score(result) -> float | None:
