@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from pathlib import Path
 
 import numpy as np
 import pydicom
@@ -245,3 +246,15 @@ def test_anonymous_internal_error_lines_do_not_repeat_a_library_message(capsys, 
     code, stdout, err = run_cli(capsys, command, *files, *extra, "--anonymize")
     assert code == 1 and "radcam: error: radcam_001: internal error: ValueError" in err, err
     assert "LEAKNAME" not in err + stdout and "19610704" not in err + stdout, err
+
+
+def test_anonymous_names_of_a_short_or_dot_input_do_not_garble_messages():
+    """`predict . --anonymize` (or an input folder named 'a'): the input's own text, '.' or 'a', was replaced wherever
+    it stood in a message ('transfer syntax 1input_12input_1...'). A path is replaced whole, a bare name of 3 or more."""
+    from viewer.cli.naming import Names
+
+    names = Names(True, [Path("."), Path("a")])
+    names.image(Path("a/LEAKNAME.dcm"), "radcam_001")
+    message = "unsupported transfer syntax 1.2.3.4 in a/LEAKNAME.dcm, a bad file"
+    assert names.clean(message) == "unsupported transfer syntax 1.2.3.4 in radcam_001, a bad file"
+    assert names.clean(f"cannot list {Path('.').resolve()}") == "cannot list input_1"

@@ -85,7 +85,10 @@ class Names:
         forms: dict[str, str] = {}
         for path, pseudonym in self._pseudonyms.items():
             for form in (str(path), os.path.abspath(path), str(Path(path).resolve())):
-                forms[printable(form).lower()] = pseudonym
+                # A form with no folder in it ("." or "a" as given) is a bare name: only a name of 3 or more is
+                # replaced wherever it stands, or '1.2.3.4' would read '1input_12input_1...'.
+                if os.sep in form or (len(form) > 2 and form not in (".", "..")):
+                    forms[printable(form).lower()] = pseudonym
         for path, pseudonym in self._pseudonyms.items():
             name = Path(path).name
             if len(name) > 2 and name.upper() != "DICOMDIR":  # a file or folder name on its own ("LEAKFOLDER_Doe")
