@@ -250,7 +250,8 @@ def test_anonymous_internal_error_lines_do_not_repeat_a_library_message(capsys, 
 
 def test_anonymous_names_of_a_short_or_dot_input_do_not_garble_messages():
     """`predict . --anonymize` (or an input folder named 'a'): the input's own text, '.' or 'a', was replaced wherever
-    it stood in a message ('transfer syntax 1input_12input_1...'). A path is replaced whole, a bare name of 3 or more."""
+    it stood in a message ('transfer syntax 1input_12input_1...'). A path is replaced whole, a bare name of 3 or
+    more."""
     from viewer.cli.naming import Names
 
     names = Names(True, [Path("."), Path("a")])
