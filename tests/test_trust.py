@@ -170,6 +170,42 @@ def test_measures_report_progress_and_can_be_cancelled(texture_engine):
         score_map(texture_engine, display, random_map(display.shape), target, cancel=lambda: True)
 
 
+def test_trust_scoring_halves_its_batch_when_memory_runs_out(texture_engine, monkeypatch):
+    """The trust measures score in Score-CAM's batches (viewer.cam.score_in_batches): equal sizes, and a batch that
+    runs out of memory is retried at half the size, remembered on the engine."""
+    import tensorflow as tf
+
+    from viewer.trust.scoring import score_raw
+
+    rng = np.random.default_rng(3)
+    raw = rng.uniform(0, 255, (10, 32, 32, 1)).astype(np.float32)
+    target = {"index": 0, "output_index": 0, "sign": 1}
+    texture_engine.score_batch_limit = None
+    monkeypatch.setattr(texture_engine, "batch_size_for", lambda: 8)
+    reference = score_raw(texture_engine, raw, target)
+    real, sizes = texture_engine.probabilities, []
+
+    def probabilities(x):
+        sizes.append(len(x))
+        if len(x) > 3:
+            raise tf.errors.ResourceExhaustedError(None, None, "OOM when allocating tensor")
+        return real(x)
+
+    monkeypatch.setattr(texture_engine, "probabilities", probabilities)
+    scores = score_raw(texture_engine, raw, target)
+    assert sizes == [5, 4, 2, 2, 2, 2, 2]  # 10 as 5 + 5; 5 fails, 4 fails; then 2 at a time
+    assert texture_engine.score_batch_limit == 2 and np.allclose(scores, reference, atol=1e-6)
+
+    def no_memory(x):
+        raise MemoryError()
+
+    monkeypatch.setattr(texture_engine, "probabilities", no_memory)
+    with pytest.raises(RadcamError, match="^trust measure ran out of memory even one modified image at a time$"):
+        score_raw(texture_engine, raw, target)
+    assert texture_engine.score_batch_limit == 1
+    texture_engine.score_batch_limit = None
+
+
 # ---- the shipped demo model ----
 
 @pytest.fixture(scope="module")
