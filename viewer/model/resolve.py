@@ -17,7 +17,7 @@ from typing import Any, Generic, TypeVar
 import numpy as np
 
 from viewer.errors import ModelError
-from viewer.model import introspect
+from viewer.model.introspect import activation_name, final_layer, find_layer, first_layer, output_layers
 from viewer.model.files import SUPPORTED, first_line
 from viewer.model.spec import ModelSpec
 
@@ -159,7 +159,7 @@ def output_names(model, outputs) -> tuple[list[str], list]:
         names = list(getattr(model, "output_names", None) or [])
         if len(names) != len(outputs):
             names = [getattr(layer, "name", f"output_{i}") for i, layer in
-                     enumerate(introspect.output_layers(model))]
+                     enumerate(output_layers(model))]
         if len(names) != len(outputs):
             names = [f"output_{i}" for i in range(len(outputs))]
         return names, list(outputs)
@@ -182,7 +182,7 @@ def resolve_output_kind(given: Given, model, output_index: int) -> Resolved[str]
     """The final layer's activation, looking through nested models; anything but sigmoid/softmax is logits."""
     if "output_kind" in given:
         return given.get("output_kind")
-    act = introspect.activation_name(introspect.final_layer(model, output_index))
+    act = activation_name(final_layer(model, output_index))
     return Resolved({"sigmoid": "sigmoid", "softmax": "softmax"}.get(act or "", "logits"), "model")
 
 
@@ -192,7 +192,7 @@ def resolve_preprocess(given: Given, model) -> Resolved[str]:
         return given.get("preprocess")
     import keras
 
-    first = introspect.first_layer(model)
+    first = first_layer(model)
     builtin = isinstance(first, (keras.layers.Rescaling, keras.layers.Normalization))
     return Resolved("none" if builtin else "unit", "model")
 
@@ -207,7 +207,7 @@ def resolve_thresholds(path: Path, given: Given, labels: list[str]) -> Resolved[
 
 def resolve_layer(path: Path, given: Given, model) -> Resolved[str | None]:
     found = given.get("layer")
-    if found.value is not None and introspect.find_layer(model, found.value) is None:
+    if found.value is not None and find_layer(model, found.value) is None:
         raise ModelError(f"{path}: no layer named {found.value!r} (option 'layer')")
     return found
 
