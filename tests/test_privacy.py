@@ -233,7 +233,7 @@ def test_anonymous_internal_error_lines_do_not_repeat_a_library_message(capsys, 
     """A bug met on one image is said in one line; a library's message often quotes the value it choked on, read from
     the file ("Unable to convert '19610704X' to 'DA' object"), which names nothing as a path does."""
     from viewer.cam import CamEngine
-    from viewer.model.loader import LoadedModel
+    from viewer.model.loaded import LoadedModel
 
     def choke(*args, **kwargs):
         raise ValueError("Unable to convert 'LEAKNAME 19610704X' to 'DA' object")
