@@ -78,18 +78,6 @@ def activation_name(fn: Any) -> str:
     return str(getattr(fn, "__name__", None) or type(fn).__name__).lower()
 
 
-def probabilities(engine: CamEngine, output: Any) -> Any:
-    """The model's probabilities from its (n, n_out) output: a logits head gets its sigmoid or softmax."""
-    import tensorflow as tf
-
-    model = engine.model
-    if model.output_kind != "logits":
-        return output
-    if model.n_outputs == 1:
-        return tf.sigmoid(output)
-    return tf.nn.softmax(output, axis=-1)
-
-
 def hooked_call(engine: CamEngine, x: Any, target: Any = None, tape: Any = None, guided: bool = False,
                 edit: Edit | None = None) -> tuple[Any, Any, Any]:
     """model(x) with hooks; returns (target activation or None, logits (n, n_out), probabilities (n, n_out)).
@@ -120,7 +108,7 @@ def hooked_call(engine: CamEngine, x: Any, target: Any = None, tape: Any = None,
             _hook_logits(final, hooks, store)
         output = model.call(x)
     output = tf.cast(tf.reshape(output, (tf.shape(output)[0], -1)), tf.float32)
-    probs = probabilities(engine, output)
+    probs = model.probabilities(output)
     logits = store.get("logits")
     if logits is not None:
         logits = tf.cast(tf.reshape(logits, tf.shape(output)), tf.float32)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable
 
-from viewer.cam.hooks import hooked_call, probabilities
+from viewer.cam.hooks import hooked_call
 from viewer.errors import CamError
 
 if TYPE_CHECKING:
@@ -109,7 +109,8 @@ def build_predict(engine: CamEngine, key: Key) -> Any:
     @tf.function(input_signature=[signature(engine, None)], autograph=False)
     def predict(x: Any) -> Any:
         engine.trace_counts[key] += 1
-        return probabilities(engine, tf.cast(tf.reshape(engine.model.call(x), (tf.shape(x)[0], -1)), tf.float32))
+        return engine.model.probabilities(tf.cast(tf.reshape(engine.model.call(x), (tf.shape(x)[0], -1)),
+                                                  tf.float32))
 
     return predict
 

@@ -9,7 +9,6 @@ import numpy as np
 
 from viewer.cam.base import MethodInfo
 from viewer.cam.context import CamContext
-from viewer.cam.hooks import probabilities
 from viewer.cam.passes import Key, scalars, signature
 
 if TYPE_CHECKING:
@@ -64,7 +63,8 @@ def build_score(engine: CamEngine, key: Key) -> Any:
         span = tf.reduce_max(masks, axis=(1, 2, 3), keepdims=True) - low
         masks = tf.where(span > 0, (masks - low) / tf.where(span > 0, span, 1.0), 0.0)
         x = engine.model.preprocess(raw * masks)
-        probs = probabilities(engine, tf.cast(tf.reshape(engine.model.call(x), (tf.shape(x)[0], -1)), tf.float32))
+        probs = engine.model.probabilities(tf.cast(tf.reshape(engine.model.call(x), (tf.shape(x)[0], -1)),
+                                                   tf.float32))
         p = probs[:, index]
         return tf.where(sign > 0, p, 1.0 - p)
 
