@@ -13,14 +13,14 @@ from viewer.stderr_capture import capture_fd2
 NOT_CAUGHT = (KeyboardInterrupt, SystemExit, GeneratorExit)
 
 
-def printable(text: str) -> str:
+def one_line(text: str) -> str:
     """`text` on one line, control characters (a damaged value quoted in a library's message) shown as '?'."""
     return "".join(c if c.isprintable() else "?" for c in " ".join(str(text).split()))
 
 
 def describe(exc: BaseException) -> str:
     """The exception's type (the message alone is often unclear) and its message, on one line."""
-    message = printable(str(exc))
+    message = one_line(str(exc))
     name = type(exc).__name__
     if name == "error":  # struct.error, zlib.error, ...: the bare name says nothing
         name = f"{type(exc).__module__}.error"
@@ -30,7 +30,7 @@ def describe(exc: BaseException) -> str:
 def warning_notes(caught: list[warnings.WarningMessage]) -> list[str]:
     """Library warnings about the file (user warnings only), each once, on one line and printable (a warning may quote
     a damaged value with control bytes in it)."""
-    return list(dict.fromkeys(printable(str(w.message)) for w in caught if issubclass(w.category, UserWarning)))
+    return list(dict.fromkeys(one_line(str(w.message)) for w in caught if issubclass(w.category, UserWarning)))
 
 
 @contextmanager
@@ -47,4 +47,4 @@ def native_stderr() -> Iterator[list[str]]:
             yield lines
     finally:
         if captured is not None:
-            lines += [printable(line) for line in captured.text.splitlines() if line.strip()][:5]
+            lines += [one_line(line) for line in captured.text.splitlines() if line.strip()][:5]

@@ -16,7 +16,7 @@ from pydicom.pixels import apply_modality_lut
 from pydicom.pixels.utils import get_nr_frames
 from pydicom.uid import UID
 
-from .failures import describe, printable
+from .failures import describe, one_line
 from .image import GreyValues
 from .windows import FUNCTIONS, Window, auto_window
 
@@ -43,7 +43,7 @@ def syntax_name(uid: UID) -> str:
 def shown(value, limit: int = 64) -> str:
     """Text from the file as it may appear in a one-line message: a damaged value can hold newlines, control bytes
     and the rest of the header."""
-    text = printable(str(value))
+    text = one_line(str(value))
     return text if len(text) <= limit else f"{text[:limit]}..."
 
 
