@@ -100,8 +100,8 @@ def test_every_method_runs_on_every_model_structure(engines, images, kind, metho
     engine = _engine(engines, kind)
     display = images[kind]
     options = {}
-    if kind == "densenet_nested" and method == "scorecam":
-        options["layer"] = "conv5_block16_2_conv"  # 32 channels: full Score-CAM in a few seconds on 2 cores
+    if kind == "densenet_nested" and method in ("scorecam", "ablationcam"):
+        options["layer"] = "conv5_block16_2_conv"  # 32 channels: one pass per channel in a few seconds on 2 cores
     if method == "cam" and kind == "fixture_h5":
         with pytest.raises(CamError, match="not applicable: .*Flatten"):
             engine.explain(display, method, **options)
@@ -179,6 +179,55 @@ def test_gradcam_equals_reference_recipe(tmp_path, variant):
         assert np.corrcoef(ours, normalise(reference)[0].ravel())[0, 1] > 0.99
 
 
+@pytest.mark.parametrize("variant", ["separate_activation", "logits_head"])
+def test_ablationcam_equals_reference_recipe(tmp_path, variant):
+    """Desai & Ramaswamy's weights (y - y_k) / y, y the target logit, y_k the logit with channel k of the target
+    layer zeroed, computed here by running the layers after the target layer by hand."""
+    model = _softmax_functional(seed=4, separate_activation=variant == "separate_activation",
+                                logits=variant == "logits_head")
+    model.save(tmp_path / "ref.keras")
+    loaded = load_model(tmp_path / "ref.keras")
+    engine = CamEngine(loaded)
+    display = _display((48, 48, 3), seed=6)
+    x = loaded.prepare(display)
+    conv = keras.Model(model.inputs, model.get_layer("c1").output)
+    after = [model.get_layer(name) for name in ("pool", "c2", "gap", "logits")]
+    activations = np.asarray(conv(x, training=False))
+
+    def logits(a):
+        for layer in after:
+            a = layer(a)
+        return np.asarray(a)[0]
+
+    for index in range(3):
+        y = logits(activations)[index]
+        ablated = np.array([logits(activations * (np.arange(8) != k))[index] for k in range(8)])
+        weights = (y - ablated) / abs(y)
+        reference, empty = normalise(np.tensordot(activations[0], weights, axes=([2], [0])))
+        result = engine.explain(display, "ablationcam", target=index, layer="c1")
+        assert result.target["index"] == index and result.extra["channels"] == 8
+        assert np.isclose(result.extra["score"], y, rtol=1e-4, atol=1e-5)
+        assert result.empty == empty
+        assert np.allclose(result.cam_feature, reference, atol=1e-4)
+
+
+def test_ablationcam_batches_progress_cancel_and_one_trace(engines, images):
+    engine = _engine(engines, "demo")
+    display = images["demo"]
+    seen = []
+    whole = engine.explain(display, "ablationcam", target="nodule", progress=seen.append)
+    assert seen == sorted(seen) and seen[-1] == 1.0 and len(seen) >= 2
+    assert whole.extra["channels"] == 64
+    small = engine.explain(display, "ablationcam", target="nodule", batch_size=5)
+    assert small.extra["batch_size"] == 5 and np.allclose(small.cam_feature, whole.cam_feature, atol=1e-4)
+    calls = []
+    with pytest.raises(Cancelled, match="Ablation-CAM cancelled"):
+        engine.explain(display, "ablationcam", batch_size=8, cancel=lambda: calls.append(1) or len(calls) > 2)
+    assert len(calls) == 3
+    engine.explain(display[::-1].copy(), "ablationcam")
+    assert engine.trace_counts[("ablation", engine.default_layer())] == 1
+
+
 def _spearman(a, b):
     ra = np.argsort(np.argsort(a.ravel())).astype(float)
     rb = np.argsort(np.argsort(b.ravel())).astype(float)
@@ -218,7 +267,7 @@ def test_all_zero_map_stays_zero_and_is_flagged_empty(tmp_path):
     model = keras.Model(inputs, layers.Dense(2, activation="sigmoid", kernel_initializer="zeros")(x))
     model.save(tmp_path / "zero.keras")
     engine = CamEngine(load_model(tmp_path / "zero.keras"))
-    for method in ("gradcam", "cam", "hirescam", "layercam", "scorecam", "gradcampp", "xgradcam"):
+    for method in ("gradcam", "cam", "hirescam", "layercam", "scorecam", "gradcampp", "xgradcam", "ablationcam"):
         result = engine.explain(_display((40, 40), 1), method)
         assert result.empty and not result.cam.any() and np.isfinite(result.cam).all(), method
 
@@ -277,7 +326,8 @@ def test_method_registry():
     with pytest.raises(CamError, match="unknown CAM method 'magic'.*gradcam.*scorecam"):
         resolve_method("magic")
     assert set(METHODS) == {"cam", "gradcam", "gradcampp", "xgradcam", "layercam", "hirescam", "scorecam",
-                            "faster-scorecam", "eigencam", "guided-backprop", "guided-gradcam"}
+                            "faster-scorecam", "ablationcam", "eigencam", "guided-backprop", "guided-gradcam"}
+    assert resolve_method("Ablation-CAM") == "ablationcam"
     assert [info.title for info in METHODS.values()][:3] == ["CAM", "Grad-CAM", "Grad-CAM++"]
     assert all(info.description.startswith(info.title + ": ") for info in METHODS.values())
     assert all(info.description and "\n" not in info.description for info in METHODS.values())

@@ -165,7 +165,7 @@ def test_methods_lists_every_method_with_gradient_need(capsys):
     assert code == 0, err
     listed = [json.loads(line) for line in out.splitlines()]
     assert [m["name"] for m in listed] == list(METHODS)
-    assert len(listed) == 11 and all(m["description"] for m in listed)
+    assert len(listed) == 12 and all(m["description"] for m in listed)
     needs = {m["name"]: m["needs_gradients"] for m in listed}
     assert needs["gradcam"] and needs["guided-backprop"] and not needs["scorecam"] and not needs["eigencam"]
 

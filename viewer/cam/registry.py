@@ -20,6 +20,7 @@ MODULES: tuple[ModuleType, ...] = tuple(importlib.import_module(f"viewer.cam.{mo
     "hirescam",
     "scorecam",
     "faster_scorecam",
+    "ablationcam",
     "eigencam",
     "guided_backprop",
     "guided_gradcam",
