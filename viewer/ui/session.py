@@ -81,7 +81,7 @@ class Explanation:
     style: OverlayStyle  # what `heatmap` and `overlay` were drawn with
 
 
-PANEL_SIDE = 768  # px, the longer side of each cell of the method comparison grid (eleven cells)
+PANEL_SIDE = 768  # px, the longer side of each cell of the method comparison grid (one cell per method)
 
 
 @dataclass(frozen=True)
