@@ -73,3 +73,15 @@ def write_dicom(path: Path, pixels: np.ndarray | None, photometric: str = "MONOC
 def make_dicom(tmp_path):
     """write_dicom into tmp_path: make_dicom('name.dcm', pixels, **attributes) -> Path."""
     return lambda name, pixels, **kw: write_dicom(tmp_path / name, pixels, **kw)
+
+
+def write_media(sources: Path, media: Path) -> Path:
+    """DICOM media as pydicom's FileSet writes them (DICOMDIR + PT000000/... folders) from every .dcm under `sources`."""
+    from pydicom import dcmread
+    from pydicom.fileset import FileSet
+
+    fileset = FileSet()
+    for path in sorted(sources.rglob("*.dcm")):
+        fileset.add(dcmread(path))
+    fileset.write(media)
+    return media

@@ -8,9 +8,8 @@ import warnings
 
 import numpy as np
 import pytest
-from conftest import run_cli, write_dicom
+from conftest import run_cli, write_dicom, write_media
 from pydicom import dcmread
-from pydicom.fileset import FileSet
 from pydicom.uid import generate_uid
 
 from viewer.errors import RadcamError
@@ -27,11 +26,7 @@ def media(tmp_path):
     for number in range(1, IMAGES + 1):
         write_dicom(tmp_path / "in" / f"{number}.dcm", np.full((4, 4), number, np.uint16), StudyInstanceUID=study,
                     InstanceNumber=number)
-    fileset = FileSet()
-    for path in sorted((tmp_path / "in").glob("*.dcm")):
-        fileset.add(dcmread(path))
-    fileset.write(tmp_path / "media")
-    return tmp_path / "media"
+    return write_media(tmp_path / "in", tmp_path / "media")
 
 
 def images(result):

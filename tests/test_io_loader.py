@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import write_dicom
+from conftest import write_dicom, write_media
 from PIL import Image
-from pydicom import dcmread
-from pydicom.fileset import FileSet
 from pydicom.uid import generate_uid
 
 from viewer.io import load
@@ -83,11 +81,7 @@ def test_raster_files_are_one_study_each_and_bad_paths_are_skipped(tmp_path):
 @pytest.fixture
 def media(tmp_path):
     _write_study(tmp_path / "in")
-    fileset = FileSet()
-    for path in sorted((tmp_path / "in").rglob("*.dcm")):
-        fileset.add(dcmread(path))
-    fileset.write(tmp_path / "media")
-    return tmp_path / "media"
+    return write_media(tmp_path / "in", tmp_path / "media")
 
 
 def test_dicomdir_opens_the_images_it_references(media):
