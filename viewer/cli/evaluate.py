@@ -15,7 +15,7 @@ from viewer.errors import CamError, RadcamError
 from viewer.export.names import printable
 
 from . import trust_tables
-from .modeling import Failures, Progress, add_model_options, load_model
+from .model_options import Failures, Progress, add_model_options, load_model
 from .paths import expand, input_paths, non_negative_int, positive_int
 
 GRID_PANEL_PX = 512  # longest side of each panel of the --method all grid: 12 full-size 2048² overlays are 150 MB

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from .modeling import add_model_options, load_model
+from .model_options import add_model_options, load_model
 
 
 def register(sub) -> None:

@@ -17,32 +17,22 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from viewer import __version__
-from viewer.errors import RadcamError
+from viewer.command_line import ArgumentParser, report_error
+from viewer.errors import InternalBatchError, RadcamError, UsageError
 
 from . import commands
-from .modeling import InternalBatchError, report_error
 
 EXIT_OK, EXIT_INTERNAL, EXIT_USAGE = 0, 1, 2
 
 
-class UsageError(RadcamError):
-    """Bad command-line arguments."""
-
-
-class _Parser(argparse.ArgumentParser):
-    # argparse prints usage and exits by itself; the contract wants one line and exit 2 from main().
-    def error(self, message: str):
-        raise UsageError(message)
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="radcam-cli", description="RadCAM headless: open studies, explain model decisions.")
+    parser = ArgumentParser(prog="radcam-cli", description="RadCAM headless: open studies, explain model decisions.")
     parser.add_argument("--version", action="version", version=f"radcam {__version__}")
     parser.add_argument("--debug", action="store_true",
                         help="show tracebacks of internal errors, and library warnings on stderr")
     parser.add_argument("--log", type=Path, metavar="FILE",
                         help="append library warnings (Keras, TensorFlow, pydicom) to FILE; stderr never shows them")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)
     for module in commands.ALL:
         module.register(sub)
     return parser

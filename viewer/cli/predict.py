@@ -13,7 +13,7 @@ import numpy as np
 from viewer.errors import ModelError, RadcamError
 
 from .domain import add_domain_option, check_domain
-from .modeling import Failures, Progress, add_model_options, load_model
+from .model_options import Failures, Progress, add_model_options, load_model
 from .naming import Names, add_key_file_option, check_key_file
 from .paths import add_input, expand, input_paths, positive_int
 

@@ -8,6 +8,8 @@ import sys
 import traceback
 from pathlib import Path
 
+from viewer.command_line import report_error
+from viewer.errors import InternalBatchError
 from viewer.export.names import printable
 
 
@@ -59,11 +61,6 @@ class Progress:
             print(f"radcam: [{self.done}/{self.total}] {printable(label)}", file=sys.stderr, flush=True)
 
 
-def report_error(message) -> None:
-    """An error as the one line a user sees: `radcam: error: ...`, whitespace collapsed."""
-    print(f"radcam: error: {printable(' '.join(str(message).split()))}", file=sys.stderr, flush=True)
-
-
 class Failures:
     """Per-image errors of a command over several images: one line each on stderr, and the command goes on to the
     next image; with a single image the error is the command's own (raised: exit 2, one line)."""
@@ -103,7 +100,3 @@ class Failures:
                                      f"{self.internal} by an internal error (reasons above)")
         if self.count:
             raise RadcamError(f"{self.count} of {self.total} images could not be {self.verb} (reasons above)")
-
-
-class InternalBatchError(Exception):
-    """The batch finished, but an image met a bug in RadCAM: main() reports it in one line and exits 1."""
