@@ -34,6 +34,35 @@ def test_only_ui_imports_qt():
     assert not offenders, "Qt imported outside viewer/ui: " + "; ".join(offenders)
 
 
+# Layers from the bottom; a module may import its own layer and those before it, never one after it.
+LAYER_ORDER = ("errors", "stderr_capture", "assets", "io", "demo", "render", "model", "cam", "export", "trust", "app",
+               "bench", "cli", "ui")
+
+
+def _viewer_imports(source: Path) -> set[str]:
+    """The viewer layers a module imports (absolute `viewer.X` imports; relative ones stay in the package)."""
+    tree = ast.parse(source.read_text(encoding="utf-8"), filename=str(source))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        names = ([alias.name for alias in node.names] if isinstance(node, ast.Import) else
+                 [node.module] if isinstance(node, ast.ImportFrom) and node.module and node.level == 0 else [])
+        found.update(name.split(".")[1] for name in names if name.startswith("viewer.") and name.count(".") >= 1)
+    return found
+
+
+def test_the_app_layer_sits_between_the_data_layers_and_ui_cli():
+    offenders = []
+    for source in PACKAGE.rglob("*.py"):
+        relative = source.relative_to(PACKAGE)
+        layer = relative.parts[0].removesuffix(".py")
+        imported = _viewer_imports(source)
+        if layer == "app":
+            offenders += [f"{relative} imports viewer.{name}" for name in imported & {"ui", "cli", "bench"}]
+        elif layer in LAYER_ORDER and LAYER_ORDER.index(layer) < LAYER_ORDER.index("app") and "app" in imported:
+            offenders.append(f"{relative} imports viewer.app")
+    assert not offenders, "; ".join(offenders)
+
+
 def test_the_scanner_sees_qt_imports(tmp_path):
     # Guard against a scanner that silently finds nothing.
     sample = tmp_path / "sample.py"
@@ -45,7 +74,7 @@ def test_headless_layers_load_neither_qt_nor_tensorflow():
     # Importing the data layers and the CLI must stay cheap: no Qt, and no TensorFlow until a model is used.
     code = (
         "import sys, viewer.io, viewer.render, viewer.export, viewer.demo, viewer.cli.main, viewer.model, viewer.cam,"
-        " viewer.trust, viewer.trust.phantoms;"
+        " viewer.trust, viewer.trust.phantoms, viewer.app;"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('PySide6', 'tensorflow', 'keras'));"
         "print(','.join(bad))"
     )

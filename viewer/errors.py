@@ -1,6 +1,7 @@
 """Errors RadCAM reports to a user as one line (CLI exit code 2, a message in the GUI).
 
-Anything else that escapes is a bug in RadCAM (exit code 1).
+Anything else that escapes is a bug in RadCAM (exit code 1). Every error type a user can see is defined here (the
+viewer's `viewer.ui.app.ArgumentError` moves here as `UsageError` with issue 14's UI split).
 """
 
 
@@ -26,3 +27,16 @@ class ModelError(RadcamError):
 
 class CamError(RadcamError):
     """A class-activation method cannot be applied to this model or layer."""
+
+
+class RenderError(RadcamError, ValueError):
+    """Arguments a renderer cannot use (unknown colour map, CAM of the wrong size, ...)."""
+
+
+class UsageError(RadcamError):
+    """Bad command-line arguments (`radcam-cli`, `radcam`)."""
+
+
+class InternalBatchError(Exception):
+    """The batch finished, but an image met a bug in RadCAM: `radcam-cli` reports it in one line and exits 1 (not a
+    RadcamError: the exit status says it is RadCAM's fault, not the input's)."""

@@ -1,9 +1,11 @@
 """Colour maps, heatmaps, the thresholded overlay, the panel and grid composers (numpy/OpenCV only)."""
 
-from .colormaps import COLORMAPS, RenderError, colormap_lut, heatmap
+from viewer.errors import RenderError
+
+from .colormaps import COLORMAPS, colormap_lut, heatmap
 from .grid import compose_grid, fit_within, scale_image
 from .overlay import OverlayRenderer, overlay
 from .panels import compose_panels
 
-__all__ = ["COLORMAPS", "OverlayRenderer", "RenderError", "colormap_lut", "compose_grid", "compose_panels", "fit_within",
-           "heatmap", "overlay", "scale_image"]
+__all__ = ["COLORMAPS", "OverlayRenderer", "RenderError", "colormap_lut", "compose_grid", "compose_panels",
+           "fit_within", "heatmap", "overlay", "scale_image"]

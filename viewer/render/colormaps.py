@@ -7,16 +7,12 @@ from functools import cache
 import cv2
 import numpy as np
 
-from viewer.errors import RadcamError
+from viewer.errors import RenderError
 
 COLORMAPS = ("jet", "turbo", "hot", "inferno", "viridis", "grey")
 
 _CV2_CODES = {"jet": cv2.COLORMAP_JET, "turbo": cv2.COLORMAP_TURBO, "hot": cv2.COLORMAP_HOT,
               "inferno": cv2.COLORMAP_INFERNO, "viridis": cv2.COLORMAP_VIRIDIS}
-
-
-class RenderError(RadcamError, ValueError):
-    """Arguments a renderer cannot use (unknown colour map, CAM of the wrong size, ...)."""
 
 
 @cache

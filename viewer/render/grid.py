@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from .colormaps import RenderError
+from viewer.errors import RenderError
 from .panels import BACKGROUND, compose_panels
 
 

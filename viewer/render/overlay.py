@@ -9,7 +9,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .colormaps import RenderError, apply_lut, cam_indices
+from viewer.errors import RenderError
+
+from .colormaps import apply_lut, cam_indices
 
 DEFAULT_CONTOUR_COLOR = (255, 255, 0)
 

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from .colormaps import RenderError
+from viewer.errors import RenderError
 from .overlay import as_rgb
 
 BACKGROUND = (0, 0, 0)
