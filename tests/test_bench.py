@@ -115,7 +115,7 @@ def test_table_shows_each_figure_its_ratio_and_goal(report):
 
     table = format_table(report)
     for text in ("Grad-CAM", "reference Grad-CAM (Keras tutorial)", "Score-CAM, 64 channels",
-                 "reference Score-CAM (seed 004's loop)", "Faster Score-CAM, N = 32", "window/level 2048x2048",
+                 "reference Score-CAM (naive per-channel loop)", "Faster Score-CAM, N = 32", "window/level 2048x2048",
                  "process start to main window", "<= 1.3", "<= 0.2", "<= 1536", "TensorFlow"):
         assert text in table, text
     grad = next(line for line in table.splitlines() if line.strip().startswith("Grad-CAM"))
@@ -126,7 +126,7 @@ def test_table_shows_each_figure_its_ratio_and_goal(report):
 def test_reference_recipes_give_the_same_maps_as_radcam():
     import warnings
 
-    from viewer.bench.reference import SeedScoreCam, TutorialGradCam
+    from viewer.bench.reference import NaiveScoreCam, TutorialGradCam
     from viewer.bench.suite import benchmark_image
     from viewer.cam import CamEngine
     from viewer.model import load_model
@@ -139,7 +139,7 @@ def test_reference_recipes_give_the_same_maps_as_radcam():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         grad = TutorialGradCam(loaded, layer)(display)
-        score = SeedScoreCam(loaded, layer)(display)
+        score = NaiveScoreCam(loaded, layer)(display)
     assert grad.shape == score.shape == display.shape
     assert pearson(engine.explain(display, method="gradcam").cam, grad) > 0.99
     assert pearson(engine.explain(display, method="scorecam").cam, score) > 0.99

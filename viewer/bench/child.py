@@ -21,7 +21,7 @@ def main(argv: list[str]) -> int:
     from viewer.model import load_model
 
     from .measure import peak_extra_mb
-    from .reference import SeedScoreCam
+    from .reference import NaiveScoreCam
 
     warnings.simplefilter("ignore")
     loaded = load_model(model_path)
@@ -34,7 +34,7 @@ def main(argv: list[str]) -> int:
         if recipe == "radcam":
             result["map"] = engine.explain(display, method="scorecam").cam
         else:
-            result["map"] = SeedScoreCam(loaded, layer)(display)
+            result["map"] = NaiveScoreCam(loaded, layer)(display)
 
     report = peak_extra_mb(run)
     np.save(out_path, result["map"])

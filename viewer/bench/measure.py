@@ -90,8 +90,8 @@ def time_rounds(fns: dict[str, Callable[[], object]], repeat: int, *, slow_ms: f
     measured under the same load on a shared machine; the median of each. No warm-up: warm them up first.
 
     Round r starts at the r-th function (a rotation), so that no function always runs right after the same
-    one: a call after seed 004's Keras `predict` loop ran 5–15 % slower than after anything else. A sample is
-    as in time_ms.
+    one: a call after the naive per-channel Score-CAM loop's Keras `predict` ran 5–15 % slower than after anything
+    else. A sample is as in time_ms.
 
     When the first round takes longer than `slow_ms`, at most SLOW_REPEAT rounds are made.
     """

@@ -74,12 +74,12 @@ def bench_model(loaded, display: np.ndarray, repeat: int, folder: Path,
     H×W×3); its file (`loaded.path`) is what the memory runs load in their own processes.
 
     Figures that a ratio divides are timed in the same rounds (measure.time_rounds): forward pass, Grad-CAM, the
-    tutorial Grad-CAM and Faster Score-CAM in one group; Score-CAM, seed 004's Score-CAM and the forward pass at the
-    best batch size in another.
+    tutorial Grad-CAM and Faster Score-CAM in one group; Score-CAM, the naive per-channel Score-CAM loop and the
+    forward pass at the best batch size in another.
     """
     from viewer.cam import CamEngine
 
-    from .reference import SeedScoreCam, TutorialGradCam
+    from .reference import NaiveScoreCam, TutorialGradCam
 
     path = loaded.path
     import tensorflow as tf
@@ -146,7 +146,7 @@ def bench_model(loaded, display: np.ndarray, repeat: int, folder: Path,
     figures["gradcam_over_reference"] = ratio(figures["gradcam_ms"], figures["reference_gradcam_ms"])
     figures["faster_scorecam_over_gradcam"] = ratio(figures["faster_scorecam_ms"], figures["gradcam_ms"])
 
-    say(f"{loaded.name}: Score-CAM peak memory, RadCAM's and seed 004's, one fresh process each")
+    say(f"{loaded.name}: Score-CAM peak memory, RadCAM's and the naive per-channel loop's, one fresh process each")
     display_file = folder / "display.npy"
     np.save(display_file, display)
     memory, ours_map = _child(path, display_file, "radcam", folder)
@@ -172,14 +172,14 @@ def bench_model(loaded, display: np.ndarray, repeat: int, folder: Path,
     group = {"scorecam_ms": scorecam, "forward_best_batch_ms": lambda: np.asarray(forward(xb))}
     correlation = figures["reference_scorecam_correlation"]
     if correlation is not None and correlation > CORRELATION_MIN:
-        seed = SeedScoreCam(loaded, layer)
-        seed(display, channels=top_n)  # warm-up: Keras builds its predict functions
-        group["reference_scorecam_ms"] = lambda: seed(display)
+        naive = NaiveScoreCam(loaded, layer)
+        naive(display, channels=top_n)  # warm-up: Keras builds its predict functions
+        group["reference_scorecam_ms"] = lambda: naive(display)
     elif correlation is not None:
         notes["reference_scorecam_ms"] = (f"not timed: its map correlates {correlation:.4f} with RadCAM's "
                                           f"(needs > {CORRELATION_MIN})")
     say(f"{loaded.name}: Score-CAM over {channels} channels"
-        + (", seed 004's Score-CAM" if "reference_scorecam_ms" in group else "")
+        + (", the naive per-channel Score-CAM loop" if "reference_scorecam_ms" in group else "")
         + f", forward pass at batch {best_batch}")
     record(time_rounds(group, repeat, sample_ms=SAMPLE_MS))
     figures["forward_per_image_ms"] = figures["forward_best_batch_ms"] / best_batch

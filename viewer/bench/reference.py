@@ -10,14 +10,14 @@ The benchmark checks that each gives the same map as RadCAM (Pearson correlation
   two-output model inside its function on every call; here it is built once, which only makes the reference
   faster.) It differentiates the sigmoid output where RadCAM differentiates the logit: for a sigmoid head the two
   gradients differ by the positive factor p(1 − p), so the maps are the same after normalisation.
-- `SeedScoreCam`: seed 004's Score-CAM loop: the target layer's activations from a `keras.Model(inputs,
+- `NaiveScoreCam`: the naive per-channel Score-CAM loop: the target layer's activations from a `keras.Model(inputs,
   conv.output)`, then per channel a masked copy of the input built in numpy (the activation upsampled with
   cv2.resize, min-max normalised to 0..1, multiplied into the image), one `model.predict` over all the copies,
   channel weights, weighted sum, ReLU. It follows RadCAM's Score-CAM definition (viewer/cam/scorecam.py and
-  engine.score_weights), which differs from the seed in two places, so that the maps can be compared: the mask
-  multiplies the [0, 255] image *before* the model's preprocessing (the seed masked the preprocessed input; the
+  engine.score_weights), which differs from the naive recipe in two places, so that the maps can be compared: the mask
+  multiplies the [0, 255] image *before* the model's preprocessing (the recipe masked the preprocessed input; the
   same thing for 'unit' preprocessing, not for 'imagenet'), and a channel's weight is its masked image's target
-  probability minus that of a blank image (the seed took a softmax of the raw scores).
+  probability minus that of a blank image (the recipe took a softmax of the raw scores).
 
 TensorFlow and Keras are imported lazily.
 """
@@ -66,7 +66,7 @@ class TutorialGradCam:
         return cv2.resize(np.asarray(heatmap, np.float32), (width, height))
 
 
-class SeedScoreCam:
+class NaiveScoreCam:
     """Seed 004's Score-CAM loop for one model and layer; call it with a display image."""
 
     def __init__(self, loaded, layer: str):
