@@ -9,14 +9,13 @@ import subprocess  # noqa: E402
 import sys  # noqa: E402
 import textwrap  # noqa: E402
 import time  # noqa: E402
-from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+from conftest import FIXTURES, needs_fixtures  # noqa: E402
 from PIL import Image  # noqa: E402
 from PySide6.QtCore import QPoint, QSettings, Qt, QTimer  # noqa: E402
 
-from conftest import FIXTURES, needs_fixtures  # noqa: E402
 from viewer.ui.export_dialog import ExportOptions  # noqa: E402
 from viewer.ui.main_window import MainWindow  # noqa: E402
 from viewer.ui.settings import Settings  # noqa: E402
@@ -614,48 +613,12 @@ def test_trust_tab_checks_the_map_points_into_a_drawn_box_and_compares_methods(q
     assert dialog.save(str(saved)) and Image.open(saved).size == (dialog.grid.shape[1], dialog.grid.shape[0])
 
 
-def test_a_check_of_another_map_of_the_same_image_reuses_the_baselines(monkeypatch):
-    import viewer.trust
-    from viewer.assets import demo_studies
-    from viewer.io import open_image
-    from viewer.model import default_model_path
-    from viewer.ui.session import ModelSession, TrustRequest
-
-    class Context:  # what a job function gets from the worker thread
-        def progress(self, _fraction):
-            pass
-
-        def cancelled(self):
-            return False
-
-    session = ModelSession()
-    session.load(default_model_path(), False, Context())
-    pixels = open_image(demo_studies()[0]).render()[::4, ::4].copy()
-    scored = []
-    real = viewer.trust.score_baselines
-    monkeypatch.setattr(viewer.trust, "score_baselines", lambda *a, **k: scored.append(1) or real(*a, **k))
-
-    def check(method, image, region=None):
-        result = session.engine.explain(image, method=method)
-        return session.check(TrustRequest(key=(method,), pixels=image, result=result, region=region), Context())[1]
-
-    first = check("gradcam", pixels)
-    again = check("gradcampp", pixels.copy())  # same pixels, another map: the baselines do not change
-    assert len(scored) == 1 and again["baselines"] == first["baselines"]
-    box = np.zeros(pixels.shape, bool)
-    box[100:150, 100:150] = True
-    boxed = check("gradcam", pixels, box)  # a box adds pointing to the baselines: scored again
-    darker = check("gradcam", (pixels // 2).copy())  # another image: scored again
-    assert len(scored) == 3 and "pointing" in boxed["baselines"]["random"]
-    assert darker["baselines"] != first["baselines"]
-
-
 def test_an_image_outside_the_models_domain_gets_a_red_banner_that_follows_image_and_model(qtbot, window, tmp_path):
     import shutil
 
+    from conftest import write_dicom
     from PySide6.QtWidgets import QToolButton
 
-    from conftest import write_dicom
     from viewer.assets import demo_studies
     from viewer.model import default_model_path
 
@@ -708,6 +671,7 @@ def test_export_all_goes_past_an_image_that_fails_and_says_so(qtbot, window, tmp
     written; the images after it are exported all the same, as radcam-cli explain does."""
     from types import SimpleNamespace
 
+    from viewer.app import ExplainSettings
     from viewer.errors import ExportError, StudyError
     from viewer.io import open_image
 
@@ -723,7 +687,7 @@ def test_export_all_goes_past_an_image_that_fails_and_says_so(qtbot, window, tmp
     options = ExportOptions(panels=["overlay"], format="png", folder=tmp_path / "out", batch=True, sidecar=False)
     (tmp_path / "out").mkdir()
     context = SimpleNamespace(cancelled=lambda: False, progress=lambda fraction: None)
-    request = dict(method="gradcam", target=None, layer=None)
+    request = ExplainSettings(method="gradcam", target=None, layer=None)
     with pytest.raises(ExportError) as error:
         window.session.export_batch([(CHEST, 0), (broken, 0), (CHEST_PNG, 0)], opened, options, window.controls.style(),
                                     1.0, False, request, False, context)

@@ -12,10 +12,11 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QFormLay
                                QHeaderView, QLabel, QPushButton, QSlider, QStyledItemDelegate, QTableWidget,
                                QTableWidgetItem, QVBoxLayout, QWidget)
 
+from viewer.app.requests import ModelInfo
+from viewer.app.session import method_help
 from viewer.export.explanation import OverlayStyle, method_title
 
 from . import theme
-from .session import ModelInfo, method_help
 
 AUTO = None  # target/layer "auto": the engine picks the top prediction / the last convolution
 DECISION_THRESHOLD = 0.5  # a label scoring at or above this is marked, unless the model's sidecar says otherwise

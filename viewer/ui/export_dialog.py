@@ -2,40 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFileDialog,
                                QFormLayout, QHBoxLayout, QLineEdit, QPushButton, QRadioButton, QVBoxLayout, QWidget)
 
+from viewer.app.exporting import ExportOptions
 from viewer.export.explanation import FORMATS, PANELS
 
-
-@dataclass
-class ExportOptions:
-    panels: list[str] = field(default_factory=lambda: ["side_by_side"])
-    format: str = "png"
-    full_resolution: bool = True  # False: as displayed (the current zoom)
-    caption: bool = True
-    anonymize: bool = False
-    sidecar: bool = True  # a JSON record of the explanation beside the images
-    folder: Path = field(default_factory=Path.home)
-    batch: bool = False  # every open image, not only the current one
-
-    def to_settings(self) -> dict:
-        return {"panels": ",".join(self.panels), "format": self.format, "full_resolution": self.full_resolution,
-                "caption": self.caption, "anonymize": self.anonymize, "sidecar": self.sidecar,
-                "folder": str(self.folder)}
-
-    @classmethod
-    def from_settings(cls, get) -> "ExportOptions":
-        default = cls()
-        panels = [p for p in str(get("export/panels", "side_by_side")).split(",") if p in PANELS]
-        fmt = str(get("export/format", default.format))
-        return cls(panels=panels or default.panels, format=fmt if fmt in FORMATS else default.format,
-                   full_resolution=get("export/full_resolution", True), caption=get("export/caption", True),
-                   anonymize=get("export/anonymize", False), sidecar=get("export/sidecar", True),
-                   folder=Path(str(get("export/folder", str(default.folder)))))
+__all__ = ["ExportDialog", "ExportOptions"]
 
 
 class ExportDialog(QDialog):

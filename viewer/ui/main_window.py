@@ -17,6 +17,10 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QMainWindow, QMessageBox, QProgressBar, QPushButton,
                                QSplitter, QTabWidget, QVBoxLayout, QWidget)
 
+from viewer.app.exporting import ExportOptions, ExportPlan, describe
+from viewer.app import ViewerState
+from viewer.app.requests import ExplainKey, ExplainRequest, ExplainSettings, Explanation, ModelInfo
+from viewer.app.session import ModelSession, draw
 from viewer.cam import METHODS
 from viewer.export.explanation import method_title, target_score
 from viewer.io import DisplayImage, Instance, Window, load
@@ -27,9 +31,8 @@ from .banner import Banner, DomainBanner
 from .browser import StudyBrowser
 from .controls import ControlPanel
 from .decoding import Decoder
-from .export_dialog import ExportDialog, ExportOptions
+from .export_dialog import ExportDialog
 from .menus import Menus
-from .session import Explanation, ExplainRequest, ModelInfo, ModelSession, draw
 from .settings import Settings
 from .views import ImageView, ViewGroup, window_after_drag
 from .worker import JobThread
@@ -56,18 +59,9 @@ class MainWindow(QMainWindow):
         self.thumb_thread = JobThread("thumbnails", self)  # background work that must never delay a decode
         self.session = ModelSession()
         self.decoder = Decoder()  # helper processes: a JPEG 2000 decode holds the GIL
-        self.model_info: ModelInfo | None = None
-        self.model_loading = False
-        self.image: DisplayImage | None = None
-        self.model_input: np.ndarray | None = None  # the default rendering: what the model sees
-        self.value_span = 1.0
-        self.window: Window | None = None
-        self.inverted = False  # on top of the file's own polarity (MONOCHROME1)
-        self.base: np.ndarray | None = None  # the original as displayed (window, inversion)
-        self.explanation: Explanation | None = None
+        self.state = ViewerState()
         self.overlay_renderer: OverlayRenderer | None = None
         self.explain_pending = False  # explain as soon as the model has loaded
-        self.dropped_results = 0  # explanations that arrived for an image or settings no longer shown
         self.last_overlay_ms = 0.0
         self._jobs: dict[str, int] = {}  # kind -> id of the job whose result is wanted
         self._context: dict[int, dict] = {}  # job id -> what the result handler needs to know
@@ -418,11 +412,12 @@ class MainWindow(QMainWindow):
 
     # == explaining =============================================================================================
 
-    def explain_key(self) -> tuple | None:
+    def explain_key(self) -> ExplainKey | None:
         if self.image is None:
             return None
-        return (str(self.image.path), self.image.frame, self.controls.method_key(), self.controls.target_index(),
-                self.controls.layer_name(), str(self.model_info.path) if self.model_info else None)
+        return ExplainKey(str(self.image.path), self.image.frame, self.controls.method_key(),
+                          self.controls.target_index(), self.controls.layer_name(),
+                          str(self.model_info.path) if self.model_info else None)
 
     def request_explain(self, force: bool = False) -> int | None:
         """Ask the model thread for the current image and settings; a running explanation is superseded."""
@@ -442,9 +437,7 @@ class MainWindow(QMainWindow):
                 self.model_thread.cancel(running)
             self.views["heatmap"].set_placeholder("")
             return None
-        request = ExplainRequest(key=key, pixels=self.model_input, base=self.base,
-                                 method=self.controls.method_key(), target=self.controls.target_index(),
-                                 layer=self.controls.layer_name(), style=self.controls.style())
+        request = ExplainRequest(key=key, pixels=self.model_input, base=self.base, style=self.controls.style())
         self.views["heatmap"].set_placeholder(f"Explaining with {self._method_name()}…")
         self.controls.set_busy(True)
         return self._submit(self.model_thread, "explain", lambda ctx: self.session.explain(request, ctx),
@@ -576,35 +569,19 @@ class MainWindow(QMainWindow):
 
     def export(self, options: ExportOptions, confirm=None) -> int | None:
         """Write the chosen panels; existing files are replaced only after `confirm(paths)` (a question box)."""
-        from .exporting import ExportItem, planned_files, write_item  # highdicom: 0.2 s, not needed at start
-
         for key, value in options.to_settings().items():
             self.settings.set(f"export/{key}", value)
-        if not options.batch and self.explanation is None:
-            self.report_error("Nothing to export yet: the explanation has not finished")
+        self.state_sync()
+        plan = ExportPlan(self.state, options, [i.path for i in self.browser.instances()],
+                          self.view_group.zoom_percent())
+        refusal = plan.refusal()
+        if refusal is not None:
+            self.report_error(refusal)
             return None
-        scale = 1.0 if options.full_resolution else self.view_group.zoom_percent() / 100
-        style = self.controls.style()
-        if options.batch:
-            sources = [(instance.path, 0) for instance in self.browser.instances()]
-        else:
-            sources = [(self.image.path, self.image.frame)]
-        paths = [p for i, (path, frame) in enumerate(sources)
-                 for p in planned_files(options, path, frame, i + 1, len(sources) > 1)]
-        existing = [p for p in paths if p.exists()]
-        if existing and not (confirm or self._confirm_overwrite)(existing):
+        if plan.existing and not (confirm or self._confirm_overwrite)(plan.existing):
             return None
-        overwrite = bool(existing)
-        if options.batch:
-            request = dict(method=self.controls.method_key(), target=self.controls.target_index(),
-                           layer=self.controls.layer_name())
-            return self._submit(self.model_thread, "export", lambda ctx: self.session.export_batch(
-                sources, self.decoder.image, options, style, scale, self.inverted, request, overwrite, ctx),
-                progress=True)
-        item = ExportItem(image=self.image, base=self.base, explanation=self.explanation.result,
-                          model=self.model_info.name, index=1, numbered=False, expects=self.model_info.expects)
-        return self._submit(self.io_thread, "export",
-                            lambda ctx: write_item(item, options, style, scale, overwrite), progress=True)
+        thread = self.model_thread if plan.batch else self.io_thread
+        return self._submit(thread, "export", plan.job(self.session, self.decoder.image), progress=True)
 
     def _confirm_overwrite(self, existing: list[Path]) -> bool:
         names = "\n".join(str(p) for p in existing[:8]) + ("\n…" if len(existing) > 8 else "")
@@ -652,8 +629,7 @@ class MainWindow(QMainWindow):
         elif kind in ("trust", "compare"):
             self.trust.on_finished(kind, result)
         elif kind == "export":
-            self.statusBar().showMessage(f"Exported {len(result)} file(s) to {result[0].parent}" if result
-                                         else "Nothing exported", 10000)
+            self.statusBar().showMessage(describe(result), 10000)
 
     def _on_failed(self, job_id: int, kind: str, message: str) -> None:
         self._job_ended(job_id)
@@ -710,6 +686,12 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(message, 10000)
         self.errorReported.emit(message)
 
+    def state_sync(self) -> None:
+        """The settings the controls hold, into the state (until the controls write them there themselves)."""
+        self.state.settings = ExplainSettings(self.controls.method_key(), self.controls.target_index(),
+                                              self.controls.layer_name())
+        self.state.style = self.controls.style()
+
     # == closing ================================================================================================
 
     def closeEvent(self, event) -> None:
@@ -723,6 +705,17 @@ class MainWindow(QMainWindow):
         self.decoder.shutdown()
         self.clean_exit = all([self.thumb_thread.shutdown(0.2), self.io_thread.shutdown(0.4),
                                self.model_thread.shutdown(1.0)])
+
+
+def _delegate(name: str) -> property:
+    return property(lambda self: getattr(self.state, name), lambda self, value: setattr(self.state, name, value))
+
+
+for _window_name, _state_name in (("model_info", "model"), ("model_loading", "model_loading"), ("image", "image"),
+                                  ("model_input", "model_input"), ("value_span", "value_span"), ("window", "window"),
+                                  ("inverted", "inverted"), ("base", "base"), ("explanation", "explanation"),
+                                  ("dropped_results", "dropped_results")):
+    setattr(MainWindow, _window_name, _delegate(_state_name))
 
 
 def decode(decoder: Decoder, path: Path, frame: int) -> tuple[DisplayImage, np.ndarray, float]:

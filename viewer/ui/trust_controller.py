@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from viewer.app.requests import CompareRequest, TrustRequest
 from viewer.errors import RadcamError
 from viewer.export.explanation import method_title
 
 from .comparison_dialog import ComparisonDialog
-from .session import CompareRequest, TrustRequest
 
 
 class TrustController:
@@ -54,10 +54,10 @@ class TrustController:
             return None
         w = self.window
         key = explanation.key
-        header = f"{Path(key[0]).name if not w.menus.anonymous.isChecked() else 'image'} · " \
+        header = f"{Path(key.path).name if not w.menus.anonymous.isChecked() else 'image'} · " \
                  f"target {explanation.result.target['name']} · layer {explanation.result.layer}"
-        request = CompareRequest(key=key, pixels=w.model_input, base=w.base, target=key[3], layer=key[4],
-                                 style=w.controls.style(), header=header)
+        request = CompareRequest(key=key, pixels=w.model_input, base=w.base, style=w.controls.style(),
+                                 header=header)
         session = w.session
         return w._submit(w.model_thread, "compare", lambda ctx: session.compare(request, ctx), replace=True,
                          progress=True)

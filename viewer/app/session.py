@@ -1,22 +1,38 @@
 """What runs on the model thread: TensorFlow, the loaded model and its CAM engine live there and nowhere else.
 
 Nothing here imports TensorFlow at module level; the first load() does (through viewer.model), on the model
-thread, after the window is on screen.
+thread, after the window is on screen. Every method is a job body: it gets the job's Reporter and passes
+`reporter.progress` / `reporter.cancelled` on to viewer.cam and viewer.trust.
 """
 
 from __future__ import annotations
 
 import hashlib
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from viewer.errors import ExportError, RadcamError
 from viewer.export.explanation import OverlayStyle
+from viewer.io import DisplayImage
 
-from .worker import JobContext
+from .jobs import Part, Reporter
+from .requests import (CompareRequest, ExplainKey, ExplainRequest, ExplainSettings, Explanation, ModelInfo,
+                       TrustRequest)
+
+if TYPE_CHECKING:
+    from viewer.cam import CamEngine
+    from viewer.model.loaded import LoadedModel
+    from viewer.render import OverlayRenderer
+    from viewer.trust import RandomisedModel
+
+    from .exporting import ExportOptions
+
+PANEL_SIDE = 768  # px, the longer side of each cell of the method comparison grid (one cell per method)
+Baselines = tuple[np.ndarray, tuple[Any, Any], "np.ndarray | None", dict[str, Any]]
 
 
 def method_help(key: str) -> str:
@@ -26,103 +42,29 @@ def method_help(key: str) -> str:
     return info.description.split(":", 1)[-1].strip().capitalize() if info else ""
 
 
-@dataclass(frozen=True)
-class ModelInfo:
-    path: Path
-    name: str
-    description: str  # the sidecar's, shown as given: it is where a model says what it is (and is not) for
-    input_size: tuple
-    channels: int
-    labels: list[str]
-    targets: list[str]  # what a CAM can explain: the labels, plus "not X" for a single sigmoid output
-    thresholds: dict[str, float]  # decision threshold per label
-    device: str
-    layers: list[tuple[str, str]]  # (name, description) of each layer with a spatial output
-    default_layer: str
-    load_ms: float
-    sha256: str  # of the model file (key of remembered trust in an unsafe model); "" when no trust was in play
-    unsafe: bool  # loaded with unsafe deserialisation (code in the file may have run)
-    expects: dict | None = None  # the images it is made for (sidecar 'expects', viewer.model.domain)
-
-    def details(self) -> list[str]:
-        size = "×".join(str(v) for v in (*self.input_size, self.channels))
-        labels = ", ".join(self.labels[:12]) + (f" … (+{len(self.labels) - 12})" if len(self.labels) > 12 else "")
-        return [f"Input {size}", f"Labels: {labels}", f"Device: {self.device}"]
-
-    def not_for_diagnosis(self) -> bool:
-        """Whether the model's own description says it is synthetic or not for clinical use."""
-        text = self.description.lower()
-        return any(flag in text for flag in ("not for diagnosis", "synthetic", "research use only", "not for clinical"))
-
-
-@dataclass(frozen=True)
-class ExplainRequest:
-    """Everything an explanation depends on; `key` tells the window whether a result is still current."""
-
-    key: tuple
-    pixels: np.ndarray  # what the model sees: the default rendering of the frame
-    base: np.ndarray  # what the user sees (window, inversion): the overlay is drawn on it
-    method: str
-    target: int | None
-    layer: str | None
-    style: OverlayStyle
-
-
-@dataclass
-class Explanation:
-    """A CAM with its first heatmap and overlay already drawn, so the UI thread only has to show them."""
-
-    key: tuple
-    result: object  # viewer.cam.CamResult
-    base: np.ndarray
-    renderer: object  # viewer.render.OverlayRenderer over `base`, reused for every slider move
-    heatmap: np.ndarray
-    overlay: np.ndarray
-    style: OverlayStyle  # what `heatmap` and `overlay` were drawn with
-
-
-PANEL_SIDE = 768  # px, the longer side of each cell of the method comparison grid (one cell per method)
-
-
-@dataclass(frozen=True)
-class TrustRequest:
-    """Check one explanation that is on screen; `key` is its ExplainRequest key."""
-
-    key: tuple
-    pixels: np.ndarray  # the image the map was computed on
-    result: object  # viewer.cam.CamResult
-    region: np.ndarray | None  # bool mask of the user's box, at the image size
-
-
-@dataclass(frozen=True)
-class CompareRequest:
-    key: tuple
-    pixels: np.ndarray
-    base: np.ndarray  # the overlays are drawn on what the user sees
-    target: int | None
-    layer: str | None
-    style: OverlayStyle
-    header: str
-
-
 class ModelSession:
     """The model thread's state. Only job functions running on that thread call these methods."""
 
-    def __init__(self):
-        self.loaded = None
-        self.engine = None
-        self.randomised = None  # viewer.trust.RandomisedModel of the loaded model, made on the first check
+    def __init__(self) -> None:
+        self.loaded: LoadedModel | None = None
+        self.engine: CamEngine | None = None
+        self.randomised: RandomisedModel | None = None  # of the loaded model, made on the first check
         self.top_n = 32  # Score-CAM: how many activation maps are scored
         self.batch_size: int | None = None  # Score-CAM: maps per forward pass (None: the engine decides)
-        self.baselines: tuple | None = None  # (model input, target, region, scores) of the last check's baselines
+        self.baselines: Baselines | None = None  # (model input, target, region, scores) of the last check's
 
-    def _engine(self):
+    def _engine(self) -> CamEngine:
         if self.engine is None:
             from viewer.errors import ModelError
             raise ModelError("no model is loaded: open one with File → Open Model…")
         return self.engine
 
-    def load(self, path: Path, unsafe: bool, context: JobContext, trusted: frozenset[str] = frozenset()) -> ModelInfo:
+    def _loaded(self) -> LoadedModel:
+        self._engine()
+        assert self.loaded is not None
+        return self.loaded
+
+    def load(self, path: Path, unsafe: bool, reporter: Reporter, trusted: frozenset[str] = frozenset()) -> ModelInfo:
         """Load `path`; unsafe deserialisation only when asked or when the user trusted this exact file before."""
         start = time.perf_counter()
         from viewer.cam import CamEngine  # imports TensorFlow the first time: on this thread only
@@ -141,50 +83,51 @@ class ModelSession:
         self.loaded, self.engine, self.randomised, self.baselines = loaded, engine, None, None
         return ModelInfo(path=Path(path), name=loaded.name, description=loaded.spec.description or "",
                          input_size=tuple(loaded.input_size),
-                         channels=loaded.channels, labels=loaded.labels, targets=loaded.target_names,
+                         channels=loaded.channels, labels=list(loaded.labels), targets=list(loaded.target_names),
                          thresholds=dict(loaded.spec.thresholds), device=engine.device,
                          layers=[(layer.name, f"{layer.name}  {'×'.join(map(str, layer.shape))}") for layer in layers],
                          default_layer=next((layer.name for layer in layers if layer.is_default), ""),
                          load_ms=(time.perf_counter() - start) * 1000, sha256=digest, unsafe=unsafe,
                          expects=loaded.spec.expects)
 
-    def warm_up(self, context: JobContext) -> None:
+    def warm_up(self, reporter: Reporter) -> None:
         """Trace the engine's compiled passes (Grad-CAM's and Score-CAM's) on a blank image.
 
         Tracing a tf.function holds the GIL for a few hundred milliseconds in TensorFlow's C++ graph building;
         done here, right after the first explanation, it does not freeze the UI in the middle of the user's
         first Score-CAM. The passes have a fixed input signature per model: one blank image traces them for all.
         """
-        blank = np.zeros(tuple(self.loaded.input_size), np.uint8)
+        blank = np.zeros(tuple(self._loaded().input_size), np.uint8)
         for method in ("gradcam", "scorecam"):
-            if not context.cancelled():
+            if not reporter.cancelled():
                 self._engine().explain(blank, method=method, top_n=1)
 
-    def explain(self, request: ExplainRequest, context: JobContext) -> Explanation:
+    def explain(self, request: ExplainRequest, reporter: Reporter) -> Explanation:
         from viewer.render import OverlayRenderer, heatmap
 
         result = self._engine().explain(request.pixels, method=request.method, target=request.target,
                                         layer=request.layer, top_n=self.top_n, batch_size=self.batch_size,
-                                        progress=context.progress, cancel=context.cancelled)
+                                        progress=reporter.progress, cancel=reporter.cancelled)
         style = request.style
         renderer = OverlayRenderer(request.base, result.cam)
         return Explanation(key=request.key, result=result, base=request.base, renderer=renderer,
                            heatmap=heatmap(result.cam, style.colormap), overlay=draw(renderer, style), style=style)
 
-    def check(self, request: TrustRequest, context: JobContext) -> tuple[tuple, dict]:
+    def check(self, request: TrustRequest, reporter: Reporter) -> tuple[ExplainKey, dict[str, Any]]:
         """Faithfulness, randomisation and (with a region) pointing for the map, and the baselines scored alike."""
         from viewer.trust import RandomisedModel, assess
 
         engine = self._engine()
         if self.randomised is None:
-            self.randomised = RandomisedModel(self.loaded)  # seconds on a large model: once per model
-        result = request.result
-        report = assess(engine, request.pixels, result, randomised=self.randomised, region=request.region,
-                        progress=lambda f: context.progress(0.7 * f), cancel=context.cancelled).to_dict()
-        report["baselines"] = self._baselines(request, lambda f: context.progress(0.7 + 0.3 * f), context.cancelled)
+            self.randomised = RandomisedModel(self._loaded())  # seconds on a large model: once per model
+        measures = Part(reporter, 0.0, 0.7)
+        report: dict[str, Any] = assess(engine, request.pixels, request.result, randomised=self.randomised,
+                                        region=request.region, progress=measures.progress,
+                                        cancel=reporter.cancelled).to_dict()
+        report["baselines"] = self._baselines(request, Part(reporter, 0.7, 0.3))
         return request.key, report
 
-    def _baselines(self, request: TrustRequest, progress, cancel) -> dict:
+    def _baselines(self, request: TrustRequest, reporter: Reporter) -> dict[str, Any]:
         """The random and edge maps' scores. They depend on the image, the target and the box, not on the method
         or layer: checking another map of the same image reuses them (with automatic checks, every change of
         method would otherwise score 2 × 2 × 17 images again)."""
@@ -198,15 +141,14 @@ class ModelSession:
                 and _same_region(kept[2], request.region)):
             return kept[3]
         scores = {name: found.to_dict() for name, found in score_baselines(
-            engine, request.pixels, request.result.target, region=request.region, progress=progress,
-            cancel=cancel).items()}
+            engine, request.pixels, request.result.target, region=request.region, progress=reporter.progress,
+            cancel=reporter.cancelled).items()}
         self.baselines = (model_input, target, request.region, scores)
         return scores
 
-    def compare(self, request: CompareRequest, context: JobContext) -> tuple[tuple, np.ndarray]:
+    def compare(self, request: CompareRequest, reporter: Reporter) -> tuple[ExplainKey, np.ndarray]:
         """Every method's overlay of one image for the same target and layer, as one grid picture."""
         from viewer.cam import METHODS
-        from viewer.errors import RadcamError
         from viewer.export.explanation import method_title
         from viewer.render import OverlayRenderer, compose_grid, fit_within
 
@@ -214,21 +156,23 @@ class ModelSession:
         base = fit_within(request.base, PANEL_SIDE)
         panels = []
         for number, method in enumerate(METHODS):
+            step = Part(reporter, number / len(METHODS), 1 / len(METHODS))
             try:
                 result = engine.explain(request.pixels, method=method, target=request.target, layer=request.layer,
-                                        top_n=self.top_n, batch_size=self.batch_size,
-                                        progress=lambda f, n=number: context.progress((n + f) / len(METHODS)),
-                                        cancel=context.cancelled)
+                                        top_n=self.top_n, batch_size=self.batch_size, progress=step.progress,
+                                        cancel=reporter.cancelled)
             except RadcamError:  # e.g. CAM needs a GAP → Dense head: say so in its cell
                 panels.append((f"{method_title(method)}: not applicable", np.full_like(base, 24)))
-                context.progress((number + 1) / len(METHODS))
+                step.progress(1.0)
                 continue
             overlay = draw(OverlayRenderer(request.base, result.cam), request.style)
             panels.append((method_title(method), fit_within(overlay, PANEL_SIDE)))
-        return request.key, compose_grid(panels, columns=4, header=request.header)
+        grid: np.ndarray = compose_grid(panels, columns=4, header=request.header)
+        return request.key, grid
 
-    def export_batch(self, sources: list[tuple[Path, int]], open_image, options, style: OverlayStyle, scale: float,
-                     inverted: bool, request: dict, overwrite: bool, context: JobContext) -> list[Path]:
+    def export_batch(self, sources: list[tuple[Path, int]], open_image: Callable[[Path, int], DisplayImage],
+                     options: ExportOptions, style: OverlayStyle, scale: float, inverted: bool,
+                     settings: ExplainSettings, overwrite: bool, reporter: Reporter) -> list[Path]:
         """Explain and export every image in `sources` with the current settings; progress per image.
 
         Each image is shown with its own default window (another study's window would not fit it) and the
@@ -237,25 +181,25 @@ class ModelSession:
         """
         from .exporting import ExportItem, write_item
 
-        engine = self._engine()
+        engine, loaded = self._engine(), self._loaded()
         written: list[Path] = []
         failed: list[str] = []
         for number, (path, frame) in enumerate(sources):
-            if context.cancelled():
+            if reporter.cancelled():
                 break
+            step = Part(reporter, number / len(sources), 1 / len(sources))
             try:
                 image = open_image(path, frame)
                 result = engine.explain(
-                    image.render(), method=request["method"], target=request["target"], layer=request["layer"],
-                    top_n=self.top_n, batch_size=self.batch_size,
-                    progress=lambda f, n=number: context.progress((n + f) / len(sources)), cancel=context.cancelled)
+                    image.render(), method=settings.method, target=settings.target, layer=settings.layer,
+                    top_n=self.top_n, batch_size=self.batch_size, progress=step.progress, cancel=reporter.cancelled)
                 base = image.render(invert=image.invert != inverted)
-                item = ExportItem(image=image, base=base, explanation=result, model=self.loaded.name,
-                                  index=number + 1, numbered=True, expects=self.loaded.spec.expects)
+                item = ExportItem(image=image, base=base, explanation=result, model=loaded.name,
+                                  index=number + 1, numbered=True, expects=loaded.spec.expects)
                 written += write_item(item, options, style, scale, overwrite)
             except RadcamError as exc:  # that image's files are all or nothing (write_explanation); go on
                 failed.append(str(exc))
-            context.progress((number + 1) / len(sources))
+            step.progress(1.0)
         if failed:
             more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
             raise ExportError(f"{len(failed)} of {len(sources)} images could not be exported ({len(written)} file(s) "
@@ -278,6 +222,7 @@ def file_sha256(path: Path) -> str:
         return ""
 
 
-def draw(renderer, style: OverlayStyle) -> np.ndarray:
-    return renderer.render(threshold=style.threshold, alpha=style.alpha, colormap=style.colormap,
-                           contour=style.contour)
+def draw(renderer: OverlayRenderer, style: OverlayStyle) -> np.ndarray:
+    pixels: np.ndarray = renderer.render(threshold=style.threshold, alpha=style.alpha, colormap=style.colormap,
+                                         contour=style.contour)
+    return pixels

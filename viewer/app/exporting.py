@@ -1,0 +1,141 @@
+"""File → Export without Qt: the options, which files an export will write, and the jobs that write them.
+
+A single export writes the explanation on screen (on the IO thread); a batch explains every open image first
+(on the model thread, ModelSession.export_batch). Existing files are replaced only after the caller's
+`confirm(paths)`; the plan knows them before anything is written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from viewer.export.explanation import FORMATS, PANELS, OverlayStyle
+from viewer.io import DisplayImage
+
+from .jobs import Reporter
+
+if TYPE_CHECKING:
+    from viewer.cam import CamResult
+
+    from .session import ModelSession
+    from .state import ViewerState
+
+Getter = Callable[[str, Any], Any]  # settings.get(key, default)
+Source = tuple[Path, int]  # a file and its frame
+
+
+@dataclass
+class ExportOptions:
+    panels: list[str] = field(default_factory=lambda: ["side_by_side"])
+    format: str = "png"
+    full_resolution: bool = True  # False: as displayed (the current zoom)
+    caption: bool = True
+    anonymize: bool = False
+    sidecar: bool = True  # a JSON record of the explanation beside the images
+    folder: Path = field(default_factory=Path.home)
+    batch: bool = False  # every open image, not only the current one
+
+    def to_settings(self) -> dict[str, Any]:
+        return {"panels": ",".join(self.panels), "format": self.format, "full_resolution": self.full_resolution,
+                "caption": self.caption, "anonymize": self.anonymize, "sidecar": self.sidecar,
+                "folder": str(self.folder)}
+
+    @classmethod
+    def from_settings(cls, get: Getter) -> ExportOptions:
+        default = cls()
+        panels = [p for p in str(get("export/panels", "side_by_side")).split(",") if p in PANELS]
+        fmt = str(get("export/format", default.format))
+        return cls(panels=panels or default.panels, format=fmt if fmt in FORMATS else default.format,
+                   full_resolution=bool(get("export/full_resolution", True)), caption=bool(get("export/caption", True)),
+                   anonymize=bool(get("export/anonymize", False)), sidecar=bool(get("export/sidecar", True)),
+                   folder=Path(str(get("export/folder", str(default.folder)))))
+
+
+@dataclass
+class ExportItem:
+    image: DisplayImage
+    base: np.ndarray  # the original as displayed (window, inversion)
+    explanation: CamResult
+    model: str  # the model's name, for the JSON record
+    index: int  # 1-based position in the export, used for anonymous names
+    numbered: bool  # several images: names carry the index
+    expects: dict[str, Any] | None = None  # the model's sidecar 'expects': the record says why it is out of domain
+
+
+def planned_files(options: ExportOptions, source: Path, frame: int, index: int, numbered: bool) -> list[Path]:
+    """The files an export will write, known before anything is written (so overwrites can be confirmed)."""
+    from viewer.export import explanation_stem, planned_files as export_files
+
+    stem = explanation_stem(source, frame, index, numbered, options.anonymize)
+    files: list[Path] = export_files(options.folder, stem, panels=options.panels, fmt=options.format,
+                                     sidecar=options.sidecar)
+    return files
+
+
+def write_item(item: ExportItem, options: ExportOptions, style: OverlayStyle, scale: float,
+               overwrite: bool) -> list[Path]:
+    from viewer.export import explanation_stem, write_explanation
+    from viewer.model.domain import image_out_of_domain
+
+    stem = explanation_stem(item.image.path, item.image.frame, item.index, item.numbered, options.anonymize)
+    written: list[Path] = write_explanation(
+        options.folder, stem, item.image, item.base, item.explanation, item.model, style, panels=options.panels,
+        fmt=options.format, captioned=options.panels if options.caption else (), sidecar=options.sidecar,
+        anonymize=options.anonymize, overwrite=overwrite, scale=scale, instance_number=item.index,
+        out_of_domain=image_out_of_domain(item.image, item.expects))
+    return written
+
+
+class ExportPlan:
+    """One export asked for now: what it will write, and the job that writes it (`batch`: on the model thread)."""
+
+    def __init__(self, state: ViewerState, options: ExportOptions, open_images: list[Path], zoom_percent: float):
+        self.state, self.options = state, options
+        self.batch = options.batch
+        self.scale = 1.0 if options.full_resolution else zoom_percent / 100
+        if options.batch:
+            self.sources: list[Source] = [(path, 0) for path in open_images]
+        else:
+            image = state.image
+            self.sources = [(image.path, image.frame)] if image is not None else []
+        self.paths = [p for i, (path, frame) in enumerate(self.sources)
+                      for p in planned_files(options, path, frame, i + 1, len(self.sources) > 1)]
+        self.existing = [p for p in self.paths if p.exists()]
+
+    def refusal(self) -> str | None:
+        """Why this export cannot start, in one line; None when it can."""
+        if self.state.image is None:
+            return "Nothing to export: open an image first"
+        if not self.batch and self.state.explanation is None:
+            return "Nothing to export yet: the explanation has not finished"
+        return None
+
+    def job(self, session: ModelSession, open_image: Callable[[Path, int], DisplayImage]) -> Callable[
+            [Reporter], list[Path]]:
+        state, options, scale, style = self.state, self.options, self.scale, self.state.style
+        overwrite = bool(self.existing)
+        if self.batch:
+            sources, settings, inverted = self.sources, state.settings, state.inverted
+
+            def batch(reporter: Reporter) -> list[Path]:
+                return session.export_batch(sources, open_image, options, style, scale, inverted, settings,
+                                            overwrite, reporter)
+            return batch
+        explanation, model, image = state.explanation, state.model, state.image
+        assert explanation is not None and model is not None and image is not None and state.base is not None
+        item = ExportItem(image=image, base=state.base, explanation=explanation.result, model=model.name, index=1,
+                          numbered=False, expects=model.expects)
+
+        def single(_reporter: Reporter) -> list[Path]:
+            return write_item(item, options, style, scale, overwrite)
+        return single
+
+
+def describe(written: list[Path]) -> str:
+    return f"Exported {len(written)} file(s) to {written[0].parent}" if written else "Nothing exported"
+
