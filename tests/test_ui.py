@@ -51,7 +51,7 @@ def window(qtbot, settings):
 def explained(qtbot, win, *paths, model=MODEL):
     """Open `paths` with the fixture model and wait until their explanation is on screen."""
     with qtbot.waitSignal(win.explanationShown, timeout=JOB_TIMEOUT_MS):
-        if win.model_info is None:
+        if win.state.model is None:
             win.load_model(model)
         win.open_paths(list(paths))
     return win
@@ -84,8 +84,8 @@ def test_opening_a_file_shows_original_heatmap_and_overlay(qtbot, window):
     assert not np.array_equal(original, heat)
     assert not np.array_equal(original, over)
     assert window.controls.table.rowCount() >= 1
-    assert window.explanation.result.cam.shape == (1024, 1024)
-    assert "Device" in window.device_label.text()
+    assert window.state.explanation.result.cam.shape == (1024, 1024)
+    assert "Device" in window.jobs.device_label.text()
 
 
 @needs_fixtures
@@ -102,7 +102,7 @@ def test_threshold_and_opacity_redraw_the_overlay_without_a_model_job(qtbot, win
     assert not np.array_equal(before, after_threshold)
     assert not np.array_equal(after_threshold, after_opacity)
     assert window.model_thread.submitted == jobs
-    assert window.last_overlay_ms < 1000
+    assert window.explaining.last_overlay_ms < 1000
 
 
 @needs_fixtures
@@ -116,7 +116,7 @@ def test_changing_the_method_runs_exactly_one_job(qtbot, window):
         window.controls.set_method(other)
     wait_idle(qtbot, window)
     assert window.model_thread.submitted == jobs + 1
-    assert window.explanation.result.method == other
+    assert window.state.explanation.result.method == other
 
 
 @needs_fixtures
@@ -126,16 +126,16 @@ def test_a_second_request_while_one_runs_drops_the_stale_result(qtbot, window):
     other = next(key for key, info in window.controls.methods.items()
                  if info.needs_gradients and key != "gradcam")
     shown = []
-    window.explanationShown.connect(lambda: shown.append(window.explanation.result.method))
+    window.explanationShown.connect(lambda: shown.append(window.state.explanation.result.method))
     window.controls.set_method("scorecam")
-    first = window._jobs["explain"]
+    first = window.jobs.tracker.wanted("explain")
     with qtbot.waitSignal(window.explanationShown, timeout=JOB_TIMEOUT_MS):
         window.controls.set_method(other)
     wait_idle(qtbot, window)
-    assert window._jobs["explain"] != first
-    assert window.dropped_results >= 1  # the Score-CAM job: cancelled, its result (if any) ignored
+    assert window.jobs.tracker.wanted("explain") != first
+    assert window.state.dropped_results >= 1  # the Score-CAM job: cancelled, its result (if any) ignored
     assert shown == [other]
-    assert window.explanation.result.method == other
+    assert window.state.explanation.result.method == other
 
 
 def test_progress_reports_are_throttled_and_the_end_always_arrives(qtbot):
@@ -170,14 +170,14 @@ def test_cancel_stops_score_cam_within_a_second(qtbot, window):
     window.session.batch_size = 1
     with qtbot.waitSignal(window.model_thread.progressed, timeout=JOB_TIMEOUT_MS):
         window.controls.set_method("scorecam")
-    assert window.cancel_button.isVisible()
+    assert window.jobs.cancel_button.isVisible()
     start = time.perf_counter()
     with qtbot.waitSignal(window.model_thread.cancelled, timeout=5000):
-        window.cancel_button.click()
+        window.jobs.cancel_button.click()
     elapsed = time.perf_counter() - start
     assert elapsed < 1.0, f"cancel took {elapsed:.2f} s"
-    assert window.explanation is None or window.explanation.result.method != "scorecam"
-    assert not window.cancel_button.isVisible()
+    assert window.state.explanation is None or window.state.explanation.result.method != "scorecam"
+    assert not window.jobs.cancel_button.isVisible()
 
 
 @needs_fixtures
@@ -190,7 +190,7 @@ def test_a_bad_file_shows_the_reason_and_the_window_stays_usable(qtbot, window, 
     assert window.banner.isVisible() and "notes.dcm" in window.banner.message()
     assert window.browser.skipped.count() == 1
     explained(qtbot, window, CHEST)  # still works afterwards
-    assert window.explanation is not None
+    assert window.state.explanation is not None
 
 
 @needs_fixtures
@@ -200,7 +200,7 @@ def test_a_bad_model_shows_the_reason(qtbot, window, tmp_path):
     with qtbot.waitSignal(window.errorReported, timeout=JOB_TIMEOUT_MS) as blocker:
         window.load_model(bad)
     assert "broken.keras" in blocker.args[0]
-    assert window.model_info is None
+    assert window.state.model is None
     explained(qtbot, window, CHEST)
 
 
@@ -229,20 +229,20 @@ def test_right_drag_sets_window_level_and_presets_restore_it(qtbot, window):
     wait_idle(qtbot, window)
     jobs = window.model_thread.submitted
     view = window.views["original"].viewport()
-    before = window.window
+    before = window.state.window
     start = view.rect().center()
     qtbot.mousePress(view, Qt.MouseButton.RightButton, pos=start)
     qtbot.mouseMove(view, start + QPoint(80, 30))
     qtbot.mouseRelease(view, Qt.MouseButton.RightButton, pos=start + QPoint(80, 30))
-    qtbot.waitUntil(lambda: not window._render_scheduled)
-    assert window.window.width > before.width and window.window.center > before.center
+    qtbot.waitUntil(lambda: not window.imaging.render_scheduled)
+    assert window.state.window.width > before.width and window.state.window.center > before.center
     assert window.model_thread.submitted == jobs  # window/level is display only
-    window.preset(0)
-    qtbot.waitUntil(lambda: not window._render_scheduled)
-    assert window.window.explanation == "auto"
+    window.imaging.preset(0)
+    qtbot.waitUntil(lambda: not window.imaging.render_scheduled)
+    assert window.state.window.explanation == "auto"
     shown = pixels(window.views["original"])
-    window.toggle_invert()
-    qtbot.waitUntil(lambda: not window._render_scheduled)
+    window.imaging.toggle_invert()
+    qtbot.waitUntil(lambda: not window.imaging.render_scheduled)
     assert np.array_equal(pixels(window.views["original"]), 255 - shown)
 
 
@@ -254,19 +254,19 @@ def test_export_writes_the_chosen_files_and_never_overwrites_silently(qtbot, win
     out.mkdir()
     options = ExportOptions(panels=["original", "overlay", "side_by_side"], format="png", folder=out)
     with qtbot.waitSignal(window.io_thread.finished, timeout=JOB_TIMEOUT_MS):
-        window.export(options)
+        window.exporting.export(options)
     names = sorted(p.name for p in out.iterdir())
     assert names == ["dx_chest_nih_uncompressed.json", "dx_chest_nih_uncompressed_original.png",
                      "dx_chest_nih_uncompressed_overlay.png", "dx_chest_nih_uncompressed_panels.png"]
     side = Image.open(out / names[3])
     assert side.width > 3 * 1024 and side.height > 1024  # full resolution, titles and caption added
-    assert json.loads((out / names[0]).read_text())["method"] == window.explanation.result.method
+    assert json.loads((out / names[0]).read_text())["method"] == window.state.explanation.result.method
     stamp = (out / names[1]).stat().st_mtime_ns
     asked = []
-    assert window.export(options, confirm=lambda paths: asked.append(paths) or False) is None
+    assert window.exporting.export(options, confirm=lambda paths: asked.append(paths) or False) is None
     assert len(asked[0]) == 4 and (out / names[1]).stat().st_mtime_ns == stamp
     with qtbot.waitSignal(window.io_thread.finished, timeout=JOB_TIMEOUT_MS):
-        window.export(options, confirm=lambda paths: True)
+        window.exporting.export(options, confirm=lambda paths: True)
     assert (out / names[1]).stat().st_mtime_ns != stamp
 
 
@@ -277,7 +277,7 @@ def test_export_dicom_secondary_capture_anonymised(qtbot, window, tmp_path):
     explained(qtbot, window, CHEST)
     options = ExportOptions(panels=["overlay"], format="dicom", anonymize=True, sidecar=False, folder=tmp_path)
     with qtbot.waitSignal(window.io_thread.finished, timeout=JOB_TIMEOUT_MS):
-        window.export(options)
+        window.exporting.export(options)
     (written,) = tmp_path.glob("*.dcm")
     assert "dx_chest" not in written.name
     ds = pydicom.dcmread(written)
@@ -293,7 +293,7 @@ def test_batch_export_explains_every_open_image_with_progress(qtbot, window, tmp
     window.model_thread.progressed.connect(lambda _id, fraction: progress.append(fraction))
     options = ExportOptions(panels=["heatmap"], format="jpeg", folder=tmp_path, batch=True, sidecar=False)
     with qtbot.waitSignal(window.model_thread.finished, timeout=JOB_TIMEOUT_MS) as blocker:
-        window.export(options)
+        window.exporting.export(options)
     assert blocker.args[1] == "export"
     assert len(list(tmp_path.glob("*_heatmap.jpg"))) == 2
     assert progress and progress[-1] == pytest.approx(1.0)
@@ -329,7 +329,7 @@ def test_settings_are_remembered(qtbot, settings):
     qtbot.addWidget(second)
     assert second.controls.threshold.value() == 63
     assert second.controls.method_key() == "scorecam"
-    assert second._layout == 2
+    assert second.layout_count == 2
     second.shutdown()
 
 
@@ -440,13 +440,13 @@ def test_a_model_needing_unsafe_loading_asks_for_trust(qtbot, window, tmp_path, 
                           check_params_cb=lambda _id, kind, _result: kind == "model"):
         window.load_model(path)
     assert asked and "unsafe" in asked[0]
-    assert window.model_info is not None and window.model_info.name == "lambda"
+    assert window.state.model is not None and window.state.model.name == "lambda"
 
     # Trust is remembered for this exact file: loading it again does not ask ...
     with qtbot.waitSignal(window.model_thread.finished, timeout=JOB_TIMEOUT_MS,
                           check_params_cb=lambda _id, kind, _result: kind == "model"):
         window.load_model(path)
-    assert len(asked) == 1 and window.model_info.unsafe
+    assert len(asked) == 1 and window.state.model.unsafe
     # ... but a changed file at the same path is a different file: asked again, refusal keeps it unloaded.
     outputs = keras.layers.Dense(1, activation="sigmoid", name="changed")(keras.layers.GlobalAveragePooling2D()(x))
     keras.Model(inputs, outputs).save(path)
@@ -468,7 +468,7 @@ def test_dropping_files_opens_them(qtbot, window):
     with qtbot.waitSignal(window.io_thread.finished, timeout=JOB_TIMEOUT_MS,
                           check_params_cb=lambda _id, kind, _result: kind == "decode"):
         window.dropEvent(event)
-    assert window.image is not None and window.image.path == CHEST_PNG
+    assert window.state.image is not None and window.state.image.path == CHEST_PNG
     assert str(CHEST_PNG) in window.settings.recent()
 
 
@@ -482,7 +482,7 @@ def test_multi_frame_images_have_a_frame_slider(qtbot, window):
     with qtbot.waitSignal(window.io_thread.finished, timeout=JOB_TIMEOUT_MS,
                           check_params_cb=lambda _id, kind, _result: kind == "decode"):
         window.browser.frame_slider.setValue(3)
-    assert window.image.frame == 3
+    assert window.state.image.frame == 3
     assert "Frame 4/10" in window.views["original"].corner_text["top_right"]
 
 
@@ -501,7 +501,7 @@ def test_clicking_a_label_explains_it(qtbot, window):
     cell = table.visualItemRect(table.item(1, 0)).center()
     with qtbot.waitSignal(window.explanationShown, timeout=JOB_TIMEOUT_MS):
         qtbot.mouseClick(table.viewport(), Qt.MouseButton.LeftButton, pos=cell)
-    assert window.explanation.result.target["index"] == other
+    assert window.state.explanation.result.target["index"] == other
     assert window.controls.target_index() == other
 
 
@@ -549,7 +549,7 @@ def test_a_folder_of_ten_thousand_non_images_lists_without_freezing_the_window(q
     timer.stop()
     assert "any of 10000 files" in blocker.args[0]
     assert window.browser.skipped.count() == 10_000  # each listed with its reason
-    assert window.image is None
+    assert window.state.image is None
     assert len(gaps) > 5 and max(gaps) < 0.5, f"worst stall {max(gaps) * 1000:.0f} ms"
 
 
@@ -566,7 +566,7 @@ def test_a_model_without_a_spatial_layer_loads_and_says_why_cam_cannot_run(qtbot
     with qtbot.waitSignal(window.errorReported, timeout=JOB_TIMEOUT_MS) as blocker:
         window.load_model(path)
         window.open_paths(demo_studies()[:1])
-    assert window.model_info is not None and window.model_info.layers == []
+    assert window.state.model is not None and window.state.model.layers == []
     assert "spatial" in blocker.args[0]
     with qtbot.waitSignal(window.explanationShown, timeout=JOB_TIMEOUT_MS):
         window.controls.set_method("guided-backprop")  # needs no layer: still works
@@ -584,7 +584,7 @@ def test_trust_tab_checks_the_map_points_into_a_drawn_box_and_compares_methods(q
     # Shift+drag on the original draws the box on every view; pointing is scored at once, without the model.
     view = window.views["original"]
     jobs = window.model_thread.submitted
-    cam = window.explanation.result.cam
+    cam = window.state.explanation.result.cam
     peak_y, peak_x = np.unravel_index(int(np.argmax(cam)), cam.shape)
     corner = view.mapFromScene(float(peak_x - 40), float(peak_y - 40))
     far = view.mapFromScene(float(peak_x + 40), float(peak_y + 40))
@@ -641,7 +641,7 @@ def test_an_image_outside_the_models_domain_gets_a_red_banner_that_follows_image
     (tmp_path / "all").mkdir()
     options = ExportOptions(panels=["overlay"], folder=tmp_path / "one")
     with qtbot.waitSignal(window.io_thread.finished, timeout=JOB_TIMEOUT_MS):  # File → Export: its JSON record
-        window.export(options)
+        window.exporting.export(options)
     assert json.loads((tmp_path / "one" / "ct.json").read_text())["out_of_domain"] == window.domain_banner.reasons()
 
     with qtbot.waitSignal(window.explanationShown, timeout=JOB_TIMEOUT_MS):
@@ -650,7 +650,7 @@ def test_an_image_outside_the_models_domain_gets_a_red_banner_that_follows_image
     wait_idle(qtbot, window)
     options = ExportOptions(panels=["overlay"], folder=tmp_path / "all", batch=True)
     with qtbot.waitSignal(window.model_thread.finished, timeout=JOB_TIMEOUT_MS):  # a batch: checked on its thread
-        window.export(options)
+        window.exporting.export(options)
     records = {path.name: json.loads(path.read_text())["out_of_domain"] for path in (tmp_path / "all").glob("*.json")}
     assert records == {"001_ct.json": ["modality CT (the model expects CR or DX)"], "002_demo_cr_nodule.json": []}
 

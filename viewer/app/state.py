@@ -53,11 +53,13 @@ class ViewerState(HasEvents):
     def __init__(self) -> None:
         super().__init__()
         self.dropped_results = 0  # explanations that arrived for an image or settings no longer shown
+        self.explain_pending = False  # explain as soon as the model has loaded (start-up, Open with, Open Model)
 
     # -- the current image ----------------------------------------------------------------------------------
 
     def show_image(self, image: DisplayImage, model_input: np.ndarray, span: float) -> None:
-        """A newly decoded frame: default window, not inverted, no explanation, no check, no box; then `image`."""
+        """A newly decoded frame: default window, not inverted, no explanation, no check, no box; then `image`
+        (which also announces the window, the inversion and the base: no separate events for them)."""
         self.model_input, self.value_span = model_input, span
         self.explanation = None
         self.trust_report = None
@@ -65,9 +67,8 @@ class ViewerState(HasEvents):
         self.__dict__["window"] = None if image.is_color else image.default_window  # announced with the image
         self.__dict__["inverted"] = False
         self.__dict__["base"] = model_input  # the default window, not inverted: what the model gets
-        self.image = image
-        self.events["window"].emit(self.window)
-        self.events["inverted"].emit(False)
+        self.__dict__["image"] = image
+        self.events["image"].emit(image)  # even for the same frame decoded again: everything above was reset
 
     def render_base(self) -> np.ndarray | None:
         """The image as displayed now (window, inversion); None without an image."""

@@ -131,7 +131,7 @@ def create(argv: Sequence[str] | None = None):
     window.show()
 
     def start() -> None:
-        window.explain_pending = True  # the first image is explained even with auto-explain off
+        window.state.explain_pending = True  # the first image is explained even with auto-explain off
         files = args.files or demo_studies()
         if not files:
             window.report_error("The demo study is not installed (resources/demo is empty): "

@@ -37,3 +37,34 @@ def overlay(threshold: float, opacity: float, colormap: str, window: Window | No
             zoom: int) -> dict[str, list[str]]:
     return {"top_left": [f"Threshold {threshold:.2f}", f"Opacity {opacity:.0%}"], "top_right": [colormap],
             "bottom_left": window_lines(window, inverted), "bottom_right": [f"Zoom {zoom} %"]}
+
+
+class CornerText:
+    """Keeps the three views' corner text in step with the state (image, window, map, style) and the zoom."""
+
+    def __init__(self, state, views: dict, view_group) -> None:
+        self.state, self.views, self.view_group = state, views, view_group
+        for name in ("image", "window", "inverted", "explanation", "style", "anonymous"):
+            state.connect(name, self.update)
+        for view in views.values():
+            view.viewChanged.connect(self.update)
+
+    def update(self, _value: object = None) -> None:
+        from viewer.export.explanation import method_title, target_score
+
+        state = self.state
+        image = state.image
+        if image is None:
+            return
+        zoom = self.view_group.zoom_percent()
+        self.views["original"].set_corner_text(original(image, state.window, state.inverted, zoom, state.anonymous))
+        result = state.explanation.result if state.explanation else None
+        target = f"{result.target['name']}" if result else ""
+        if result:
+            score = target_score(result)
+            target += f"  {score:.3f}" if score is not None else ""
+        self.views["heatmap"].set_corner_text(heatmap(method_title(result.method) if result else "", target,
+                                                      result.layer if result else "", zoom))
+        style = state.style
+        self.views["overlay"].set_corner_text(overlay(style.threshold, style.alpha, style.colormap,
+                                                      None if image.is_color else state.window, state.inverted, zoom))

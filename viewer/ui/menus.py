@@ -21,17 +21,17 @@ class Menus:
         bar = w.menuBar()
 
         file = self._menu(bar, "&File")
-        self._add(file, "&Open…", w.open_files_dialog, QKeySequence.StandardKey.Open,
+        self._add(file, "&Open…", w.opening.open_files_dialog, QKeySequence.StandardKey.Open,
                   tip="Open DICOM or image files, or a DICOMDIR")
-        self._add(file, "Open &Folder…", w.open_folder_dialog, "Ctrl+Shift+O")
-        self._add(file, "Open &DICOMDIR…", w.open_dicomdir_dialog, "Ctrl+Shift+D")
+        self._add(file, "Open &Folder…", w.opening.open_folder_dialog, "Ctrl+Shift+O")
+        self._add(file, "Open &DICOMDIR…", w.opening.open_dicomdir_dialog, "Ctrl+Shift+D")
         self.recent = file.addMenu("Open &Recent")
         self.recent.aboutToShow.connect(self._fill_recent)
         file.addSeparator()
-        self._add(file, "Open &Model…", w.open_model_dialog, "Ctrl+M")
+        self._add(file, "Open &Model…", w.models.open_dialog, "Ctrl+M")
         file.addSeparator()
-        self._add(file, "&Export…", w.export_dialog, "Ctrl+E")
-        self._add(file, "Export &All Open Images…", lambda: w.export_dialog(batch=True), "Ctrl+Shift+E")
+        self._add(file, "&Export…", w.exporting.dialog, "Ctrl+E")
+        self._add(file, "Export &All Open Images…", lambda: w.exporting.dialog(batch=True), "Ctrl+Shift+E")
         file.addSeparator()
         self._add(file, "&Quit", w.close, QKeySequence.StandardKey.Quit)
 
@@ -40,11 +40,11 @@ class Menus:
         self._add(view, "Zoom &Out", lambda: w.view_group.zoom_by(0.8), ["-", "Ctrl+-"])
         self._add(view, "&Fit to View", w.view_group.fit, "F")
         self._add(view, "Actual Size (&1:1)", w.view_group.actual_size, "Ctrl+1")
-        self._add(view, "&Reset View and Window", w.reset_view, "R")
+        self._add(view, "&Reset View and Window", w.imaging.reset_view, "R")
         view.addSeparator()
-        self.invert = self._add(view, "&Invert", w.toggle_invert, "I", checkable=True)
+        self.invert = self._add(view, "&Invert", w.imaging.toggle_invert, "I", checkable=True)
         presets = self._menu(view, "&Window Presets")
-        self.presets = [(number, self._add(presets, f"Preset {number}", lambda _=False, n=number: w.preset(n),
+        self.presets = [(number, self._add(presets, f"Preset {number}", lambda _=False, n=number: w.imaging.preset(n),
                                            str(number)))
                         for number in (1, 2, 3, 4, 5, 0)]
         view.addSeparator()
@@ -67,8 +67,8 @@ class Menus:
 
         explain = self._menu(bar, "E&xplain")
         controls = w.controls
-        self._add(explain, "&Explain", lambda: w.request_explain(force=True), ["Ctrl+Return", "Ctrl+Enter"])
-        self._add(explain, "&Cancel Job", w.cancel_job, "Esc")
+        self._add(explain, "&Explain", lambda: w.explaining.request(force=True), ["Ctrl+Return", "Ctrl+Enter"])
+        self._add(explain, "&Cancel Job", w.jobs.cancel_running, "Esc")
         self._add(explain, "Next &Method", lambda: controls.method.setCurrentIndex(
             (controls.method.currentIndex() + 1) % controls.method.count()), "M")
         explain.addSeparator()
@@ -85,7 +85,7 @@ class Menus:
 
         help_menu = self._menu(bar, "&Help")
         self._add(help_menu, "&Keyboard Shortcuts", w.show_shortcuts, QKeySequence.StandardKey.HelpContents)
-        self._add(help_menu, "&About RadCAM", lambda: dialogs.show_about(w, w.device_text()))
+        self._add(help_menu, "&About RadCAM", lambda: dialogs.show_about(w, w.models.device_text()))
         self.show_presets(None)
 
     def _menu(self, parent, title: str) -> QMenu:
@@ -129,7 +129,7 @@ class Menus:
         settings = self.window.settings
         self.recent.clear()
         for path in settings.recent():
-            self.recent.addAction(path).triggered.connect(lambda _=False, p=path: self.window.open_paths([p]))
+            self.recent.addAction(path).triggered.connect(lambda _=False, p=path: self.window.opening.open_paths([p]))
         if self.recent.isEmpty():
             self.recent.addAction("No recent files").setEnabled(False)
         else:

@@ -1,123 +1,142 @@
-"""Wires the Trust tab to the window: checks and comparisons run on the model thread, pointing on this one.
+"""The Trust tab: checks and comparisons run on the model thread, pointing on this one.
 
-A check belongs to the explanation it was asked for (its key); a result for a map no longer on screen is dropped,
-like a stale explanation.
+A check belongs to the explanation it was asked for (its key); the state drops a result for a map no longer on
+screen, like a stale explanation (ViewerState.accept_report / on_screen).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from viewer.app.requests import CompareRequest, TrustRequest
+import numpy as np
+from PySide6.QtWidgets import QMainWindow
+
+from viewer.app import Box, CompareRequest, ExplainKey, Explanation, TrustRequest, ViewerState
+from viewer.app.session import ModelSession
 from viewer.errors import RadcamError
 from viewer.export.explanation import method_title
 
 from .comparison_dialog import ComparisonDialog
+from .jobs import QtJobs
+from .settings import Settings
+from .trust_panel import TrustPanel
+from .views import ImageView
 
 
 class TrustController:
-    def __init__(self, window):
-        self.window = window
-        self.panel = window.trust_panel
-        self.box: tuple[int, int, int, int] | None = None
-        self.report: dict | None = None  # the last check shown, for the map on screen
+    def __init__(self, window: QMainWindow, state: ViewerState, jobs: QtJobs, session: ModelSession,
+                 panel: TrustPanel, views: dict[str, ImageView], settings: Settings, report: Callable[[str], None],
+                 headless: Callable[[], bool]):
+        self.window, self.state, self.jobs, self.session, self.panel = window, state, jobs, session, panel
+        self.views, self.settings, self.error, self.headless = views, settings, report, headless
         self.comparison: ComparisonDialog | None = None
-        self.panel.checkRequested.connect(self.check)
-        self.panel.compareRequested.connect(self.compare)
-        self.panel.clearBoxRequested.connect(lambda: self.set_box(None))
-        for view in window.views.values():
+        panel.checkRequested.connect(self.check)
+        panel.compareRequested.connect(self.compare)
+        panel.clearBoxRequested.connect(lambda: self.set_box(None))
+        for view in views.values():
             view.boxDrawn.connect(self.set_box)
+        state.connect("explanation", self._on_explanation)
+        state.connect("image", lambda _image: panel.clear())
+        state.connect("box", self._on_box)
+
+    @property
+    def box(self) -> Box | None:
+        return self.state.box
+
+    @property
+    def report(self) -> dict[str, Any] | None:
+        return self.state.trust_report
 
     # -- requests (model thread) ---------------------------------------------------------------------------
 
-    def _explanation(self):
-        explanation = self.window.explanation
-        if explanation is None or explanation.key != self.window.explain_key():
-            self.window.report_error("Explain the image first (Ctrl+Return), then check or compare its map")
-            return None
+    def _explanation(self) -> Explanation | None:
+        explanation = self.state.showing()
+        if explanation is None:
+            self.error("Explain the image first (Ctrl+Return), then check or compare its map")
         return explanation
 
     def check(self) -> int | None:
         explanation = self._explanation()
-        if explanation is None:
+        if explanation is None or self.state.model_input is None:
             return None
-        request = TrustRequest(key=explanation.key, pixels=self.window.model_input, result=explanation.result,
+        request = TrustRequest(key=explanation.key, pixels=self.state.model_input, result=explanation.result,
                                region=self._region(explanation.result.cam.shape))
         self.panel.set_busy(True)
-        session = self.window.session
-        return self.window._submit(self.window.model_thread, "trust", lambda ctx: session.check(request, ctx),
-                                   replace=True, progress=True)
+        session = self.session
+        return self.jobs.model.submit(lambda reporter: session.check(request, reporter), self._checked,
+                                      self._check_failed, kind="trust", replace=True, progress=True)
 
     def compare(self) -> int | None:
         explanation = self._explanation()
-        if explanation is None:
+        state = self.state
+        if explanation is None or state.model_input is None or state.base is None:
             return None
-        w = self.window
         key = explanation.key
-        header = f"{Path(key.path).name if not w.menus.anonymous.isChecked() else 'image'} · " \
+        header = f"{Path(key.path).name if not state.anonymous else 'image'} · " \
                  f"target {explanation.result.target['name']} · layer {explanation.result.layer}"
-        request = CompareRequest(key=key, pixels=w.model_input, base=w.base, style=w.controls.style(),
+        request = CompareRequest(key=key, pixels=state.model_input, base=state.base, style=state.style,
                                  header=header)
-        session = w.session
-        return w._submit(w.model_thread, "compare", lambda ctx: session.compare(request, ctx), replace=True,
-                         progress=True)
+        session = self.session
+        return self.jobs.model.submit(lambda reporter: session.compare(request, reporter), self._compared,
+                                      self.error, kind="compare", replace=True, progress=True)
 
     # -- results -------------------------------------------------------------------------------------------
 
-    def on_finished(self, kind: str, result) -> None:
-        key, payload = result
-        current = self.window.explanation is not None and key == self.window.explanation.key
-        if kind == "trust":
-            self.panel.set_busy(False)
-            if current:
-                self.report = payload
-                self.panel.set_report(payload)
-        elif kind == "compare" and current:
-            folder = self.window.settings.get("export/folder", str(Path.home()))
-            self.comparison = ComparisonDialog(payload, str(Path(folder) / "radcam_methods.png"), self.window)
-            if not self.window.headless:
-                self.comparison.show()
+    def _checked(self, result: tuple[ExplainKey, dict[str, Any]]) -> None:
+        self.panel.set_busy(False)
+        if self.state.accept_report(*result):
+            self.panel.set_report(result[1])
 
-    def on_failed(self, kind: str) -> None:
-        if kind == "trust":
-            self.panel.set_busy(False)
+    def _check_failed(self, message: str) -> None:
+        self.panel.set_busy(False)
+        self.error(message)
 
-    def on_explained(self) -> None:
+    def _compared(self, result: tuple[ExplainKey, np.ndarray]) -> None:
+        key, grid = result
+        if not self.state.on_screen(key):
+            return
+        folder = self.settings.get("export/folder", str(Path.home()))
+        self.comparison = ComparisonDialog(grid, str(Path(folder) / "radcam_methods.png"), self.window)
+        if not self.headless():
+            self.comparison.show()
+
+    def _on_explanation(self, explanation: Explanation | None) -> None:
         """A new map is on screen: the old check no longer applies; pointing is instant and redone."""
-        self.report = None
-        self.panel.clear(f"{method_title(self.window.explanation.result.method)} map: press Check this map "
+        if explanation is None:
+            return
+        self.panel.clear(f"{method_title(explanation.result.method)} map: press Check this map "
                          "(Ctrl+T) to measure it.")
         self._show_pointing()
         if self.panel.automatic.isChecked():
             self.check()
 
-    def on_image_changed(self) -> None:
-        self.report = None
-        self.set_box(None)
-        self.panel.clear()
-
     # -- pointing (this thread: a max and a sum over the map) -----------------------------------------------
 
-    def set_box(self, box: tuple[int, int, int, int] | None) -> None:
-        self.box = box
-        for view in self.window.views.values():
+    def set_box(self, box: Box | None) -> None:
+        self.state.box = box
+
+    def _on_box(self, box: Box | None) -> None:
+        for view in self.views.values():
             view.set_box(box)
         self._show_pointing()
 
-    def _region(self, shape):
+    def _region(self, shape: tuple[int, ...]) -> np.ndarray | None:
         from viewer.trust import box_mask
 
-        if self.box is None:
+        if self.state.box is None:
             return None
         try:
-            return box_mask(shape, self.box)
+            region: np.ndarray = box_mask(shape, self.state.box)
         except RadcamError:
             return None
+        return region
 
     def _show_pointing(self) -> None:
         from viewer.trust import localise
 
-        explanation = self.window.explanation
+        explanation = self.state.explanation
         region = self._region(explanation.result.cam.shape) if explanation is not None else None
         if region is None:
             self.panel.set_pointing(None)
