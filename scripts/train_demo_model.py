@@ -29,8 +29,8 @@ replaced by a blurred copy in the map's order) could not tell Grad-CAM from a ra
 20 phantoms 0.98 for Grad-CAM, 0.57 for random — blurring the lesion read as more lesion. Every epoch now sees a
 fresh perturbed copy of the training set: changes that keep the label (blur, brightness, contrast, noise,
 occluders and blurred-copy fills away from the lesion or scattered), fills that take the lesion away and its
-label with it, and Score-CAM-like multiplicative masks. Variants (same data and seeds; clean validation accuracy nodule/consolidation, Grad-CAM
-localisation on the 100 test phantoms, deletion AUC Grad-CAM vs random on 20):
+label with it, and Score-CAM-like multiplicative masks. Variants (same data and seeds; clean validation accuracy
+nodule/consolidation, Grad-CAM localisation on the 100 test phantoms, deletion AUC Grad-CAM vs random on 20):
 
 * 12 epochs, 20 % unfilled, global blur σ ≤ 2 px, fill σ 4-9 px, scattered fills ≤ 50 %, lesion dilated 0-10 px:
   0.78/0.77, 0.97, 0.07 vs 0.26 — robust and faithful but underfitted (a σ 2 px global blur that keeps the label

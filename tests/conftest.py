@@ -76,7 +76,8 @@ def make_dicom(tmp_path):
 
 
 def write_media(sources: Path, media: Path) -> Path:
-    """DICOM media as pydicom's FileSet writes them (DICOMDIR + PT000000/... folders) from every .dcm under `sources`."""
+    """DICOM media as pydicom's FileSet writes them (DICOMDIR + PT000000/... folders) from every .dcm under
+    `sources`."""
     from pydicom import dcmread
     from pydicom.fileset import FileSet
 

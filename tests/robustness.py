@@ -28,7 +28,7 @@ def within(seconds: float, fn, *args):
     def run():
         try:
             outcome["value"] = fn(*args)
-        except BaseException as exc:  # handed to the caller, whatever it is
+        except BaseException as exc:  # noqa: BLE001 — handed to the caller, whatever it is
             outcome["error"] = exc
 
     thread = threading.Thread(target=run, daemon=True)

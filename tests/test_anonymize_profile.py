@@ -9,8 +9,8 @@ import io
 import pytest
 from dicomanonymizer.dicomfields_selector import dicom_anonymization_database_selector
 from pydicom import Dataset, FileMetaDataset, dcmread
-from pydicom.dataelem import DataElement
 from pydicom.datadict import dictionary_VR, keyword_for_tag
+from pydicom.dataelem import DataElement
 from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import write_dataset
 from pydicom.tag import Tag

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import assert_one_line_error, run_cli
+
 from viewer.bench import GOALS, RATIOS
-from viewer.bench.measure import pearson, peak_extra_mb, run_child, time_ms, time_rounds
+from viewer.bench.measure import peak_extra_mb, pearson, run_child, time_ms, time_rounds
 from viewer.errors import RadcamError
 from viewer.model import default_model_path
 

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
-
 from conftest import FIXTURES
+
 from viewer.errors import CamError, RadcamError
 
 FIXTURE_MODEL = FIXTURES / "models" / "am1codes_pneumonia_150.h5"
@@ -114,7 +112,7 @@ def test_every_method_runs_on_every_model_structure(engines, images, kind, metho
     if METHODS[method].resolution == "pixel":
         assert result.cam_feature.shape == engine.model.input_size
     else:
-        layer = {l.name: l for l in engine.layers()}[result.layer]
+        layer = {info.name: info for info in engine.layers()}[result.layer]
         assert result.cam_feature.shape == layer.shape[:2]
     assert not result.empty and result.cam.max() > 0.5
     assert len(result.predictions) == engine.model.n_outputs
@@ -126,9 +124,9 @@ def test_default_layers(engines):
     expected = {"demo": "block4_relu", "fixture_h5": "conv2d_4", "densenet_nested": "relu", "softmax": "c2"}
     for kind, name in expected.items():
         if kind in engines:
-            found = [l for l in engines[kind].layers() if l.is_default]
-            assert [l.name for l in found] == [name], kind
-    densenet = {l.name: l for l in engines["densenet_nested"].layers()}
+            found = [info for info in engines[kind].layers() if info.is_default]
+            assert [info.name for info in found] == [name], kind
+    densenet = {info.name: info for info in engines["densenet_nested"].layers()}
     assert densenet["relu"].shape == (7, 7, 1024) and "densenet121" in densenet  # nested model listed too
     assert densenet["conv1_relu"].shape == (112, 112, 64)
 

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import FIXTURES, needs_fixtures, run_cli, write_dicom
 
 LATIN1_NAME = b"M\xfcller.dcm"  # 'Müller.dcm' from an old Latin-1 archive: not valid UTF-8
@@ -200,8 +199,9 @@ def test_stderr_of_a_real_process_has_only_radcam_lines(tmp_path):
     env = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
     model = FIXTURES / "models" / "am1codes_pneumonia_150.h5"  # Keras warns about its input_shape
     extra = ["--model", str(model)] if model.exists() else []
-    done = subprocess.run([sys.executable, "-m", "viewer.cli", "explain", str(image), "--out", str(tmp_path / "o"), *extra, "--target",
-                           f"no-such-{uuid.uuid4().hex[:6]}"], capture_output=True, text=True, timeout=300, env=env)
+    argv = [sys.executable, "-m", "viewer.cli", "explain", str(image), "--out", str(tmp_path / "o"), *extra,
+            "--target", f"no-such-{uuid.uuid4().hex[:6]}"]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=300, env=env)
     assert done.returncode == 2
     assert [line for line in done.stderr.splitlines() if not line.startswith("radcam: ")] == [], done.stderr
 

@@ -8,10 +8,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import FIXTURES, assert_one_line_error, needs_fixtures, run_cli
 from PIL import Image
 
-from conftest import FIXTURES, assert_one_line_error, needs_fixtures, run_cli
-from viewer.cli.main import main
 from viewer.io import open_image
 
 INFO_KEYS = {"path", "kind", "modality", "photometric", "rows", "columns", "frames", "bits_stored",

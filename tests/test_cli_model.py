@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import FIXTURES, assert_one_line_error, needs_fixtures, run_cli
 from PIL import Image
 
-from conftest import FIXTURES, assert_one_line_error, needs_fixtures, run_cli
 from viewer.assets import resource_path
 from viewer.io import open_image
 
@@ -118,7 +118,7 @@ def test_explain_several_images_goes_on_past_a_bad_one(capsys, tmp_path):
     code, lines, err = explain(capsys, DEMO_PNG, bad, "--out", tmp_path / "out")
     assert code == 2
     assert [line["image"] for line in lines] == [str(DEMO_PNG)]
-    errors = [l for l in err.splitlines() if l.startswith("radcam: error: ")]
+    errors = [line for line in err.splitlines() if line.startswith("radcam: error: ")]
     assert len(errors) == 2 and "broken.png" in errors[0] and "1 of 2" in errors[1]
     assert "Traceback" not in err and (tmp_path / "out" / "demo_nodule_overlay.png").exists()
 
@@ -174,8 +174,8 @@ def test_layers_of_the_demo_model_mark_the_default(capsys):
     code, out, err = run_cli(capsys, "layers", "--json")
     assert code == 0, err
     layers = [json.loads(line) for line in out.splitlines()]
-    assert [l["name"] for l in layers if l["default"]] == ["block4_relu"]
-    assert all(len(l["shape"]) == 3 for l in layers)
+    assert [layer["name"] for layer in layers if layer["default"]] == ["block4_relu"]
+    assert all(len(layer["shape"]) == 3 for layer in layers)
 
 
 @needs_fixtures

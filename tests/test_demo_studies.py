@@ -78,8 +78,8 @@ def test_lesions_json_boxes_point_at_bright_findings():
     findings = json.loads((DEMO / "lesions.json").read_text())
     mono2 = pydicom.dcmread(DEMO / studies.CR_MONO2).pixel_array.astype(float)
     png = np.asarray(Image.open(DEMO / studies.PNG_NAME)).astype(float)
-    assert {l["kind"] for l in findings[studies.CR_MONO2]["lesions"]} == {"nodule", "consolidation"}
-    assert [l["kind"] for l in findings[studies.PNG_NAME]["lesions"]] == ["nodule"]
+    assert {lesion["kind"] for lesion in findings[studies.CR_MONO2]["lesions"]} == {"nodule", "consolidation"}
+    assert [lesion["kind"] for lesion in findings[studies.PNG_NAME]["lesions"]] == ["nodule"]
     for name, pixels in ((studies.CR_MONO2, mono2), (studies.PNG_NAME, png)):
         assert findings[name]["size"] == list(pixels.shape)
         for lesion in findings[name]["lesions"]:

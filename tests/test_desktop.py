@@ -141,5 +141,6 @@ def test_the_bundle_spec_is_valid_python_naming_files_that_exist():
     calls = {node.func.id for node in ast.walk(tree) if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)}
     assert {"Analysis", "PYZ", "EXE", "COLLECT", "BUNDLE"} <= calls  # onedir (COLLECT) plus the macOS .app
     assert "console=False" in spec and "exclude_binaries=True" in spec  # binaries go to the folder: onedir
-    assert (root / "packaging" / "radcam_main.py").is_file() and (root / "resources" / "icons" / "radcam_512.png").is_file()
+    assert (root / "packaging" / "radcam_main.py").is_file()
+    assert (root / "resources" / "icons" / "radcam_512.png").is_file()
     assert os.access(root / "packaging" / "build.sh", os.X_OK)

@@ -9,8 +9,8 @@ import shutil
 
 import numpy as np
 import pytest
-
 from conftest import FIXTURES, assert_one_line_error, needs_fixtures, run_cli, write_dicom
+
 from viewer.assets import demo_studies, resource_path
 from viewer.errors import ModelError
 from viewer.io import open_image

@@ -8,15 +8,23 @@ from pathlib import Path
 import numpy as np
 import pydicom
 import pytest
+from conftest import FIXTURES, needs_fixtures
 from PIL import Image
 from pydicom import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
 import viewer
-from conftest import FIXTURES, needs_fixtures
 from viewer.errors import ExportError
-from viewer.export import (AnonymizationSession, anonymize_dataset, anonymize_metadata, atomic_write, header_text,
-                           save_image, write_secondary_capture, write_sidecar)
+from viewer.export import (
+    AnonymizationSession,
+    anonymize_dataset,
+    anonymize_metadata,
+    atomic_write,
+    header_text,
+    save_image,
+    write_secondary_capture,
+    write_sidecar,
+)
 from viewer.export.profile import action_for, profile_size
 
 NIH_DX = FIXTURES / "dicom" / "dx_chest_nih_uncompressed.dcm"
@@ -318,7 +326,8 @@ def test_anonymize_dataset_copies_recurses_and_is_idempotent():
     nested = once.ReferencedImageSequence[0]
     assert "InstitutionName" not in nested
     assert nested.ReferencedSOPClassUID == source.SOPClassUID  # registered UIDs stay
-    assert nested.ReferencedSOPInstanceUID == session.uid(item.ReferencedSOPInstanceUID) != item.ReferencedSOPInstanceUID
+    referenced = item.ReferencedSOPInstanceUID
+    assert nested.ReferencedSOPInstanceUID == session.uid(referenced) != referenced
     assert once.FrameOfReferenceUID != source.FrameOfReferenceUID
     twice = anonymize_dataset(once, session)
     for keyword in ("StudyInstanceUID", "SOPInstanceUID", "PatientID", "FrameOfReferenceUID"):
@@ -380,7 +389,8 @@ def test_anonymized_sidecar_has_no_patient_data(tmp_path):
 
 
 @needs_fixtures
-@pytest.mark.parametrize("name", sorted(p.name for p in (FIXTURES / "dicom").glob("*.dcm")) if FIXTURES.is_dir() else [])
+@pytest.mark.parametrize("name",
+                         sorted(p.name for p in (FIXTURES / "dicom").glob("*.dcm")) if FIXTURES.is_dir() else [])
 def test_anonymized_sc_from_every_fixture_drops_the_patient(tmp_path, name):
     source = pydicom.dcmread(FIXTURES / "dicom" / name, force=True)
     write_secondary_capture(tmp_path / "sc.dcm", RGB, source, "RadCAM overlay", anonymize=True)

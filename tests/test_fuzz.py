@@ -32,8 +32,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import FIXTURES, write_dicom
-from hypothesis import HealthCheck, given, seed, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, seed, settings, strategies as st
 from PIL import Image
 from pydicom import dcmread
 from robustness import jpeg_lossless, open_descriptors, open_everything, view, within
@@ -280,7 +279,7 @@ def test_mutants_cover_every_kind_of_damage():
         for value in INTERESTING[4:]:
             if value in data and value not in seed:
                 seen["interesting value"] += 1
-        first_change = next((i for i, (a, b) in enumerate(zip(data, seed)) if a != b), None)
+        first_change = next((i for i, (a, b) in enumerate(zip(data, seed, strict=False)) if a != b), None)
         if first_change in pixel_window:
             seen["near the pixel data"] += 1
 

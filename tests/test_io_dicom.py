@@ -181,7 +181,7 @@ def test_rgb_palette_ybr_and_16_bit_colour(make_dicom):
     assert np.array_equal(open_image(make_dicom("rgb16.dcm", deep, photometric="RGB")).render(), rgb)
 
     index = np.arange(12, dtype=np.uint8).reshape(3, 4)
-    lut = {c: (np.arange(256, dtype=np.uint16) * k % 256) * 257 for c, k in zip("RGB", (1, 3, 7))}
+    lut = {c: (np.arange(256, dtype=np.uint16) * k % 256) * 257 for c, k in zip("RGB", (1, 3, 7), strict=True)}
     palette = make_dicom(
         "pal.dcm", index, photometric="PALETTE COLOR",
         RedPaletteColorLookupTableDescriptor=[256, 0, 16], GreenPaletteColorLookupTableDescriptor=[256, 0, 16],

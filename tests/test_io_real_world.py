@@ -16,8 +16,15 @@ import pytest
 from conftest import assert_one_line_error, run_cli
 from pydicom import Dataset, dcmread
 from pydicom.pixels import get_decoder, pixel_array
-from pydicom.uid import (JPEG2000, JPEG2000Lossless, JPEGBaseline8Bit, JPEGExtended12Bit, JPEGLosslessSV1,
-                         JPEGLSLossless, RLELossless)
+from pydicom.uid import (
+    JPEG2000,
+    JPEG2000Lossless,
+    JPEGBaseline8Bit,
+    JPEGExtended12Bit,
+    JPEGLosslessSV1,
+    JPEGLSLossless,
+    RLELossless,
+)
 
 from viewer.errors import StudyError
 from viewer.io import open_image

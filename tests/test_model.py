@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import FIXTURES
+
 from viewer.errors import ModelError
 from viewer.model import ModelSpec, default_model_path, load_model, validate_options
 

@@ -51,7 +51,8 @@ def _readme_commands() -> list[str]:
 
 def test_readme_starts_with_the_demo_and_the_ci_test_command():
     demo, tests = _readme_commands()
-    ci_lines = [l for l in (REPO / ".ci" / "run").read_text().splitlines() if l and not l.startswith(("#", "set ", "cd "))]
+    ci_lines = [line for line in (REPO / ".ci" / "run").read_text().splitlines()
+                if line and not line.startswith(("#", "set ", "cd "))]
     # Before the README's command only the Debian packages some tests need (they skip without them).
     assert ci_lines == ["bash .ci/debian-packages", tests]
     assert demo.startswith("python3 -m venv .venv && . .venv/bin/activate && pip install . && ")

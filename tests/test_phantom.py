@@ -10,7 +10,7 @@ from viewer.demo.phantom import LESION_KINDS, make_batch, make_phantom
 def test_same_seed_same_image_and_different_seeds_differ():
     a, b, c = make_phantom(5, 128), make_phantom(5, 128), make_phantom(6, 128)
     assert np.array_equal(a.image, b.image)
-    assert [(l.kind, l.box) for l in a.lesions] == [(l.kind, l.box) for l in b.lesions]
+    assert [(lesion.kind, lesion.box) for lesion in a.lesions] == [(lesion.kind, lesion.box) for lesion in b.lesions]
     assert not np.array_equal(a.image, c.image)
 
 
@@ -32,7 +32,7 @@ def test_lungs_are_darker_than_mediastinum_and_abdomen():
 @pytest.mark.parametrize("seed", range(30))
 def test_random_labels_match_lesions_and_lesions_are_valid(seed):
     p = make_phantom(seed, 128)
-    assert p.labels == {kind: int(any(l.kind == kind for l in p.lesions)) for kind in LESION_KINDS}
+    assert p.labels == {kind: int(any(lesion.kind == kind for lesion in p.lesions)) for kind in LESION_KINDS}
     for lesion in p.lesions:
         _check_lesion(p, lesion)
 
@@ -41,7 +41,7 @@ def test_random_labels_match_lesions_and_lesions_are_valid(seed):
 @pytest.mark.parametrize("seed", range(8))
 def test_requested_lesions_are_present_and_visible(requested, seed):
     p = make_phantom(seed, 256, requested)
-    assert sorted(l.kind for l in p.lesions) == sorted(requested)
+    assert sorted(lesion.kind for lesion in p.lesions) == sorted(requested)
     assert p.labels == {kind: int(kind in requested) for kind in LESION_KINDS}
     for lesion in p.lesions:
         _check_lesion(p, lesion)
@@ -84,8 +84,8 @@ def test_make_batch_shapes_types_and_determinism():
     assert images.shape == (6, 96, 96) and images.dtype == np.float32
     assert labels.shape == (6, 2) and np.issubdtype(labels.dtype, np.integer)
     assert len(lesions) == 6
-    for row, found in zip(labels, lesions):
-        assert list(row) == [int(any(l.kind == k for l in found)) for k in LESION_KINDS]
+    for row, found in zip(labels, lesions, strict=True):
+        assert list(row) == [int(any(lesion.kind == k for lesion in found)) for k in LESION_KINDS]
     again = make_batch(3, 6, 96)
     assert np.array_equal(images, again[0]) and np.array_equal(labels, again[1])
     assert not np.array_equal(images[0], images[1])

@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pydicom
 import pytest
-
 from conftest import run_cli, write_dicom
 
 NAME, PATIENT_ID, ACCESSION = "SECRETNAME^GIVEN", "SECRET-ID-4711", "ACC-SECRET-99"

@@ -251,7 +251,8 @@ for fixture, opens_at_end in (("dx_chest_nih_uncompressed.dcm", False), ("cr_che
 FLIPS = {
     "DICM magic": (lambda d: 129, 0, r"DICOM dataset: no pixel data"),  # not DICM: read as headerless, finds garbage
     "Transfer Syntax UID": (lambda d: d.index(b"1.2.840.10008.1.2.1\x00") + 17, 0,
-                            r"unsupported transfer syntax 1\.2\.840\.10008\.1\.2/1, which is not one DICOM defines: no installed"),
+                            r"unsupported transfer syntax 1\.2\.840\.10008\.1\.2/1, which is not one DICOM defines: "
+                            r"no installed"),
     "Rows high bit": (lambda d: element(d, ROWS, b"US") + 9, 7, r"pixel data truncated: 8192 bytes, .* needs 4202496"),
     "Columns low bit": (lambda d: element(d, COLUMNS, b"US") + 8, 0,
                         r"pixel data truncated: 8192 bytes, .* needs 8320"),
@@ -463,7 +464,8 @@ def with_syntax(data: bytes, uid: bytes) -> bytes:
 @case("unknown transfer syntax UID")
 def _(tmp):
     data = with_syntax(base_dicom(tmp), b"1.2.3.4")
-    return Case(written(tmp, "syntax.dcm", data), r"unsupported transfer syntax 1\.2\.3\.4, which is not one DICOM defines: no installed plugin")
+    return Case(written(tmp, "syntax.dcm", data),
+                r"unsupported transfer syntax 1\.2\.3\.4, which is not one DICOM defines: no installed plugin")
 
 
 @case("MPEG2 transfer syntax (no decoder)")

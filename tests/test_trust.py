@@ -7,12 +7,19 @@ import json
 
 import numpy as np
 import pytest
-
 from conftest import assert_one_line_error, run_cli
+
 from viewer.errors import RadcamError
 from viewer.model import default_model_path
 from viewer.trust import (
-    THRESHOLD, auc, box_mask, edge_map, localise, random_map, spearman, ssim,
+    THRESHOLD,
+    auc,
+    box_mask,
+    edge_map,
+    localise,
+    random_map,
+    spearman,
+    ssim,
 )
 from viewer.trust.curves import pixel_order
 
@@ -292,7 +299,7 @@ def test_the_loaded_model_is_never_modified(demo):
 
     engine, randomised = demo
     fresh = load_model(default_model_path()).keras_model.get_weights()
-    assert all(np.array_equal(a, b) for a, b in zip(fresh, engine.model.keras_model.get_weights()))
+    assert all(np.array_equal(a, b) for a, b in zip(fresh, engine.model.keras_model.get_weights(), strict=True))
     changed = randomised.engine.model.keras_model.get_layer(randomised.layers[0]).get_weights()
     assert not np.array_equal(changed[0], engine.model.keras_model.get_layer(randomised.layers[0]).get_weights()[0])
     assert randomised.layers == ("predictions", "block4_bn", "block4_conv")

@@ -20,8 +20,7 @@ SIZE = 2048
 def write_test_dicoms(folder: Path, size: int = SIZE) -> dict[str, Path]:
     """{'uncompressed': path, 'jpeg2000': path}: the same size×size 12-bit CR phantom in both encodings."""
     from pydicom import Dataset, FileMetaDataset
-    from pydicom.uid import (ComputedRadiographyImageStorage, ExplicitVRLittleEndian, JPEG2000Lossless,
-                             generate_uid)
+    from pydicom.uid import ComputedRadiographyImageStorage, ExplicitVRLittleEndian, JPEG2000Lossless, generate_uid
 
     from viewer.demo.phantom import make_phantom
     from viewer.demo.studies import BITS_STORED, detector_values
@@ -78,7 +77,8 @@ def display_figures(folder: Path, repeat: int) -> tuple[dict[str, float], dict[s
     renderer = OverlayRenderer(base, cam)
     thresholds = itertools.cycle([0.3, 0.4, 0.45, 0.55, 0.6, 0.7, 0.5]).__next__
     timings["overlay_render_ms"] = time_ms(lambda: renderer.render(thresholds()), repeat, sample_ms=SAMPLE_MS)
-    timings["overlay_render_cold_ms"] = time_ms(lambda: OverlayRenderer(base, cam).render(thresholds()), repeat, sample_ms=SAMPLE_MS)
+    timings["overlay_render_cold_ms"] = time_ms(lambda: OverlayRenderer(base, cam).render(thresholds()), repeat,
+                                                sample_ms=SAMPLE_MS)
 
     figures = {name: t.median_ms for name, t in timings.items()}
     figures["dicom_j2k_over_uncompressed"] = figures["dicom_open_j2k_ms"] / figures["dicom_open_ms"]

@@ -47,7 +47,8 @@ class TutorialGradCam:
 
         self.loaded = loaded
         target = _layer(loaded.keras_model, layer)
-        self.grad_model = keras.Model(loaded.keras_model.inputs, [target.output, loaded.select_output(loaded.keras_model.outputs)])
+        outputs = [target.output, loaded.select_output(loaded.keras_model.outputs)]
+        self.grad_model = keras.Model(loaded.keras_model.inputs, outputs)
 
     def __call__(self, display: np.ndarray) -> np.ndarray:
         import tensorflow as tf

@@ -24,7 +24,7 @@ def head_weights(ctx: CamContext) -> np.ndarray:
     ok = (len(after) == 2 and isinstance(after[0], keras.layers.GlobalAveragePooling2D)
           and isinstance(after[1], keras.layers.Dense) and after[1] is engine.final)
     if not ok:
-        kinds = " → ".join(type(l).__name__ for l in after) or "nothing"
+        kinds = " → ".join(type(layer).__name__ for layer in after) or "nothing"
         raise CamError(f"not applicable: the original CAM needs global average pooling → Dense right after "
                        f"layer {ctx.layer!r}; this model has {kinds}")
     ctx.activations()

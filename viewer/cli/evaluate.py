@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 from viewer.errors import CamError, RadcamError
-
 from viewer.export.names import printable
 
 from . import trust_tables
@@ -139,7 +138,7 @@ def _run_images(args: argparse.Namespace, paths: list[Path], methods: list[str])
             failures.report(exc)
             progress.step(str(path))
             continue
-        except Exception as exc:  # a bug met on this image: said, and the batch goes on
+        except Exception as exc:  # noqa: BLE001 — a bug met on this image: said, and the batch goes on
             failures.report_internal(printable(path), exc, printable(str(exc)))
             progress.step(str(path))
             continue

@@ -9,10 +9,9 @@ import time
 from pathlib import Path
 
 from viewer.errors import RadcamError
-
-from .domain import add_domain_option, check_domain
 from viewer.export.names import printable
 
+from .domain import add_domain_option, check_domain
 from .model_options import Failures, Progress, add_model_options, load_model
 from .naming import Names, add_key_file_option, check_key_file
 from .paths import add_input, expand, input_paths, non_negative_int, positive_int, unit_interval
@@ -72,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     progress = Progress(len(files))
     failures = Failures(len(files), "explained", debug=getattr(args, "debug", False))
     try:
-        for path, stem in zip(files, stems):
+        for path, stem in zip(files, stems, strict=True):
             _explain_one(args, path, stem, names, engine, method, style, progress, failures, model_ms)
             model_ms = 0.0  # paid once, reported with the first image
     finally:
@@ -107,7 +106,7 @@ def _explain_one(args, path: Path, stem: str, names, engine, method: str, style,
         except RadcamError as exc:
             failures.report(names.error(exc))
             return
-        except Exception as exc:  # a bug met on this image: said, and the batch goes on
+        except Exception as exc:  # noqa: BLE001 — a bug met on this image: said, and the batch goes on
             failures.report_internal(label, exc, names.detail(exc))
             return
         line = {

@@ -152,7 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         # `radcam-cli ... | head`: the reader left; nothing to report.
         return EXIT_OK
-    except Exception as exc:  # the boundary: anything else is our bug, never a raw traceback at a user
+    except Exception as exc:  # noqa: BLE001 — the boundary: anything else is our bug, never a raw traceback
         if debug:
             traceback.print_exc()
         report_error(f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)")

@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     def flush() -> None:
         if pending:
             scores = model.predict(np.concatenate([x for _, x, _ in pending]))
-            for (label, _, domain), row in zip(pending, scores):
+            for (label, _, domain), row in zip(pending, scores, strict=True):
                 try:
                     model.check_output(row)
                 except ModelError as exc:
@@ -65,14 +65,14 @@ def run(args: argparse.Namespace) -> int:
             pending.clear()
 
     try:
-        for path, label in zip(files, labels):
+        for path, label in zip(files, labels, strict=True):
             try:
                 image = open_image(path)
                 domain = check_domain(image, model, label, args.strict_domain, args.anonymize)
                 pending.append((label, model.prepare(image.render()), domain))
             except RadcamError as exc:
                 failures.report(names.error(exc))
-            except Exception as exc:  # a bug met on this image: said, and the batch goes on
+            except Exception as exc:  # noqa: BLE001 — a bug met on this image: said, and the batch goes on
                 failures.report_internal(label, exc, names.detail(exc))
             if len(pending) >= args.batch_size:
                 flush()

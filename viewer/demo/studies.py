@@ -18,7 +18,8 @@ from .phantom import Phantom, make_phantom
 
 CR_SEED, CR_SIZE, CR_LESIONS = 4, 1024, ("nodule", "consolidation")
 PNG_SEED, PNG_SIZE, PNG_LESIONS = 12, 512, ("nodule",)
-CR_MONO2, CR_MONO1, PNG_NAME, LESIONS_JSON = "demo_cr_nodule.dcm", "demo_cr_mono1.dcm", "demo_nodule.png", "lesions.json"
+CR_MONO2, CR_MONO1 = "demo_cr_nodule.dcm", "demo_cr_mono1.dcm"
+PNG_NAME, LESIONS_JSON = "demo_nodule.png", "lesions.json"
 BITS_STORED = 12
 MAX_VALUE = (1 << BITS_STORED) - 1
 PIXEL_SPACING = 0.35  # mm: a 1024 image spans a 36 cm chest

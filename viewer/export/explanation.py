@@ -145,7 +145,7 @@ def write_explanation(folder: Path, stem: str, image, base: np.ndarray, result, 
     header = header_text(image.metadata, anonymize=anonymize)
     # All or nothing: a full disk half-way leaves neither a partial set nor temporaries, so a rerun just works.
     with stage:
-        for panel, path in zip(panels, files):
+        for panel, path in zip(panels, files, strict=False):  # files: the panels' first, then the rest
             # DICOM always carries the caption: a PACS user sees the image without this tool.
             labelled = panel in captioned or fmt == "dicom"
             pixels = compose(shown, panel, text if labelled else None, header if labelled else None)
@@ -154,7 +154,7 @@ def write_explanation(folder: Path, stem: str, image, base: np.ndarray, result, 
                                         instance_number=instance_number, anonymize=anonymize, session=session)
             else:
                 save_image(stage.path(path), pixels)
-        for panel, path in zip(dicom_panels, files[len(panels):]):
+        for panel, path in zip(dicom_panels, files[len(panels):], strict=False):
             write_secondary_capture(stage.path(path), compose(shown, panel, text, header), image.dataset,
                                     f"RadCAM {PANELS[panel]}: {text}", instance_number=instance_number,
                                     anonymize=anonymize, session=session)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +20,7 @@ def write_sidecar(path: str | os.PathLike, record: dict, overwrite: bool = False
     """Write `record` (source, model, method, layer, target, scores, threshold, ...) as JSON, adding the software
     version and the UTC time; `anonymize` drops patient data from it first."""
     record = {**record, "software": {"name": "RadCAM", "version": viewer.__version__},
-              "time": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+              "time": datetime.now(UTC).isoformat(timespec="seconds")}
     if anonymize:
         record = anonymize_metadata(record)
         record["anonymized"] = True

@@ -5,8 +5,15 @@ TensorFlow is imported lazily (on the first load_model), never when this package
 
 from viewer.model.loader import LoadedModel, default_model_path, load_model
 from viewer.model.spec import (
-    COLOR_MODES, INTERPOLATIONS, OUTPUT_KINDS, PREPROCESS_MODES, SIDECAR_KEYS, ModelSpec, read_sidecar,
-    sidecar_path, validate_options,
+    COLOR_MODES,
+    INTERPOLATIONS,
+    OUTPUT_KINDS,
+    PREPROCESS_MODES,
+    SIDECAR_KEYS,
+    ModelSpec,
+    read_sidecar,
+    sidecar_path,
+    validate_options,
 )
 
 

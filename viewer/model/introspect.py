@@ -19,7 +19,7 @@ def sublayers(layer) -> list:
 
     if not is_container(layer):
         return []
-    return [l for l in layer.layers if not isinstance(l, keras.layers.InputLayer)]
+    return [child for child in layer.layers if not isinstance(child, keras.layers.InputLayer)]
 
 
 def walk(model) -> list:

@@ -17,8 +17,8 @@ from typing import Any, Generic, TypeVar
 import numpy as np
 
 from viewer.errors import ModelError
-from viewer.model.introspect import activation_name, final_layer, find_layer, first_layer, output_layers
 from viewer.model.files import SUPPORTED, first_line
+from viewer.model.introspect import activation_name, final_layer, find_layer, first_layer, output_layers
 from viewer.model.spec import ModelSpec
 
 T = TypeVar("T")
@@ -37,7 +37,7 @@ class Given:
         self.values = {**sidecar, **options}
         if "labels" in options and "labels" in sidecar and "thresholds" in sidecar and "thresholds" not in options:
             # Labels renamed on the command line: the sidecar's thresholds follow their labels by position.
-            renamed = dict(zip(sidecar["labels"], options["labels"]))
+            renamed = dict(zip(sidecar["labels"], options["labels"], strict=False))
             self.values["thresholds"] = {renamed[k]: v for k, v in sidecar["thresholds"].items() if k in renamed}
         self.sources = {k: "sidecar" for k in sidecar}
         self.sources.update({k: "override" for k in options})

@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 
 from viewer.errors import RenderError
+
 from .panels import BACKGROUND, compose_panels
 
 

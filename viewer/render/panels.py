@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 
 from viewer.errors import RenderError
+
 from .overlay import as_rgb
 
 BACKGROUND = (0, 0, 0)
@@ -32,7 +33,7 @@ def compose_panels(panels: Sequence[np.ndarray | tuple[str, np.ndarray]], titles
     if titles is not None:
         if len(titles) != len(pairs):
             raise RenderError(f"{len(titles)} titles for {len(pairs)} panels")
-        pairs = [(title, image) for title, (_, image) in zip(titles, pairs)]
+        pairs = [(title, image) for title, (_, image) in zip(titles, pairs, strict=True)]
     images = [as_rgb(image) for _, image in pairs]
     height = max(image.shape[0] for image in images)
     gap = max(4, height // 100) if gap is None else gap
@@ -51,7 +52,8 @@ def compose_panels(panels: Sequence[np.ndarray | tuple[str, np.ndarray]], titles
     if header:
         parts.append(_text_bar(width, [(0, width, header)], scale, align_left=True))
     if any(title for title, _ in pairs):
-        parts.append(_text_bar(width, [(x0, w, title or "") for (x0, w), (title, _) in zip(offsets, pairs)], scale))
+        spans = [(x0, w, title or "") for (x0, w), (title, _) in zip(offsets, pairs, strict=True)]
+        parts.append(_text_bar(width, spans, scale))
     parts.append(row)
     if caption:
         parts.append(_text_bar(width, [(0, width, caption)], scale, align_left=True))

@@ -7,8 +7,8 @@ and raise viewer.cam.Cancelled when `cancel()` turns True, like CamEngine.explai
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 

@@ -8,8 +8,8 @@ A faithful map keeps what the model needs, so the drop is small.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 

@@ -9,8 +9,8 @@ would add (Petsiuk et al. blur for insertion; the blur is used for both curves h
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import cv2
 import numpy as np

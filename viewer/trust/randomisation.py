@@ -14,8 +14,8 @@ barely change even when every layer is randomised). "n/a" when the original map 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import cv2
 import numpy as np

@@ -7,7 +7,7 @@ modify on that [0, 255] grid → the model's own `preprocess` → the model. The
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
