@@ -11,14 +11,14 @@ does not hide the next one's.
 
 from __future__ import annotations
 
+import json
 import math
 import resource
-import json
 import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -84,7 +84,7 @@ def time_ms(fn: Callable[[], object], repeat: int, warmup: int = 1, *, slow_ms: 
     return Timing(statistics.median(samples), samples, calls)
 
 
-def time_rounds(fns: dict[str, Callable[[], object]], repeat: int, *, slow_ms: float = SLOW_MS,
+def time_rounds(fns: Mapping[str, Callable[[], object]], repeat: int, *, slow_ms: float = SLOW_MS,
                 sample_ms: float = 0.0) -> dict[str, Timing]:
     """Time several functions in rounds (one sample of each per round), so that the figures a ratio divides are
     measured under the same load on a shared machine; the median of each. No warm-up: warm them up first.

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -46,6 +47,14 @@ def write_densenet121(folder: Path) -> Path:
     return path
 
 
+def measured(figures: dict[str, float | None], name: str) -> float:
+    """A figure that was just timed (None only for a figure that could not be measured)."""
+    value = figures[name]
+    if value is None:
+        raise RadcamError(f"{name} was not measured")
+    return value
+
+
 def _child(model: Path, display: Path, recipe: str, folder: Path) -> tuple[dict, np.ndarray]:
     out = folder / f"map_{recipe}.npy"
     report = run_child(["-m", "viewer.bench.child", str(model), str(display), recipe, str(out)],
@@ -63,9 +72,13 @@ def forward_sweep(forward: Callable, x: np.ndarray, repeat: int, limit: int) -> 
     batch = 1
     while batch <= limit:
         xb = np.repeat(x, batch, axis=0)
-        sweep[batch] = time_ms(lambda: np.asarray(forward(xb)), repeat, sample_ms=SAMPLE_MS).median_ms / batch
+
+        def once(xb: np.ndarray = xb) -> object:  # bound now: timed before the loop moves on
+            return np.asarray(forward(xb))
+
+        sweep[batch] = time_ms(once, repeat, sample_ms=SAMPLE_MS).median_ms / batch
         batch *= 2
-    return min(sweep, key=sweep.get), sweep
+    return min(sweep, key=sweep.__getitem__), sweep
 
 
 def bench_model(loaded, display: np.ndarray, repeat: int, folder: Path,
@@ -97,7 +110,7 @@ def bench_model(loaded, display: np.ndarray, repeat: int, folder: Path,
     runs: dict[str, int] = {}
     calls: dict[str, int] = {}
     notes: dict[str, str] = {}
-    last: dict[str, list] = {"gradcam": [], "scorecam": []}
+    last: dict[str, Any] = {"gradcam": [], "scorecam": []}  # Grad-CAMs' timings, the last Score-CAM's extra
 
     def record(timings: dict[str, Timing]) -> None:
         for name, timing in timings.items():
@@ -156,11 +169,12 @@ def bench_model(loaded, display: np.ndarray, repeat: int, folder: Path,
     figures.update(reference_scorecam_peak_extra_mb=None, scorecam_peak_extra_over_reference=None,
                    reference_scorecam_correlation=None, reference_scorecam_ms=None, scorecam_over_reference=None)
     try:
-        reference_memory, reference_map = _child(path, display_file, "reference", folder)
+        child = _child(path, display_file, "reference", folder)
     except RadcamError as exc:
         notes["reference_scorecam_ms"] = f"not timed: {exc}"
         reference_memory = None
     else:
+        reference_memory, reference_map = child
         figures["reference_scorecam_peak_extra_mb"] = reference_memory["peak_extra_mb"]
         figures["scorecam_peak_extra_over_reference"] = ratio(memory["peak_extra_mb"],
                                                               reference_memory["peak_extra_mb"])
@@ -170,20 +184,21 @@ def bench_model(loaded, display: np.ndarray, repeat: int, folder: Path,
     best_batch, sweep = forward_sweep(forward, x, repeat, engine.batch_size_for(SWEEP_BYTES))
     xb = np.repeat(x, best_batch, axis=0)
     group = {"scorecam_ms": scorecam, "forward_best_batch_ms": lambda: np.asarray(forward(xb))}
-    correlation = figures["reference_scorecam_correlation"]
-    if correlation is not None and correlation > CORRELATION_MIN:
+    scorecam_correlation = figures["reference_scorecam_correlation"]
+    if scorecam_correlation is not None and scorecam_correlation > CORRELATION_MIN:
         naive = NaiveScoreCam(loaded, layer)
         naive(display, channels=top_n)  # warm-up: Keras builds its predict functions
         group["reference_scorecam_ms"] = lambda: naive(display)
-    elif correlation is not None:
-        notes["reference_scorecam_ms"] = (f"not timed: its map correlates {correlation:.4f} with RadCAM's "
+    elif scorecam_correlation is not None:
+        notes["reference_scorecam_ms"] = (f"not timed: its map correlates {scorecam_correlation:.4f} with RadCAM's "
                                           f"(needs > {CORRELATION_MIN})")
     say(f"{loaded.name}: Score-CAM over {channels} channels"
         + (", the naive per-channel Score-CAM loop" if "reference_scorecam_ms" in group else "")
         + f", forward pass at batch {best_batch}")
     record(time_rounds(group, repeat, sample_ms=SAMPLE_MS))
-    figures["forward_per_image_ms"] = figures["forward_best_batch_ms"] / best_batch
-    figures["scorecam_over_forward_batch"] = ratio(figures["scorecam_ms"], channels * figures["forward_per_image_ms"])
+    forward_per_image = measured(figures, "forward_best_batch_ms") / best_batch
+    figures["forward_per_image_ms"] = forward_per_image
+    figures["scorecam_over_forward_batch"] = ratio(figures["scorecam_ms"], channels * forward_per_image)
     figures["scorecam_over_reference"] = ratio(figures["scorecam_ms"], figures["reference_scorecam_ms"])
     figures["retraces_while_timed"] = sum(engine.trace_counts.values()) - traced
 

@@ -8,7 +8,7 @@ import tempfile
 import time
 import warnings
 from collections.abc import Callable, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -63,6 +63,7 @@ def machine(device: str) -> dict:
     import keras
     import tensorflow as tf
 
+    available: int | None
     try:
         available = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
@@ -122,7 +123,7 @@ def run_benchmark(models: Sequence[Path] | None = None, repeat: int = 5,
 
     started = time.perf_counter()
     load = _load()
-    stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    stamp = datetime.now(UTC).isoformat(timespec="seconds")
     with tempfile.TemporaryDirectory(prefix="radcam-bench-") as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Keras warns about input structures; the benchmark's output is its report
         folder = Path(tmp)

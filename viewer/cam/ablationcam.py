@@ -55,8 +55,9 @@ def build_ablation(engine: CamEngine, key: Key) -> Any:
     target, shape = engine.target_layer(key[1])
     depth = shape[2]
 
-    @tf.function(input_signature=[signature(engine), tf.TensorSpec((None,), tf.int32), *scalars()],
-                 autograph=False)
+    spec = [signature(engine), tf.TensorSpec((None,), tf.int32), *scalars()]
+
+    @tf.function(input_signature=spec, autograph=False)  # type: ignore[untyped-decorator]
     def ablation(x: Any, channels: Any, index: Any, sign: Any) -> Any:
         engine.trace_counts[key] += 1
         keep = 1.0 - tf.one_hot(channels, depth)  # (n, k)

@@ -37,7 +37,7 @@ class MethodInfo:
 @dataclass(frozen=True)
 class LayerInfo:
     name: str
-    shape: tuple  # output shape without the batch axis, e.g. (16, 16, 64)
+    shape: tuple[int, ...]  # output shape without the batch axis, e.g. (16, 16, 64)
     is_default: bool
     kind: str = ""  # layer class name
 
@@ -56,7 +56,7 @@ class CamResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def target_probability(probabilities, target: dict) -> np.ndarray:
+def target_probability(probabilities: Any, target: dict[str, Any]) -> np.ndarray:
     """The explained target's probability in each row of (n, n_out) probabilities, for a CamResult.target: the
     complement ("not X") of a single sigmoid unit scores 1 - p."""
     unit = target.get("output_index", target["index"])

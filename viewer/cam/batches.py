@@ -9,7 +9,8 @@ fitted is kept on the engine (`score_batch_limit`) for every later call, whichev
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -38,7 +39,7 @@ def score_in_batches(engine: CamEngine, count: int, score: Callable[[int, int], 
     if size < 1:
         raise CamError(f"batch_size must be at least 1, got {size}")
     size = min(size, engine.score_batch_limit or size)
-    scores = np.empty(count, dtype)
+    scores: np.ndarray = np.empty(count, dtype)
     start = 0
     while start < count:
         if cancel is not None and cancel():

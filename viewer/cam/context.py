@@ -3,7 +3,8 @@ most once per call (a method is a small function `compute(ctx) -> map`)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -49,7 +50,8 @@ class CamContext:
             self._set_target(index, sign)
             self._cache["gradients"] = (np.asarray(a)[0], np.asarray(g)[0])
             self._cache.setdefault("activations", self._cache["gradients"][0])
-        return self._cache["gradients"]
+        pair: tuple[np.ndarray, np.ndarray] = self._cache["gradients"]
+        return pair
 
     def activations(self) -> np.ndarray:
         """Target-layer activations (h, w, k) (forward pass only); fixes the target."""
@@ -59,7 +61,8 @@ class CamContext:
             if self.target is None:
                 self.target = self.engine.model.resolve_target(None, self.probs)
             self._cache["activations"] = np.asarray(a)[0]
-        return self._cache["activations"]
+        activations: np.ndarray = self._cache["activations"]
+        return activations
 
     def input_gradients(self) -> np.ndarray:
         """Guided-backpropagation gradients of the target logit w.r.t. the model input (h, w, c)."""
@@ -68,13 +71,15 @@ class CamContext:
             self._set_probs(probs)
             self._set_target(index, sign)
             self._cache["guided"] = np.asarray(g)[0]
-        return self._cache["guided"]
+        guided: np.ndarray = self._cache["guided"]
+        return guided
 
     # ---- for methods with passes of their own ----
-    def compiled(self, key: Key, build: Builder | None = None) -> Callable:
+    def compiled(self, key: Key, build: Builder | None = None) -> Callable[..., Any]:
         """The concrete function of pass `key`, traced once per engine: `build(engine, key)` makes it (default:
         the shared table, viewer.cam.passes.PASSES[key[0]])."""
-        return self.engine.compiled(key, build)
+        function: Callable[..., Any] = self.engine.compiled(key, build)
+        return function
 
     def target_args(self) -> tuple[np.int32, np.float32]:
         """(index, sign) for a targeted pass: (-1, 0) asks the pass for the top class."""

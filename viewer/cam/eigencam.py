@@ -24,4 +24,5 @@ def compute(ctx: CamContext) -> np.ndarray:
     agreement = np.dot(projection - projection.mean(), total - total.mean()) if total.std() > 0 else projection.sum()
     if agreement < 0:
         projection = -projection
-    return projection.reshape(h, w).astype(np.float32)
+    cam: np.ndarray = projection.reshape(h, w).astype(np.float32)
+    return cam

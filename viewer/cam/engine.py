@@ -14,14 +14,15 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import cv2
 import numpy as np
 
 from viewer.cam.base import PASS_THROUGH, CamResult, LayerInfo, normalise
 from viewer.cam.context import CamContext
-from viewer.cam.hooks import Hooks
+from viewer.cam.hooks import Call, Hooks
 from viewer.cam.passes import PASSES, Builder, Key
 from viewer.cam.registry import get_method, resolve_method
 from viewer.errors import CamError
@@ -40,23 +41,23 @@ class CamEngine:
         self.device = setup_tensorflow()
         self.introspect = introspect
         self._lock = getattr(loaded_model, "lock", None) or threading.RLock()
-        self._functions: dict[tuple, Any] = {}
-        self.trace_counts: Counter = Counter()
-        self._records: list[tuple[Any, tuple]] | None = None
+        self._functions: dict[Key, Any] = {}
+        self.trace_counts: Counter[Key] = Counter()
+        self._records: list[tuple[Any, tuple[int, ...]]] | None = None
         self.final = introspect.final_layer(loaded_model.keras_model, loaded_model.output_index)
         self.score_batch_limit: int | None = None  # batch size that fitted after running out of memory
         self.memo: dict[str, Any] = {}  # per-engine values a method computes once (Score-CAM's blank score)
 
     # ---- probe: which layers give spatial maps ----
-    def probe(self) -> list[tuple[Any, tuple]]:
+    def probe(self) -> list[tuple[Any, tuple[int, ...]]]:
         """(layer, output shape without the batch axis) for every layer called, in execution order (once)."""
         if self._records is not None:
             return self._records
-        records: list[tuple[Any, tuple]] = []
+        records: list[tuple[Any, tuple[int, ...]]] = []
         h, w = self.model.input_size
         with self._lock, Hooks() as hooks:
             for layer in self.introspect.walk(self.model.keras_model):
-                def factory(original: Callable, layer: Any = layer) -> Callable:
+                def factory(original: Call, layer: Any = layer) -> Call:
                     def call(*args: Any, **kwargs: Any) -> Any:
                         out = original(*args, **kwargs)
                         if hasattr(out, "shape") and not isinstance(out, (list, tuple, dict)):
@@ -74,7 +75,7 @@ class CamEngine:
         return self._records
 
     @staticmethod
-    def _spatial(shape: tuple) -> bool:
+    def _spatial(shape: tuple[int, ...]) -> bool:
         return len(shape) == 3 and shape[0] * shape[1] > 1
 
     def default_layer(self) -> str:
@@ -98,17 +99,17 @@ class CamEngine:
         return [LayerInfo(layer.name, shape, layer.name == default, type(layer).__name__)
                 for layer, shape in self.probe() if self._spatial(shape)]
 
-    def target_layer(self, name: str | None) -> tuple[Any, tuple]:
+    def target_layer(self, name: str | None) -> tuple[Any, tuple[int, ...]]:
         """(layer, output shape) of the spatial layer `name` (None: the default); else CamError naming them."""
         name = name or self.default_layer()
         for layer, shape in self.probe():
             if layer.name == name:
                 if not self._spatial(shape):
                     raise CamError(f"layer {name!r} has output shape {shape}, not a spatial map; choose one of "
-                                   f"{[l.name for l in self.layers()]}")
+                                   f"{[info.name for info in self.layers()]}")
                 return layer, shape
         raise CamError(f"no layer named {name!r} in {self.model.name}; spatial layers: "
-                       f"{[l.name for l in self.layers()]}")
+                       f"{[info.name for info in self.layers()]}")
 
     # ---- compiled passes ----
     def compiled(self, key: Key, build: Builder | None = None) -> Any:
@@ -176,7 +177,7 @@ class CamEngine:
             cam=cam, cam_feature=feature, predictions=self._predictions(ctx.probs), target={
                 "index": index if sign > 0 or not self.model.single_sigmoid else 1, "name": tname,
                 "output_index": index, "sign": int(sign)},
-            layer=layer_name if info.needs_layer else "input",
+            layer=str(layer_name) if info.needs_layer else "input",
             method=name, device=self.device,
             timings_ms={"preprocess": (t_pre - start) * 1e3, "cam": (end - t_pre) * 1e3}, empty=empty,
             extra=ctx.extra)

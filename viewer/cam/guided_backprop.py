@@ -12,4 +12,5 @@ INFO = MethodInfo("guided-backprop", "Guided backpropagation",
 
 
 def compute(ctx: CamContext) -> np.ndarray:
-    return np.abs(ctx.input_gradients()).max(axis=2)
+    cam: np.ndarray = np.abs(ctx.input_gradients()).max(axis=2)
+    return cam

@@ -11,4 +11,5 @@ INFO = MethodInfo("hirescam", "HiResCAM", "HiResCAM: element-wise gradient × ac
 
 def compute(ctx: CamContext) -> np.ndarray:
     a, g = ctx.gradients()
-    return (g * a).sum(axis=2)
+    cam: np.ndarray = (g * a).sum(axis=2)
+    return cam

@@ -12,12 +12,15 @@ graph keeps them and later calls do not touch the layers. TensorFlow is imported
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from viewer.cam.engine import CamEngine
 
 Edit = Callable[[Any], Any]  # target-layer output → the tensor the rest of the model sees
+Call = Callable[..., Any]  # a layer's call
+Factory = Callable[[Call], Call]  # the layer's call → the call that replaces it
 
 
 class Hooks:
@@ -26,7 +29,7 @@ class Hooks:
     def __init__(self) -> None:
         self._installed: list[tuple[Any, bool, Any]] = []
 
-    def wrap(self, layer: Any, factory: Callable[[Callable], Callable]) -> None:
+    def wrap(self, layer: Any, factory: Factory) -> None:
         had = "call" in layer.__dict__
         previous = layer.__dict__.get("call")
         original = layer.call  # bound method (or an earlier instance-level wrapper)
@@ -44,15 +47,14 @@ class Hooks:
     def __enter__(self) -> Hooks:
         return self
 
-    def __exit__(self, *exc: object) -> bool:
+    def __exit__(self, *exc: object) -> None:
         self.remove()
-        return False
 
 
-def swap_activation_call(layer: Any, replacement: Callable) -> Callable[[Callable], Callable]:
+def swap_activation_call(layer: Any, replacement: Call) -> Factory:
     """A factory: run the layer with `layer.activation` replaced by `replacement` for the call only."""
 
-    def factory(original: Callable) -> Callable:
+    def factory(original: Call) -> Call:
         def call(*args: Any, **kwargs: Any) -> Any:
             saved = layer.__dict__.get("activation", None)
             had = "activation" in layer.__dict__
@@ -91,7 +93,7 @@ def hooked_call(engine: CamEngine, x: Any, target: Any = None, tape: Any = None,
     model = engine.model
     with Hooks() as hooks:
         if target is not None:
-            def target_factory(original: Callable) -> Callable:
+            def target_factory(original: Call) -> Call:
                 def call(*args: Any, **kwargs: Any) -> Any:
                     out = original(*args, **kwargs)
                     if tape is not None:
@@ -130,7 +132,7 @@ def _hook_logits(final: Any, hooks: Hooks, store: dict[str, Any]) -> None:
     act = getattr(final, "activation", None)
     name = activation_name(act) if act is not None else ""
     if isinstance(final, keras.layers.Softmax):
-        def softmax_factory(original: Callable) -> Callable:
+        def softmax_factory(original: Call) -> Call:
             def call(inputs: Any, *args: Any, **kwargs: Any) -> Any:
                 store["logits"] = inputs
                 return original(inputs, *args, **kwargs)
@@ -138,10 +140,10 @@ def _hook_logits(final: Any, hooks: Hooks, store: dict[str, Any]) -> None:
             return call
 
         hooks.wrap(final, softmax_factory)
-    elif name in ("sigmoid", "softmax"):
+    elif act is not None and name in ("sigmoid", "softmax"):
         inner = swap_activation_call(final, _linear)
 
-        def logit_factory(original: Callable) -> Callable:
+        def logit_factory(original: Call) -> Call:
             linear_call = inner(original)
 
             def call(*args: Any, **kwargs: Any) -> Any:
@@ -159,7 +161,7 @@ def _install_guided(engine: CamEngine, hooks: Hooks) -> None:
     import keras
     import tensorflow as tf
 
-    @tf.custom_gradient
+    @tf.custom_gradient  # type: ignore[untyped-decorator]  # TensorFlow has no type annotations
     def guided_relu(x: Any) -> Any:
         y = tf.nn.relu(x)
 

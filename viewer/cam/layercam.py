@@ -11,4 +11,5 @@ INFO = MethodInfo("layercam", "LayerCAM", "LayerCAM: activations weighted by the
 
 def compute(ctx: CamContext) -> np.ndarray:
     a, g = ctx.gradients()
-    return (np.maximum(g, 0.0) * a).sum(axis=2)
+    cam: np.ndarray = (np.maximum(g, 0.0) * a).sum(axis=2)
+    return cam

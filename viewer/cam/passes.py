@@ -11,7 +11,8 @@ source code, which a frozen bundle does not ship (it warned on every trace there
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from viewer.cam.hooks import hooked_call
 from viewer.errors import CamError
@@ -19,7 +20,7 @@ from viewer.errors import CamError
 if TYPE_CHECKING:
     from viewer.cam.engine import CamEngine
 
-Key = tuple  # (kind, *arguments), e.g. ("gradients", "block4_relu")
+Key = tuple[Any, ...]  # (kind, *arguments), e.g. ("gradients", "block4_relu")
 Builder = Callable[["CamEngine", Key], Any]  # returns a tf.function with an input_signature
 
 
@@ -55,7 +56,7 @@ def build_gradients(engine: CamEngine, key: Key) -> Any:
 
     target, _ = engine.target_layer(key[1])
 
-    @tf.function(input_signature=[signature(engine), *scalars()], autograph=False)
+    @tf.function(input_signature=[signature(engine), *scalars()], autograph=False)  # type: ignore[untyped-decorator]
     def gradients(x: Any, index: Any, sign: Any) -> Any:
         engine.trace_counts[key] += 1
         with tf.GradientTape() as tape:
@@ -76,7 +77,7 @@ def build_forward(engine: CamEngine, key: Key) -> Any:
 
     target, _ = engine.target_layer(key[1])
 
-    @tf.function(input_signature=[signature(engine)], autograph=False)
+    @tf.function(input_signature=[signature(engine)], autograph=False)  # type: ignore[untyped-decorator]
     def forward(x: Any) -> Any:
         engine.trace_counts[key] += 1
         activation, _logits, probs = hooked_call(engine, x, target)
@@ -89,7 +90,7 @@ def build_guided(engine: CamEngine, key: Key) -> Any:
     """Guided-backpropagation gradients of the score w.r.t. the model input, probabilities, index, sign."""
     import tensorflow as tf
 
-    @tf.function(input_signature=[signature(engine), *scalars()], autograph=False)
+    @tf.function(input_signature=[signature(engine), *scalars()], autograph=False)  # type: ignore[untyped-decorator]
     def guided(x: Any, index: Any, sign: Any) -> Any:
         engine.trace_counts[key] += 1
         with tf.GradientTape() as tape:
@@ -106,7 +107,7 @@ def build_predict(engine: CamEngine, key: Key) -> Any:
     """(n, n_out) probabilities of a batch of model inputs, any n, without hooks."""
     import tensorflow as tf
 
-    @tf.function(input_signature=[signature(engine, None)], autograph=False)
+    @tf.function(input_signature=[signature(engine, None)], autograph=False)  # type: ignore[untyped-decorator]
     def predict(x: Any) -> Any:
         engine.trace_counts[key] += 1
         return engine.model.probabilities(tf.cast(tf.reshape(engine.model.call(x), (tf.shape(x)[0], -1)),

@@ -54,8 +54,9 @@ def build_score(engine: CamEngine, key: Key) -> Any:
 
     h, w = engine.model.input_size
 
-    @tf.function(input_signature=[signature(engine), tf.TensorSpec((None, None, None), tf.float32), *scalars()],
-                 autograph=False)
+    spec = [signature(engine), tf.TensorSpec((None, None, None), tf.float32), *scalars()]
+
+    @tf.function(input_signature=spec, autograph=False)  # type: ignore[untyped-decorator]
     def score(raw: Any, maps: Any, index: Any, sign: Any) -> Any:
         engine.trace_counts[key] += 1
         masks = tf.image.resize(maps[..., None], (h, w), method="bilinear")

@@ -49,8 +49,8 @@ def register(sub) -> None:
     parser = sub.add_parser("bench", help="benchmark RadCAM on this machine against the usual recipes",
                             description="Time the forward pass, Grad-CAM, Score-CAM, Faster Score-CAM and the "
                             "reference recipes on each model, and the viewer's DICOM open, window/level, overlay "
-                            "and start-up; warm-up excluded, median of N samples (a sample: the mean of as many calls as "
-                            "take 50 ms). Takes minutes for the default "
+                            "and start-up; warm-up excluded, median of N samples (a sample: the mean of as many calls "
+                            "as take 50 ms). Takes minutes for the default "
                             "model set (DenseNet121's Score-CAM over 1024 channels dominates).")
     parser.add_argument("--json", action="store_true", help="one JSON object with every figure")
     parser.add_argument("--model", type=Path, metavar="FILE",
@@ -91,7 +91,7 @@ def _value(name: str, value) -> str:
 
 def _rows(section: dict, rows, info: dict) -> list[tuple[str, ...]]:
     figures, goals = section["figures"], section["goals"]
-    out = []
+    out: list[tuple[str, ...]] = []
     for name, label, ratio, ratio_label in rows:
         if name not in figures:
             continue

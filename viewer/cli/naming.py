@@ -14,6 +14,7 @@ import io
 import json
 import os
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 from viewer.errors import RadcamError
@@ -28,7 +29,7 @@ def add_key_file_option(parser: argparse.ArgumentParser) -> None:
 
 
 class Names:
-    def __init__(self, anonymize: bool = False, roots: list[Path] = ()):
+    def __init__(self, anonymize: bool = False, roots: Sequence[str | Path] = ()):
         self.anonymize = anonymize
         self._pseudonyms: dict[Path, str] = {}  # a path (as given) → what is shown instead
         self._folders: dict[str, str] = {}  # a folder's name between an input and a file (lower case) → folder_N
@@ -102,12 +103,12 @@ class Names:
         longest = sorted(forms, key=len, reverse=True)
         pattern = "|".join(re.escape(form) for form in longest)
 
-        def pseudonym(match: re.Match) -> str:
+        def replacement(match: re.Match[str]) -> str:
             found = match.group(0)
             return forms.get(found.lower()) or next(
                 forms[form] for form in longest if re.fullmatch(re.escape(form), found, re.IGNORECASE))
 
-        return re.sub(pattern, pseudonym, message, flags=re.IGNORECASE)
+        return re.sub(pattern, replacement, message, flags=re.IGNORECASE)
 
     def detail(self, exc: Exception) -> str:
         """What an unexpected exception says, for its one line: nothing under --anonymize, where a library's message

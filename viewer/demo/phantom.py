@@ -8,8 +8,8 @@ Lesions are added as extra attenuation inside the lung fields, so they brighten 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import cv2
 import numpy as np
@@ -33,7 +33,7 @@ class Phantom:
     lesions: list[Lesion]
     labels: dict[str, int]
     seed: int
-    lungs: np.ndarray = field(repr=False, default=None)  # bool (H, W): lung fields (heart shadow excluded)
+    lungs: np.ndarray | None = field(repr=False, default=None)  # bool (H, W): lung fields (heart shadow excluded)
 
     @property
     def display(self) -> np.ndarray:
@@ -227,9 +227,8 @@ def _ribs(bone: np.ndarray, rng: np.random.Generator, cx: float, apex: float, do
     y = y0 - 0.04 * t + drop * t ** 2.2
     front_d = d[-1] - t * (d[-1] - 0.12)
     front_y = y[-1] + 0.005 + (0.17 + 0.004 * k) * (1 - (1 - t) ** 1.6)
-    posterior = [np.stack([cx + side * d.T, y.T], 2) for side in (-1, 1)]
-    anterior = [np.stack([cx + side * front_d.T[:7], front_y.T[:7]], 2) for side in (-1, 1)]
-    posterior, anterior = np.concatenate(posterior), np.concatenate(anterior)
+    posterior = np.concatenate([np.stack([cx + side * d.T, y.T], 2) for side in (-1, 1)])
+    anterior = np.concatenate([np.stack([cx + side * front_d.T[:7], front_y.T[:7]], 2) for side in (-1, 1)])
     thick = 0.021
     _curves(bone, posterior, 0.09, thick)
     _curves(bone, posterior, -0.012, thick * 0.4)  # medullary bone: cortical margins read brighter

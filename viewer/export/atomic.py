@@ -6,11 +6,13 @@ import os
 import secrets
 from collections.abc import Callable
 from pathlib import Path
+from types import TracebackType
+from typing import Literal
 
 from viewer.errors import ExportError
 
 
-def atomic_write(path: str | os.PathLike, write_fn: Callable[[Path], None], overwrite: bool = False) -> Path:
+def atomic_write(path: str | os.PathLike[str], write_fn: Callable[[Path], object], overwrite: bool = False) -> Path:
     """Call `write_fn(temporary_path)` and move the result to `path`.
 
     The temporary file is in the same folder (so the rename is atomic) and is removed whatever goes wrong.
@@ -68,7 +70,8 @@ class StagedSet:
     def __enter__(self) -> StagedSet:
         return self
 
-    def __exit__(self, kind, error, trace) -> bool:
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> Literal[False]:
         if kind is not None:
             self.discard()
             if isinstance(error, ExportError):  # name the file the user asked for, not its temporary

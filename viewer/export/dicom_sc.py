@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from typing import Any
 
 import numpy as np
 from highdicom.sc import SCImage
@@ -39,7 +40,7 @@ def write_secondary_capture(path: str | os.PathLike, image: np.ndarray, source: 
         raise ExportError(f"cannot write {path}: expected a uint8 grey or RGB image, got {image.dtype} {image.shape}")
     ref = anonymize_dataset(source, session) if source is not None and anonymize else source
     orientation = _orientation(ref)
-    common = dict(
+    common: dict[str, Any] = dict(
         pixel_array=np.ascontiguousarray(image), photometric_interpretation="RGB" if image.ndim == 3 else "MONOCHROME2",
         bits_allocated=8, coordinate_system="PATIENT", series_instance_uid=generate_uid(),
         series_number=series_number, sop_instance_uid=generate_uid(), instance_number=instance_number,
@@ -53,6 +54,7 @@ def write_secondary_capture(path: str | os.PathLike, image: np.ndarray, source: 
         what = "is not a valid DICOM value" if len(unfit) == 1 else "are not valid DICOM values"
         raise ExportError(f"cannot write {path}: the source's {' and '.join(unfit)} {what}, which a Secondary "
                           "Capture must copy (export it anonymised, or without DICOM)")
+    sc: Dataset  # an SCImage, then (anonymised) a plain Dataset
     with warnings.catch_warnings():
         # highdicom warns about single-component person names; the source's name is what it is.
         warnings.simplefilter("ignore", UserWarning)
@@ -62,7 +64,8 @@ def write_secondary_capture(path: str | os.PathLike, image: np.ndarray, source: 
             sc = SCImage(study_instance_uid=generate_uid(), patient_name=ANONYMOUS_NAME if anonymize else "",
                          patient_id="", **common)
     if orientation is None:
-        sc.PatientOrientation = None  # Type 2C: unknown is empty, not a guess (highdicom insists on a value)
+        # highdicom annotates it as list[str]; DICOM lets a Type 2C attribute be empty
+        sc.PatientOrientation = None  # type: ignore[assignment]  # Type 2C: unknown is empty, not a guess (highdicom insists on a value)
     sc.ConversionType = "WSD"  # workstation
     sc.BurnedInAnnotation = "YES"
     sc.DerivationDescription = description[:1024]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -13,7 +14,7 @@ from viewer.errors import ExportError
 from .atomic import atomic_write
 
 # extension → (Pillow format, save options)
-FORMATS = {
+FORMATS: dict[str, tuple[str, dict[str, Any]]] = {
     ".png": ("PNG", {"compress_level": 6}),
     ".jpg": ("JPEG", {"quality": 95, "subsampling": 0}),  # 4:4:4: chroma subsampling smears thin contour lines
     ".jpeg": ("JPEG", {"quality": 95, "subsampling": 0}),

@@ -4,15 +4,16 @@ their size (checked before a decoder allocates it) and, for JPEG 2000, their sig
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from pydicom import Dataset
-from pydicom.datadict import tag_for_keyword
 from pydicom.encaps import get_frame
 from pydicom.pixels.utils import get_j2k_parameters
 from pydicom.uid import UID, JPEG2000TransferSyntaxes, RLELossless
 
 from ..errors import StudyError
 from .guards import BoundedFile, codestream_size
+from .header import tag_of
 
 
 def frame_bytes(path: Path, ds: Dataset, syntax: UID, frame: int, frames: int) -> bytes | None:
@@ -22,13 +23,14 @@ def frame_bytes(path: Path, ds: Dataset, syntax: UID, frame: int, frames: int) -
         return None
     offsets = ds.get("ExtendedOffsetTable"), ds.get("ExtendedOffsetTableLengths")
     # The frame is read from the file, not through ds.PixelData: that would keep the whole value in the dataset.
-    elem = ds.get_item(tag_for_keyword("PixelData"), keep_deferred=True)
+    elem = ds.get_item(tag_of("PixelData"), keep_deferred=True)
     extended = offsets if all(o is not None for o in offsets) else None
     try:
         if elem.value is not None:
             return get_frame(elem.value, frame, number_of_frames=frames, extended_offsets=extended)
         with BoundedFile(path) as f:
-            f.seek(elem.value_tell)
+            # value_tell is set on deferred elements; pydicom's annotations do not declare it
+            f.seek(elem.value_tell)  # type: ignore[attr-defined]
             return get_frame(f, frame, number_of_frames=frames, extended_offsets=extended)
     except Exception:  # noqa: BLE001 - see the docstring
         return None
@@ -50,7 +52,7 @@ def check_codestream(path: Path, ds: Dataset, data: bytes | None, frame: int) ->
                          f"{ds.Rows} x {ds.Columns} of its header")
 
 
-def j2k_sign_options(ds: Dataset, syntax: UID, data: bytes | None, notes: list[str]) -> dict:
+def j2k_sign_options(ds: Dataset, syntax: UID, data: bytes | None, notes: list[str]) -> dict[str, Any]:
     """Decoding options that read a JPEG 2000 frame as signed when its codestream and Pixel Representation disagree
     about the sign (with a note saying so); {} when they agree.
 

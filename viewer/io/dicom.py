@@ -5,25 +5,51 @@ from __future__ import annotations
 import struct
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from pydicom import Dataset, dcmread
-from pydicom.datadict import dictionary_has_tag, tag_for_keyword
+from pydicom.datadict import dictionary_has_tag
 from pydicom.dataelem import DataElement
 from pydicom.errors import InvalidDicomError
 from pydicom.pixels import apply_color_lut, apply_modality_lut, get_decoder, pixel_array
 from pydicom.pixels.utils import get_expected_length
-from pydicom.uid import (JPEG2000, UID, DeflatedExplicitVRLittleEndian, ExplicitVRBigEndian, ExplicitVRLittleEndian,
-                         ImplicitVRLittleEndian, JPEG2000Lossless, JPEGBaseline8Bit, JPEGExtended12Bit, JPEGLSLossless,
-                         JPEGLSNearLossless)
+from pydicom.uid import (
+    JPEG2000,
+    UID,
+    DeflatedExplicitVRLittleEndian,
+    ExplicitVRBigEndian,
+    ExplicitVRLittleEndian,
+    ImplicitVRLittleEndian,
+    JPEG2000Lossless,
+    JPEGBaseline8Bit,
+    JPEGExtended12Bit,
+    JPEGLSLossless,
+    JPEGLSNearLossless,
+)
 
 from ..errors import NoImageError, StudyError
 from .codestreams import check_codestream, frame_bytes, j2k_sign_options
 from .failures import NOT_CAUGHT, describe, native_stderr, warning_notes
 from .guards import MAX_FRAME_PIXELS, BoundedFile, inflation_problem, is_deflated, jpeg_header_problem
+
 # frame_count, metadata, no_image_reason, shown and syntax_name are part of this module's interface (the loader).
-from .header import (PIXEL_TAGS, auto, checked_modality_lut, checked_rescale, detached, file_windows, frame_count,
-                     frame_view, metadata, no_image_reason, pixel_module_problem, shown, syntax_name)
+from .header import (
+    PIXEL_TAGS,
+    auto,
+    checked_modality_lut,
+    checked_rescale,
+    detached,
+    file_windows,
+    frame_count,
+    frame_view,
+    metadata,
+    no_image_reason,
+    pixel_module_problem,
+    shown,
+    syntax_name,
+    tag_of,
+)
 from .image import DisplayImage, GreyValues
 from .windows import covering, lut_windows
 
@@ -151,22 +177,23 @@ def _open_dicom(path: Path, frame: int) -> DisplayImage:
             stored = _decode(ds if syntax == DeflatedExplicitVRLittleEndian else f, frame, syntax, options)
     except NOT_CAUGHT:
         raise
-    except BaseException as exc:  # BaseException: a Rust decoder's panic on damaged data (see failures.NOT_CAUGHT)
+    except BaseException as exc:  # noqa: BLE001 — a Rust decoder's panic on damaged data (failures.NOT_CAUGHT)
         stored, printed = _decode_again(path, ds, frame, syntax, options, exc)
     notes += [f"decoder: {line}" for line in printed]
     view = frame_view(ds, frame)
+    values: GreyValues | np.ndarray
     if ds.get("SamplesPerPixel", 1) > 1 or ds.PhotometricInterpretation == "PALETTE COLOR":
         values, windows, invert = _colour(stored, view), [covering(0.0, 255.0)], False
     else:
         view = checked_rescale(checked_modality_lut(view, notes), notes)
-        values = GreyValues(stored, lambda a: apply_modality_lut(a, view))
-        windows = file_windows(view, notes) + lut_windows(view, notes) + [auto(values, view)]
+        grey = values = GreyValues(stored, lambda a: apply_modality_lut(a, view))
+        windows = file_windows(view, notes) + lut_windows(view, notes) + [auto(grey, view)]
         invert = view.PhotometricInterpretation == "MONOCHROME1" or view.get("PresentationLUTShape") == "INVERSE"
     return DisplayImage(path=path, frame=frame, frames=frames, kind="dicom", values=values, windows=windows,
                         invert=invert, metadata=metadata(ds, notes), dataset=view)
 
 
-def _decode_again(path: Path, ds: Dataset, frame: int, syntax: UID, options: dict,
+def _decode_again(path: Path, ds: Dataset, frame: int, syntax: UID, options: dict[str, Any],
                   first: BaseException) -> tuple[np.ndarray, list[str]]:
     """Decode from the data set read, after decoding from the file failed with `first`.
 
@@ -197,7 +224,7 @@ def plugin_order(syntax: UID) -> list[str]:
     return preferred + [name for name in known if name not in preferred]
 
 
-def _decode(src, frame: int, syntax: UID, options: dict) -> np.ndarray:
+def _decode(src: Any, frame: int, syntax: UID, options: dict[str, Any]) -> np.ndarray:  # src: a Dataset or a file
     """pixel_array of one frame (with decoding `options`), trying each of plugin_order(syntax) until one decodes it."""
     if not syntax.is_encapsulated:  # native data: pydicom itself, no plugin
         return pixel_array(src, index=frame, transfer_syntax_uid=syntax, **options)
@@ -244,9 +271,10 @@ def _check_length(path: Path, ds: Dataset, syntax: UID) -> None:
     if syntax.is_compressed:
         return
     # keep_deferred: the declared length and file offset of a deferred element, without reading its value.
-    elem = ds.get_item(tag_for_keyword(next(k for k in PIXEL_TAGS if k in ds)), keep_deferred=True)
+    elem = ds.get_item(tag_of(next(k for k in PIXEL_TAGS if k in ds)), keep_deferred=True)
     if elem.value is None:
-        have = min(elem.length, max(path.stat().st_size - elem.value_tell, 0))
+        # length and value_tell are set on deferred elements; pydicom's annotations do not declare them
+        have = min(elem.length, max(path.stat().st_size - elem.value_tell, 0))  # type: ignore[attr-defined]
     else:
         have = len(elem.value)
     expected = get_expected_length(ds)
@@ -263,7 +291,8 @@ def _colour(stored: np.ndarray, ds: Dataset) -> np.ndarray:
         rgb, bits = stored, int(ds.BitsStored)
     if bits == 8:
         return np.ascontiguousarray(rgb, dtype=np.uint8)
-    return np.rint(rgb.astype(np.float64) * (255.0 / (2**bits - 1))).astype(np.uint8)
+    scaled: np.ndarray = np.rint(rgb.astype(np.float64) * (255.0 / (2**bits - 1))).astype(np.uint8)
+    return scaled
 
 
 def _native_palette(ds: Dataset) -> Dataset:
@@ -278,5 +307,5 @@ def _native_palette(ds: Dataset) -> Dataset:
         data = ds.get(keyword)
         if data and len(data) % 2 == 0:
             words = np.frombuffer(data, ">u2").astype("=u2").tobytes()
-            swapped[tag_for_keyword(keyword)] = DataElement(tag_for_keyword(keyword), "OW", words)
+            swapped[tag_of(keyword)] = DataElement(tag_of(keyword), "OW", words)
     return swapped

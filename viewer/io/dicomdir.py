@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 from pydicom import Dataset
 from pydicom.uid import MediaStorageDirectoryStorage
 
 from .study import Skipped
+
+Listings = dict[Path, dict[str, list[str]]]  # a folder's names by their case-free key
 
 _ISO9660_VERSION = re.compile(r"\.?;\d+$")  # 'IM000001;1', 'IM000001.;1'
 
@@ -41,7 +44,7 @@ def referenced_files(ds: Dataset, dicomdir: Path) -> list[Path | Skipped]:
     return found or [Skipped(dicomdir, "a DICOMDIR that lists no files")]
 
 
-def _file_id(value) -> list[str]:
+def _file_id(value: Any) -> list[str]:
     if not value:
         return []
     values = [value] if isinstance(value, str) else list(value)
@@ -49,7 +52,7 @@ def _file_id(value) -> list[str]:
     return [part for one in values for part in re.split(r"[\\/]", str(one).strip()) if part]
 
 
-def _resolve(root: Path, parts: list[str], listings: dict) -> Path | Skipped:
+def _resolve(root: Path, parts: list[str], listings: Listings) -> Path | Skipped:
     written = root.joinpath(*parts)
     if any(part in (".", "..") for part in parts) or Path(parts[0]).is_absolute():
         return Skipped(written, "listed in the DICOMDIR with a file ID that leaves the media folder: "
@@ -75,7 +78,7 @@ def _key(name: str) -> str:
     return _ISO9660_VERSION.sub("", name).casefold()
 
 
-def _listing(folder: Path, listings: dict) -> dict[str, list[str]]:
+def _listing(folder: Path, listings: Listings) -> dict[str, list[str]]:
     """Names in `folder` by their case-free key, read once per folder however many records point into it."""
     if folder not in listings:
         names: dict[str, list[str]] = {}

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import struct
 import zlib
-from typing import BinaryIO
+from typing import Any, Protocol
 
 from pydicom.uid import DeflatedExplicitVRLittleEndian
 
@@ -28,6 +28,14 @@ STANDALONE_MARKERS = {0x01, *range(0xD0, 0xDA)}  # no length field
 J2K_START = b"\xff\x4f\xff\x51"  # SOC then SIZ
 
 
+class Seekable(Protocol):
+    """What the checks below read a file through: an open binary file, or a BoundedFile."""
+
+    def read(self, size: int | None = -1, /) -> bytes: ...
+
+    def seek(self, offset: int, whence: int = 0, /) -> int: ...
+
+
 class BoundedFile:
     """A file opened for reading whose read(n) asks for no more bytes than are left in it.
 
@@ -35,7 +43,7 @@ class BoundedFile:
     an io.BufferedReader subclass on purpose: pydicom would then reopen deferred values with plain open().
     """
 
-    def __init__(self, name, mode: str = "rb"):
+    def __init__(self, name: str | os.PathLike[str], mode: str = "rb") -> None:
         self.name = os.fspath(name)  # a str: pydicom joins it with text in its messages
         self._file = open(self.name, "rb")
         self._end = os.fstat(self._file.fileno()).st_size
@@ -46,13 +54,13 @@ class BoundedFile:
             size = min(size, max(self._end - self._file.tell(), 0))
         return self._file.read(size)
 
-    def __getattr__(self, name: str):  # readable, seekable, close, closed, ...
+    def __getattr__(self, name: str) -> Any:  # readable, seekable, close, closed, ...
         return getattr(self._file, name)
 
     def __enter__(self) -> BoundedFile:
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self._file.close()
 
 
@@ -138,14 +146,14 @@ def _app14_problem(segment: bytes) -> str | None:
     return None
 
 
-def is_deflated(f: BinaryIO) -> bool:
+def is_deflated(f: Seekable) -> bool:
     """Whether the file meta names Deflated Explicit VR Little Endian; leaves `f` at its start."""
     head = f.read(1024)
     f.seek(0)
     return DEFLATED in head
 
 
-def inflation_problem(f: BinaryIO) -> str | None:
+def inflation_problem(f: Seekable) -> str | None:
     """None when a deflated file's data set inflates to at most MAX_INFLATED bytes, else what is wrong.
 
     Inflates in chunks (nothing kept) from after the file meta; leaves `f` at its start.

@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import math
 import warnings
+from typing import Any
 
 import numpy as np
 from pydicom import Dataset
@@ -40,7 +41,15 @@ def syntax_name(uid: UID) -> str:
     return SYNTAX_NAMES.get(str(uid)) or (uid.name if uid.is_transfer_syntax else "unknown")
 
 
-def shown(value, limit: int = 64) -> str:
+def tag_of(keyword: str) -> int:
+    """The tag of a keyword RadCAM names in its code (pydicom's lookup returns None for an unknown one)."""
+    tag = tag_for_keyword(keyword)
+    if tag is None:
+        raise KeyError(f"not a DICOM keyword: {keyword}")
+    return tag
+
+
+def shown(value: object, limit: int = 64) -> str:
     """Text from the file as it may appear in a one-line message: a damaged value can hold newlines, control bytes
     and the rest of the header."""
     text = one_line(str(value))
@@ -49,7 +58,7 @@ def shown(value, limit: int = 64) -> str:
 
 def attribute(keyword: str) -> str:
     """'Samples per Pixel (0028,0002)': how a message names an attribute."""
-    tag = tag_for_keyword(keyword)
+    tag = tag_of(keyword)
     return f"{dictionary_description(tag)} ({tag >> 16:04X},{tag & 0xFFFF:04X})"
 
 
@@ -80,7 +89,7 @@ def pixel_module_problem(ds: Dataset) -> str | None:
     return None
 
 
-def _whole(value) -> int | None:
+def _whole(value: Any) -> int | None:
     """`value` as an int when it is a whole number; None for text, several values, or a fraction such as IS '2.5'
     (which pydicom reads, and int() would cut to 2)."""
     try:
@@ -184,7 +193,7 @@ def checked_rescale(ds: Dataset, notes: list[str]) -> Dataset:
             problem = "is empty" if value is None or value == "" else f"is {shown(value)!r}, not a finite number"
         notes.append(f"{attribute(keyword)} {problem}: using {identity}")
         view = detached(ds) if view is ds else view
-        tag = tag_for_keyword(keyword)
+        tag = tag_of(keyword)
         view[tag] = DataElement(tag, "DS", identity)
     return view
 
@@ -193,12 +202,13 @@ def file_windows(ds: Dataset, notes: list[str]) -> list[Window]:
     """Window Center/Width pairs in file order, with their explanations and the VOI LUT function."""
     centers, widths = _multi(ds.get("WindowCenter")), _multi(ds.get("WindowWidth"))
     explanations = _multi(ds.get("WindowCenterWidthExplanation"))
-    function = str(ds.get("VOILUTFunction") or "LINEAR").upper()
-    if function not in FUNCTIONS:
-        notes.append(f"unknown VOI LUT function {function!r}: using LINEAR")
+    named = str(ds.get("VOILUTFunction") or "LINEAR").upper()
+    function = next((known for known in FUNCTIONS if known == named), None)
+    if function is None:
+        notes.append(f"unknown VOI LUT function {named!r}: using LINEAR")
         function = "LINEAR"
     windows = []
-    for i, (center, width) in enumerate(zip(centers, widths)):
+    for i, (center, width) in enumerate(zip(centers, widths, strict=False)):  # a damaged file: pairs only
         explanation = str(explanations[i]) if i < len(explanations) and explanations[i] else f"window {i + 1}"
         try:
             windows.append(Window(float(center), float(width), explanation, function))
@@ -207,7 +217,7 @@ def file_windows(ds: Dataset, notes: list[str]) -> list[Window]:
     return windows
 
 
-def _multi(value) -> list:
+def _multi(value: object) -> list[Any]:
     if value is None or value == "":
         return []
     return list(value) if isinstance(value, MultiValue) else [value]
@@ -222,7 +232,7 @@ def auto(values: GreyValues, ds: Dataset) -> Window:
     return auto_window(values, (min(padding, limit), max(padding, limit)))
 
 
-def metadata(ds: Dataset, notes: list[str]) -> dict:
+def metadata(ds: Dataset, notes: list[str]) -> dict[str, Any]:
     syntax = ds.file_meta.TransferSyntaxUID
     spacing = ds.get("PixelSpacing") or ds.get("ImagerPixelSpacing")
     return {
@@ -252,7 +262,7 @@ def metadata(ds: Dataset, notes: list[str]) -> dict:
     }
 
 
-def _spacing(value) -> list[float] | None:
+def _spacing(value: Any) -> list[float] | None:
     """Pixel spacing in mm; None when absent or not finite numbers (info prints strict JSON: no NaN)."""
     try:
         spacing = [float(v) for v in (value if isinstance(value, MultiValue) else [value])] if value else None
@@ -261,11 +271,11 @@ def _spacing(value) -> list[float] | None:
     return spacing if spacing and all(np.isfinite(spacing)) else None
 
 
-def _text(value) -> str | None:
+def _text(value: object) -> str | None:
     return None if value is None or str(value) == "" else str(value)
 
 
-def _int(value) -> int | None:
+def _int(value: Any) -> int | None:
     try:
         return None if value is None or value == "" else int(value)
     except (TypeError, ValueError):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from pydicom import Dataset
@@ -58,9 +59,13 @@ class GreyValues:
         if self.index is None:
             keep = np.isfinite(self.table)  # NaN/inf (float pixel data) would make every window NaN
             if exclude_stored is not None:
+                assert self._stored is not None  # kept whenever there is no index
                 keep &= (self._stored < exclude_stored[0]) | (self._stored > exclude_stored[1])
             values = self.table[keep]  # a copy already: percentile may sort it in place
-            return np.percentile(values, q, overwrite_input=True) if values.size else None
+            if not values.size:
+                return None
+            found: np.ndarray = np.percentile(values, q, overwrite_input=True)
+            return found
         counts = self._counts.copy()
         if exclude_stored is not None:
             first, last = exclude_stored[0] - self.low, exclude_stored[1] - self.low
@@ -74,14 +79,16 @@ class GreyValues:
         positions = (total - 1) * np.asarray(q, np.float64) / 100  # numpy's linear method: h = (n - 1) q
         below = np.floor(positions)
         sorted_values = self.table[order]
-        at = sorted_values[np.searchsorted(ends, below, side="right")]
-        after = sorted_values[np.searchsorted(ends, np.minimum(below + 1, total - 1), side="right")]
-        return at + (positions - below) * (after - at)
+        at: np.ndarray = sorted_values[np.searchsorted(ends, below, side="right")]
+        after: np.ndarray = sorted_values[np.searchsorted(ends, np.minimum(below + 1, total - 1), side="right")]
+        between: np.ndarray = at + (positions - below) * (after - at)
+        return between
 
     @functools.cached_property
     def _counts(self) -> np.ndarray:
         """Pixels per table entry, non-finite entries counted as none (made once: the auto window and the window
         drag's span both need it, and it is a pass over every pixel)."""
+        assert self.index is not None  # only asked for through the index
         counts = np.zeros(self.table.size, np.int64)
         flat = self.index.ravel()
         for start in range(0, flat.size, HISTOGRAM_CHUNK):  # bincount copies its input as int64: bound that copy
@@ -98,15 +105,19 @@ class GreyValues:
     def map(self, to_8bit: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
         """Apply `to_8bit` (modality values -> 0..255 floats) and return the uint8 image."""
         # NaN modality values (float pixel data) show as 0: casting NaN to uint8 is undefined.
-        lut = np.nan_to_num(np.clip(np.rint(to_8bit(self.table)), 0, 255), copy=False, nan=0.0).astype(np.uint8)
-        return lut if self.index is None else lut[self.index]
+        rounded = np.clip(np.rint(to_8bit(self.table)), 0, 255)
+        lut: np.ndarray = np.nan_to_num(rounded, copy=False, nan=0.0).astype(np.uint8)
+        if self.index is None:
+            return lut
+        shown: np.ndarray = lut[self.index]
+        return shown
 
 
 class DisplayImage:
     """One frame of one file, as the viewer shows it (see docs/ARCHITECTURE.md, `viewer.io` contract)."""
 
     def __init__(self, *, path: Path, frame: int, frames: int, kind: str, values: GreyValues | np.ndarray,
-                 windows: list[Window], invert: bool, metadata: dict, dataset: Dataset | None = None):
+                 windows: list[Window], invert: bool, metadata: dict[str, Any], dataset: Dataset | None = None):
         self.path = path
         self.frame = frame
         self.frames = frames
@@ -128,12 +139,12 @@ class DisplayImage:
 
     def value_span(self) -> float:
         """Range of the modality values (255 for colour), without materialising them."""
-        return 255.0 if self.is_color else self._values.span()
+        return 255.0 if isinstance(self._values, np.ndarray) else self._values.span()
 
     @property
     def modality(self) -> np.ndarray:
         """float32 (H, W) modality values, or uint8 (H, W, 3) RGB."""
-        return self._values if self.is_color else self._values.array
+        return self._values if isinstance(self._values, np.ndarray) else self._values.array
 
     @property
     def default_window(self) -> Window:
@@ -145,13 +156,16 @@ class DisplayImage:
         Colour images have no VOI window; they are shown as stored.
         """
         invert = self.invert if invert is None else invert
-        if self.is_color:
-            return 255 - self._values if invert else self._values.copy()
-        window = window or self.default_window
-        if window.lut_index is None:
-            shown = self._values.map(lambda v: window_to_8bit(v, window))
+        if isinstance(self._values, np.ndarray):  # colour
+            colour: np.ndarray = 255 - self._values if invert else self._values.copy()
+            return colour
+        shown_window = window or self.default_window
+        lut_index, dataset = shown_window.lut_index, self.dataset
+        if lut_index is None:
+            shown = self._values.map(lambda v: window_to_8bit(v, shown_window))
         else:
-            shown = self._values.map(lambda v: voi_lut_to_8bit(v, self.dataset, window.lut_index))
+            assert dataset is not None  # a VOI LUT window comes from the file's data set
+            shown = self._values.map(lambda v: voi_lut_to_8bit(v, dataset, lut_index))
         if invert:
             np.subtract(255, shown, out=shown)
         return shown

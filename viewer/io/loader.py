@@ -5,9 +5,10 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
-from pydicom.errors import InvalidDicomError
 from PIL import UnidentifiedImageError
+from pydicom.errors import InvalidDicomError
 
 from ..errors import RadcamError
 from .dicom import frame_count, metadata, no_image_reason, read_dataset
@@ -17,6 +18,8 @@ from .opening import check_file
 from .raster import is_raster, probe_raster
 from .study import Instance, LoadResult, Series, Skipped, Study
 
+# What examining one file gives: an image and its header metadata, a refusal, or a DICOMDIR's references.
+Examined = tuple[Instance, dict[str, Any]] | Skipped | list[Path | Skipped]
 NO_PATIENT = {"name": None, "id": None, "sex": None, "age": None}
 
 
@@ -39,7 +42,7 @@ def load(paths: Iterable[str | Path]) -> LoadResult:
         seen.add(path.resolve())
         try:
             found = _examine(path)
-        except Exception as exc:  # one bad file must not stop a folder from listing
+        except Exception as exc:  # noqa: BLE001 — one bad file must not stop a folder from listing
             result.skipped.append(Skipped(path, _reason(path, exc)))
             continue
         if isinstance(found, list):  # a DICOMDIR: what it references is examined like any other file
@@ -57,7 +60,7 @@ def load(paths: Iterable[str | Path]) -> LoadResult:
     return result
 
 
-def _examine(path: Path):
+def _examine(path: Path) -> Examined:
     """A file as (Instance, header metadata), a Skipped, or (for a DICOMDIR) the files it references, each a path
     or a Skipped."""
     # A listing keeps no notes: warnings about a file are reported when it is opened, never as stray stderr lines.
@@ -66,7 +69,7 @@ def _examine(path: Path):
         return _examine_file(path)
 
 
-def _examine_file(path: Path):
+def _examine_file(path: Path) -> Examined:
     check_file(path)
     if is_raster(path):
         return _raster(path)
@@ -85,7 +88,7 @@ def _examine_file(path: Path):
     return instance, meta
 
 
-def _raster(path: Path):
+def _raster(path: Path) -> tuple[Instance, dict[str, Any]]:
     name = str(path)
     meta = {"study_uid": f"file:{name}", "series_uid": f"file:{name}", "study_description": path.name,
             "series_description": path.name, "study_date": None, "modality": None, "series_number": None,
@@ -93,7 +96,8 @@ def _raster(path: Path):
     return Instance(path=path, frames=probe_raster(path), kind="image"), meta
 
 
-def _add(studies: dict, series: dict, instance: Instance, meta: dict) -> None:
+def _add(studies: dict[str, Study], series: dict[tuple[str, str], Series], instance: Instance,
+         meta: dict[str, Any]) -> None:
     # Files without UIDs (old or broken) form a study/series of their own rather than being merged by accident.
     study_uid = meta["study_uid"] or f"file:{instance.path}"
     series_uid = meta["series_uid"] or f"file:{instance.path}"

@@ -47,12 +47,13 @@ def open_raster(path: Path, frame: int = 0) -> DisplayImage:
             # A photographed or phone-exported film carries its rotation in EXIF; show it upright as photo
             # viewers do.
             pixels, mode = _pixels(_upright(im, notes) if frames == 1 else im)
+    values: GreyValues | np.ndarray
     if pixels.ndim == 3:
         values, windows = pixels, [covering(0.0, 255.0)]
     else:
-        values = GreyValues(pixels, lambda a: a)
+        grey = values = GreyValues(pixels, lambda a: a)
         # 8-bit grey is shown exactly as stored; deeper data gets a window from its histogram.
-        windows = [covering(0.0, 255.0) if pixels.dtype == np.uint8 else auto_window(values)]
+        windows = [covering(0.0, 255.0) if pixels.dtype == np.uint8 else auto_window(grey)]
     rows, columns = pixels.shape[:2]
     meta = {
         "patient": {"name": None, "id": None, "sex": None, "age": None},

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .image import DisplayImage
 from .opening import open_image
@@ -28,7 +29,7 @@ class Instance:
     def image(self, frame: int = 0) -> DisplayImage:
         return open_image(self.path, frame)
 
-    def summary(self) -> dict:
+    def summary(self) -> dict[str, Any]:
         return {"path": str(self.path), "frames": self.frames, "kind": self.kind,
                 "instance_number": self.instance_number, "sop_instance_uid": self.sop_instance_uid}
 
@@ -41,7 +42,7 @@ class Series:
     number: int | None = None
     instances: list[Instance] = field(default_factory=list)
 
-    def summary(self) -> dict:
+    def summary(self) -> dict[str, Any]:
         return {"uid": self.uid, "description": self.description, "modality": self.modality,
                 "number": self.number, "instances": [i.summary() for i in self.instances]}
 
@@ -51,10 +52,10 @@ class Study:
     uid: str
     description: str | None
     date: str | None
-    patient: dict
+    patient: dict[str, Any]
     series: list[Series] = field(default_factory=list)
 
-    def summary(self) -> dict:
+    def summary(self) -> dict[str, Any]:
         return {"uid": self.uid, "description": self.description, "date": self.date, "patient": self.patient,
                 "series": [s.summary() for s in self.series]}
 

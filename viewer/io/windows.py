@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import sys
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import numpy as np
 from pydicom import Dataset
@@ -16,7 +16,8 @@ from .failures import describe
 if TYPE_CHECKING:
     from .image import GreyValues
 
-FUNCTIONS = ("LINEAR", "LINEAR_EXACT", "SIGMOID")
+VoiFunction = Literal["LINEAR", "LINEAR_EXACT", "SIGMOID"]  # VOI LUT Function (0028,1056) values RadCAM applies
+FUNCTIONS: tuple[VoiFunction, ...] = get_args(VoiFunction)
 AUTO = "auto"
 # Percentiles of the (unpadded) modality values that become the automatic window's ends.
 AUTO_PERCENTILES = (0.5, 99.5)
@@ -29,7 +30,7 @@ class Window:
     center: float
     width: float
     explanation: str
-    function: str = "LINEAR"
+    function: VoiFunction = "LINEAR"
     lut_index: int | None = None
 
     def __post_init__(self) -> None:
@@ -42,7 +43,7 @@ class Window:
             raise ValueError(f"window width {self.width} is invalid for {self.function} (LINEAR needs >= 1, "
                              "the others > 0)")
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {"center": self.center, "width": self.width, "explanation": self.explanation,
                 "function": self.function}
 
@@ -86,7 +87,8 @@ def voi_lut_to_8bit(values: np.ndarray, ds: Dataset, index: int) -> np.ndarray:
     first_map, entries, bits = _descriptor(ds.VOILUTSequence[index])
     # The LUT's input is integral; clipping first keeps pydicom's uint8/uint16 index buffer from wrapping.
     inputs = np.clip(np.rint(values), first_map, first_map + entries - 1).astype(np.int64)
-    return apply_voi(inputs, ds, index).astype(np.float64) * (255.0 / (2**bits - 1))
+    scaled: np.ndarray = apply_voi(inputs, ds, index).astype(np.float64) * (255.0 / (2**bits - 1))
+    return scaled
 
 
 def lut_windows(ds: Dataset, notes: list[str]) -> list[Window]:

@@ -41,7 +41,8 @@ class LoadedModel:
     # ---- resolved fields ----
     @property
     def input_size(self) -> tuple[int, int]:
-        return tuple(self.spec.input_size)
+        height, width = self.spec.input_size
+        return height, width
 
     @property
     def labels(self) -> list[str]:

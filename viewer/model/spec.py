@@ -6,15 +6,21 @@ import json
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 from viewer.errors import ModelError
 from viewer.model.domain import validate_expects
 
-PREPROCESS_MODES = ("none", "unit", "imagenet", "caffe", "tf", "raw")
-COLOR_MODES = ("grey", "rgb", "bgr")
-OUTPUT_KINDS = ("sigmoid", "softmax", "logits")
-INTERPOLATIONS = ("antialias", "nearest", "bilinear", "area", "bicubic")
+# The coded values a sidecar or an option may hold: the Literal types say them once for the type checker, the
+# tuples (their values, in this order) for validation and argparse choices.
+Preprocess = Literal["none", "unit", "imagenet", "caffe", "tf", "raw"]
+ColorMode = Literal["grey", "rgb", "bgr"]
+OutputKind = Literal["sigmoid", "softmax", "logits"]
+Interpolation = Literal["antialias", "nearest", "bilinear", "area", "bicubic"]
+PREPROCESS_MODES: tuple[Preprocess, ...] = get_args(Preprocess)
+COLOR_MODES: tuple[ColorMode, ...] = get_args(ColorMode)
+OUTPUT_KINDS: tuple[OutputKind, ...] = get_args(OutputKind)
+INTERPOLATIONS: tuple[Interpolation, ...] = get_args(Interpolation)
 SIDECAR_KEYS = (
     "labels", "preprocess", "color_mode", "input_size", "thresholds", "output_kind",
     "interpolation", "output", "layer", "description", "expects",
@@ -26,12 +32,12 @@ class ModelSpec:
     """Everything RadCAM needs to feed a model and read its answer, after sidecar + overrides + inference."""
 
     labels: list[str]
-    preprocess: str = "unit"
-    color_mode: str = "grey"
+    preprocess: Preprocess = "unit"
+    color_mode: ColorMode = "grey"
     input_size: tuple[int, int] = (224, 224)
     thresholds: dict[str, float] = field(default_factory=dict)
-    output_kind: str = "sigmoid"
-    interpolation: str = "antialias"
+    output_kind: OutputKind = "sigmoid"
+    interpolation: Interpolation = "antialias"
     output: str | int | None = None
     layer: str | None = None
     description: str | None = None
@@ -64,7 +70,8 @@ def read_sidecar(model_path: str | Path) -> dict[str, Any]:
 
 
 def validate_options(options: dict[str, Any], where: str = "model options") -> dict[str, Any]:
-    """Check keys and value types/ranges of a sidecar or override dict; returns a normalised copy (None values dropped)."""
+    """Check keys and value types/ranges of a sidecar or override dict; returns a normalised copy (None values
+    dropped)."""
     out: dict[str, Any] = {}
     for key, value in options.items():
         if key not in SIDECAR_KEYS:

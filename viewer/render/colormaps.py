@@ -21,6 +21,7 @@ def colormap_lut(name: str) -> np.ndarray:
     if name not in COLORMAPS:
         raise RenderError(f"unknown colour map {name!r}; choose one of {', '.join(COLORMAPS)}")
     ramp = np.arange(256, dtype=np.uint8).reshape(256, 1)
+    lut: np.ndarray
     if name == "grey":
         lut = np.repeat(ramp, 3, axis=1)
     else:

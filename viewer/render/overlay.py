@@ -57,11 +57,13 @@ class OverlayRenderer:
         if self._blend_key != (colormap, alpha):
             self._blend = cv2.addWeighted(self.base, 1.0 - alpha, self.colours(colormap), alpha, 0.0)
             self._blend_key = (colormap, alpha)
+        assert self._blend is not None
         return self._blend
 
     def mask(self, threshold: float) -> np.ndarray:
         """uint8 (H, W): 255 where the CAM is at or above `threshold`, else 0."""
-        return cv2.compare(self.cam, float(threshold), cv2.CMP_GE)
+        # OpenCV's annotations take only arrays here; the function takes a scalar too
+        return cv2.compare(self.cam, float(threshold), cv2.CMP_GE)  # type: ignore[call-overload]
 
     def render(self, threshold: float = 0.5, alpha: float = 0.5, colormap: str = "jet", contour: bool = False,
                contour_color: tuple[int, int, int] = DEFAULT_CONTOUR_COLOR,

@@ -4,8 +4,9 @@ method and per baseline — `radcam-cli evaluate --demo`. The target is the lesi
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
-from typing import Callable
+from typing import Any
 
 import numpy as np
 
@@ -15,6 +16,7 @@ from viewer.errors import CamError
 from .assess import MapScores, assess, score_baselines
 from .baselines import BASELINES
 from .curves import DEFAULT_STEPS
+from .pointing import Localisation
 from .randomisation import THRESHOLD, RandomisedModel
 
 
@@ -92,12 +94,16 @@ def demo_report(engine, methods: list[str], count: int = 100, *, steps: int = DE
 def _summary(name: str, tally: _Tally, baseline: bool) -> Summary:
     scores = tally.scores
 
-    def mean(values) -> float:
+    def mean(values: Iterable[float]) -> float:
         return float(np.mean(list(values)))
 
-    found = dict(
-        name=name, baseline=baseline, n=len(scores), pointing=mean(s.localisation.hit for s in scores),
-        energy=mean(s.localisation.energy for s in scores), deletion_auc=mean(s.curves.deletion_auc for s in scores),
+    def located(s: MapScores) -> Localisation:
+        assert s.localisation is not None  # every phantom has its lesion's box
+        return s.localisation
+
+    found: dict[str, Any] = dict(
+        name=name, baseline=baseline, n=len(scores), pointing=mean(located(s).hit for s in scores),
+        energy=mean(located(s).energy for s in scores), deletion_auc=mean(s.curves.deletion_auc for s in scores),
         insertion_auc=mean(s.curves.insertion_auc for s in scores),
         average_drop=mean(s.confidence.drop for s in scores), increase=mean(s.confidence.increase for s in scores),
         seconds=tally.seconds)
