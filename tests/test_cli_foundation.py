@@ -154,3 +154,16 @@ def test_installed_console_script_follows_the_contract(tmp_path):
     bad = subprocess.run([script, "info", str(tmp_path / "missing.dcm")], capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2
     assert bad.stderr.startswith("radcam: error: ") and bad.stderr.count("\n") == 1
+
+
+def test_the_shared_parser_and_error_line_of_radcam_and_radcam_cli(capsys):
+    from viewer.command_line import ArgumentParser, report_error
+    from viewer.errors import RadcamError, UsageError
+
+    parser = ArgumentParser(prog="radcam-x")
+    parser.add_argument("--n", type=int)
+    with pytest.raises(UsageError) as caught:  # not argparse's usage text and SystemExit(2)
+        parser.parse_args(["--n", "many"])
+    assert isinstance(caught.value, RadcamError) and "--n" in str(caught.value)
+    report_error("two\nlines \x1b[31m")
+    assert capsys.readouterr().err == "radcam: error: two lines \\x1b[31m\n"
