@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from viewer.errors import ExportError
-from viewer.render import compose_panels, heatmap, overlay, scale_image
+from viewer.render import ColorMap, compose_panels, heatmap, overlay, scale_image
 
 from .anonymize import AnonymizationSession, header_text
 from .atomic import StagedSet, atomic_write
@@ -31,7 +31,7 @@ class OverlayStyle:
 
     threshold: float = 0.5
     alpha: float = 0.5
-    colormap: str = "jet"
+    colormap: ColorMap = "jet"
     contour: bool = False
 
     def as_dict(self) -> dict:

@@ -11,7 +11,7 @@ import numpy as np
 
 from viewer.errors import RenderError
 
-from .colormaps import apply_lut, cam_indices
+from .colormaps import ColorMap, apply_lut, cam_indices
 
 DEFAULT_CONTOUR_COLOR = (255, 255, 0)
 
@@ -47,13 +47,13 @@ class OverlayRenderer:
         self._blend_key: tuple[str, float] | None = None
         self._blend: np.ndarray | None = None
 
-    def colours(self, colormap: str) -> np.ndarray:
+    def colours(self, colormap: ColorMap) -> np.ndarray:
         """The CAM in `colormap` colours (cached per colour map)."""
         if colormap not in self._colours:
             self._colours[colormap] = apply_lut(self._indices, colormap)
         return self._colours[colormap]
 
-    def _blended(self, colormap: str, alpha: float) -> np.ndarray:
+    def _blended(self, colormap: ColorMap, alpha: float) -> np.ndarray:
         if self._blend_key != (colormap, alpha):
             self._blend = cv2.addWeighted(self.base, 1.0 - alpha, self.colours(colormap), alpha, 0.0)
             self._blend_key = (colormap, alpha)
@@ -65,7 +65,7 @@ class OverlayRenderer:
         # OpenCV's annotations take only arrays here; the function takes a scalar too
         return cv2.compare(self.cam, float(threshold), cv2.CMP_GE)  # type: ignore[call-overload]
 
-    def render(self, threshold: float = 0.5, alpha: float = 0.5, colormap: str = "jet", contour: bool = False,
+    def render(self, threshold: float = 0.5, alpha: float = 0.5, colormap: ColorMap = "jet", contour: bool = False,
                contour_color: tuple[int, int, int] = DEFAULT_CONTOUR_COLOR,
                contour_thickness: int | None = None) -> np.ndarray:
         """A new uint8 (H, W, 3) RGB image (never a cached buffer: callers keep and display it)."""
@@ -83,7 +83,7 @@ class OverlayRenderer:
         return out
 
 
-def overlay(base: np.ndarray, cam: np.ndarray, threshold: float = 0.5, alpha: float = 0.5, colormap: str = "jet",
+def overlay(base: np.ndarray, cam: np.ndarray, threshold: float = 0.5, alpha: float = 0.5, colormap: ColorMap = "jet",
             contour: bool = False, contour_color: tuple[int, int, int] = DEFAULT_CONTOUR_COLOR,
             contour_thickness: int | None = None) -> np.ndarray:
     """One-off overlay of `cam` (float (H, W) in [0, 1], already at the base's size) on `base` (uint8 grey/RGB)."""
