@@ -19,26 +19,20 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from viewer.command_line import ArgumentParser, report_error as error
+from viewer.errors import UsageError as ArgumentError  # bad arguments: one line and exit 2, as radcam-cli
+
 EXIT_OK, EXIT_USAGE = 0, 2
 SCREENSHOT_DELAY_MS = 150  # let the last paint of the explanation reach the window before grabbing it
 SCREENSHOT_TIMEOUT_MS = 300_000  # an unattended --screenshot run never hangs for ever
-
-
-class ArgumentError(Exception):
-    pass
 
 
 class Forwarded(Exception):
     """The files went to the RadCAM that is already running; this process has nothing more to do."""
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # one line and exit 2 from main(), as radcam-cli does
-        raise ArgumentError(message)
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="radcam", description="RadCAM: see why a chest X-ray classifier decided.")
+    parser = ArgumentParser(prog="radcam", description="RadCAM: see why a chest X-ray classifier decided.")
     parser.add_argument("files", nargs="*", metavar="FILE", help="DICOM/image files, folders or DICOMDIRs "
                         "(default: the demo study)")
     parser.add_argument("--model", metavar="FILE", help="Keras model (.keras/.h5; default: the demo model)")
@@ -55,10 +49,6 @@ def build_parser() -> argparse.ArgumentParser:
     desktop.add_argument("--uninstall-desktop-entry", action="store_true",
                          help="remove what --install-desktop-entry added")
     return parser
-
-
-def error(message: str) -> None:
-    print(f"radcam: error: {' '.join(str(message).split())}", file=sys.stderr)
 
 
 def _method(name: str | None) -> str | None:
