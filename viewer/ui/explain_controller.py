@@ -123,9 +123,9 @@ class ExplainController(QObject):
                                      "the same everywhere)" if result.empty else "")
         self.controls.set_predictions(result.predictions, result.target["index"])
         total = sum((result.timings_ms or {}).values())
-        self.jobs.timing_label.setText(f"{self.method_name()}: {total:.0f} ms" if total else "")
+        self.jobs.show_timing(f"{self.method_name()}: {total:.0f} ms" if total else "")
         if result.device:
-            self.jobs.device_label.setText(f"Device: {result.device}")
+            self.jobs.show_device(result.device)
         self.shown.emit()
 
     def _failed(self, message: str) -> None:

@@ -126,6 +126,12 @@ class QtJobs:
             self.cancel_button.hide()
             self.busy.emit(False)
 
+    def show_device(self, device: str) -> None:
+        self.device_label.setText(f"Device: {device}")
+
+    def show_timing(self, text: str) -> None:
+        self.timing_label.setText(text)
+
     def cancel_running(self) -> None:
         """Esc and the Cancel button: stop the job whose progress is shown."""
         if self.progress_job is not None:

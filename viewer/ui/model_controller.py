@@ -33,7 +33,7 @@ class ModelController:
         path = Path(path)
         self.state.model_loading = True
         self.controls.set_model_status("Loading model…", f"{path.name}\nStarting TensorFlow…")
-        self.jobs.device_label.setText("Device: starting…")
+        self.jobs.show_device("starting…")
         trusted, session = self.settings.trusted_models(), self.session
         return self.jobs.model.submit(lambda reporter: session.load(path, unsafe, reporter, trusted=trusted),
                                       self._loaded, lambda message: self._failed(message, path, unsafe),
@@ -55,8 +55,8 @@ class ModelController:
         if info.unsafe:  # asked for explicitly (trust dialog or --unsafe-model): not asked again for this file
             self.settings.trust_model(info.sha256)
         self.controls.set_model(info)
-        self.jobs.device_label.setText(f"Device: {info.device}")
-        self.jobs.timing_label.setText(f"Model loaded in {info.load_ms / 1000:.1f} s")
+        self.jobs.show_device(info.device)
+        self.jobs.show_timing(f"Model loaded in {info.load_ms / 1000:.1f} s")
         self.state.model = info  # the explanation is asked for here, when one is wanted
         # After the first explanation, so that it is not delayed; nobody waits for this job's result.
         self.jobs.model.thread.submit("warm-up", self.session.warm_up)
@@ -66,10 +66,10 @@ class ModelController:
         info = self.state.model
         if info is None:
             self.controls.set_model_status("No model", "Open one with File → Open Model… (Ctrl+M)")
-            self.jobs.device_label.setText("Device: none")
+            self.jobs.show_device("none")
         else:  # the previous model is still loaded and in use
             self.controls.set_model_status(info.name, "\n".join(info.details()))
-            self.jobs.device_label.setText(f"Device: {info.device}")
+            self.jobs.show_device(info.device)
         if not unsafe and "unsafe deserialisation" in message and not self.headless():
             if dialogs.confirm_trust(self.window, str(path), message):
                 self.load(path, unsafe=True)
