@@ -689,7 +689,7 @@ def test_export_all_goes_past_an_image_that_fails_and_says_so(qtbot, window, tmp
     context = SimpleNamespace(cancelled=lambda: False, progress=lambda fraction: None)
     request = ExplainSettings(method="gradcam", target=None, layer=None)
     with pytest.raises(ExportError) as error:
-        window.session.export_batch([(CHEST, 0), (broken, 0), (CHEST_PNG, 0)], opened, options, window.controls.style(),
+        window.session.export_batch([(CHEST, 0), (broken, 0), (CHEST_PNG, 0)], opened, options, window.state.style,
                                     1.0, False, request, False, context)
     assert sorted(path.name for path in (tmp_path / "out").iterdir()) == [
         "001_dx_chest_nih_uncompressed_overlay.png", "003_nih_00000001_000_cardiomegaly_overlay.png"]

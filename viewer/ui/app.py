@@ -18,6 +18,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import cast
 
 from viewer.command_line import ArgumentParser, report_error as error
 from viewer.errors import UsageError as ArgumentError  # bad arguments: one line and exit 2, as radcam-cli
@@ -78,7 +79,7 @@ def create(argv: Sequence[str] | None = None):
 
     from . import display, single_instance
 
-    app = QApplication.instance()
+    app = cast("QApplication | None", QApplication.instance())  # radcam makes a QApplication, never a core one
     if app is None:
         missing = display.problem()
         if missing:

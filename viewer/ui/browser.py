@@ -21,6 +21,7 @@ class WrappingDelegate(QStyledItemDelegate):
 
     def sizeHint(self, option, index) -> QSize:
         tree = self.parent()
+        assert isinstance(tree, QTreeWidget)
         depth, parent = 0, index.parent()
         while parent.isValid():
             depth, parent = depth + 1, parent.parent()
@@ -149,9 +150,9 @@ class StudyBrowser(QWidget):
         # Thousands of skipped files (a folder of reports): one layout pass for all of them, not one per item.
         self.skipped.setUpdatesEnabled(False)
         for skipped in result.skipped:
-            item = QListWidgetItem(f"{skipped.path.name}: {skipped.reason}")
-            item.setToolTip(f"{skipped.path}\n{skipped.reason}")
-            self.skipped.addItem(item)
+            entry = QListWidgetItem(f"{skipped.path.name}: {skipped.reason}")
+            entry.setToolTip(f"{skipped.path}\n{skipped.reason}")
+            self.skipped.addItem(entry)
         self.skipped.setUpdatesEnabled(True)
         if self.skipped.count():
             self.skipped_label.setText(f"Skipped files ({self.skipped.count()})")
@@ -190,6 +191,7 @@ class StudyBrowser(QWidget):
         self.anonymous = anonymous
         for index in range(self.tree.topLevelItemCount()):
             item = self.tree.topLevelItem(index)
+            assert item is not None
             item.setText(0, self._study_text(item.data(0, ROLE)))
             item.setToolTip(0, item.text(0))
 

@@ -6,6 +6,8 @@ opacity, colour map and contour only redraw the overlay (overlayChanged) and nev
 
 from __future__ import annotations
 
+from typing import cast
+
 from PySide6.QtCore import QRect, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QPainter
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QFormLayout, QGroupBox, QHBoxLayout,
@@ -15,6 +17,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QFormLay
 from viewer.app.requests import ModelInfo
 from viewer.app.session import method_help
 from viewer.export.explanation import OverlayStyle, method_title
+from viewer.render.colormaps import ColorMap
 
 from . import theme
 
@@ -187,9 +190,11 @@ class ControlPanel(QWidget):
     def opacity_value_f(self) -> float:
         return self.opacity.value() / 100
 
-    def style(self) -> OverlayStyle:
-        return OverlayStyle(threshold=self.threshold_value_f(), alpha=self.opacity_value_f(),
-                            colormap=self.colormap.currentText(), contour=self.contour.isChecked())
+    def overlay_style(self) -> OverlayStyle:
+        """Not `style()`: that is QWidget's (its QStyle), which Qt and style sheets call."""
+        colormap = cast(ColorMap, self.colormap.currentText())  # the combo lists COLORMAPS only
+        return OverlayStyle(threshold=self.threshold_value_f(), alpha=self.opacity_value_f(), colormap=colormap,
+                            contour=self.contour.isChecked())
 
     # -- changing them --------------------------------------------------------------------------------------
 

@@ -33,7 +33,7 @@ def problem(environ: Mapping[str, str] = os.environ, platform: str = sys.platfor
     needs = [_server_variable(name) for name in chosen]
     if any(variable is None or environ.get(variable) for variable in needs):
         return None  # Qt tries each platform in turn: one that can work is enough
-    wanted = sorted(set(needs))
+    wanted = sorted({variable for variable in needs if variable is not None})
     unset = f"{wanted[0]}, which is not set" if len(wanted) == 1 else f"{' or '.join(wanted)}; neither is set"
     return f"no display to open the window on: QT_QPA_PLATFORM={environ['QT_QPA_PLATFORM']} needs {unset} " \
            f"({HEADLESS_HINT})"

@@ -37,7 +37,7 @@ class ExplainController(QObject):
         self.last_overlay_ms = 0.0
         controls.explainRequested.connect(lambda: self.request(force=True))
         controls.explainSettingsChanged.connect(self._on_settings)
-        controls.overlayChanged.connect(lambda: setattr(state, "style", controls.style()))
+        controls.overlayChanged.connect(lambda: setattr(state, "style", controls.overlay_style()))
         jobs.busy.connect(lambda busy: None if busy else controls.set_busy(False))
         jobs.dropped.connect(self._on_dropped)
         state.connect("image", self._on_image)
@@ -51,7 +51,7 @@ class ExplainController(QObject):
         """The control panel's method, target and layer, and its overlay style, into the state."""
         self.state.settings = ExplainSettings(self.controls.method_key(), self.controls.target_index(),
                                               self.controls.layer_name())
-        self.state.style = self.controls.style()
+        self.state.style = self.controls.overlay_style()
 
     def method_name(self) -> str:
         return method_title(self.state.settings.method)

@@ -60,6 +60,7 @@ class ImageController:
 
     def _show(self, _image: DisplayImage) -> None:
         base = self.state.base
+        assert base is not None  # show_image sets it with the image
         self.views["original"].set_pixels(base)
         self.views["heatmap"].set_pixels(np.zeros(base.shape[:2], dtype=np.uint8))
         self.views["overlay"].set_pixels(base)

@@ -8,9 +8,10 @@ trust. Jobs run on the model and IO threads through viewer.ui.jobs; a stale resu
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QMainWindow, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
 from viewer.app import ViewerState
@@ -58,6 +59,7 @@ class MainWindow(QMainWindow):
         self.headless = False  # --screenshot: never ask a question, nobody is there to answer
         self.clean_exit = True
         self.layout_count = 3
+        self.instance_server: QObject | None = None  # viewer.ui.single_instance's, set by app.create
         self._build_widgets()
         self.jobs = QtJobs(self.model_thread, self.io_thread, self.statusBar())
         self.jobs.cancelled.connect(lambda _kind: self.statusBar().showMessage("Cancelled", 5000))
@@ -136,7 +138,7 @@ class MainWindow(QMainWindow):
 
     # == the window's own commands ==============================================================================
 
-    def open_paths(self, paths: list[str | Path], select_first: bool = True) -> int:
+    def open_paths(self, paths: Sequence[str | Path], select_first: bool = True) -> int:
         return self.opening.open_paths(paths, select_first)
 
     def load_model(self, path: str | Path, unsafe: bool = False) -> int:

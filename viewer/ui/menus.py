@@ -7,15 +7,20 @@ panel layouts are Alt+1/2/3.
 from __future__ import annotations
 
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
-from PySide6.QtWidgets import QMainWindow, QMenu
+from typing import TYPE_CHECKING
+
+from PySide6.QtWidgets import QMenu
 
 from viewer.io import DisplayImage
 
 from . import dialogs
 
+if TYPE_CHECKING:
+    from .main_window import MainWindow
+
 
 class Menus:
-    def __init__(self, window: QMainWindow):
+    def __init__(self, window: MainWindow):
         self.window = w = window
         self._menus: list[QMenu] = []
         bar = w.menuBar()

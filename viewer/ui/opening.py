@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QFileDialog, QMainWindow
 
 from viewer.app import ViewerState
@@ -32,7 +33,7 @@ class OpeningController:
         browser.openFilesRequested.connect(self.open_files_dialog)
         browser.openFolderRequested.connect(self.open_folder_dialog)
 
-    def open_paths(self, paths: list[str | Path], select_first: bool = True) -> int:
+    def open_paths(self, paths: Sequence[str | Path], select_first: bool = True) -> int:
         """List the studies in `paths` (headers are read on the IO thread) and show the first image."""
         found = [Path(p) for p in paths]
         if not found:
@@ -102,5 +103,10 @@ class OpeningController:
             self.browser.select(new[0])
 
     def _make_thumbnails(self, instances: list[Instance]) -> None:
+        decoder = self.decoder
+
+        def job(path: Path) -> Callable[[object], tuple[Path, QImage]]:
+            return lambda _context: (path, thumbnail(decoder, path))
+
         for instance in instances:
-            self.thumb_thread.submit("thumbnail", lambda ctx, p=instance.path: (p, thumbnail(self.decoder, p)))
+            self.thumb_thread.submit("thumbnail", job(instance.path))

@@ -40,10 +40,14 @@ def _geometry(w: Any, value: Any) -> None:
         w.restoreGeometry(value)
 
 
+def _splitter(w: Any, value: Any) -> None:
+    if value is not None:
+        w.splitter.restoreState(value)
+
+
 TABLE = (
     Remembered("window/geometry", BYTES, lambda w: w.saveGeometry(), _geometry),
-    Remembered("window/splitter", BYTES, lambda w: w.splitter.saveState(),
-               lambda w, v: v is not None and w.splitter.restoreState(v)),
+    Remembered("window/splitter", BYTES, lambda w: w.splitter.saveState(), _splitter),
     Remembered("explain/method", "gradcam", lambda w: w.controls.method_key(), lambda w, v: w.controls.set_method(v)),
     Remembered("explain/colormap", "", lambda w: w.controls.colormap.currentText(),
                lambda w, v: _select_text(w.controls.colormap, v)),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings
 
@@ -29,8 +30,8 @@ class Settings:
     def __init__(self, store: QSettings | None = None):
         self.store = store or open_settings()
 
-    def get(self, key: str, default):
-        value = self.store.value(key, default)
+    def get(self, key: str, default: Any) -> Any:
+        value: Any = self.store.value(key, default)
         if value is None:
             return default
         try:
@@ -52,7 +53,7 @@ class Settings:
         return value if isinstance(value, QByteArray) else None
 
     def recent(self) -> list[str]:
-        value = self.store.value("recent", [])
+        value: Any = self.store.value("recent", [])
         items = [value] if isinstance(value, str) else list(value or [])
         return [item for item in items if item and Path(item).exists()][:MAX_RECENT]
 
@@ -65,7 +66,7 @@ class Settings:
 
     def trusted_models(self) -> frozenset[str]:
         """SHA-256 digests of the model files the user allowed to load unsafely; a changed file asks again."""
-        value = self.store.value("trust/sha256", [])
+        value: Any = self.store.value("trust/sha256", [])
         return frozenset([value] if isinstance(value, str) else (value or []))
 
     def trust_model(self, digest: str) -> None:

@@ -83,13 +83,15 @@ class InstanceServer(QObject):
                 self._finish(socket)
 
     def _on_disconnected(self) -> None:
-        self._finish(self.sender())
+        socket = self.sender()
+        if isinstance(socket, QLocalSocket):
+            self._finish(socket)
 
     def _finish(self, socket: QLocalSocket) -> None:
         if socket is None or socket.property("finished"):
             return
         socket.setProperty("finished", True)
-        data = bytes(socket.readAll())
+        data = bytes(socket.readAll().data())
         socket.deleteLater()
         self._deliver(data)
 

@@ -138,7 +138,7 @@ class TrustController:
 
         explanation = self.state.explanation
         region = self._region(explanation.result.cam.shape) if explanation is not None else None
-        if region is None:
+        if explanation is None or region is None:
             self.panel.set_pointing(None)
             return
         self.panel.set_pointing(localise(explanation.result.cam, region).to_dict())

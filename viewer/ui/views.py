@@ -271,7 +271,7 @@ class ImageView(QGraphicsView):
             self.viewChanged.emit()
         event.accept()
 
-    def drawForeground(self, painter: QPainter, rect: QRectF) -> None:
+    def drawForeground(self, painter: QPainter, rect: QRectF | QRect) -> None:
         painter.save()
         painter.resetTransform()  # corner text is in viewport pixels, not image pixels
         painter.setRenderHint(QPainter.RenderHint.TextAntialiasing)
