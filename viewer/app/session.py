@@ -20,8 +20,7 @@ from viewer.export.explanation import OverlayStyle
 from viewer.io import DisplayImage
 
 from .jobs import Part, Reporter
-from .requests import (CompareRequest, ExplainKey, ExplainRequest, ExplainSettings, Explanation, ModelInfo,
-                       TrustRequest)
+from .requests import CompareRequest, ExplainKey, ExplainRequest, ExplainSettings, Explanation, ModelInfo, TrustRequest
 
 if TYPE_CHECKING:
     from viewer.cam import CamEngine

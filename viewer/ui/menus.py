@@ -6,9 +6,9 @@ panel layouts are Alt+1/2/3.
 
 from __future__ import annotations
 
-from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from typing import TYPE_CHECKING
 
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QMenu
 
 from viewer.io import DisplayImage

@@ -28,7 +28,8 @@ QPushButton#explain:hover {{ background: #286089; }}
 QPushButton#explain:disabled {{ background: #23272c; color: {MUTED}; border-color: #2c3137; }}
 QLabel[role="muted"] {{ color: {MUTED}; }}
 QLabel[role="title"] {{ font-weight: bold; }}
-QLabel[role="badge"] {{ color: #1b1e22; background: {WARNING}; border-radius: 3px; padding: 2px 6px; font-weight: bold; }}
+QLabel[role="badge"] {{ color: #1b1e22; background: {WARNING}; border-radius: 3px; padding: 2px 6px;
+                       font-weight: bold; }}
 QFrame#banner {{ border-radius: 3px; }}
 QFrame#banner[level="error"] {{ background: #4a1f22; border: 1px solid {ERROR}; }}
 QFrame#banner[level="warning"] {{ background: #463a1c; border: 1px solid {WARNING}; }}

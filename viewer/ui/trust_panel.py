@@ -43,7 +43,7 @@ class CurvePlot(QWidget):
             return
         for key, colour in (("deletion", DELETION_COLOUR), ("insertion", INSERTION_COLOUR)):  # scores in [0, 1]
             path = QPainterPath()
-            for i, (x, y) in enumerate(zip(self.curves["fractions"], self.curves[key])):
+            for i, (x, y) in enumerate(zip(self.curves["fractions"], self.curves[key], strict=True)):
                 point = QPointF(area.left() + x * area.width(), area.bottom() - y * area.height())
                 path.moveTo(point) if i == 0 else path.lineTo(point)
             painter.setPen(QPen(QColor(colour), 2))

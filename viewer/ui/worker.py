@@ -35,7 +35,7 @@ class Job:
 class JobContext:
     """What a job function gets: a cancel check for its loops and a progress reporter."""
 
-    def __init__(self, job: Job, thread: "JobThread"):
+    def __init__(self, job: Job, thread: JobThread):
         self.id = job.id
         self._job = job
         self._thread = thread
@@ -133,7 +133,7 @@ class JobThread(QObject):
                 context = JobContext(job, self)
                 try:
                     result = job.fn(context)
-                except BaseException as exc:  # the thread must survive any job: report and go on
+                except BaseException as exc:  # noqa: BLE001 - the thread must survive any job: report and go on
                     if context.cancelled():
                         self._emit(self.cancelled, job.id, job.kind)
                     else:
