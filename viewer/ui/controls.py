@@ -271,6 +271,21 @@ class ControlPanel(QWidget):
                 self.table.selectRow(row)
         self.table.resizeRowsToContents()
 
+    def auto(self) -> bool:
+        """Whether a new image or a changed setting is explained at once."""
+        return self.auto_explain.isChecked()
+
+    def set_explain_enabled(self, enabled: bool) -> None:
+        self.explain.setEnabled(enabled)
+
+    def next_method(self) -> None:
+        self.method.setCurrentIndex((self.method.currentIndex() + 1) % self.method.count())
+
+    def nudge(self, threshold: int = 0, opacity: int = 0) -> None:
+        """Move the threshold and opacity sliders by whole percent (the keys [ ] , .)."""
+        self.threshold.setValue(self.threshold.value() + threshold)
+        self.opacity.setValue(self.opacity.value() + opacity)
+
     def set_busy(self, busy: bool) -> None:
         self.explain.setText("Explaining…" if busy else "Explain")
 

@@ -85,13 +85,13 @@ class ExplainController(QObject):
 
     def _on_settings(self) -> None:
         self.sync()
-        if self.controls.auto_explain.isChecked():
+        if self.controls.auto():
             self.request()
         elif self.state.explanation is not None:
             self.window.statusBar().showMessage("Settings changed: press Explain (Ctrl+Return) to update", 6000)
 
     def _on_image(self, _image: DisplayImage) -> None:
-        if self.controls.auto_explain.isChecked() or self.state.explain_pending:
+        if self.controls.auto() or self.state.explain_pending:
             self.request()
         else:
             self.heatmap.set_placeholder("Press Explain (Ctrl+Return)")
@@ -99,7 +99,7 @@ class ExplainController(QObject):
     def _on_model(self, model: object) -> None:
         self.sync()  # a new model: target and layer are back to auto
         if model is not None and (self.state.explain_pending or (
-                self.state.image is not None and self.controls.auto_explain.isChecked())):
+                self.state.image is not None and self.controls.auto())):
             self.request(force=True)
 
     # -- results ---------------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import numpy as np
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QMainWindow
 
-from viewer.app import ViewerState
+from viewer.app import Selection, ViewerState
 from viewer.io import DisplayImage, Instance, Window
 
 from .decoding import Decoder
@@ -42,6 +42,7 @@ class ImageController:
 
     def select(self, instance: Instance, frame: int) -> None:
         """Decode `frame` of `instance` on the IO thread; the newest selection wins."""
+        self.state.selection = Selection(instance.path, frame)
         self.window.statusBar().showMessage(f"Decoding {instance.path.name}…")
         for view in self.views.values():
             view.set_placeholder("Decoding…" if not view.has_image() else "")

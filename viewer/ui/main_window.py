@@ -171,7 +171,7 @@ class MainWindow(QMainWindow):
         """Title bar and Explain button: the file name (not when anonymising: file names are often patient
         names), and Explain only with both an image and a model."""
         image: DisplayImage | None = self.state.image
-        self.controls.explain.setEnabled(image is not None and self.state.model is not None)
+        self.controls.set_explain_enabled(image is not None and self.state.model is not None)
         if image is None:
             self.setWindowTitle("RadCAM")
         elif self.state.anonymous:

@@ -74,13 +74,12 @@ class Menus:
         controls = w.controls
         self._add(explain, "&Explain", lambda: w.explaining.request(force=True), ["Ctrl+Return", "Ctrl+Enter"])
         self._add(explain, "&Cancel Job", w.jobs.cancel_running, "Esc")
-        self._add(explain, "Next &Method", lambda: controls.method.setCurrentIndex(
-            (controls.method.currentIndex() + 1) % controls.method.count()), "M")
+        self._add(explain, "Next &Method", controls.next_method, "M")
         explain.addSeparator()
-        self._add(explain, "Raise &Threshold", lambda: controls.threshold.setValue(controls.threshold.value() + 5), "]")
-        self._add(explain, "Lower T&hreshold", lambda: controls.threshold.setValue(controls.threshold.value() - 5), "[")
-        self._add(explain, "More &Opacity", lambda: controls.opacity.setValue(controls.opacity.value() + 10), ".")
-        self._add(explain, "Less O&pacity", lambda: controls.opacity.setValue(controls.opacity.value() - 10), ",")
+        self._add(explain, "Raise &Threshold", lambda: controls.nudge(threshold=5), "]")
+        self._add(explain, "Lower T&hreshold", lambda: controls.nudge(threshold=-5), "[")
+        self._add(explain, "More &Opacity", lambda: controls.nudge(opacity=10), ".")
+        self._add(explain, "Less O&pacity", lambda: controls.nudge(opacity=-10), ",")
         self._add(explain, "Con&tour", controls.contour.toggle, "C")
         self._add(explain, "&Auto-explain on Change", controls.auto_explain.toggle, "A")
         explain.addSeparator()

@@ -109,7 +109,7 @@ class TrustController:
         self.panel.clear(f"{method_title(explanation.result.method)} map: press Check this map "
                          "(Ctrl+T) to measure it.")
         self._show_pointing()
-        if self.panel.automatic.isChecked():
+        if self.panel.automatic_checks():
             self.check()
 
     # -- pointing (this thread: a max and a sum over the map) -----------------------------------------------

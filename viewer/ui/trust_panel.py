@@ -115,6 +115,10 @@ class TrustPanel(QWidget):
         self.sanity_text.setText("")
         self.set_pointing(None)
 
+    def automatic_checks(self) -> bool:
+        """Whether every new map is checked as soon as it is shown."""
+        return self.automatic.isChecked()
+
     def set_busy(self, busy: bool) -> None:
         self.check.setText("Checking…" if busy else "Check this map")
 
