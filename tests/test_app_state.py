@@ -142,3 +142,16 @@ def test_the_app_layer_imports_neither_qt_nor_tensorflow():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == ""
+
+
+def test_a_subclass_of_the_state_keeps_its_bases_events():
+    from viewer.app import field
+
+    class WithWorklist(ViewerState):
+        worklist = field[tuple](())
+
+    state = WithWorklist()
+    seen = record(state, "worklist", "inverted")
+    state.worklist = ("a.dcm",)
+    state.inverted = True
+    assert [name for name, _ in seen] == ["worklist", "inverted"]

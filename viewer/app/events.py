@@ -51,9 +51,10 @@ class HasEvents:
 
     def __init__(self) -> None:
         self.events: dict[str, Event[Any]] = {}
-        for name, value in type(self).__dict__.items():
-            if isinstance(value, field):
-                self.events[name] = Event(name)
+        for klass in reversed(type(self).__mro__):  # a subclass adds fields to its bases'
+            for name, value in vars(klass).items():
+                if isinstance(value, field):
+                    self.events[name] = Event(name)
 
     def connect(self, name: str, callback: Callable[[Any], None]) -> None:
         self.events[name].connect(callback)

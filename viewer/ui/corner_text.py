@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from viewer.io import DisplayImage, Window
 
 from .browser import format_date, patient_line
+
+if TYPE_CHECKING:
+    from viewer.app import ViewerState
+
+    from .views import ImageView, ViewGroup
 
 
 def window_lines(window: Window | None, inverted: bool) -> list[str]:
@@ -42,7 +49,7 @@ def overlay(threshold: float, opacity: float, colormap: str, window: Window | No
 class CornerText:
     """Keeps the three views' corner text in step with the state (image, window, map, style) and the zoom."""
 
-    def __init__(self, state, views: dict, view_group) -> None:
+    def __init__(self, state: ViewerState, views: dict[str, ImageView], view_group: ViewGroup) -> None:
         self.state, self.views, self.view_group = state, views, view_group
         for name in ("image", "window", "inverted", "explanation", "style", "anonymous"):
             state.connect(name, self.update)
