@@ -1,7 +1,7 @@
 """What `radcam-cli` and `radcam` share on the command line: an argument parser whose errors are a `UsageError`
 (one line and exit 2 from main(), not argparse's usage text and its own exit), and the one-line error printer.
 
-`radcam-cli` uses both; `radcam` (viewer/ui/app.py) switches to them with issue 14's UI split.
+`radcam-cli` and `radcam` (viewer/ui/app.py) use both.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Errors RadCAM reports to a user as one line (CLI exit code 2, a message in the GUI).
 
 Anything else that escapes is a bug in RadCAM (exit code 1). Every error type a user can see is defined here (the
-viewer's `viewer.ui.app.ArgumentError` moves here as `UsageError` with issue 14's UI split).
+viewer's bad arguments are a `UsageError` too).
 """
 
 
