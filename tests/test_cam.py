@@ -15,7 +15,7 @@ HAVE_FIXTURES = FIXTURE_MODEL.is_file() and PNEUMONIA.is_file()
 keras = pytest.importorskip("keras")
 layers = keras.layers
 
-from viewer.cam import METHODS, CamEngine, Cancelled, normalise, resolve_method  # noqa: E402
+from viewer.cam import METHODS, CamEngine, Cancelled, Target, normalise, resolve_method  # noqa: E402
 from viewer.model import default_model_path, load_model  # noqa: E402
 
 MODEL_KINDS = ["demo", "fixture_h5", "densenet_nested", "softmax"]
@@ -116,7 +116,7 @@ def test_every_method_runs_on_every_model_structure(engines, images, kind, metho
         assert result.cam_feature.shape == layer.shape[:2]
     assert not result.empty and result.cam.max() > 0.5
     assert len(result.predictions) == engine.model.n_outputs
-    assert result.target["name"] in engine.model.target_names
+    assert result.target.name in engine.model.target_names
     assert set(result.timings_ms) == {"preprocess", "cam"}
 
 
@@ -169,7 +169,7 @@ def test_gradcam_equals_reference_recipe(tmp_path, variant):
     for index in range(3):
         reference = _reference_gradcam(loaded.keras_model, x, "c2", "logits", index)
         result = engine.explain(display, "gradcam", target=index)
-        assert result.target["index"] == index and result.layer == "c2"
+        assert result.target.index == index and result.layer == "c2"
         if reference.max() <= 0:
             assert result.empty
             continue
@@ -203,7 +203,7 @@ def test_ablationcam_equals_reference_recipe(tmp_path, variant):
         weights = (y - ablated) / abs(y)
         reference, empty = normalise(np.tensordot(activations[0], weights, axes=([2], [0])))
         result = engine.explain(display, "ablationcam", target=index, layer="c1")
-        assert result.target["index"] == index and result.extra["channels"] == 8
+        assert result.target.index == index and result.extra["channels"] == 8
         assert np.isclose(result.extra["score"], y, rtol=1e-4, atol=1e-5)
         assert result.empty == empty
         assert np.allclose(result.cam_feature, reference, atol=1e-4)
@@ -275,11 +275,11 @@ def test_target_by_name_index_and_negative(engines, images):
     display = images["demo"]
     by_name = engine.explain(display, "gradcam", target="consolidation")
     by_index = engine.explain(display, "gradcam", target=1)
-    assert by_name.target["name"] == by_index.target["name"] == "consolidation"
+    assert by_name.target.name == by_index.target.name == "consolidation"
     assert np.allclose(by_name.cam, by_index.cam)
     top = engine.explain(display, "gradcam")
     scores = [p["score"] for p in top.predictions]
-    assert top.target["index"] == int(np.argmax(scores))
+    assert top.target.index == int(np.argmax(scores))
     with pytest.raises(RadcamError, match="unknown target"):
         engine.explain(display, "gradcam", target="effusion")
     with pytest.raises(RadcamError, match="out of range"):
@@ -289,15 +289,15 @@ def test_target_by_name_index_and_negative(engines, images):
     image = images["fixture_h5"]
     positive = sigmoid.explain(image, "gradcam", target="positive")
     negative = sigmoid.explain(image, "gradcam", target="negative")
-    assert positive.target == {"index": 0, "name": "positive", "output_index": 0, "sign": 1}
-    assert negative.target["name"] == "negative" and negative.target["sign"] == -1
-    assert sigmoid.explain(image, "gradcam", target=1).target["name"] == "negative"
+    assert positive.target == Target(unit=0, name="positive", sign=1) and positive.target.index == 0
+    assert negative.target.name == "negative" and negative.target.sign == -1
+    assert sigmoid.explain(image, "gradcam", target=1).target.name == "negative"
     # the complement's map is the negated logit's: where one is positive the other is not
     _, grads_pos = _gradients(sigmoid, image, 1.0)
     _, grads_neg = _gradients(sigmoid, image, -1.0)
     assert np.allclose(grads_pos, -grads_neg, atol=1e-6)
     default = sigmoid.explain(image, "gradcam")
-    assert default.target["name"] == ("positive" if default.predictions[0]["score"] >= 0.5 else "negative")
+    assert default.target.name == ("positive" if default.predictions[0]["score"] >= 0.5 else "negative")
 
 
 def _gradients(engine, display, sign):

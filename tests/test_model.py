@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from conftest import FIXTURES
 
+from viewer.cam import Target
 from viewer.errors import ModelError
 from viewer.model import ModelSpec, default_model_path, load_model, validate_options
 
@@ -57,12 +58,12 @@ def test_single_sigmoid_unit_has_positive_and_negative_targets(saved):
     loaded = load_model(saved(_small((32, 32, 3), 1)))
     assert loaded.labels == ["positive"] and loaded.target_names == ["positive", "negative"]
     assert loaded.spec.color_mode == "rgb"
-    assert loaded.resolve_target("negative") == (0, "negative", -1.0)
-    assert loaded.resolve_target(1) == (0, "negative", -1.0)
-    assert loaded.resolve_target(None, np.array([0.3])) == (0, "negative", -1.0)
-    assert loaded.resolve_target(None, np.array([0.7])) == (0, "positive", 1.0)
+    assert Target.resolve(loaded, "negative") == Target(0, "negative", -1)
+    assert Target.resolve(loaded, 1) == Target(0, "negative", -1)
+    assert Target.resolve(loaded, None, np.array([0.3])) == Target(0, "negative", -1)
+    assert Target.resolve(loaded, None, np.array([0.7])) == Target(0, "positive", 1)
     with pytest.raises(ModelError, match="unknown target"):
-        loaded.resolve_target("pneumonia")
+        Target.resolve(loaded, "pneumonia")
 
 
 def test_softmax_and_linear_heads_are_recognised(saved):

@@ -329,7 +329,7 @@ def test_logits_are_written_as_logits_and_shown_as_probabilities(capsys, folder,
     z = float(np.asarray(_reference(single_path, image))[0, 0])
     result = CamEngine(load_model(single_path)).explain(np.asarray(Image.open(image)), "gradcam")
     assert np.isclose(result.predictions[0]["score"], 1 / (1 + np.exp(-z)), atol=1e-5)
-    assert result.target["name"] == "negative"
+    assert result.target.name == "negative"
 
 
 def test_a_sidecar_calling_logits_probabilities_is_caught(capsys, folder, image, tmp_path):

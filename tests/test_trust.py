@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from conftest import assert_one_line_error, run_cli
 
+from viewer.cam import Target
 from viewer.errors import RadcamError
 from viewer.model import default_model_path
 from viewer.trust import (
@@ -140,7 +141,7 @@ def test_deletion_and_insertion_rank_the_true_map_above_random(texture_engine):
     from viewer.trust import deletion_insertion
 
     display = _textured()
-    target = {"index": 0, "name": "positive", "output_index": 0, "sign": 1}
+    target = Target(0, "positive", 1)
     truth = box_mask(display.shape, (8, 8, 12, 12)).astype(np.float32)
     right = deletion_insertion(texture_engine, display, truth, target)
     noise = deletion_insertion(texture_engine, display, random_map(display.shape), target)
@@ -156,7 +157,7 @@ def test_average_drop_keeps_what_the_model_needs(texture_engine):
     from viewer.trust import confidence_change
 
     display = _textured()
-    target = {"index": 0, "output_index": 0, "sign": 1}
+    target = Target(0, "positive", 1)
     truth = box_mask(display.shape, (8, 8, 12, 12)).astype(np.float32)
     kept = confidence_change(texture_engine, display, truth, target)
     assert kept.score > 0.99 and kept.drop < 0.01
@@ -169,7 +170,7 @@ def test_measures_report_progress_and_can_be_cancelled(texture_engine):
     from viewer.trust import score_map
 
     display = _textured()
-    target = {"index": 0, "output_index": 0, "sign": 1}
+    target = Target(0, "positive", 1)
     seen = []
     score_map(texture_engine, display, random_map(display.shape), target, progress=seen.append)
     assert seen == sorted(seen) and seen[-1] == pytest.approx(1.0)
@@ -186,7 +187,7 @@ def test_trust_scoring_halves_its_batch_when_memory_runs_out(texture_engine, mon
 
     rng = np.random.default_rng(3)
     raw = rng.uniform(0, 255, (10, 32, 32, 1)).astype(np.float32)
-    target = {"index": 0, "output_index": 0, "sign": 1}
+    target = Target(0, "positive", 1)
     texture_engine.score_batch_limit = None
     monkeypatch.setattr(texture_engine, "batch_size_for", lambda: 8)
     reference = score_raw(texture_engine, raw, target)

@@ -501,7 +501,7 @@ def test_clicking_a_label_explains_it(qtbot, window):
     cell = table.visualItemRect(table.item(1, 0)).center()
     with qtbot.waitSignal(window.explanationShown, timeout=JOB_TIMEOUT_MS):
         qtbot.mouseClick(table.viewport(), Qt.MouseButton.LeftButton, pos=cell)
-    assert window.state.explanation.result.target["index"] == other
+    assert window.state.explanation.result.target.index == other
     assert window.controls.target_index() == other
 
 

@@ -23,7 +23,7 @@ from .jobs import Part, Reporter
 from .requests import CompareRequest, ExplainKey, ExplainRequest, ExplainSettings, Explanation, ModelInfo, TrustRequest
 
 if TYPE_CHECKING:
-    from viewer.cam import CamEngine
+    from viewer.cam import CamEngine, Target
     from viewer.model.loaded import LoadedModel
     from viewer.render import OverlayRenderer
     from viewer.trust import RandomisedModel
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from .exporting import ExportOptions
 
 PANEL_SIDE = 768  # px, the longer side of each cell of the method comparison grid (one cell per method)
-Baselines = tuple[np.ndarray, tuple[Any, Any], "np.ndarray | None", dict[str, Any]]
+Baselines = tuple[np.ndarray, "Target", "np.ndarray | None", dict[str, Any]]
 
 
 def method_help(key: str) -> str:
@@ -134,7 +134,7 @@ class ModelSession:
 
         engine = self._engine()
         model_input = engine.model.prepare_raw(request.pixels)  # the same read-only array for the same pixels
-        target = (request.result.target["output_index"], request.result.target["sign"])
+        target = request.result.target
         kept = self.baselines
         if (kept is not None and kept[0] is model_input and kept[1] == target
                 and _same_region(kept[2], request.region)):

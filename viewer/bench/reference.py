@@ -27,6 +27,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from viewer.cam import Target
 from viewer.errors import CamError
 
 
@@ -89,7 +90,7 @@ class NaiveScoreCam:
         activations = self.activation_model.predict(img_array, verbose=0)[0]  # (h', w', k)
         if channels is not None:
             activations = activations[..., :channels]
-        index, _name, sign = loaded.resolve_target(None, self._scores(img_array)[0])  # RadCAM's top class
+        target = Target.resolve(loaded, None, self._scores(img_array)[0])  # RadCAM's top class
         height, width = raw.shape[:2]
         masked = []
         for k in range(activations.shape[-1]):
@@ -98,10 +99,8 @@ class NaiveScoreCam:
             mask = (mask - low) / (high - low) if high > low else np.zeros_like(mask)
             masked.append(raw * mask[..., None])
         inputs = np.asarray(loaded.preprocess(np.stack(masked)), np.float32)
-        scores = self._scores(inputs)[:, index]
-        blank = self._scores(np.asarray(loaded.preprocess(np.zeros_like(raw)[None]), np.float32))[0, index]
-        if sign < 0:
-            scores, blank = 1.0 - scores, 1.0 - blank
+        scores = target.probability(self._scores(inputs))
+        blank = target.probability(self._scores(np.asarray(loaded.preprocess(np.zeros_like(raw)[None]), np.float32)))[0]
         weights = scores - blank
         cam = np.maximum(np.tensordot(activations, weights, axes=([2], [0])), 0.0)
         top, low = float(cam.max()), float(cam.min())

@@ -31,7 +31,7 @@ INFO = MethodInfo("ablationcam", "Ablation-CAM", "Ablation-CAM: channels weighte
 def compute(ctx: CamContext) -> np.ndarray:
     a = ctx.activations()  # fixes the target
     assert ctx.target is not None
-    index, _name, sign = ctx.target
+    index, sign = ctx.target.unit, ctx.target.sign
     ablate = ctx.compiled(("ablation", ctx.layer), build_ablation)
     k = a.shape[2]
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from viewer.cam.base import TargetTuple
+from viewer.cam.base import Target
 from viewer.cam.batches import Cancel, Progress, score_in_batches
 
 if TYPE_CHECKING:
@@ -20,13 +20,13 @@ class CamContext:
     """One explain() call: the image's model input, the target layer, options, and lazily computed passes.
 
     Public to method files: `engine`, `layer`, `raw` (1, h, w, c) pixels in [0, 255] after the resize, `x` (the
-    model input), `top_n`, `batch_size`, `progress`, `cancel`, `target` ((unit, name, sign), fixed by the first
-    pass when the caller asked for the top class), `probs` (the model's probabilities), `extra` (goes into
-    CamResult.extra); `gradients()`, `activations()`, `input_gradients()`, `target_args()`, `compiled(key, build)`,
+    model input), `top_n`, `batch_size`, `progress`, `cancel`, `target` (a `Target`, fixed by the first pass when
+    the caller asked for the top class), `probs` (the model's probabilities), `extra` (goes into CamResult.extra);
+    `gradients()`, `activations()`, `input_gradients()`, `target_args()`, `compiled(key, build)`,
     `score_batches(...)`."""
 
     def __init__(self, engine: CamEngine, layer: str | None, raw: np.ndarray, x: np.ndarray,
-                 explicit: TargetTuple | None, *, top_n: int = 32, batch_size: int | None = None,
+                 explicit: Target | None, *, top_n: int = 32, batch_size: int | None = None,
                  progress: Progress | None = None, cancel: Cancel | None = None) -> None:
         self.engine = engine
         self.layer = layer
@@ -37,7 +37,7 @@ class CamContext:
         self.progress = progress
         self.cancel = cancel
         self.probs: np.ndarray | None = None
-        self.target: TargetTuple | None = explicit  # None until a pass fixes the top class
+        self.target: Target | None = explicit  # None until a pass fixes the top class
         self.extra: dict[str, Any] = {}
         self._cache: dict[str, Any] = {}
 
@@ -59,7 +59,7 @@ class CamContext:
             a, probs = self.compiled(("forward", self.layer))(self.x)
             self._set_probs(probs)
             if self.target is None:
-                self.target = self.engine.model.resolve_target(None, self.probs)
+                self.target = Target.resolve(self.engine.model, None, self.probs)
             self._cache["activations"] = np.asarray(a)[0]
         activations: np.ndarray = self._cache["activations"]
         return activations
@@ -85,7 +85,7 @@ class CamContext:
         """(index, sign) for a targeted pass: (-1, 0) asks the pass for the top class."""
         if self.target is None:
             return np.int32(-1), np.float32(0.0)
-        return np.int32(self.target[0]), np.float32(self.target[2])
+        return np.int32(self.target.unit), np.float32(self.target.sign)
 
     def score_batches(self, count: int, score: Callable[[int, int], np.ndarray], what: str,
                       unit: str) -> tuple[np.ndarray, int]:
@@ -101,7 +101,4 @@ class CamContext:
 
     def _set_target(self, index: Any, sign: Any) -> None:
         if self.target is None:
-            index, sign = int(index), float(sign)
-            names = self.engine.model.target_names
-            self.target = (index, names[1] if (self.engine.model.single_sigmoid and sign < 0) else names[index],
-                           sign)
+            self.target = Target.chosen(self.engine.model, index, sign)

@@ -20,7 +20,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from viewer.cam.base import PASS_THROUGH, CamResult, LayerInfo, normalise
+from viewer.cam.base import PASS_THROUGH, CamResult, LayerInfo, Target, normalise
 from viewer.cam.context import CamContext
 from viewer.cam.hooks import Call, Hooks
 from viewer.cam.passes import PASSES, Builder, Key
@@ -153,7 +153,7 @@ class CamEngine:
         layer_name = self.target_layer(layer)[0].name if info.needs_layer or layer else None
         explicit = None
         if target is not None:
-            explicit = self.model.resolve_target(target)
+            explicit = Target.resolve(self.model, target)
         ctx = CamContext(self, layer_name, raw, x, explicit, top_n=top_n, batch_size=batch_size,
                          progress=progress, cancel=cancel)
         with self._lock:
@@ -162,7 +162,6 @@ class CamEngine:
             raise CamError(f"the {name} map is NaN/inf for this image: the model's activations or gradients "
                            f"overflow at layer {layer_name or 'input'!r}")
         assert ctx.target is not None and ctx.probs is not None  # every method runs a pass that fixes them
-        index, tname, sign = ctx.target
         feature, empty = normalise(feature)
         height, width = display.shape[:2]
         cam = cv2.resize(feature, (width, height), interpolation=cv2.INTER_LINEAR) if feature.size > 1 \
@@ -174,9 +173,7 @@ class CamEngine:
         if progress is not None:
             progress(1.0)
         return CamResult(
-            cam=cam, cam_feature=feature, predictions=self._predictions(ctx.probs), target={
-                "index": index if sign > 0 or not self.model.single_sigmoid else 1, "name": tname,
-                "output_index": index, "sign": int(sign)},
+            cam=cam, cam_feature=feature, predictions=self._predictions(ctx.probs), target=ctx.target,
             layer=str(layer_name) if info.needs_layer else "input",
             method=name, device=self.device,
             timings_ms={"preprocess": (t_pre - start) * 1e3, "cam": (end - t_pre) * 1e3}, empty=empty,

@@ -29,7 +29,7 @@ def head_weights(ctx: CamContext) -> np.ndarray:
                        f"layer {ctx.layer!r}; this model has {kinds}")
     ctx.activations()
     assert ctx.target is not None  # fixed by the forward pass
-    index, _name, sign = ctx.target
+    index, sign = ctx.target.unit, ctx.target.sign
     kernel = np.asarray(after[1].kernel)
     return sign * kernel[:, index]
 

@@ -40,7 +40,8 @@ def scalars() -> tuple[Any, Any]:
 
 
 def auto_target(engine: CamEngine, probs: Any, index: Any, sign: Any) -> tuple[Any, Any]:
-    """index < 0: the top class (single sigmoid unit: the label if p ≥ 0.5 else its complement)."""
+    """index < 0: the top class (single sigmoid unit: the label if p ≥ 0.5 else its complement), viewer.cam.Target's
+    rule inside the graph; Target.chosen names the result."""
     import tensorflow as tf
 
     top = tf.cast(tf.argmax(probs[0]), tf.int32)

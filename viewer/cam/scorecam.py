@@ -32,7 +32,7 @@ def score_weights(ctx: CamContext, channels: np.ndarray) -> np.ndarray:
 
     activations = ctx.activations()
     assert ctx.target is not None  # fixed by the forward pass
-    index, _name, sign = ctx.target
+    index, sign = ctx.target.unit, ctx.target.sign
     raw = tf.constant(ctx.raw)
     maps = np.ascontiguousarray(np.moveaxis(activations[..., channels], -1, 0), np.float32)
     scores, size = ctx.score_batches(len(maps), lambda start, stop: score_batch(ctx.engine, raw, maps[start:stop],

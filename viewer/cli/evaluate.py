@@ -177,7 +177,7 @@ def _evaluate(args, engine, randomised, image, base, methods: list[str]) -> tupl
                 engine, base, result.target, region=region, tolerance=tolerance, steps=args.steps).items()}
         shown[method] = result
         lines.append({**common, "method": method, "layer": result.layer,
-                      "target": {"index": result.target["index"], "name": result.target["name"]},
+                      "target": result.target.as_dict(),
                       "empty_map": result.empty, **found.to_dict(), "baselines": baselines,
                       "seconds": round(seconds, 3)})
     return lines, shown
@@ -196,7 +196,7 @@ def _write_grid(path: Path, source: Path, base, shown: dict, lines: list[dict], 
         title = (f"{method_title(method)}  del {line['curves']['deletion_auc']:.2f}  "
                  f"{line['randomisation']['verdict']}")
         panels.append((title, fit_within(overlay(base, result.cam), GRID_PANEL_PX)))
-    target = next(iter(shown.values())).target["name"] if shown else "-"
+    target = next(iter(shown.values())).target.name if shown else "-"
     header = f"{printable(Path(source).name)} · target {target} · model {model_name}"
     caption = ("del: deletion AUC, lower is better · pass/fail: the map changes (|Spearman| < 0.5) when the "
                "model's top layers are re-initialised")

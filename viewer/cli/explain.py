@@ -111,7 +111,7 @@ def _explain_one(args, path: Path, stem: str, names, engine, method: str, style,
             return
         line = {
             "image": label, "frame": image.frame, "model": model.name, "method": result.method,
-            "layer": result.layer, "target": {"index": result.target["index"], "name": result.target["name"]},
+            "layer": result.layer, "target": result.target.as_dict(),
             "predictions": result.predictions, "cam_shape": list(result.cam.shape), "empty": result.empty,
             "device": result.device, "out_of_domain": domain,
             "timings_ms": {"load": round((t1 - t0) * 1e3, 2),

@@ -48,18 +48,16 @@ def method_title(key: str) -> str:
 
 
 def target_score(result) -> float | None:
-    """The explained target's probability (viewer.cam.target_probability over the result's predictions)."""
-    from viewer.cam import target_probability
-
+    """The explained target's probability (Target.probability over the result's predictions)."""
     if not result.predictions:
         return None
-    return float(target_probability([[p["score"] for p in result.predictions]], result.target)[0])
+    return float(result.target.probability([p["score"] for p in result.predictions]))
 
 
 def caption(result, threshold: float) -> str:
     score = target_score(result)
     scored = f" {score:.3f}" if score is not None else ""
-    return f"{method_title(result.method)} · {result.target['name']}{scored} · threshold {threshold:.2f}"
+    return f"{method_title(result.method)} · {result.target.name}{scored} · threshold {threshold:.2f}"
 
 
 def explanation_stem(source: Path, frame: int = 0, index: int = 1, numbered: bool = False,
@@ -99,7 +97,7 @@ def record(image, result, model: str, style: OverlayStyle, files: list[Path], ou
     """The JSON sidecar of one explanation (source, model, method, layer, target, scores, overlay, software) and
     why the image is outside the model's domain (viewer.model.domain; [] inside)."""
     return {"source": str(image.path), "frame": image.frame, "model": model, "method": result.method,
-            "layer": result.layer, "target": {k: result.target[k] for k in ("index", "name") if k in result.target},
+            "layer": result.layer, "target": result.target.as_dict(),
             "target_score": target_score(result), "predictions": result.predictions, "device": result.device,
             "empty_map": bool(result.empty), "timings_ms": result.timings_ms, "overlay": style.as_dict(),
             "files": [Path(path).name for path in files], "patient": image.metadata.get("patient"),

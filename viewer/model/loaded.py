@@ -1,5 +1,6 @@
 """LoadedModel: a Keras model with its resolved spec — display-image preparation (with the model-input memo),
-prediction, probabilities and targets. Built by viewer.model.loader.load_model.
+prediction, probabilities and target names (viewer.cam.Target resolves a requested target). Built by
+viewer.model.loader.load_model.
 
 Importing this module imports no TensorFlow: the Keras model comes in loaded, and probabilities() reaches for
 TensorFlow only when handed a tensor, which exists only once TensorFlow is loaded.
@@ -64,41 +65,6 @@ class LoadedModel:
             label = self.labels[0]
             return [label, "negative" if label == "positive" else f"not {label}"]
         return self.labels
-
-    def resolve_target(self, target: str | int | None, scores: np.ndarray | None = None) -> tuple[int, str, float]:
-        """(output unit, target name, sign): sign -1 is the complement of a single sigmoid unit.
-
-        target None → the top-scoring class (for a single unit: the label when p ≥ 0.5, else its complement).
-        """
-        names = self.target_names
-        if target is None:
-            if scores is None:
-                raise ModelError("no target and no scores to choose the top class from")
-            if self.single_sigmoid:
-                choice = 0 if float(scores[0]) >= 0.5 else 1
-            else:
-                choice = int(np.argmax(scores))
-        elif isinstance(target, (int, np.integer)) and not isinstance(target, bool):
-            choice = int(target)
-            if not -len(names) <= choice < len(names):
-                raise ModelError(f"target index {choice} out of range: this model has targets {names}")
-            choice %= len(names)
-        elif isinstance(target, str):
-            text = target.strip()
-            lowered = [n.lower() for n in names]
-            if text.lower() in lowered:
-                choice = lowered.index(text.lower())
-            elif self.single_sigmoid and text.lower() == "negative":
-                choice = 1
-            elif text.lstrip("-").isdigit():
-                return self.resolve_target(int(text), scores)
-            else:
-                raise ModelError(f"unknown target {target!r}; this model's targets are {names}")
-        else:
-            raise ModelError(f"target must be a label name or index, not {target!r}")
-        if self.single_sigmoid:
-            return 0, names[choice], (1.0 if choice == 0 else -1.0)
-        return choice, names[choice], 1.0
 
     # ---- input ----
     def model_inputs(self, display: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

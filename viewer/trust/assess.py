@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from viewer.cam import Target
+
 from .baselines import baseline_maps
 from .confidence import Confidence, confidence_change
 from .curves import DEFAULT_STEPS, Curves, deletion_insertion
@@ -48,7 +50,7 @@ def _part(progress: Progress, start: float, span: float) -> Progress:
     return None if progress is None else (lambda fraction: progress(start + span * fraction))
 
 
-def score_map(engine, display: np.ndarray, saliency: np.ndarray, target: dict, *, region: np.ndarray | None = None,
+def score_map(engine, display: np.ndarray, saliency: np.ndarray, target: Target, *, region: np.ndarray | None = None,
               tolerance: float = DEFAULT_TOLERANCE, steps: int = DEFAULT_STEPS, progress: Progress = None,
               cancel: Callable[[], bool] | None = None) -> MapScores:
     """Deletion/insertion, average drop/increase and (with `region`, bool at the display size) pointing/energy of
@@ -76,7 +78,7 @@ def assess(engine, display: np.ndarray, result, *, randomised: RandomisedModel |
     return Assessment(result.method, scores, check)
 
 
-def score_baselines(engine, display: np.ndarray, target: dict, *, region: np.ndarray | None = None,
+def score_baselines(engine, display: np.ndarray, target: Target, *, region: np.ndarray | None = None,
                     tolerance: float = DEFAULT_TOLERANCE, steps: int = DEFAULT_STEPS, seed: int = 0,
                     progress: Progress = None, cancel: Callable[[], bool] | None = None) -> dict[str, MapScores]:
     """score_map() of every baseline map (random, edge) for `target` on `display`."""

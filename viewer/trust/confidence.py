@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from viewer.cam import Target
+
 from .curves import at_input_grid
 from .scoring import score_raw
 
@@ -29,7 +31,7 @@ class Confidence:
                 "increase": self.increase}
 
 
-def confidence_change(engine, display: np.ndarray, saliency: np.ndarray, target: dict,
+def confidence_change(engine, display: np.ndarray, saliency: np.ndarray, target: Target,
                       progress: Callable[[float], None] | None = None,
                       cancel: Callable[[], bool] | None = None) -> Confidence:
     """Y and O for `saliency` (display-sized, in [0, 1]) explaining `target` (CamResult.target) on `display`."""

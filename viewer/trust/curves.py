@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from viewer.cam import Target
+
 from .scoring import score_raw
 
 DEFAULT_STEPS = 16
@@ -64,7 +66,7 @@ def at_input_grid(engine, saliency: np.ndarray) -> np.ndarray:
     return cv2.resize(saliency, (w, h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
 
 
-def deletion_insertion(engine, display: np.ndarray, saliency: np.ndarray, target: dict, steps: int = DEFAULT_STEPS,
+def deletion_insertion(engine, display: np.ndarray, saliency: np.ndarray, target: Target, steps: int = DEFAULT_STEPS,
                        progress: Callable[[float], None] | None = None,
                        cancel: Callable[[], bool] | None = None) -> Curves:
     """Both curves for `saliency` (a map at the display size, higher = more important) explaining `target`

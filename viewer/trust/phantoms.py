@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from viewer.cam import Target
 from viewer.demo.cases import TOLERANCE, lesion_cases
 from viewer.errors import CamError
 
@@ -60,8 +61,7 @@ def demo_report(engine, methods: list[str], count: int = 100, *, steps: int = DE
     tallies = {name: _Tally() for name in (*methods, *BASELINES)}
     failed: dict[str, str] = {}
     for i, case in enumerate(lesion_cases(count)):
-        unit, label, sign = engine.model.resolve_target(case.kind)
-        target = {"index": unit, "name": label, "output_index": unit, "sign": sign}
+        target = Target.resolve(engine.model, case.kind)
         start = time.perf_counter()
         baselines = score_baselines(engine, case.display, target, region=case.mask, tolerance=tolerance, steps=steps,
                                     cancel=cancel)

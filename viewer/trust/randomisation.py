@@ -109,7 +109,7 @@ def randomisation_check(engine, display: np.ndarray, result, randomised: Randomi
     if result.empty:
         return Randomisation(result.method, randomised.layers, None, None, threshold, "n/a")
     layer = result.layer if METHODS[result.method].needs_layer else None
-    after = randomised.engine.explain(display, result.method, target=result.target["name"], layer=layer,
+    after = randomised.engine.explain(display, result.method, target=result.target.name, layer=layer,
                                       progress=progress, cancel=cancel)
     h, w = engine.model.input_size
     before_map, after_map = (cv2.resize(r.cam_feature, (w, h), interpolation=cv2.INTER_LINEAR)

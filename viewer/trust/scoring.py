@@ -11,10 +11,10 @@ from collections.abc import Callable
 
 import numpy as np
 
-from viewer.cam import score_in_batches, target_probability
+from viewer.cam import Target, score_in_batches
 
 
-def score_raw(engine, raw: np.ndarray, target: dict, progress: Callable[[float], None] | None = None,
+def score_raw(engine, raw: np.ndarray, target: Target, progress: Callable[[float], None] | None = None,
               cancel: Callable[[], bool] | None = None) -> np.ndarray:
     """Target scores of raw images (n, h, w, c) in [0, 255], float64."""
     model = engine.model
@@ -22,7 +22,7 @@ def score_raw(engine, raw: np.ndarray, target: dict, progress: Callable[[float],
     def score(start: int, stop: int) -> np.ndarray:
         probabilities = engine.probabilities(model.preprocess(raw[start:stop]))
         model.check_output(probabilities)
-        return target_probability(probabilities, target)
+        return target.probability(probabilities)
 
     scores, _size = score_in_batches(engine, len(raw), score, progress=progress, cancel=cancel,
                                      what="trust measure", unit="modified image", dtype=np.float64)

@@ -66,7 +66,7 @@ class CornerText:
         zoom = self.view_group.zoom_percent()
         self.views["original"].set_corner_text(original(image, state.window, state.inverted, zoom, state.anonymous))
         result = state.explanation.result if state.explanation else None
-        target = f"{result.target['name']}" if result else ""
+        target = f"{result.target.name}" if result else ""
         if result:
             score = target_score(result)
             target += f"  {score:.3f}" if score is not None else ""

@@ -121,7 +121,7 @@ class ExplainController(QObject):
         self.heatmap.set_pixels(explanation.heatmap)
         self.heatmap.set_placeholder("The map localises nothing for this target (no activation above zero, or "
                                      "the same everywhere)" if result.empty else "")
-        self.controls.set_predictions(result.predictions, result.target["index"])
+        self.controls.set_predictions(result.predictions, result.target.index)
         total = sum((result.timings_ms or {}).values())
         self.jobs.show_timing(f"{self.method_name()}: {total:.0f} ms" if total else "")
         if result.device:

@@ -75,7 +75,7 @@ class TrustController:
             return None
         key = explanation.key
         header = f"{Path(key.path).name if not state.anonymous else 'image'} · " \
-                 f"target {explanation.result.target['name']} · layer {explanation.result.layer}"
+                 f"target {explanation.result.target.name} · layer {explanation.result.layer}"
         request = CompareRequest(key=key, pixels=state.model_input, base=state.base, style=state.style,
                                  header=header)
         session = self.session
