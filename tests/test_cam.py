@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 from conftest import FIXTURES
@@ -213,14 +215,16 @@ def test_ablationcam_batches_progress_cancel_and_one_trace(engines, images):
     engine = _engine(engines, "demo")
     display = images["demo"]
     seen = []
-    whole = engine.explain(display, "ablationcam", target="nodule", progress=seen.append)
+    whole = engine.explain(display, "ablationcam", target="nodule",
+                           reporter=SimpleNamespace(progress=seen.append, cancelled=lambda: False))
     assert seen == sorted(seen) and seen[-1] == 1.0 and len(seen) >= 2
     assert whole.extra["channels"] == 64
     small = engine.explain(display, "ablationcam", target="nodule", batch_size=5)
     assert small.extra["batch_size"] == 5 and np.allclose(small.cam_feature, whole.cam_feature, atol=1e-4)
     calls = []
     with pytest.raises(Cancelled, match="Ablation-CAM cancelled"):
-        engine.explain(display, "ablationcam", batch_size=8, cancel=lambda: calls.append(1) or len(calls) > 2)
+        engine.explain(display, "ablationcam", batch_size=8, reporter=SimpleNamespace(
+            progress=lambda fraction: None, cancelled=lambda: calls.append(1) or len(calls) > 2))
     assert len(calls) == 3
     engine.explain(display[::-1].copy(), "ablationcam")
     assert engine.trace_counts[("ablation", engine.default_layer())] == 1
@@ -355,7 +359,8 @@ def test_scorecam_batches_progress_cancel_and_baseline(engines, images):
     engine = _engine(engines, "demo")
     display = images["demo"]
     seen = []
-    whole = engine.explain(display, "scorecam", target="nodule", progress=seen.append)
+    whole = engine.explain(display, "scorecam", target="nodule",
+                           reporter=SimpleNamespace(progress=seen.append, cancelled=lambda: False))
     assert seen == sorted(seen) and seen[-1] == 1.0 and len(seen) >= 2
     assert whole.extra["channels"] == 64
     small = engine.explain(display, "scorecam", target="nodule", batch_size=5)
@@ -364,7 +369,8 @@ def test_scorecam_batches_progress_cancel_and_baseline(engines, images):
     assert np.isclose(whole.extra["baseline"], engine.model.predict(blank)[0, 0], atol=1e-5)
     calls = []
     with pytest.raises(Cancelled):
-        engine.explain(display, "scorecam", batch_size=8, cancel=lambda: calls.append(1) or len(calls) > 2)
+        engine.explain(display, "scorecam", batch_size=8, reporter=SimpleNamespace(
+            progress=lambda fraction: None, cancelled=lambda: calls.append(1) or len(calls) > 2))
     assert len(calls) == 3
     faster = engine.explain(display, "faster-scorecam", top_n=10)
     assert faster.extra["channels"] == 10

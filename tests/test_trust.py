@@ -4,6 +4,7 @@ right answer is known, and on the shipped demo model (run with -s to see every m
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -172,10 +173,12 @@ def test_measures_report_progress_and_can_be_cancelled(texture_engine):
     display = _textured()
     target = Target(0, "positive", 1)
     seen = []
-    score_map(texture_engine, display, random_map(display.shape), target, progress=seen.append)
+    score_map(texture_engine, display, random_map(display.shape), target,
+              reporter=SimpleNamespace(progress=seen.append, cancelled=lambda: False))
     assert seen == sorted(seen) and seen[-1] == pytest.approx(1.0)
     with pytest.raises(Cancelled):
-        score_map(texture_engine, display, random_map(display.shape), target, cancel=lambda: True)
+        score_map(texture_engine, display, random_map(display.shape), target,
+                  reporter=SimpleNamespace(progress=lambda fraction: None, cancelled=lambda: True))
 
 
 def test_trust_scoring_halves_its_batch_when_memory_runs_out(texture_engine, monkeypatch):

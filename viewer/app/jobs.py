@@ -6,8 +6,9 @@
 `on_done(result)` or `on_error(one_line_reason)` runs afterwards on the UI thread, and only while the job is still
 the wanted one of its kind: a newer job of the same kind supersedes it (`replace=True` also cancels it), and its
 result is dropped (JobTracker). The reporter is the job's one handle on the UI: `progress(fraction)` and
-`cancelled()`; `part(reporter, start, span)` gives a step its share of the bar. The lower layers (cam, trust) still
-take `progress=` and `cancel=` callables: `reporter.progress` and `reporter.cancelled` are passed at that boundary.
+`cancelled()`; `part(reporter, start, span)` gives a step its share of the bar. The reporter is viewer.cam's
+(`Reporter`, `Quiet`, `Part`, defined there because cam cannot import app): the job passes it on as it is to
+CamEngine.explain and the trust measures (`reporter=`).
 """
 
 from __future__ import annotations
@@ -15,41 +16,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol, TypeVar
 
+from viewer.cam.base import Part, Quiet, Reporter
+
 R = TypeVar("R")
 
-
-class Reporter(Protocol):
-    """What a job gets: where to say how far it is, and whether to stop."""
-
-    def progress(self, fraction: float) -> None: ...
-
-    def cancelled(self) -> bool: ...
-
-
 Job = Callable[[Reporter], R]
-
-
-class Quiet:
-    """A reporter for work nobody watches (tests, scripts): progress goes nowhere, never cancelled."""
-
-    def progress(self, fraction: float) -> None:
-        pass
-
-    def cancelled(self) -> bool:
-        return False
-
-
-class Part:
-    """`span` of another reporter's bar from `start`: step n of a batch, the baselines after the measures."""
-
-    def __init__(self, reporter: Reporter, start: float, span: float) -> None:
-        self.reporter, self.start, self.span = reporter, start, span
-
-    def progress(self, fraction: float) -> None:
-        self.reporter.progress(self.start + self.span * fraction)
-
-    def cancelled(self) -> bool:
-        return self.reporter.cancelled()
 
 
 def part(reporter: Reporter, start: float, span: float) -> Reporter:
@@ -112,3 +83,6 @@ class InlineJobs:
 
     def cancel(self, kind: str) -> None:
         self.tracker.forget(kind)
+
+
+__all__ = ["InlineJobs", "Job", "JobTracker", "Jobs", "Part", "Quiet", "Reporter", "part"]

@@ -1,8 +1,8 @@
 """What runs on the model thread: TensorFlow, the loaded model and its CAM engine live there and nowhere else.
 
 Nothing here imports TensorFlow at module level; the first load() does (through viewer.model), on the model
-thread, after the window is on screen. Every method is a job body: it gets the job's Reporter and passes
-`reporter.progress` / `reporter.cancelled` on to viewer.cam and viewer.trust.
+thread, after the window is on screen. Every method is a job body: it gets the job's Reporter and passes it (or
+a Part of it) on to viewer.cam and viewer.trust.
 """
 
 from __future__ import annotations
@@ -106,7 +106,7 @@ class ModelSession:
 
         result = self._engine().explain(request.pixels, method=request.method, target=request.target,
                                         layer=request.layer, top_n=self.top_n, batch_size=self.batch_size,
-                                        progress=reporter.progress, cancel=reporter.cancelled)
+                                        reporter=reporter)
         style = request.style
         renderer = OverlayRenderer(request.base, result.cam)
         return Explanation(key=request.key, result=result, base=request.base, renderer=renderer,
@@ -121,8 +121,7 @@ class ModelSession:
             self.randomised = RandomisedModel(self._loaded())  # seconds on a large model: once per model
         measures = Part(reporter, 0.0, 0.7)
         report: dict[str, Any] = assess(engine, request.pixels, request.result, randomised=self.randomised,
-                                        region=request.region, progress=measures.progress,
-                                        cancel=reporter.cancelled).to_dict()
+                                        region=request.region, reporter=measures).to_dict()
         report["baselines"] = self._baselines(request, Part(reporter, 0.7, 0.3))
         return request.key, report
 
@@ -140,8 +139,7 @@ class ModelSession:
                 and _same_region(kept[2], request.region)):
             return kept[3]
         scores = {name: found.to_dict() for name, found in score_baselines(
-            engine, request.pixels, request.result.target, region=request.region, progress=reporter.progress,
-            cancel=reporter.cancelled).items()}
+            engine, request.pixels, request.result.target, region=request.region, reporter=reporter).items()}
         self.baselines = (model_input, target, request.region, scores)
         return scores
 
@@ -158,8 +156,7 @@ class ModelSession:
             step = Part(reporter, number / len(METHODS), 1 / len(METHODS))
             try:
                 result = engine.explain(request.pixels, method=method, target=request.target, layer=request.layer,
-                                        top_n=self.top_n, batch_size=self.batch_size, progress=step.progress,
-                                        cancel=reporter.cancelled)
+                                        top_n=self.top_n, batch_size=self.batch_size, reporter=step)
             except RadcamError:  # e.g. CAM needs a GAP → Dense head: say so in its cell
                 panels.append((f"{method_title(method)}: not applicable", np.full_like(base, 24)))
                 step.progress(1.0)
@@ -191,7 +188,7 @@ class ModelSession:
                 image = open_image(path, frame)
                 result = engine.explain(
                     image.render(), method=settings.method, target=settings.target, layer=settings.layer,
-                    top_n=self.top_n, batch_size=self.batch_size, progress=step.progress, cancel=reporter.cancelled)
+                    top_n=self.top_n, batch_size=self.batch_size, reporter=step)
                 base = image.render(invert=image.invert != inverted)
                 item = ExportItem(image=image, base=base, explanation=result, model=loaded.name,
                                   index=number + 1, numbered=True, expects=loaded.spec.expects)

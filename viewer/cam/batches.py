@@ -14,25 +14,22 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from viewer.cam.base import Cancelled
+from viewer.cam.base import QUIET, Cancelled, Reporter
 from viewer.errors import CamError
 
 if TYPE_CHECKING:
     from viewer.cam.engine import CamEngine
 
-Progress = Callable[[float], None]
-Cancel = Callable[[], bool]
-
-
 def score_in_batches(engine: CamEngine, count: int, score: Callable[[int, int], np.ndarray], *,
-                     batch_size: int | None = None, progress: Progress | None = None, cancel: Cancel | None = None,
+                     batch_size: int | None = None, reporter: Reporter = QUIET,
                      what: str = "Score-CAM", unit: str = "masked image", share: float = 1.0,
                      dtype: type = np.float32) -> tuple[np.ndarray, int]:
     """Scores of `count` items, `score(start, stop)` giving those of items start..stop-1 in one pass.
 
     batch_size: the most per batch (default: the engine's memory estimate, `batch_size_for`), never more than a
-    size that ran out of memory before. Progress reports the fraction done times `share`; `cancel()` is checked
-    before each batch (Cancelled: "<what> cancelled"). Returns (scores, the batch size last used)."""
+    size that ran out of memory before. `reporter.progress` gets the fraction done times `share`;
+    `reporter.cancelled()` is checked before each batch (Cancelled: "<what> cancelled"). Returns (scores, the batch
+    size last used)."""
     import tensorflow as tf
 
     size = int(batch_size or engine.batch_size_for())
@@ -42,7 +39,7 @@ def score_in_batches(engine: CamEngine, count: int, score: Callable[[int, int], 
     scores: np.ndarray = np.empty(count, dtype)
     start = 0
     while start < count:
-        if cancel is not None and cancel():
+        if reporter.cancelled():
             raise Cancelled(f"{what} cancelled")
         left = count - start
         stop = start + math.ceil(left / math.ceil(left / size))  # the same size for every remaining batch
@@ -54,6 +51,5 @@ def score_in_batches(engine: CamEngine, count: int, score: Callable[[int, int], 
             size = engine.score_batch_limit = size // 2
             continue
         start = stop
-        if progress is not None:
-            progress(start / count * share)
+        reporter.progress(start / count * share)
     return scores, size

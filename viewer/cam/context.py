@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from viewer.cam.base import Target
-from viewer.cam.batches import Cancel, Progress, score_in_batches
+from viewer.cam.base import QUIET, Reporter, Target
+from viewer.cam.batches import score_in_batches
 
 if TYPE_CHECKING:
     from viewer.cam.engine import CamEngine
@@ -20,22 +20,21 @@ class CamContext:
     """One explain() call: the image's model input, the target layer, options, and lazily computed passes.
 
     Public to method files: `engine`, `layer`, `raw` (1, h, w, c) pixels in [0, 255] after the resize, `x` (the
-    model input), `top_n`, `batch_size`, `progress`, `cancel`, `target` (a `Target`, fixed by the first pass when
+    model input), `top_n`, `batch_size`, `reporter`, `target` (a `Target`, fixed by the first pass when
     the caller asked for the top class), `probs` (the model's probabilities), `extra` (goes into CamResult.extra);
     `gradients()`, `activations()`, `input_gradients()`, `target_args()`, `compiled(key, build)`,
     `score_batches(...)`."""
 
     def __init__(self, engine: CamEngine, layer: str | None, raw: np.ndarray, x: np.ndarray,
                  explicit: Target | None, *, top_n: int = 32, batch_size: int | None = None,
-                 progress: Progress | None = None, cancel: Cancel | None = None) -> None:
+                 reporter: Reporter = QUIET) -> None:
         self.engine = engine
         self.layer = layer
         self.raw = raw
         self.x = x
         self.top_n = int(top_n)
         self.batch_size = batch_size
-        self.progress = progress
-        self.cancel = cancel
+        self.reporter = reporter
         self.probs: np.ndarray | None = None
         self.target: Target | None = explicit  # None until a pass fixes the top class
         self.extra: dict[str, Any] = {}
@@ -89,10 +88,10 @@ class CamContext:
 
     def score_batches(self, count: int, score: Callable[[int, int], np.ndarray], what: str,
                       unit: str) -> tuple[np.ndarray, int]:
-        """viewer.cam.batches.score_in_batches with this call's batch_size, progress (to 99 %) and cancel:
+        """viewer.cam.batches.score_in_batches with this call's batch_size and reporter (progress to 99 %):
         (scores, the batch size used)."""
-        return score_in_batches(self.engine, count, score, batch_size=self.batch_size, progress=self.progress,
-                                cancel=self.cancel, what=what, unit=unit, share=0.99)
+        return score_in_batches(self.engine, count, score, batch_size=self.batch_size, reporter=self.reporter,
+                                what=what, unit=unit, share=0.99)
 
     # ---- bookkeeping ----
     def _set_probs(self, probs: Any) -> None:

@@ -14,13 +14,12 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
 from typing import Any
 
 import cv2
 import numpy as np
 
-from viewer.cam.base import PASS_THROUGH, CamResult, LayerInfo, Target, normalise
+from viewer.cam.base import PASS_THROUGH, QUIET, CamResult, LayerInfo, Reporter, Target, normalise
 from viewer.cam.context import CamContext
 from viewer.cam.hooks import Call, Hooks
 from viewer.cam.passes import PASSES, Builder, Key
@@ -139,9 +138,7 @@ class CamEngine:
         return [{"index": i, "name": self.model.labels[i], "score": float(s)} for i, s in enumerate(probs)]
 
     def explain(self, display: np.ndarray, method: str = "gradcam", target: Any = None, layer: str | None = None,
-                top_n: int = 32, batch_size: int | None = None,
-                progress: Callable[[float], None] | None = None,
-                cancel: Callable[[], bool] | None = None) -> CamResult:
+                top_n: int = 32, batch_size: int | None = None, reporter: Reporter = QUIET) -> CamResult:
         """A class-activation map of `display` (uint8 H×W or H×W×3) for `target` (label name/index; None = top)."""
         name = resolve_method(method)
         module = get_method(name)
@@ -155,7 +152,7 @@ class CamEngine:
         if target is not None:
             explicit = Target.resolve(self.model, target)
         ctx = CamContext(self, layer_name, raw, x, explicit, top_n=top_n, batch_size=batch_size,
-                         progress=progress, cancel=cancel)
+                         reporter=reporter)
         with self._lock:
             feature = np.asarray(module.compute(ctx), np.float32)
         if not np.isfinite(feature).all():
@@ -170,8 +167,7 @@ class CamEngine:
         # 3× faster than np.clip on a display-sized map.
         cv2.threshold(cam, 1.0, 1.0, cv2.THRESH_TRUNC, dst=cam)
         end = time.perf_counter()
-        if progress is not None:
-            progress(1.0)
+        reporter.progress(1.0)
         return CamResult(
             cam=cam, cam_feature=feature, predictions=self._predictions(ctx.probs), target=ctx.target,
             layer=str(layer_name) if info.needs_layer else "input",

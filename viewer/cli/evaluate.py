@@ -96,7 +96,7 @@ def _run_demo(args: argparse.Namespace, methods: list[str]) -> int:
     bar = Progress(count)
     summaries, failed = demo_report(engine, methods, count, steps=args.steps, randomised=RandomisedModel(model),
                                     tolerance=args.tolerance, layer=args.layer,
-                                    progress=lambda fraction: bar.step(f"phantom {round(fraction * count)}"))
+                                    reporter=_PhantomBar(bar, count))
     seconds = time.perf_counter() - start
     for method, reason in failed.items():
         print(f"radcam: skipped {method}: {' '.join(reason.split())}", file=sys.stderr)
@@ -201,3 +201,16 @@ def _write_grid(path: Path, source: Path, base, shown: dict, lines: list[dict], 
     caption = ("del: deletion AUC, lower is better · pass/fail: the map changes (|Spearman| < 0.5) when the "
                "model's top layers are re-initialised")
     save_image(path, compose_grid(panels, header=header, caption=caption), overwrite=overwrite)
+
+
+class _PhantomBar:
+    """demo_report's reporter: one step of the bar per phantom; a command line is never cancelled."""
+
+    def __init__(self, bar, count: int) -> None:
+        self.bar, self.count = bar, count
+
+    def progress(self, fraction: float) -> None:
+        self.bar.step(f"phantom {round(fraction * self.count)}")
+
+    def cancelled(self) -> bool:
+        return False

@@ -2,25 +2,22 @@
 
 score_map() scores any map (a method's or a baseline's) by faithfulness and, given a region, localisation;
 assess() adds the randomisation check for a method's CamResult. Both report progress as one fraction in [0, 1]
-and raise viewer.cam.Cancelled when `cancel()` turns True, like CamEngine.explain.
+through a viewer.cam.Reporter and raise viewer.cam.Cancelled when it says cancelled, like CamEngine.explain.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-from viewer.cam import Target
+from viewer.cam import QUIET, Part, Reporter, Target
 
 from .baselines import baseline_maps
 from .confidence import Confidence, confidence_change
 from .curves import DEFAULT_STEPS, Curves, deletion_insertion
 from .pointing import DEFAULT_TOLERANCE, Localisation, localise
 from .randomisation import Randomisation, RandomisedModel, randomisation_check
-
-Progress = Callable[[float], None] | None
 
 
 @dataclass(frozen=True)
@@ -45,44 +42,37 @@ class Assessment:
                 "randomisation": self.randomisation.to_dict() if self.randomisation else None}
 
 
-def _part(progress: Progress, start: float, span: float) -> Progress:
-    """Progress of one stage mapped onto [start, start + span] of the whole."""
-    return None if progress is None else (lambda fraction: progress(start + span * fraction))
-
-
 def score_map(engine, display: np.ndarray, saliency: np.ndarray, target: Target, *, region: np.ndarray | None = None,
-              tolerance: float = DEFAULT_TOLERANCE, steps: int = DEFAULT_STEPS, progress: Progress = None,
-              cancel: Callable[[], bool] | None = None) -> MapScores:
+              tolerance: float = DEFAULT_TOLERANCE, steps: int = DEFAULT_STEPS,
+              reporter: Reporter = QUIET) -> MapScores:
     """Deletion/insertion, average drop/increase and (with `region`, bool at the display size) pointing/energy of
     `saliency` (display-sized, in [0, 1]) explaining `target` (CamResult.target). 2 × steps + 4 model inputs."""
-    curves = deletion_insertion(engine, display, saliency, target, steps, _part(progress, 0.0, 0.9), cancel)
-    confidence = confidence_change(engine, display, saliency, target, _part(progress, 0.9, 0.1), cancel)
+    curves = deletion_insertion(engine, display, saliency, target, steps, Part(reporter, 0.0, 0.9))
+    confidence = confidence_change(engine, display, saliency, target, Part(reporter, 0.9, 0.1))
     localisation = localise(saliency, region, tolerance) if region is not None else None
     return MapScores(curves, confidence, localisation)
 
 
 def assess(engine, display: np.ndarray, result, *, randomised: RandomisedModel | None = None,
            region: np.ndarray | None = None, tolerance: float = DEFAULT_TOLERANCE, steps: int = DEFAULT_STEPS,
-           progress: Progress = None, cancel: Callable[[], bool] | None = None) -> Assessment:
+           reporter: Reporter = QUIET) -> Assessment:
     """score_map() of `result.cam` (engine.explain of `display`) plus, given `randomised` (made once per model),
     the randomisation check — one more explain() on the randomised copy."""
     share = 0.5 if randomised is not None else 1.0
     scores = score_map(engine, display, result.cam, result.target, region=region, tolerance=tolerance, steps=steps,
-                       progress=_part(progress, 0.0, share), cancel=cancel)
+                       reporter=Part(reporter, 0.0, share))
     check = None
     if randomised is not None:
-        check = randomisation_check(engine, display, result, randomised, progress=_part(progress, share, 1 - share),
-                                    cancel=cancel)
-    if progress is not None:
-        progress(1.0)
+        check = randomisation_check(engine, display, result, randomised, reporter=Part(reporter, share, 1 - share))
+    reporter.progress(1.0)
     return Assessment(result.method, scores, check)
 
 
 def score_baselines(engine, display: np.ndarray, target: Target, *, region: np.ndarray | None = None,
                     tolerance: float = DEFAULT_TOLERANCE, steps: int = DEFAULT_STEPS, seed: int = 0,
-                    progress: Progress = None, cancel: Callable[[], bool] | None = None) -> dict[str, MapScores]:
+                    reporter: Reporter = QUIET) -> dict[str, MapScores]:
     """score_map() of every baseline map (random, edge) for `target` on `display`."""
     maps = baseline_maps(display, seed)
     return {name: score_map(engine, display, saliency, target, region=region, tolerance=tolerance, steps=steps,
-                            progress=_part(progress, i / len(maps), 1 / len(maps)), cancel=cancel)
+                            reporter=Part(reporter, i / len(maps), 1 / len(maps)))
             for i, (name, saliency) in enumerate(maps.items())}

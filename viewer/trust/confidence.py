@@ -8,12 +8,11 @@ A faithful map keeps what the model needs, so the drop is small.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-from viewer.cam import Target
+from viewer.cam import QUIET, Reporter, Target
 
 from .curves import at_input_grid
 from .scoring import score_raw
@@ -32,11 +31,10 @@ class Confidence:
 
 
 def confidence_change(engine, display: np.ndarray, saliency: np.ndarray, target: Target,
-                      progress: Callable[[float], None] | None = None,
-                      cancel: Callable[[], bool] | None = None) -> Confidence:
+                      reporter: Reporter = QUIET) -> Confidence:
     """Y and O for `saliency` (display-sized, in [0, 1]) explaining `target` (CamResult.target) on `display`."""
     raw = engine.model.prepare_raw(display)
     mask = np.clip(at_input_grid(engine, saliency), 0.0, 1.0)[None, ..., None]
-    y, o = score_raw(engine, np.concatenate([raw, raw * mask]), target, progress, cancel)
+    y, o = score_raw(engine, np.concatenate([raw, raw * mask]), target, reporter)
     drop = max(0.0, y - o) / y if y > 0 else 0.0
     return Confidence(float(y), float(o), float(drop), bool(o > y))

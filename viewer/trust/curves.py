@@ -9,13 +9,12 @@ would add (Petsiuk et al. blur for insertion; the blur is used for both curves h
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
-from viewer.cam import Target
+from viewer.cam import QUIET, Reporter, Target
 
 from .scoring import score_raw
 
@@ -67,8 +66,7 @@ def at_input_grid(engine, saliency: np.ndarray) -> np.ndarray:
 
 
 def deletion_insertion(engine, display: np.ndarray, saliency: np.ndarray, target: Target, steps: int = DEFAULT_STEPS,
-                       progress: Callable[[float], None] | None = None,
-                       cancel: Callable[[], bool] | None = None) -> Curves:
+                       reporter: Reporter = QUIET) -> Curves:
     """Both curves for `saliency` (a map at the display size, higher = more important) explaining `target`
     (CamResult.target) on `display`; 2 × (steps + 1) images scored in memory-bounded batches."""
     if steps < 1:
@@ -85,7 +83,7 @@ def deletion_insertion(engine, display: np.ndarray, saliency: np.ndarray, target
         chosen = (rank < round(fraction * h * w)).reshape(h, w, 1)
         batch[i] = np.where(chosen, canvas, raw)  # deletion: chosen pixels blurred away
         batch[len(fractions) + i] = np.where(chosen, raw, canvas)  # insertion: chosen pixels revealed
-    scores = score_raw(engine, batch, target, progress, cancel)
+    scores = score_raw(engine, batch, target, reporter)
     deletion, insertion = scores[:len(fractions)], scores[len(fractions):]
     return Curves(tuple(float(f) for f in fractions), tuple(float(s) for s in deletion),
                   tuple(float(s) for s in insertion), auc(fractions, deletion), auc(fractions, insertion))

@@ -4,13 +4,13 @@ method and per baseline — `radcam-cli evaluate --demo`. The target is the lesi
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 
-from viewer.cam import Target
+from viewer.cam import QUIET, Muted, Reporter, Target
 from viewer.demo.cases import TOLERANCE, lesion_cases
 from viewer.errors import CamError
 
@@ -53,18 +53,18 @@ class _Tally:
 
 def demo_report(engine, methods: list[str], count: int = 100, *, steps: int = DEFAULT_STEPS,
                 tolerance: float | None = None, layer: str | None = None, randomised: RandomisedModel | None = None,
-                progress: Callable[[float], None] | None = None,
-                cancel: Callable[[], bool] | None = None) -> tuple[list[Summary], dict[str, str]]:
+                reporter: Reporter = QUIET) -> tuple[list[Summary], dict[str, str]]:
     """(summaries of `methods` then of the baselines, {method: why it could not be applied}). The pointing
     tolerance defaults to the demo's 4 px at 256 px; `layer` None is each model's default CAM layer."""
     tolerance = TOLERANCE if tolerance is None else tolerance
+    inner = Muted(reporter)  # the bar counts phantoms, not the steps of each
     tallies = {name: _Tally() for name in (*methods, *BASELINES)}
     failed: dict[str, str] = {}
     for i, case in enumerate(lesion_cases(count)):
         target = Target.resolve(engine.model, case.kind)
         start = time.perf_counter()
         baselines = score_baselines(engine, case.display, target, region=case.mask, tolerance=tolerance, steps=steps,
-                                    cancel=cancel)
+                                    reporter=inner)
         seconds = (time.perf_counter() - start) / len(baselines)
         for name, scores in baselines.items():
             tallies[name].scores.append(scores)
@@ -74,18 +74,17 @@ def demo_report(engine, methods: list[str], count: int = 100, *, steps: int = DE
                 continue
             start = time.perf_counter()
             try:
-                result = engine.explain(case.display, method, target=case.kind, layer=layer, cancel=cancel)
+                result = engine.explain(case.display, method, target=case.kind, layer=layer, reporter=inner)
             except CamError as exc:
                 failed[method] = str(exc)
                 continue
             found = assess(engine, case.display, result, randomised=randomised, region=case.mask,
-                                       tolerance=tolerance, steps=steps, cancel=cancel)
+                                       tolerance=tolerance, steps=steps, reporter=inner)
             tallies[method].scores.append(found.scores)
             if found.randomisation is not None:
                 tallies[method].checks.append(found.randomisation)
             tallies[method].seconds += time.perf_counter() - start
-        if progress is not None:
-            progress((i + 1) / count)
+        reporter.progress((i + 1) / count)
     summaries = [_summary(name, tally, name in BASELINES) for name, tally in tallies.items()
                  if name not in failed]
     return summaries, failed

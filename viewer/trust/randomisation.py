@@ -14,11 +14,12 @@ barely change even when every layer is randomised). "n/a" when the original map 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
+
+from viewer.cam import QUIET, Reporter
 
 from .similarity import spearman, ssim
 
@@ -101,8 +102,7 @@ def _reinitialise(layer, seed: int) -> None:
 
 
 def randomisation_check(engine, display: np.ndarray, result, randomised: RandomisedModel,
-                        threshold: float = THRESHOLD, progress: Callable[[float], None] | None = None,
-                        cancel: Callable[[], bool] | None = None) -> Randomisation:
+                        threshold: float = THRESHOLD, reporter: Reporter = QUIET) -> Randomisation:
     """Compare `result` (engine.explain of `display`) with the same method's map on `randomised`'s model."""
     from viewer.cam import METHODS
 
@@ -110,7 +110,7 @@ def randomisation_check(engine, display: np.ndarray, result, randomised: Randomi
         return Randomisation(result.method, randomised.layers, None, None, threshold, "n/a")
     layer = result.layer if METHODS[result.method].needs_layer else None
     after = randomised.engine.explain(display, result.method, target=result.target.name, layer=layer,
-                                      progress=progress, cancel=cancel)
+                                      reporter=reporter)
     h, w = engine.model.input_size
     before_map, after_map = (cv2.resize(r.cam_feature, (w, h), interpolation=cv2.INTER_LINEAR)
                              for r in (result, after))

@@ -7,15 +7,12 @@ modify on that [0, 255] grid → the model's own `preprocess` → the model. The
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 
-from viewer.cam import Target, score_in_batches
+from viewer.cam import QUIET, Reporter, Target, score_in_batches
 
 
-def score_raw(engine, raw: np.ndarray, target: Target, progress: Callable[[float], None] | None = None,
-              cancel: Callable[[], bool] | None = None) -> np.ndarray:
+def score_raw(engine, raw: np.ndarray, target: Target, reporter: Reporter = QUIET) -> np.ndarray:
     """Target scores of raw images (n, h, w, c) in [0, 255], float64."""
     model = engine.model
 
@@ -24,6 +21,6 @@ def score_raw(engine, raw: np.ndarray, target: Target, progress: Callable[[float
         model.check_output(probabilities)
         return target.probability(probabilities)
 
-    scores, _size = score_in_batches(engine, len(raw), score, progress=progress, cancel=cancel,
+    scores, _size = score_in_batches(engine, len(raw), score, reporter=reporter,
                                      what="trust measure", unit="modified image", dtype=np.float64)
     return scores
