@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from viewer.cam.base import MethodInfo
+from viewer.cam.base import MethodInfo, Target
 from viewer.cam.context import CamContext
 from viewer.cam.passes import Key, scalars, signature
 
@@ -38,7 +38,7 @@ def score_weights(ctx: CamContext, channels: np.ndarray) -> np.ndarray:
     scores, size = ctx.score_batches(len(maps), lambda start, stop: score_batch(ctx.engine, raw, maps[start:stop],
                                                                                  index, sign),
                                      "Score-CAM", "masked image")
-    baseline = blank_score(ctx.engine, index, sign)
+    baseline = blank_score(ctx.engine, ctx.target)
     ctx.extra.update(baseline=baseline, batch_size=size, channels=len(channels))
     return scores - baseline
 
@@ -72,7 +72,7 @@ def build_score(engine: CamEngine, key: Key) -> Any:
     return score
 
 
-def blank_score(engine: CamEngine, index: int, sign: float) -> float:
+def blank_score(engine: CamEngine, target: Target) -> float:
     """The baseline: the target score of the all-black image (a zero mask), the same for every image, so its
     probabilities are computed once per engine."""
     blank = engine.memo.get("scorecam_blank_probabilities")
@@ -81,5 +81,4 @@ def blank_score(engine: CamEngine, index: int, sign: float) -> float:
         zeros = np.asarray(engine.model.preprocess(np.zeros((1, h, w, engine.model.channels), np.float32)),
                            np.float32)
         blank = engine.memo["scorecam_blank_probabilities"] = engine.probabilities(zeros)[0]
-    p = float(blank[index])
-    return p if sign > 0 else 1.0 - p
+    return float(target.probability(blank))
