@@ -127,15 +127,13 @@ class CamEngine:
         with self._lock:
             probs = np.asarray(self.compiled(("predict",))(x))[0]
         self.model.check_output(probs)
-        return self._predictions(probs)
+        rows: list[dict[str, Any]] = self.model.prediction_rows(probs)
+        return rows
 
     def probabilities(self, x: np.ndarray) -> np.ndarray:
         """(n, n_out) probabilities for a batch of model inputs (n, h, w, c), compiled once for any n."""
         with self._lock:
             return np.asarray(self.compiled(("predict",))(np.asarray(x, np.float32)))
-
-    def _predictions(self, probs: np.ndarray) -> list[dict[str, Any]]:
-        return [{"index": i, "name": self.model.labels[i], "score": float(s)} for i, s in enumerate(probs)]
 
     def explain(self, display: np.ndarray, method: str = "gradcam", target: Any = None, layer: str | None = None,
                 top_n: int = 32, batch_size: int | None = None, reporter: Reporter = QUIET) -> CamResult:
@@ -169,7 +167,7 @@ class CamEngine:
         end = time.perf_counter()
         reporter.progress(1.0)
         return CamResult(
-            cam=cam, cam_feature=feature, predictions=self._predictions(ctx.probs), target=ctx.target,
+            cam=cam, cam_feature=feature, predictions=self.model.prediction_rows(ctx.probs), target=ctx.target,
             layer=str(layer_name) if info.needs_layer else "input",
             method=name, device=self.device,
             timings_ms={"preprocess": (t_pre - start) * 1e3, "cam": (end - t_pre) * 1e3}, empty=empty,

@@ -160,7 +160,13 @@ class LoadedModel:
     def predictions(self, display: np.ndarray) -> list[dict[str, Any]]:
         scores = self.probabilities(self.predict(self.prepare(display)))[0]
         self.check_output(scores)
-        return [{"index": i, "name": self.labels[i], "score": float(s)} for i, s in enumerate(scores)]
+        return self.prediction_rows(scores)
+
+    def prediction_rows(self, scores) -> list[dict[str, Any]]:
+        """[{index, name, score}] for one image's probabilities: what predictions(), CamEngine.predict and
+        CamResult.predictions report."""
+        labels = self.labels
+        return [{"index": i, "name": labels[i], "score": float(s)} for i, s in enumerate(scores)]
 
     def __repr__(self) -> str:
         return (f"LoadedModel({self.name!r}, input={self.input_size}x{self.channels}, "
