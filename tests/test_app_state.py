@@ -11,9 +11,9 @@ from viewer.app import (
     Explanation,
     InlineJobs,
     JobTracker,
+    Part,
     Quiet,
     ViewerState,
-    part,
 )
 from viewer.app.events import Event, same
 from viewer.assets import demo_studies
@@ -128,7 +128,7 @@ def test_a_part_reports_its_share_of_the_bar():
             self.seen.append(fraction)
 
     reporter = Recording()
-    second = part(reporter, 0.5, 0.25)
+    second = Part(reporter, 0.5, 0.25)
     second.progress(0.0)
     second.progress(1.0)
     assert reporter.seen == [0.5, 0.75] and not second.cancelled()

@@ -2,7 +2,7 @@
 runs on the model thread, and export orchestration. viewer.ui shows it; nothing here imports Qt."""
 
 from .events import Event, HasEvents, field
-from .jobs import InlineJobs, Job, Jobs, JobTracker, Part, Quiet, Reporter, part
+from .jobs import InlineJobs, Job, Jobs, JobTracker, Part, Quiet, Reporter
 from .requests import (
            CompareRequest,
            ExplainKey,
@@ -16,4 +16,4 @@ from .state import Box, Selection, ViewerState
 
 __all__ = ["Box", "CompareRequest", "Event", "ExplainKey", "ExplainRequest", "ExplainSettings", "Explanation",
            "HasEvents", "InlineJobs", "Job", "JobTracker", "Jobs", "ModelInfo", "Part", "Quiet", "Reporter",
-           "Selection", "TrustRequest", "ViewerState", "field", "part"]
+           "Selection", "TrustRequest", "ViewerState", "field"]

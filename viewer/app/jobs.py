@@ -6,7 +6,7 @@
 `on_done(result)` or `on_error(one_line_reason)` runs afterwards on the UI thread, and only while the job is still
 the wanted one of its kind: a newer job of the same kind supersedes it (`replace=True` also cancels it), and its
 result is dropped (JobTracker). The reporter is the job's one handle on the UI: `progress(fraction)` and
-`cancelled()`; `part(reporter, start, span)` gives a step its share of the bar. The reporter is viewer.cam's
+`cancelled()`; `Part(reporter, start, span)` gives a step its share of the bar. The reporter is viewer.cam's
 (`Reporter`, `Quiet`, `Part`, defined there because cam cannot import app): the job passes it on as it is to
 CamEngine.explain and the trust measures (`reporter=`).
 """
@@ -21,10 +21,6 @@ from viewer.cam.base import Part, Quiet, Reporter
 R = TypeVar("R")
 
 Job = Callable[[Reporter], R]
-
-
-def part(reporter: Reporter, start: float, span: float) -> Reporter:
-    return Part(reporter, start, span)
 
 
 class Jobs(Protocol):
@@ -85,4 +81,4 @@ class InlineJobs:
         self.tracker.forget(kind)
 
 
-__all__ = ["InlineJobs", "Job", "JobTracker", "Jobs", "Part", "Quiet", "Reporter", "part"]
+__all__ = ["InlineJobs", "Job", "JobTracker", "Jobs", "Part", "Quiet", "Reporter"]
