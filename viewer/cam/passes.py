@@ -51,6 +51,13 @@ def auto_target(engine: CamEngine, probs: Any, index: Any, sign: Any) -> tuple[A
     return index, sign
 
 
+def batch_probabilities(engine: CamEngine, x: Any) -> Any:
+    """(n, n_out) float32 probabilities of a batch of model inputs inside a pass, without hooks."""
+    import tensorflow as tf
+
+    return engine.model.probabilities(tf.cast(tf.reshape(engine.model.call(x), (tf.shape(x)[0], -1)), tf.float32))
+
+
 def build_gradients(engine: CamEngine, key: Key) -> Any:
     """(activation, d score / d activation, probabilities, index, sign) at layer key[1]."""
     import tensorflow as tf
@@ -111,8 +118,7 @@ def build_predict(engine: CamEngine, key: Key) -> Any:
     @tf.function(input_signature=[signature(engine, None)], autograph=False)  # type: ignore[untyped-decorator]
     def predict(x: Any) -> Any:
         engine.trace_counts[key] += 1
-        return engine.model.probabilities(tf.cast(tf.reshape(engine.model.call(x), (tf.shape(x)[0], -1)),
-                                                  tf.float32))
+        return batch_probabilities(engine, x)
 
     return predict
 

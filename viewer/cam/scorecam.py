@@ -9,7 +9,7 @@ import numpy as np
 
 from viewer.cam.base import MethodInfo, Target
 from viewer.cam.context import CamContext
-from viewer.cam.passes import Key, scalars, signature
+from viewer.cam.passes import Key, batch_probabilities, scalars, signature
 
 if TYPE_CHECKING:
     from viewer.cam.engine import CamEngine
@@ -63,9 +63,7 @@ def build_score(engine: CamEngine, key: Key) -> Any:
         low = tf.reduce_min(masks, axis=(1, 2, 3), keepdims=True)
         span = tf.reduce_max(masks, axis=(1, 2, 3), keepdims=True) - low
         masks = tf.where(span > 0, (masks - low) / tf.where(span > 0, span, 1.0), 0.0)
-        x = engine.model.preprocess(raw * masks)
-        probs = engine.model.probabilities(tf.cast(tf.reshape(engine.model.call(x), (tf.shape(x)[0], -1)),
-                                                   tf.float32))
+        probs = batch_probabilities(engine, engine.model.preprocess(raw * masks))
         p = probs[:, index]
         return tf.where(sign > 0, p, 1.0 - p)
 
