@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar, overload
 
+import numpy as np
+
 T = TypeVar("T")
 
 
@@ -40,6 +42,8 @@ def same(old: object, new: object) -> bool:
     value holding one, compares by identity: elementwise == says nothing about 'unchanged')."""
     if old is new:
         return True
+    if isinstance(old, np.ndarray) or isinstance(new, np.ndarray):
+        return False  # not `==`: that compares every pixel of a new base (each window/level redraw) to be ignored
     try:
         return bool(old == new)
     except (ValueError, TypeError):  # numpy: the truth value of an array is ambiguous
