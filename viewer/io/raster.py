@@ -29,6 +29,8 @@ def is_raster(path: Path) -> bool:
 def probe_raster(path: Path) -> int:
     """Number of frames, from the header only (no pixels are decoded)."""
     with _opened(path) as im:
+        if 0 in im.size:  # Pillow's stub formats (HDF5, FITS, GRIB...) identify a file without any pixels
+            raise StudyError(f"{path}: a {im.format} file, not an image")
         return getattr(im, "n_frames", 1)
 
 
