@@ -84,7 +84,7 @@ def _examine_file(path: Path) -> Examined:
         return Skipped(path, reason)
     meta = metadata(ds, notes)
     instance = Instance(path=path, frames=frame_count(ds), kind="dicom", instance_number=meta["instance_number"],
-                        sop_instance_uid=meta["sop_instance_uid"])
+                        sop_instance_uid=meta["sop_instance_uid"], view_position=meta["view_position"])
     return instance, meta
 
 

@@ -25,13 +25,14 @@ class Instance:
     kind: str  # 'dicom' | 'image'
     instance_number: int | None = None
     sop_instance_uid: str | None = None
+    view_position: str | None = None  # PA, AP, LL...: the worklist's view column, without decoding again
 
     def image(self, frame: int = 0) -> DisplayImage:
         return open_image(self.path, frame)
 
     def summary(self) -> dict[str, Any]:
         return {"path": str(self.path), "frames": self.frames, "kind": self.kind,
-                "instance_number": self.instance_number, "sop_instance_uid": self.sop_instance_uid}
+                "instance_number": self.instance_number, "sop_instance_uid": self.sop_instance_uid, "view_position": self.view_position}
 
 
 @dataclass
