@@ -33,6 +33,14 @@ class RenderError(RadcamError, ValueError):
     """Arguments a renderer cannot use (unknown colour map, CAM of the wrong size, ...)."""
 
 
+class SessionError(RadcamError):
+    """A review session file cannot be read, written or taken (locked by another reader, damaged, newer schema)."""
+
+
+class SessionLockedError(SessionError):
+    """Another reader (or another RadCAM) holds the session's lock."""
+
+
 class UsageError(RadcamError):
     """Bad command-line arguments (`radcam-cli`, `radcam`)."""
 
