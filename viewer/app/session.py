@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +20,7 @@ from viewer.export.explanation import OverlayStyle
 from viewer.io import DisplayImage
 
 from .jobs import Part, Reporter
+from .prescan import BATCH_SIZE, OnScores, PrescanResult, predict_batch, prescan
 from .requests import CompareRequest, ExplainKey, ExplainRequest, ExplainSettings, Explanation, ModelInfo, TrustRequest
 
 if TYPE_CHECKING:
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from viewer.trust import RandomisedModel
 
     from .exporting import ExportOptions
+    from .review import Entry
 
 PANEL_SIDE = 768  # px, the longer side of each cell of the method comparison grid (one cell per method)
 Baselines = tuple[np.ndarray, "Target", "np.ndarray | None", dict[str, Any]]
@@ -51,6 +53,8 @@ class ModelSession:
         self.top_n = 32  # Score-CAM: how many activation maps are scored
         self.batch_size: int | None = None  # Score-CAM: maps per forward pass (None: the engine decides)
         self.baselines: Baselines | None = None  # (model input, target, region, scores) of the last check's
+        self.prefetched: dict[ExplainKey, Explanation] = {}  # the next image's map, made ahead (prefetch)
+        self.model_digest: tuple[Path | None, str] = (None, "")  # (model file, its SHA-256): the pre-scan cache's key
 
     def _engine(self) -> CamEngine:
         if self.engine is None:
@@ -104,6 +108,9 @@ class ModelSession:
     def explain(self, request: ExplainRequest, reporter: Reporter) -> Explanation:
         from viewer.render import OverlayRenderer, heatmap
 
+        kept = self.prefetched.pop(request.key, None)
+        if kept is not None:  # made ahead for this image and settings: shown without waiting for the model
+            return kept
         result = self._engine().explain(request.pixels, method=request.method, target=request.target,
                                         layer=request.layer, top_n=self.top_n, batch_size=self.batch_size,
                                         reporter=reporter)
@@ -111,6 +118,13 @@ class ModelSession:
         renderer = OverlayRenderer(request.base, result.cam)
         return Explanation(key=request.key, result=result, base=request.base, renderer=renderer,
                            heatmap=heatmap(result.cam, style.colormap), overlay=draw(renderer, style), style=style)
+
+    def prefetch(self, request: ExplainRequest, reporter: Reporter) -> ExplainKey:
+        """Explain the image the reader will most likely open next and keep it (only the newest one) until
+        explain() is asked for the same key."""
+        explanation = self.explain(request, reporter)
+        self.prefetched = {request.key: explanation}
+        return request.key
 
     def check(self, request: TrustRequest, reporter: Reporter) -> tuple[ExplainKey, dict[str, Any]]:
         """Faithfulness, randomisation and (with a region) pointing for the map, and the baselines scored alike."""
@@ -201,6 +215,33 @@ class ModelSession:
             raise ExportError(f"{len(failed)} of {len(sources)} images could not be exported ({len(written)} file(s) "
                               f"written): {failed[0]}{more}")
         return written
+
+
+    def prescan(self, entries: Sequence[Entry], on_scores: OnScores, reporter: Reporter, *,
+                priority: Callable[[], Iterable[str]] | None = None, use_cache: bool = True,
+                batch_size: int = BATCH_SIZE) -> PrescanResult:
+        """The loaded model's scores for `entries` (viewer.app.prescan; `on_scores` runs on this thread, so hand
+        them to the UI thread; `priority()` must return a snapshot of the ids on screen, it runs here too)."""
+        from .prediction_cache import PredictionCache
+
+        loaded = self._loaded()
+        cache = None
+        if use_cache:
+            if self.model_digest[0] != loaded.path:
+                self.model_digest = (loaded.path, file_sha256(loaded.path))
+            cache = PredictionCache.for_model(self.model_digest[1], loaded.spec.as_dict(), loaded.output_index)
+        try:
+            return prescan(entries, loaded, on_scores, reporter=reporter, priority=priority, cache=cache,
+                           batch_size=batch_size)
+        finally:
+            if cache is not None:
+                cache.close()
+
+    def predict_batch(self, pixels: Sequence[np.ndarray]) -> list[dict[str, float]]:
+        """{label: probability} for each display image, in one model call."""
+        loaded = self._loaded()
+        rows = predict_batch(loaded, [loaded.prepare_fresh(image) for image in pixels])
+        return [{label: float(score) for label, score in zip(loaded.labels, row, strict=False)} for row in rows]
 
 
 def _same_region(a: np.ndarray | None, b: np.ndarray | None) -> bool:

@@ -79,13 +79,22 @@ class LoadedModel:
         memo = self._inputs_memo  # one read: another thread may replace it
         if memo is not None and _same_pixels(memo[0], display):
             return memo[1], memo[2]
-        image = to_channels(display, self.spec.color_mode)
-        raw = np.asarray(resize(image[None], self.input_size, self.spec.interpolation), np.float32)
-        x = np.array(self.preprocess(raw), np.float32)  # a copy: 'none' preprocessing returns raw itself
+        raw, x = self._inputs(display)
         raw.setflags(write=False)
         x.setflags(write=False)
         if display.nbytes <= _MEMO_MAX_BYTES:
             self._inputs_memo = (display.copy(), raw, x)
+        return raw, x
+
+    def prepare_fresh(self, display: np.ndarray) -> np.ndarray:
+        """As prepare(), without the memo: the pre-scan sees each image once, on several threads, and must not
+        evict the image the viewer is explaining."""
+        return self._inputs(np.asarray(display))[1]
+
+    def _inputs(self, display: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        image = to_channels(display, self.spec.color_mode)
+        raw = np.asarray(resize(image[None], self.input_size, self.spec.interpolation), np.float32)
+        x = np.array(self.preprocess(raw), np.float32)  # a copy: 'none' preprocessing returns raw itself
         return raw, x
 
     def forget_inputs(self) -> None:
@@ -135,7 +144,7 @@ class LoadedModel:
             raise ModelError(f"the model output {float(outside[0]):.4g} is not a probability although output_kind "
                              f"is {self.output_kind!r}; set output_kind 'logits' in the sidecar")
 
-    def probabilities(self, scores):
+    def probabilities(self, scores: Any) -> Any:
         """Scores in [0, 1] for display: logits heads get sigmoid (one unit) or softmax (several units).
 
         The one rule for the whole viewer: numpy in (model outputs, (n, n_out) or one row), float32 numpy out; a
