@@ -12,8 +12,9 @@ from .requests import (
            ModelInfo,
            TrustRequest,
 )
+from .review_state import ReviewState
 from .state import Box, Selection, ViewerState
 
 __all__ = ["Box", "CompareRequest", "Event", "ExplainKey", "ExplainRequest", "ExplainSettings", "Explanation",
            "HasEvents", "InlineJobs", "Job", "JobTracker", "Jobs", "ModelInfo", "Part", "Quiet", "Reporter",
-           "Selection", "TrustRequest", "ViewerState", "field"]
+           "ReviewState", "Selection", "TrustRequest", "ViewerState", "field"]

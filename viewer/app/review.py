@@ -94,6 +94,7 @@ class Entry:
     predictions: dict[str, float] | None = None  # label → probability, from the session's model
     findings: dict[str, FindingVerdict] = field(default_factory=dict)  # label → the reader's verdict
     seconds: float = 0.0  # time the reader spent on this image, summed over visits
+    size: int | None = None  # the file's bytes, once seen: re-linking by file name checks it
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "path": self.path, "frame": self.frame, "kind": self.kind,
@@ -101,7 +102,7 @@ class Entry:
                 "study_date": self.study_date, "patient_name": self.patient_name, "patient_id": self.patient_id,
                 "modality": self.modality, "view": self.view, "predictions": self.predictions,
                 "findings": {label: found.to_dict() for label, found in self.findings.items()},
-                "seconds": round(self.seconds, 3)}
+                "seconds": round(self.seconds, 3), "size": self.size}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Entry:
@@ -116,7 +117,8 @@ class Entry:
                 view=_text(data.get("view")),
                 predictions={str(k): float(v) for k, v in predictions.items()} if predictions is not None else None,
                 findings={str(k): FindingVerdict.from_dict(v) for k, v in (data.get("findings") or {}).items()},
-                seconds=float(data.get("seconds", 0.0)))
+                seconds=float(data.get("seconds", 0.0)),
+                size=int(data["size"]) if data.get("size") is not None else None)
         except SchemaError:
             raise
         except (KeyError, TypeError, ValueError, AttributeError) as exc:

@@ -1,0 +1,230 @@
+"""ReviewState: the open review session, the entry on screen, and when the record reaches the disk.
+
+Qt-free, like ViewerState: controllers call its methods, widgets listen to its events. What the reader decides
+(a verdict, a note, a mark) is saved at once and synchronously, before the call returns: it is the record the reader
+trusts, and after a crash nothing but the keystroke in flight may be lost. What the machine produces (pre-scan
+predictions, seconds on an image, the entry on screen) is saved at most once a second and on close.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from .events import Event, HasEvents, field
+from .review import Entry, Mark, ReviewSession, Verdict
+from .review_file import SessionFile
+
+SAVE_INTERVAL = 1.0  # seconds between saves of machine-made changes (pre-scan results, seconds, position)
+
+
+class ReviewState(HasEvents):
+    """`session` emits when a session starts, opens or closes; `current` when another entry is on screen;
+    `changed` (an entry id) when that entry's predictions, verdicts, notes, marks or seconds change."""
+
+    session = field[ReviewSession | None](None)
+    current = field[str | None](None)
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self.changed: Event[str] = Event("changed")
+        self.file: SessionFile | None = None
+        self.dirty = False  # changes not on disk yet (machine-made, or no file to save to)
+        self._clock = clock
+        self._saved_at = float("-inf")
+        self.connect("current", self._follow_current)
+
+    # -- the session ----------------------------------------------------------------------------------------
+
+    def start(self, session: ReviewSession, path: Path | None, reader: str) -> None:
+        """A new session (from opened studies or `session new`); `path` None: unsaved until `save_as`."""
+        self.close()
+        if not session.reader:
+            session.reader = reader
+        self.file = SessionFile.create(path, session, reader, overwrite=True) if path is not None else None
+        self._saved_at = self._clock()
+        self.dirty = self.file is None
+        self._show(session)
+
+    def open(self, path: Path, reader: str) -> ReviewSession:
+        """Resume a saved session at its first unreviewed image (the one the reader was on, if unreviewed)."""
+        file, session = SessionFile.open(path, reader)
+        try:
+            self.close()
+        except BaseException:
+            file.release()
+            raise
+        self.file = file
+        self._saved_at = self._clock()
+        self.dirty = False
+        self._show(session)
+        return session
+
+    def save_as(self, path: Path) -> None:
+        """Write the session to `path` (replacing a file there: the caller asked) and keep saving there."""
+        if self.session is None:
+            return
+        reader = self.file.reader if self.file else self.session.reader
+        new = SessionFile.create(path, self.session, reader, overwrite=True)
+        if self.file is not None and self.file.path != new.path:
+            self.file.release()
+        self.file = new
+        self._saved_at = self._clock()
+        self.dirty = False
+
+    def close(self) -> None:
+        """Save what is not on disk yet and let go of the lock. A failed save raises and leaves the session
+        open (the reader can Save As elsewhere)."""
+        if self.session is None:
+            return
+        if self.file is not None:
+            self.flush(force=True)
+            self.file.release()
+        self.file = None
+        self.dirty = False
+        self.session = None
+        self.current = None
+
+    def flush(self, force: bool = False) -> bool:
+        """Save pending machine-made changes if a second has passed since the last save (or `force`); a timer or
+        the end of the pre-scan calls it. Whether it saved."""
+        if not self.dirty or self.file is None or self.session is None:
+            return False
+        if not force and self._clock() - self._saved_at < SAVE_INTERVAL:
+            return False
+        self._save()
+        return True
+
+    # -- the entry on screen --------------------------------------------------------------------------------
+
+    def entry(self) -> Entry | None:
+        if self.session is None or self.current is None:
+            return None
+        try:
+            return self.session.entry(self.current)
+        except KeyError:
+            return None
+
+    def step(self, step: int = 1, unreviewed: bool = True) -> Entry | None:
+        """Move `current` to the next (step > 0) or previous entry, only unreviewed ones if `unreviewed`.
+        At either end it does not wrap: None, and `current` stays."""
+        if self.session is None or not self.session.entries:
+            return None
+        if unreviewed:
+            found = self.session.first_unreviewed(self.current, step)
+        else:
+            ids = [entry.id for entry in self.session.entries]
+            if self.current in ids:
+                index = ids.index(self.current) + (1 if step > 0 else -1)
+            else:
+                index = 0 if step > 0 else len(ids) - 1
+            found = self.session.entries[index] if 0 <= index < len(ids) else None
+        if found is not None:
+            self.current = found.id
+        return found
+
+    # -- the reader's record: saved at once -----------------------------------------------------------------
+
+    def record(self, label: str, verdict: Verdict | None) -> None:
+        """The reader's verdict on `label` for the entry on screen (None takes it back); on disk when this returns."""
+        entry = self._current_entry()
+        if entry is not None and self.session is not None:
+            self.session.set_verdict(entry.id, label, verdict)
+            self._recorded(entry.id)
+
+    def note(self, label: str, text: str) -> None:
+        entry = self._current_entry()
+        if entry is not None and self.session is not None:
+            self.session.annotate(entry.id, label, note=text)
+            self._recorded(entry.id)
+
+    def mark(self, label: str, mark: Mark | None) -> None:
+        entry = self._current_entry()
+        if entry is not None and self.session is not None:
+            self.session.annotate(entry.id, label, mark=mark)
+            self._recorded(entry.id)
+
+    def agree_all(self) -> None:
+        """`agree` with every finding of the entry on screen that has no verdict yet (one save)."""
+        entry = self._current_entry()
+        if entry is None or self.session is None:
+            return
+        for label in self.session.labels:
+            if label not in entry.findings:
+                self.session.set_verdict(entry.id, label, "agree")
+        self._recorded(entry.id)
+
+    # -- what the machine adds: saved at most once a second -------------------------------------------------
+
+    def set_predictions(self, entry_id: str, scores: dict[str, float], sha256: str | None) -> None:
+        """A pre-scan result: the model's score per label for one entry and, when known, its file's digest."""
+        if self.session is None:
+            return
+        try:
+            entry = self.session.entry(entry_id)
+        except KeyError:
+            return  # the session changed while the pre-scan ran
+        entry.predictions = {str(label): float(score) for label, score in scores.items()}
+        if sha256:
+            entry.sha256 = sha256
+        self._machine_made(entry.id)
+
+    def add_seconds(self, entry_id: str, seconds: float) -> None:
+        """Time the reader spent on an entry (one visit), added to what it had."""
+        if self.session is None or seconds <= 0:
+            return
+        try:
+            entry = self.session.entry(entry_id)
+        except KeyError:
+            return
+        entry.seconds += seconds
+        self._machine_made(entry.id)
+
+    # -- internals ------------------------------------------------------------------------------------------
+
+    def _show(self, session: ReviewSession) -> None:
+        self.__dict__["current"] = None
+        self.session = session
+        resume = session.current
+        if resume is not None and not _known(session, resume):
+            resume = None
+        labels = session.labels
+        if resume is None or session.entry(resume).reviewed(labels):
+            first = session.first_unreviewed()
+            resume = first.id if first else (resume or (session.entries[0].id if session.entries else None))
+        self.current = resume
+
+    def _current_entry(self) -> Entry | None:
+        return self.entry()
+
+    def _recorded(self, entry_id: str) -> None:
+        self.dirty = True
+        if self.file is not None and self.session is not None:
+            self._save()
+        self.changed.emit(entry_id)
+
+    def _machine_made(self, entry_id: str) -> None:
+        self.dirty = True
+        self.changed.emit(entry_id)
+        self.flush()
+
+    def _save(self) -> None:
+        assert self.file is not None and self.session is not None
+        self.file.save(self.session)
+        self._saved_at = self._clock()
+        self.dirty = False
+
+    def _follow_current(self, entry_id: str | None) -> None:
+        if self.session is not None and self.session.current != entry_id:
+            self.session.current = entry_id
+            if entry_id is not None:
+                self.dirty = True
+
+
+def _known(session: ReviewSession, entry_id: str) -> bool:
+    try:
+        session.entry(entry_id)
+    except KeyError:
+        return False
+    return True
