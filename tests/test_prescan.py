@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import FIXTURES, write_dicom
 from PIL import Image
 
-from conftest import FIXTURES, write_dicom
 from viewer.app.prediction_cache import PredictionCache, cache_dir, model_key
 from viewer.app.prescan import prescan
 from viewer.app.worklist import entries_from
