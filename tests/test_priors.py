@@ -7,7 +7,7 @@ import pytest
 from conftest import write_dicom
 from pydicom.uid import generate_uid
 
-from viewer.app.priors import ScoreChange, captions, days_between, prior_of, score_changes, study_day
+from viewer.app.priors import ScoreChange, captions, days_between, prior_of, score_changes, study_day, why_none
 from viewer.app.review import Entry
 from viewer.app.worklist import entries_from
 from viewer.io import load
@@ -38,6 +38,8 @@ def test_the_prior_is_the_earlier_study_of_the_same_patient_found_from_headers(t
     assert prior_of(found["later"], entries) is found["current"]  # the most recent PA before 2025
     assert prior_of(found["prior"], entries) is None  # only later studies of P1, and P2 is someone else
     assert prior_of(found["other"], entries) is None
+    assert why_none(found["prior"]) == "no earlier study of this patient is in the worklist"
+    assert why_none(None) == "the image on screen is not in the worklist"
     assert days_between(found["current"], found["prior"]) == 365
 
 
@@ -60,6 +62,8 @@ def test_no_patient_id_or_no_date_means_no_prior(change):
     for key, value in change.items():
         setattr(current, key, value)
     assert prior_of(current, [prior, current]) is None
+    assert why_none(current) == ("the image has no Patient ID" if "patient_id" in change else
+                                 "the image has no Study Date")
 
 
 def test_the_same_study_is_never_its_own_prior():

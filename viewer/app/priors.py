@@ -48,6 +48,17 @@ def prior_of(entry: Entry, entries: Iterable[Entry]) -> Entry | None:
     return best[1] if best else None
 
 
+def why_none(entry: Entry | None) -> str:
+    """Why `entry` has no prior, in words for the status bar (call it when prior_of gave None)."""
+    if entry is None:
+        return "the image on screen is not in the worklist"
+    if not (entry.patient_id or "").strip():
+        return "the image has no Patient ID"
+    if study_day(entry.study_date) is None:
+        return "the image has no Study Date"
+    return "no earlier study of this patient is in the worklist"
+
+
 def days_between(current: Entry, prior: Entry) -> int | None:
     """How many days before `current` the prior was taken; None when either date is unknown."""
     now, then = study_day(current.study_date), study_day(prior.study_date)
