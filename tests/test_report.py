@@ -1,0 +1,162 @@
+"""The review report's content: rows and CSV cells, HTML agreement numbers and thumbnails, pseudonyms, refusals."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+
+import pytest
+from report_sessions import LABELS, fake_model, save, session, worklist, write_pngs
+
+from viewer.app import report
+from viewer.app.agreement import fleiss_kappa
+from viewer.app.report_html import html_report
+from viewer.app.report_thumbs import thumbnails
+from viewer.app.review import Entry, FindingVerdict, Mark, ReviewSession, SessionModel
+from viewer.errors import SessionError
+
+DATA_URI = 'src="data:image/png;base64,'
+# Wikipedia's Cohen example (50 items, κ = 0.4; see test_agreement.py) as two readers' verdicts on 25 images × 2.
+COHEN_A = ["agree"] * 25 + ["disagree"] * 25
+COHEN_B = ["agree"] * 20 + ["disagree"] * 5 + ["agree"] * 10 + ["disagree"] * 15
+
+
+def _hand_made() -> ReviewSession:
+    model = SessionModel("/models/m.keras", "cd" * 32, "m", ("Effusion", "Nodule"), {"Nodule": 0.3})
+    seen = Entry(id="1", path="/data/DOE_JANE/a.dcm", sop_instance_uid="1.2.3", study_date="20240101",
+                 patient_name="Doe Jane", patient_id="PID-1", view="PA", predictions={"Effusion": 0.8, "Nodule": 0.1},
+                 findings={"Effusion": FindingVerdict("agree", "clear, as Doe's last film", Mark(10, 20, 30, 40),
+                                                      "t", "alice"),
+                           "Nodule": FindingVerdict("disagree", "small nodule RUL", Mark(5, 6), "t", "alice")},
+                 seconds=12.34)
+    unseen = Entry(id="2", path="/data/b.png")
+    return ReviewSession([seen, unseen], model, reader="alice")
+
+
+def test_csv_cells_of_a_hand_made_session():
+    rows = list(csv.reader(io.StringIO(report.to_csv(report.rows(_hand_made())))))
+    assert rows == [
+        list(report.COLUMNS),
+        ["alice", "1", "/data/DOE_JANE/a.dcm", "0", "Doe Jane", "PID-1", "20240101", "PA", "Effusion", "0.8000", "0.5",
+         "present", "agree", "clear, as Doe's last film", "box 10,20,30,40", "12.3"],
+        ["alice", "1", "/data/DOE_JANE/a.dcm", "0", "Doe Jane", "PID-1", "20240101", "PA", "Nodule", "0.1000", "0.3",
+         "absent", "disagree", "small nodule RUL", "point 5,6", "12.3"],
+        ["alice", "2", "/data/b.png", "0", "", "", "", "", "Effusion", "", "0.5", "", "", "", "", "0.0"],
+        ["alice", "2", "/data/b.png", "0", "", "", "", "", "Nodule", "", "0.3", "", "", "", "", "0.0"],
+    ]
+
+
+def test_anonymised_rows_carry_pseudonyms_only():
+    text = report.to_csv(report.rows(_hand_made(), anonymize=True))
+    rows = list(csv.reader(io.StringIO(text)))
+    assert rows[1][:8] == ["alice", "1", "radcam_001", "0", "patient_1", "patient_1", "", "PA"]
+    assert rows[1][13] == "clear, as patient_1's last film"  # the name the reader typed is replaced too
+    assert rows[3][2] == "radcam_002"
+    for secret in ("Doe", "Jane", "PID-1", "20240101", "/data", "a.dcm", "b.png"):
+        assert secret.lower() not in text.lower(), secret
+
+
+def test_two_readers_agreement_in_html(tmp_path):
+    entries = worklist(write_pngs(tmp_path / "images", 25))
+    alice, bob = session(entries, "alice", COHEN_A), session(entries, "bob", COHEN_B)
+    built = report.build([(alice, None), (bob, None)])
+    assert built.inter_reader() == ("Cohen", pytest.approx(0.4), 50)
+    page = html_report(built)
+    assert "Cohen's kappa" in page and "<b>0.400</b>" in page
+    assert page.count(DATA_URI) == 25  # one thumbnail per image
+    assert page.count('alt="image"') == 25 and "the session has no model" not in page
+    assert "the session&#x27;s model file is not where the session says" in page or "is not at" in page
+    # Each reader against the model: alice agrees with 25 of 50 calls, bob with 30 (κ 0 and 0.2 by hand: bob's
+    # calls are the model's on items 0-19 and 25-34, flipped on 20-24 and 35-49).
+    assert re.search(r"<td>alice</td><td class=\"n\">50</td><td class=\"n\">25</td><td class=\"n\">25</td>"
+                     r"<td class=\"n\">50.0 %</td><td class=\"n\">0.000</td>", page)
+    assert re.search(r"<td>bob</td><td class=\"n\">50</td><td class=\"n\">30</td><td class=\"n\">20</td>"
+                     r"<td class=\"n\">60.0 %</td>", page)
+    # Model decision × verdict for alice, label "nodule" (always present): 13 agree, 12 disagree.
+    assert "<tr><td>nodule</td><td class=\"n\">13</td><td class=\"n\">12</td><td class=\"n\">0</td>" in page
+    # Self-contained: nothing fetched.
+    assert not re.search(r"(src|href)=\"(?!data:)", page) and "<script" not in page and "<link" not in page
+
+
+def test_bob_against_the_model_by_hand(tmp_path):
+    entries = worklist(write_pngs(tmp_path / "images", 25))
+    bob = report.build([(session(entries, "bob", COHEN_B), None)])
+    # model present on even items (the first label); bob's call = model's where he agrees (0-19, 25-34).
+    model = [index % 2 == 0 for index in range(50)]
+    call = [m if COHEN_B[i] == "agree" else not m for i, m in enumerate(model)]
+    both = sum(m and c for m, c in zip(model, call, strict=True)) / 50
+    neither = sum(not m and not c for m, c in zip(model, call, strict=True)) / 50
+    p_o = both + neither
+    p_e = (sum(model) / 50) * (sum(call) / 50) + (1 - sum(model) / 50) * (1 - sum(call) / 50)
+    result = bob.with_model(bob.readers[0])
+    assert result.kappa == pytest.approx((p_o - p_e) / (1 - p_e))
+    assert result.percent == pytest.approx(0.6)
+
+
+def test_three_readers_use_fleiss(tmp_path):
+    entries = worklist(write_pngs(tmp_path / "images", 6))
+    verdicts = [["agree", "agree", "disagree", "uncertain", "agree", "agree"] * 2,
+                ["agree", "disagree", "disagree", "uncertain", "agree", "agree"] * 2,
+                ["agree", "agree", "disagree", "agree", "uncertain", None] * 2]
+    sessions = [session(entries, name, v) for name, v in zip(("a", "b", "c"), verdicts, strict=True)]
+    built = report.build([(s, None) for s in sessions])
+    judged = [i for i in range(12) if all(v[i] for v in verdicts)]
+    expected = fleiss_kappa([[v[i] for i in judged] for v in verdicts])
+    kind, kappa, items = built.inter_reader()
+    assert (kind, items) == ("Fleiss", len(judged)) and kappa == pytest.approx(expected)
+    page = html_report(built, overlays=False)
+    assert f"<b>{expected:.3f}</b>" in page and "Fleiss&#x27;s" not in page and "Fleiss's kappa" in page
+    assert page.count(DATA_URI) == 6
+
+
+def test_one_reader_has_no_inter_reader_kappa(tmp_path):
+    entries = worklist(write_pngs(tmp_path / "images", 2))
+    built = report.build([(session(entries, "alice", ["agree"] * 4), None)])
+    assert "Not enough readers" in html_report(built, overlays=False)
+    assert "not enough readers (one session)" in report.summary_text(built)
+
+
+def test_overlay_thumbnails_from_the_sessions_model(tmp_path):
+    from viewer.app.session import file_sha256
+    from viewer.model.loader import default_model_path
+
+    model_path = default_model_path()
+    model = SessionModel(str(model_path), file_sha256(model_path), "demo", LABELS)
+    entries = worklist(write_pngs(tmp_path / "images", 2))
+    built = report.build([(session(entries, "alice", ["agree"] * 4, model=model), None)])
+    thumbs = thumbnails(built)
+    assert [thumb.overlay for thumb in thumbs.values()] == [True, True]
+    page = html_report(built, thumbs=thumbs)
+    assert page.count('alt="overlay"') == 2 and page.count(DATA_URI) == 2
+
+
+def test_a_changed_model_file_gives_the_plain_image_and_why(tmp_path):
+    model_path = tmp_path / "model.keras"
+    model_path.write_bytes(b"not the model the session was made with")
+    entries = worklist(write_pngs(tmp_path / "images", 1))
+    built = report.build([(session(entries, "alice", model=fake_model(path=str(model_path))), None)])
+    (thumb,) = thumbnails(built).values()
+    assert not thumb.overlay and thumb.png is not None and "has changed since the session was made" in thumb.why
+
+
+def test_refusals(tmp_path):
+    first = worklist(write_pngs(tmp_path / "one", 2, "one"))
+    other = worklist(write_pngs(tmp_path / "two", 2, "two"))
+    with pytest.raises(SessionError, match="share no image"):
+        report.build([(session(first, "a"), None), (session(other, "b"), None)])
+    with pytest.raises(SessionError, match="another model"):
+        report.build([(session(first, "a"), None), (session(first, "b", model=fake_model("ef" * 32)), None)])
+    no_model = session(first, "b")
+    no_model.model = None
+    with pytest.raises(SessionError, match="has no model"):
+        report.build([(session(first, "a"), None), (no_model, None)])
+    path = save(session(first, "a"), tmp_path / "a.radcam-session")
+    with pytest.raises(SessionError, match="given twice"):
+        report.load([path, tmp_path / "." / "a.radcam-session"])
+
+
+def test_readers_without_names_or_with_the_same_name_are_told_apart(tmp_path):
+    entries = worklist(write_pngs(tmp_path / "images", 1))
+    built = report.build([(session(entries, ""), None), (session(entries, "x"), None), (session(entries, "x"), None)])
+    assert [reader.name for reader in built.readers] == ["reader 1", "x", "x (2)"]
