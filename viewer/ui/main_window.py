@@ -15,6 +15,7 @@ from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QMainWindow, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
 from viewer.app import ViewerState
+from viewer.app.review_state import ReviewState
 from viewer.app.session import ModelSession
 from viewer.cam import METHODS
 from viewer.io import DisplayImage
@@ -33,6 +34,9 @@ from .jobs import QtJobs
 from .menus import Menus
 from .model_controller import ModelController
 from .opening import OpeningController
+from .review_controller import ReviewController
+from .review_panel import ReviewPanel
+from .session_controller import SessionController
 from .settings import Settings
 from .trust_controller import TrustController
 from .trust_panel import TrustPanel
@@ -52,6 +56,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("RadCAM")
         self.setAcceptDrops(True)
         self.state = ViewerState()
+        self.review_state = ReviewState()  # the review session: worklist, verdicts, its file
         self.session = ModelSession()  # used by jobs on the model thread only
         self.model_thread = JobThread("model", self)  # TensorFlow lives on this one only
         self.io_thread = JobThread("io", self)  # decoding the image the user asked for
@@ -101,6 +106,8 @@ class MainWindow(QMainWindow):
         self.side_tabs = QTabWidget()
         self.side_tabs.addTab(self.controls, "Explain")
         self.side_tabs.addTab(self.trust_panel, "Trust")
+        self.review_panel = ReviewPanel()
+        self.side_tabs.addTab(self.review_panel, "Review")
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(self.browser)
         self.splitter.addWidget(centre)
@@ -124,6 +131,10 @@ class MainWindow(QMainWindow):
         self.exporting = ExportController(self, state, jobs, self.session, self.browser, self.view_group,
                                           self.decoder, self.settings, report)
         self.corner_text = CornerText(state, self.views, self.view_group)
+        self.reviewing = ReviewController(self, state, self.review_state, jobs, self.session, self.decoder,
+                                          self.review_panel, self.views, self.imaging.select, report)
+        self.sessions = SessionController(self, state, self.review_state, self.reviewing, jobs, self.session,
+                                          self.models.load, self.settings, report, headless)
 
     def _wire(self) -> None:
         state = self.state
@@ -203,6 +214,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event) -> None:
         if not self.headless:  # screenshot runs leave the user's settings alone
             self.save_settings()
+        self.sessions.shutdown()  # the last seconds on the image saved, the session's lock let go
         self.shutdown()
         event.accept()
 

@@ -35,6 +35,8 @@ class Menus:
         file.addSeparator()
         self._add(file, "Open &Model…", w.models.open_dialog, "Ctrl+M")
         file.addSeparator()
+        w.sessions.fill_file_menu(file, self._add)  # New/Open/Save As/Close Session, Export Report
+        file.addSeparator()
         self._add(file, "&Export…", w.exporting.dialog, "Ctrl+E")
         self._add(file, "Export &All Open Images…", lambda: w.exporting.dialog(batch=True), "Ctrl+Shift+E")
         file.addSeparator()
@@ -86,6 +88,8 @@ class Menus:
         self._add(explain, "Check This &Map (Trust)", w.trust.check, "Ctrl+T")
         self._add(explain, "Compare All Me&thods…", w.trust.compare, "Ctrl+Shift+M")
         self._add(explain, "Clear Pointing &Box", lambda: w.trust.set_box(None), "Shift+Del")
+
+        w.reviewing.fill_menu(self._menu(bar, "&Review"), self._add)  # verdict keys: Y N U, J K, E, B
 
         help_menu = self._menu(bar, "&Help")
         self._add(help_menu, "&Keyboard Shortcuts", w.show_shortcuts, QKeySequence.StandardKey.HelpContents)

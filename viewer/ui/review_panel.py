@@ -1,0 +1,270 @@
+"""The "Review" tab: the current image's findings (one per model label, best score first) and the reader's verdict
+on each, with its note and mark; the session's progress and the seconds spent on this image.
+
+One finding is selected (highlighted): the verdict keys (Y, N, U), the note (E) and the mark (B) act on it. The
+widget knows nothing of the session: it shows rows and emits what the reader asks for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PySide6.QtCore import QEvent, QRect, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QKeyEvent, QPainter
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QStyledItemDelegate,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from . import theme
+
+SCORE_ROLE = Qt.ItemDataRole.UserRole + 1
+THRESHOLD_ROLE = Qt.ItemDataRole.UserRole + 2
+VERDICT_COLOURS = {"agree": "#5fbf7f", "disagree": theme.ERROR, "uncertain": theme.WARNING}
+VERDICT_KEYS = {"agree": "Y", "disagree": "N", "uncertain": "U"}
+COLUMNS = ("Finding", "Score", "Model", "Verdict", "Mark", "Note")
+
+
+@dataclass(frozen=True)
+class FindingRow:
+    """What the tab shows for one finding."""
+
+    label: str
+    score: float | None  # None: no prediction yet (pre-scan still running, or no model)
+    threshold: float
+    verdict: str | None = None
+    note: str = ""
+    mark: str = ""  # "", "point" or "box"
+
+    @property
+    def present(self) -> bool | None:
+        return None if self.score is None else self.score >= self.threshold
+
+
+class ThresholdBar(QStyledItemDelegate):
+    """A score as a bar, with a tick at its decision threshold: the model says "present" right of the tick."""
+
+    def paint(self, painter: QPainter, option, index) -> None:
+        score, threshold = index.data(SCORE_ROLE), index.data(THRESHOLD_ROLE)
+        if score is None:
+            return super().paint(painter, option, index)
+        painter.save()
+        rect = option.rect.adjusted(4, 5, -4, -5)
+        painter.fillRect(rect, QColor("#262b31"))
+        filled = QRect(rect.left(), rect.top(), int(rect.width() * min(max(score, 0.0), 1.0)), rect.height())
+        painter.fillRect(filled, QColor(theme.POSITIVE if score >= threshold else theme.ACCENT).darker(140))
+        tick = rect.left() + int(rect.width() * min(max(threshold, 0.0), 1.0))
+        painter.fillRect(QRect(tick - 1, option.rect.top() + 2, 2, option.rect.height() - 4), QColor(theme.TEXT))
+        painter.setPen(QColor(theme.TEXT))
+        painter.drawText(rect.adjusted(4, 0, -4, 0), Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight,
+                         f"{score:.3f}")
+        painter.restore()
+
+
+class NoteField(QLineEdit):
+    """The note: Enter or Esc gives the keys back to the review (Esc would otherwise cancel the running job)."""
+
+    done = Signal()
+
+    def event(self, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.ShortcutOverride and isinstance(event, QKeyEvent) and event.key() in (
+                Qt.Key.Key_Escape, Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            event.accept()  # ours, not a window shortcut's
+            return True
+        return super().event(event)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.key() in (Qt.Key.Key_Escape, Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            self.done.emit()
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+
+class ReviewPanel(QWidget):
+    verdictChosen = Signal(str, str)  # label, verdict ("agree" | "disagree" | "uncertain")
+    agreeAllRequested = Signal()
+    noteEdited = Signal(str, str)  # label, text (when the reader leaves the field)
+    markRequested = Signal(str)  # label: draw its mark on an image panel
+    markCleared = Signal(str)
+    selected = Signal(str)  # the finding the keys act on now
+    noteDone = Signal()  # Enter or Esc in the note: keys go back to the review
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.rows: list[FindingRow] = []
+        self.progress = QLabel("No review session: File → New Session…")
+        self.progress.setProperty("role", "title")
+        self.seconds = QLabel("")
+        self.seconds.setProperty("role", "muted")
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels(list(COLUMNS))
+        self.table.verticalHeader().hide()
+        header = self.table.horizontalHeader()
+        for column in range(len(COLUMNS)):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # the keys are the window's, never the table's search
+        self.table.setItemDelegateForColumn(1, ThresholdBar(self.table))
+        self.table.currentCellChanged.connect(lambda row, *_: self._on_row(row))
+        self.buttons: dict[str, QPushButton] = {}
+        verdicts = QHBoxLayout()
+        for verdict, key in VERDICT_KEYS.items():
+            button = QPushButton(f"{verdict.capitalize()} ({key})")
+            button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+            button.clicked.connect(lambda _=False, v=verdict: self._choose(v))
+            verdicts.addWidget(button)
+            self.buttons[verdict] = button
+        self.agree_rest = QPushButton("Agree with the rest (Shift+Y)")
+        self.agree_rest.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.agree_rest.clicked.connect(self.agreeAllRequested)
+        self.note = NoteField()
+        self.note.setPlaceholderText("Note on the selected finding (E; Enter when done)")
+        self.note.editingFinished.connect(self._note_finished)
+        self.note.done.connect(self.noteDone)
+        self.mark_status = QLabel("")
+        self.mark_status.setProperty("role", "muted")
+        mark_button = QPushButton("Mark (B)")
+        clear_button = QPushButton("Clear mark (Shift+B)")
+        for button in (mark_button, clear_button):
+            button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        mark_button.clicked.connect(lambda: self._emit_for_selected(self.markRequested))
+        clear_button.clicked.connect(lambda: self._emit_for_selected(self.markCleared))
+        marks = QHBoxLayout()
+        marks.addWidget(self.mark_status, 1)
+        marks.addWidget(mark_button)
+        marks.addWidget(clear_button)
+        selected_box = QGroupBox("Selected finding")
+        box_layout = QVBoxLayout(selected_box)
+        box_layout.addLayout(verdicts)
+        box_layout.addWidget(self.agree_rest)
+        box_layout.addWidget(self.note)
+        box_layout.addLayout(marks)
+        keys = QLabel("Y agree · N disagree · U uncertain · Shift+↓/↑ finding · J/K next/previous unreviewed image")
+        keys.setProperty("role", "muted")
+        keys.setWordWrap(True)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.seconds)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(selected_box)
+        layout.addWidget(keys)
+        self.set_findings([])
+
+    # -- what it shows ----------------------------------------------------------------------------------------
+
+    def set_progress(self, text: str) -> None:
+        self.progress.setText(text)
+
+    def set_seconds(self, seconds: float | None) -> None:
+        self.seconds.setText("" if seconds is None else f"{seconds:.0f} s on this image")
+
+    def set_findings(self, rows: list[FindingRow], keep: str | None = None) -> None:
+        """Rows best score first; the selection stays on `keep` (a label) when it is still there, else the first."""
+        self.rows = sorted(rows, key=lambda row: -(row.score if row.score is not None else -1.0))
+        table = self.table
+        table.blockSignals(True)
+        table.setRowCount(len(self.rows))
+        bold = QFont(table.font())
+        bold.setBold(True)
+        for number, row in enumerate(self.rows):
+            present = row.present
+            label = QTableWidgetItem(row.label)
+            if present:
+                label.setFont(bold)
+                label.setForeground(QColor(theme.POSITIVE))
+            bar = QTableWidgetItem("" if row.score is not None else "…")
+            bar.setData(SCORE_ROLE, row.score)
+            bar.setData(THRESHOLD_ROLE, row.threshold)
+            bar.setToolTip("" if row.score is None else f"score {row.score:.4f}, decision threshold "
+                                                         f"{row.threshold:g}")
+            decision = QTableWidgetItem("" if present is None else "present" if present else "absent")
+            verdict = QTableWidgetItem(row.verdict or "—")
+            if row.verdict:
+                verdict.setForeground(QColor(VERDICT_COLOURS[row.verdict]))
+                verdict.setFont(bold)
+            items = (label, bar, decision, verdict, QTableWidgetItem(row.mark), QTableWidgetItem(row.note))
+            for column, item in enumerate(items):
+                table.setItem(number, column, item)
+        labels = [row.label for row in self.rows]
+        table.setCurrentCell(labels.index(keep) if keep in labels else (0 if labels else -1), 0)
+        table.blockSignals(False)
+        self._show_selected()
+        for button in (*self.buttons.values(), self.agree_rest):
+            button.setEnabled(bool(self.rows))
+
+    def selected_label(self) -> str | None:
+        row = self.table.currentRow()
+        return self.rows[row].label if 0 <= row < len(self.rows) else None
+
+    def select(self, label: str) -> None:
+        labels = [row.label for row in self.rows]
+        if label in labels:
+            self.table.setCurrentCell(labels.index(label), 0)
+
+    def step(self, step: int) -> str | None:
+        """Select the next (or previous) finding, stopping at the ends; the label now selected."""
+        if self.rows:
+            row = min(max(self.table.currentRow() + step, 0), len(self.rows) - 1)
+            self.table.setCurrentCell(row, 0)
+        return self.selected_label()
+
+    def reveal(self) -> None:
+        """Bring this tab to the front of the tabs it is in."""
+        parent = self.parentWidget()
+        while parent is not None and not isinstance(parent, QTabWidget):
+            parent = parent.parentWidget()
+        if isinstance(parent, QTabWidget):
+            parent.setCurrentWidget(self)
+
+    def edit_note(self) -> None:
+        self.note.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.note.selectAll()
+
+    # -- inside -----------------------------------------------------------------------------------------------
+
+    def _on_row(self, _row: int) -> None:
+        self._show_selected()
+        label = self.selected_label()
+        if label is not None:
+            self.selected.emit(label)
+
+    def _show_selected(self) -> None:
+        label = self.selected_label()
+        row = next((r for r in self.rows if r.label == label), None)
+        self.note.blockSignals(True)
+        self.note.setText(row.note if row else "")
+        self.note.setEnabled(row is not None)
+        self.note.blockSignals(False)
+        self.mark_status.setText("" if row is None else f"{row.label}: " + (
+            f"{row.mark} marked" if row.mark else "no mark (B, then drag a box or click a point)"))
+
+    def _choose(self, verdict: str) -> None:
+        label = self.selected_label()
+        if label is not None:
+            self.verdictChosen.emit(label, verdict)
+
+    def _emit_for_selected(self, signal) -> None:
+        label = self.selected_label()
+        if label is not None:
+            signal.emit(label)
+
+    def _note_finished(self) -> None:
+        label = self.selected_label()
+        row = next((r for r in self.rows if r.label == label), None)
+        if row is not None and self.note.text() != row.note:
+            self.noteEdited.emit(row.label, self.note.text())
