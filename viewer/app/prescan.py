@@ -9,8 +9,9 @@ Threads: a pool of `os.cpu_count()` decoders runs ahead of the model (file diges
 default rendering, model input); the calling thread runs only the model, one call per batch. Before each batch
 `priority()` names the entries on screen, and those not yet done go first. Scores are delivered per batch through
 `on_scores(entry_id, {label: probability}, file_sha256)` on the calling thread (a cache hit at once, with no model
-call). An image that cannot be read or scored fails alone: its one-line reason is in the result and the scan goes
-on. Cancelling (the reporter) stops within one image's decode or one batch; what was scored was delivered.
+call). Entries are not changed here (they belong to the UI thread): the callback records scores and digest. An
+image that cannot be read or scored fails alone: its one-line reason is in the result and the scan goes on.
+Cancelling (the reporter) stops within one image's decode or one batch; what was scored was delivered.
 """
 
 from __future__ import annotations
@@ -135,7 +136,6 @@ def prescan(entries: Sequence[Entry], model: LoadedModel, on_scores: OnScores, *
                     in_flight.append((following, pool.submit(prepare, following)))
                 if isinstance(prepared, _Hit):
                     result.cached += 1
-                    entry.sha256 = prepared.sha256
                     on_scores(entry.id, prepared.scores, prepared.sha256)
                 elif isinstance(prepared, _Failed):
                     fail(entry, prepared.reason)
@@ -184,7 +184,6 @@ def _score(batch: list[tuple[Entry, _Ready]], size: int, model: LoadedModel, cac
                 fail(entry, f"{entry.path}: {exc}")
                 continue
             scores = {label: float(score) for label, score in zip(model.labels, row, strict=False)}
-            entry.sha256 = ready.sha256
             kept.append((ready.sha256, entry.frame, scores))
             result.scanned += 1
             on_scores(entry.id, scores, ready.sha256)
