@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import re
 
 import pytest
@@ -16,6 +17,7 @@ from viewer.app.report_thumbs import thumbnails
 from viewer.app.review import Entry, FindingVerdict, Mark, ReviewSession, SessionModel
 from viewer.errors import SessionError
 
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # the PDF test draws with Qt, headless
 DATA_URI = 'src="data:image/png;base64,'
 # Wikipedia's Cohen example (50 items, κ = 0.4; see test_agreement.py) as two readers' verdicts on 25 images × 2.
 COHEN_A = ["agree"] * 25 + ["disagree"] * 25
@@ -160,3 +162,20 @@ def test_readers_without_names_or_with_the_same_name_are_told_apart(tmp_path):
     entries = worklist(write_pngs(tmp_path / "images", 1))
     built = report.build([(session(entries, ""), None), (session(entries, "x"), None), (session(entries, "x"), None)])
     assert [reader.name for reader in built.readers] == ["reader 1", "x", "x (2)"]
+
+
+def test_pdf_of_the_report_has_every_page(tmp_path, qapp):
+    import re as regex
+
+    from viewer.ui.report_pdf import write_pdf
+
+    entries = worklist(write_pngs(tmp_path / "images", 25))
+    built = report.build([(session(entries, "alice", COHEN_A), None), (session(entries, "bob", COHEN_B), None)])
+    path = write_pdf(html_report(built, overlays=False), tmp_path / "report.pdf")
+    data = path.read_bytes()
+    assert data.startswith(b"%PDF-") and data.rstrip().endswith(b"%%EOF")
+    pages = len(regex.findall(rb"/Type\s*/Page\b", data))
+    assert pages >= 3, pages  # 25 images with their tables do not fit on one or two A4 pages
+    assert regex.search(rb"/Count\s+%d\b" % pages, data)
+    assert len(regex.findall(rb"/Subtype\s*/Image", data)) >= 25  # every thumbnail drawn
+    assert not list(tmp_path.glob(".report.pdf*"))  # no temporary left
