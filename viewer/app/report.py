@@ -90,10 +90,12 @@ class Pseudonyms:
         self.patients: dict[str, str] = {}
         self.images: dict[ImageKey, str] = {}
         self._secrets: dict[str, str] = {}  # text that names a patient or a source → its pseudonym
+        self._pattern: tuple[re.Pattern[str], dict[str, str]] | None = None  # made once for all the notes
 
     def learn(self, entry: Entry) -> None:
         if not self.anonymize:
             return
+        self._pattern = None
         patient = self.patient(entry)
         image = self.image(entry)
         path = Path(entry.path)
@@ -122,11 +124,13 @@ class Pseudonyms:
     def clean(self, text: str) -> str:
         if not self.anonymize or not self._secrets or not text:
             return text
-        longest = sorted(self._secrets, key=len, reverse=True)  # a path before its own file name
-        # Whole words only: an ID "P1" in "P12" or a name "Li" in "lingula" is not the patient.
-        pattern = re.compile("|".join(rf"(?<![^\W_]){re.escape(secret)}(?![^\W_])" for secret in longest),
-                             re.IGNORECASE)
-        lowered = {secret.lower(): pseudonym for secret, pseudonym in self._secrets.items()}
+        if self._pattern is None:
+            longest = sorted(self._secrets, key=len, reverse=True)  # a path before its own file name
+            # Whole words only: an ID "P1" in "P12" or a name "Li" in "lingula" is not the patient.
+            self._pattern = (re.compile("|".join(rf"(?<![^\W_]){re.escape(secret)}(?![^\W_])" for secret in longest),
+                                        re.IGNORECASE),
+                             {secret.lower(): pseudonym for secret, pseudonym in self._secrets.items()})
+        pattern, lowered = self._pattern
         return pattern.sub(lambda found: lowered[found.group(0).lower()], text)
 
 
