@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -206,11 +207,27 @@ def test_each_bad_file_is_refused_in_one_line_and_left_unlocked(tmp_path, conten
 
 def test_a_folder_moved_with_its_session_file_opens_by_relative_path(tmp_path):
     images = _pngs(tmp_path / "study" / "images")
-    SessionFile.create(tmp_path / "study" / "s.radcam-session", _session(images), "A").release()
+    (tmp_path / "study" / "m.keras").write_bytes(b"model")
+    session = _session(images)
+    session.model = SessionModel(str(tmp_path / "study" / "m.keras"), "0" * 64)
+    SessionFile.create(tmp_path / "study" / "s.radcam-session", session, "A").release()
     shutil.move(tmp_path / "study", tmp_path / "moved")
     session = read_session(tmp_path / "moved" / "s.radcam-session")
     assert [Path(e.path) for e in session.entries] == [tmp_path / "moved" / "images" / p.name for p in images]
+    assert session.model.path == str(tmp_path / "moved" / "m.keras")
     assert missing_entries(session, tmp_path) == []
+
+
+def test_relative_paths_are_made_absolute_and_read_from_the_session_folder(tmp_path, monkeypatch):
+    _pngs(tmp_path / "images", 1)
+    monkeypatch.chdir(tmp_path)  # a path typed relative to the working folder
+    SessionFile.create(tmp_path / "s.radcam-session", _session([Path("images/p0.png")]), "A").release()
+    data = json.loads((tmp_path / "s.radcam-session").read_text())
+    assert data["entries"][0]["path"] == str(tmp_path / "images" / "p0.png")
+    data["entries"][0]["path"] = "images/p0.png"  # a hand-written file: relative to the session's folder
+    (tmp_path / "s.radcam-session").write_text(json.dumps(data))
+    monkeypatch.chdir("/")
+    assert read_session(tmp_path / "s.radcam-session").entries[0].path == str(tmp_path / "images" / "p0.png")
 
 
 def test_relink_by_uid_then_hash_then_name_and_size(tmp_path):
@@ -246,3 +263,92 @@ def test_relink_by_name_refuses_a_different_size(tmp_path):
     Image.fromarray(np.zeros((30, 30), np.uint8)).save(tmp_path / "new" / pngs[0].name)
     session = read_session(tmp_path / "s.radcam-session")
     assert relink(session, tmp_path / "new") == 0
+
+
+def test_saving_only_the_changed_entries_writes_the_same_file_as_saving_all(tmp_path):
+    session = _session([tmp_path / f"img{number}.png" for number in range(50)])
+    path = tmp_path / "s.radcam-session"
+    opened = SessionFile.create(path, session, "A")
+    try:
+        session.set_verdict("7", "nodule", "disagree", note="old scar")
+        session.entry("9").predictions = {"nodule": 0.5, "effusion": 0.25}
+        opened.save(session, {"7", "9"})
+        partial = json.loads(path.read_text())
+        opened.save(session)
+        full = json.loads(path.read_text())
+        partial["updated"] = full["updated"]
+        assert partial == full and full["entries"][6]["findings"]["nodule"]["note"] == "old scar"
+    finally:
+        opened.release()
+
+
+FULL_DISK = """
+import resource, signal, sys
+from viewer.app.review import Entry, ReviewSession
+from viewer.app.review_file import SessionFile
+from viewer.errors import SessionError
+session = ReviewSession([Entry("1", "/data/a.png")])
+opened = SessionFile.create(sys.argv[1], session, "A")
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG, as on a full disk
+resource.setrlimit(resource.RLIMIT_FSIZE, (4096, resource.RLIM_INFINITY))
+session.entries[0].findings = {}
+session.set_verdict("1", "nodule", "agree", note="x" * 10000)
+try:
+    opened.save(session)
+except SessionError as error:
+    print(error)
+opened.release()
+"""
+
+
+def test_a_write_that_fails_half_way_leaves_the_previous_save_whole(tmp_path):
+    path = tmp_path / "s.radcam-session"
+    done = subprocess.run([sys.executable, "-c", FULL_DISK, str(path)], cwd=ROOT, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"cannot save {path}: File too large"), done.stdout
+    assert read_session(path).entries[0].findings == {}  # the first save, whole
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.radcam-session"]  # no temporary, no lock
+
+
+def _write_lock(path: Path, **fields) -> None:
+    lock_path(path).write_text(json.dumps({"reader": "Dr Far", "host": "elsewhere", "pid": 1,
+                                           "since": "2026-01-01T08:00:00+00:00", **fields}))
+
+
+def test_a_lock_from_another_host_holds_and_names_it(tmp_path):
+    path = tmp_path / "s.radcam-session"
+    SessionFile.create(path, _session([]), "A").release()
+    _write_lock(path)
+    with pytest.raises(SessionLockedError) as raised:
+        SessionFile.open(path, "Dr B")
+    assert str(raised.value) == (f"{path} is open by Dr Far on elsewhere since 2026-01-01T08:00:00+00:00 (pid 1); "
+                                 "ask them to close it, or open a copy")
+
+
+def test_a_lock_whose_pid_now_belongs_to_another_process_is_stale(tmp_path):
+    path = tmp_path / "s.radcam-session"
+    SessionFile.create(path, _session([]), "A").release()
+    process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        _write_lock(path, host=socket.gethostname(), pid=process.pid, start="another-boot:123")
+        if not Path(f"/proc/{process.pid}/stat").exists():
+            pytest.skip("no /proc: a reused pid cannot be told here")
+        SessionFile.open(path, "A")[0].release()
+        _write_lock(path, host=socket.gethostname(), pid=process.pid)  # no start recorded: a live pid holds
+        with pytest.raises(SessionLockedError):
+            SessionFile.open(path, "A")
+    finally:
+        process.kill()
+        process.wait()
+
+
+def test_a_half_written_lock_holds_a_moment_then_is_stale(tmp_path):
+    path = tmp_path / "s.radcam-session"
+    SessionFile.create(path, _session([]), "A").release()
+    lock_path(path).write_text("")
+    with pytest.raises(SessionLockedError, match="being opened by another RadCAM this moment"):
+        SessionFile.open(path, "A")
+    os.utime(lock_path(path), (time.time() - 60, time.time() - 60))
+    SessionFile.open(path, "A")[0].release()
+    assert not lock_path(path).exists()

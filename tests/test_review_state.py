@@ -11,7 +11,7 @@ import pytest
 from viewer.app.review import Entry, Mark, ReviewSession, SessionModel
 from viewer.app.review_file import lock_path, read_session
 from viewer.app.review_state import ReviewState
-from viewer.errors import SessionLockedError
+from viewer.errors import SessionError, SessionLockedError
 
 MODEL = SessionModel("/models/m.keras", "0" * 64, "demo", ("nodule", "effusion"))
 
@@ -111,3 +111,58 @@ def test_an_unsaved_session_saves_on_save_as(tmp_path):
     state.save_as(tmp_path / "later.radcam-session")
     assert _on_disk(tmp_path / "later.radcam-session")["entries"][0]["findings"]["nodule"]["verdict"] == "uncertain"
     state.close()
+
+
+def test_an_entry_changed_directly_is_saved_by_a_forced_flush(tmp_path):
+    path = tmp_path / "s.radcam-session"
+    state = ReviewState()
+    state.start(_session(), path, "Dr A")
+    state.session.entry("3").predictions = {"nodule": 0.9}  # e.g. scores dropped for another model
+    state.dirty = True
+    assert state.flush(force=True)
+    assert _on_disk(path)["entries"][2]["predictions"] == {"nodule": 0.9}
+    state.close()
+
+
+def test_a_refused_save_still_shows_the_verdict_and_is_retried(tmp_path):
+    path = tmp_path / "s.radcam-session"
+    state = ReviewState()
+    changed: list[str] = []
+    state.changed.connect(changed.append)
+    state.start(_session(), path, "Dr A")
+    entry = state.entry()
+    entry.predictions = {"nodule": object()}  # JSON cannot hold it: the save fails
+    with pytest.raises(SessionError, match="cannot save"):
+        state.record("nodule", "agree")
+    assert changed == ["1"] and state.dirty and entry.findings["nodule"].verdict == "agree"
+    entry.predictions = {"nodule": 0.5}
+    state.record("effusion", "agree")  # the next save carries both
+    assert set(_on_disk(path)["entries"][0]["findings"]) == {"nodule", "effusion"}
+    state.close()
+
+
+def test_relink_through_the_state_saves_the_new_paths(tmp_path):
+    old, new = tmp_path / "old", tmp_path / "new"
+    old.mkdir()
+    (old / "a.png").write_bytes(b"not really a png, but bytes to find")
+    session = ReviewSession([Entry("1", str(old / "a.png"))], MODEL)
+    path = tmp_path / "s.radcam-session"
+    state = ReviewState()
+    changed: list[str] = []
+    state.changed.connect(changed.append)
+    state.start(session, path, "Dr A")
+    old.rename(new)
+    assert state.relink(new) == 1 and changed == ["1"]
+    assert _on_disk(path)["entries"][0]["path"] == str(new / "a.png")
+    state.close()
+
+
+def test_start_over_the_open_file_and_save_as_the_same_file(tmp_path):
+    path = tmp_path / "s.radcam-session"
+    state = ReviewState()
+    state.start(_session(), path, "Dr A")
+    state.save_as(path)  # the same file: just a save
+    state.start(_session(2), path, "Dr A")  # a new session replacing the open one's file
+    assert len(read_session(path).entries) == 2
+    state.close()
+    assert not lock_path(path).exists()

@@ -13,17 +13,18 @@ import hashlib
 import json
 import os
 import secrets
-import socket
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from viewer.errors import SessionError, SessionLockedError
+from viewer.errors import SessionError
 
 from .review import SUFFIX, Entry, ReviewSession, SchemaError, now
+from .review_lock import LOCK_SUFFIX, SessionLock, lock_path
 
-LOCK_SUFFIX = ".lock"
-_HELD: set[Path] = set()  # locks this process holds: a lock naming our own pid but not in here is stale
+__all__ = ["SessionFile", "file_sha256", "lock_path", "missing_entries", "read_session", "relink", "to_json",
+           "write_atomic"]
 
 
 class SessionFile:
@@ -32,7 +33,9 @@ class SessionFile:
     def __init__(self, path: Path, reader: str) -> None:
         self.path = path
         self.reader = reader
-        self.lock = lock_path(path)
+        self._lock = SessionLock(path, reader)
+        self._texts: dict[str, tuple[Entry, str]] = {}  # entry id → (the entry, its JSON when last saved)
+        self._relpaths: dict[str, str | None] = {}
 
     @classmethod
     def create(cls, path: str | os.PathLike[str], session: ReviewSession, reader: str,
@@ -45,10 +48,11 @@ class SessionFile:
         if not target.parent.is_dir():
             raise SessionError(f"cannot write {target}: folder {target.parent} does not exist")
         opened = cls(target, reader)
-        opened._take_lock()
+        opened._lock.take()
         if not session.reader:
             session.reader = reader
         try:
+            _make_absolute(session)
             fill_sizes(session.entries)
             opened.save(session)
         except BaseException:
@@ -64,7 +68,7 @@ class SessionFile:
         if not target.is_file():
             raise SessionError(f"cannot open {target}: no such session file")
         opened = cls(target, reader)
-        opened._take_lock()
+        opened._lock.take()
         try:
             session = read_session(target)
             if not session.reader:
@@ -75,50 +79,47 @@ class SessionFile:
             raise
         return opened, session
 
-    def save(self, session: ReviewSession) -> None:
-        """Write `session` completely or not at all (the previous save stays whole); sets `updated`."""
+    def save(self, session: ReviewSession, changed: Iterable[str] | None = None) -> None:
+        """Write `session` completely or not at all (the previous save stays whole); sets `updated`.
+
+        `changed`: the ids of the only entries changed since the last save (ReviewState knows them); the others
+        reuse their JSON from then, so a verdict in a 10,000-image session costs one entry's serialisation.
+        None: every entry is serialised again (anything may have changed: re-linking, an edit from outside)."""
         session.updated = now()
+        fresh = None if changed is None else set(changed)
         try:
-            text = json.dumps(to_json(session, self.path.parent), ensure_ascii=False, separators=(",", ":"))
+            texts = [self._entry_text(entry, fresh) for entry in session.entries]
+            head_data = replace(session, entries=[]).to_dict()
+            if session.model is not None:
+                head_data["model"]["relpath"] = relative_path(session.model.path, self.path.parent)
+            head = json.dumps(head_data, ensure_ascii=False, separators=(",", ":"))
         except (TypeError, ValueError) as error:  # a value JSON cannot hold: a bug, but the old file must survive
+            self._texts.clear()
             raise SessionError(f"cannot save {self.path}: {error}") from error
-        write_atomic(self.path, text.encode("utf-8"))
+        if len(self._texts) > 2 * len(texts) + 100:  # entries removed: forget their texts
+            self._texts = {entry.id: self._texts[entry.id] for entry in session.entries}
+        at = head.rindex('"entries":[]') + len('"entries":[')
+        body = head[:at] + ",".join(texts) + head[at:]
+        write_atomic(self.path, body.encode("utf-8"))
 
     def release(self) -> None:
         """Remove our lock (only if it is still ours: a lock taken over after we died is not ours to remove)."""
-        _HELD.discard(self.lock)
-        holder = _read_lock(self.lock)
-        if holder is not None and (holder.get("pid") != os.getpid() or holder.get("host") != _host()):
-            return
-        try:
-            self.lock.unlink(missing_ok=True)
-        except OSError:
-            pass  # a read-only folder: the lock stays and reads as stale once this process has ended
+        self._lock.release()
 
-    def _take_lock(self) -> None:
-        if self.lock in _HELD:
-            raise SessionLockedError(f"{self.path} is already open in this RadCAM")
-        for _ in range(3):  # a stale lock is removed and the take retried; racing another taker may repeat that
-            try:
-                descriptor = os.open(self.lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                holder = _read_lock(self.lock)
-                if not _stale(self.lock, holder):
-                    raise SessionLockedError(_locked_message(self.path, holder)) from None
-                _remove_stale(self.lock, holder)
-                continue
-            except OSError as error:
-                raise SessionError(f"cannot lock {self.path}: {error.strerror or error}") from error
-            info = {"reader": self.reader, "host": _host(), "pid": os.getpid(), "since": now()}
-            with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-                json.dump(info, handle)
-            _HELD.add(self.lock)
-            return
-        raise SessionLockedError(_locked_message(self.path, _read_lock(self.lock)))
+    def _entry_text(self, entry: Entry, fresh: set[str] | None) -> str:
+        held = self._texts.get(entry.id)
+        if held is not None and held[0] is entry and fresh is not None and entry.id not in fresh:
+            return held[1]
+        data = entry.to_dict()
+        data["relpath"] = self._relpath(entry.path)
+        text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+        self._texts[entry.id] = (entry, text)
+        return text
 
-
-def lock_path(path: Path) -> Path:
-    return path.with_name(path.name + LOCK_SUFFIX)
+    def _relpath(self, path: str) -> str | None:
+        if path not in self._relpaths:
+            self._relpaths[path] = relative_path(path, self.path.parent)
+        return self._relpaths[path]
 
 
 def read_session(path: str | os.PathLike[str]) -> ReviewSession:
@@ -147,7 +148,7 @@ def read_session(path: str | os.PathLike[str]) -> ReviewSession:
         session = ReviewSession.from_dict(data)
     except SchemaError as error:
         raise SessionError(f"{target}: {error}") from None
-    _follow_relpaths(session, data["entries"], target.absolute().parent)
+    _follow_relpaths(session, data, target.absolute().parent)
     return session
 
 
@@ -155,11 +156,17 @@ def to_json(session: ReviewSession, folder: Path) -> dict[str, Any]:
     """The session's JSON with each entry's path also relative to `folder` (the session file's)."""
     data = session.to_dict()
     for entry in data["entries"]:
-        try:
-            entry["relpath"] = Path(os.path.relpath(entry["path"], folder)).as_posix()
-        except ValueError:  # another drive (Windows): no relative path
-            entry["relpath"] = None
+        entry["relpath"] = relative_path(entry["path"], folder)
+    if data["model"] is not None:
+        data["model"]["relpath"] = relative_path(data["model"]["path"], folder)
     return data
+
+
+def relative_path(path: str, folder: Path) -> str | None:
+    try:
+        return Path(os.path.relpath(path, folder)).as_posix()
+    except ValueError:  # another drive (Windows): no relative path
+        return None
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -256,23 +263,36 @@ def is_session_file(path: Path) -> bool:
     return path.name.endswith(SUFFIX)
 
 
-def _follow_relpaths(session: ReviewSession, raw: list[Any], folder: Path) -> None:
-    """An entry whose absolute path is gone but whose relative path exists from the session's folder: the
-    folder was moved with its session file; use the relative path."""
+def _make_absolute(session: ReviewSession) -> None:
+    """Paths given relative to the working folder made absolute: the file is opened from anywhere."""
+    for entry in session.entries:
+        if not os.path.isabs(entry.path):
+            entry.path = os.path.abspath(entry.path)
+    if session.model is not None and session.model.path and not os.path.isabs(session.model.path):
+        session.model = replace(session.model, path=os.path.abspath(session.model.path))
+
+
+def _follow_relpaths(session: ReviewSession, data: dict[str, Any], folder: Path) -> None:
+    """Paths as found: a path written relative counts from the session's folder; an absolute path that is gone
+    while its "relpath" exists from the session's folder means the folder moved with its session file."""
     checked: dict[str, str] = {}
-    for entry, data in zip(session.entries, raw, strict=True):
-        relpath = data.get("relpath") if isinstance(data, dict) else None
-        if not relpath:
-            continue
-        if entry.path in checked:
-            entry.path = checked[entry.path]
-            continue
-        original = entry.path
-        if not Path(original).is_file():
-            candidate = folder / relpath
-            if candidate.is_file():
-                entry.path = os.path.normpath(candidate)
-        checked[original] = entry.path
+    for entry, raw in zip(session.entries, data["entries"], strict=True):
+        if entry.path not in checked:
+            checked[entry.path] = _found(entry.path, raw.get("relpath") if isinstance(raw, dict) else None, folder)
+        entry.path = checked[entry.path]
+    model = data.get("model")
+    if session.model is not None and isinstance(model, dict):
+        session.model = replace(session.model, path=_found(session.model.path, model.get("relpath"), folder))
+
+
+def _found(path: str, relpath: Any, folder: Path) -> str:
+    if not os.path.isabs(path):
+        return os.path.normpath(folder / path)
+    if isinstance(relpath, str) and relpath and not os.path.exists(path):
+        candidate = os.path.normpath(folder / relpath)
+        if os.path.exists(candidate):
+            return candidate
+    return path
 
 
 def _files(folder: Path) -> Iterator[Path]:
@@ -301,74 +321,6 @@ def _size(path: Path) -> int | None:
         return None
 
 
-def _host() -> str:
-    return socket.gethostname()
-
-
-def _read_lock(lock: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads(lock.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def _stale(lock: Path, holder: dict[str, Any] | None) -> bool:
-    """A lock left by a process that is gone: same host and its pid not running (after kill -9 or a crash)."""
-    if holder is None:  # unreadable: being written this instant, or left half-written by a crash long ago
-        try:
-            return lock.stat().st_mtime < _clock() - 5
-        except OSError:
-            return True  # gone meanwhile: try again
-    if holder.get("host") != _host():
-        return False  # another machine: we cannot tell whether it is alive, so it holds the file
-    pid = holder.get("pid")
-    if not isinstance(pid, int):
-        return True
-    if pid == os.getpid():
-        return lock not in _HELD  # our pid but not our lock: a previous process that had the same pid
-    return not _running(pid)
-
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # another user's process
-    except OSError:
-        return False
-    try:  # a zombie (killed, not yet reaped by its parent) is not running
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        return state not in ("Z", "X")
-    except (OSError, IndexError):
-        return True
-
-
-def _remove_stale(lock: Path, holder: dict[str, Any] | None) -> None:
-    """Move the stale lock aside and remove it, unless another taker replaced it with a live one meanwhile."""
-    aside = lock.with_name(f"{lock.name}.{secrets.token_hex(4)}.stale")
-    try:
-        os.replace(lock, aside)
-    except OSError:
-        return
-    if _read_lock(aside) != holder:  # someone else's fresh lock: put it back
-        try:
-            os.link(aside, lock)
-        except OSError:
-            pass
-    aside.unlink(missing_ok=True)
-
-
-def _locked_message(path: Path, holder: dict[str, Any] | None) -> str:
-    if holder is None:
-        return f"{path} is being opened by another RadCAM this moment; try again"
-    reader = holder.get("reader") or "another reader"
-    return (f"{path} is open by {reader} on {holder.get('host', '?')} since {holder.get('since', '?')} "
-            f"(pid {holder.get('pid', '?')}); ask them to close it, or open a copy")
-
-
 def _remove(path: Path) -> None:
     try:
         path.unlink(missing_ok=True)
@@ -387,9 +339,3 @@ def _sync_folder(folder: Path) -> None:
         pass
     finally:
         os.close(descriptor)
-
-
-def _clock() -> float:
-    import time
-
-    return time.time()

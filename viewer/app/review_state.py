@@ -4,6 +4,9 @@ Qt-free, like ViewerState: controllers call its methods, widgets listen to its e
 (a verdict, a note, a mark) is saved at once and synchronously, before the call returns: it is the record the reader
 trusts, and after a crash nothing but the keystroke in flight may be lost. What the machine produces (pre-scan
 predictions, seconds on an image, the entry on screen) is saved at most once a second and on close.
+
+A save re-serialises only the entries changed through these methods (a verdict in a 10,000-image session writes
+one entry's JSON anew); after changing entries directly, set `dirty` and call `flush(force=True)` (or `save()`).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from pathlib import Path
 
 from .events import Event, HasEvents, field
 from .review import Entry, Mark, ReviewSession, Verdict
-from .review_file import SessionFile
+from .review_file import SessionFile, relink
 
 SAVE_INTERVAL = 1.0  # seconds between saves of machine-made changes (pre-scan results, seconds, position)
 
@@ -33,18 +36,28 @@ class ReviewState(HasEvents):
         self.dirty = False  # changes not on disk yet (machine-made, or no file to save to)
         self._clock = clock
         self._saved_at = float("-inf")
+        self._pending: set[str] = set()  # entries changed since the last save
+        self._index: dict[str, Entry] = {}
         self.connect("current", self._follow_current)
 
     # -- the session ----------------------------------------------------------------------------------------
 
     def start(self, session: ReviewSession, path: Path | None, reader: str) -> None:
         """A new session (from opened studies or `session new`); `path` None: unsaved until `save_as`."""
-        self.close()
+        if path is None or (self.file is not None and self.file.path == Path(path).absolute()):
+            self.close()  # replacing the open file: ours to let go of first
         if not session.reader:
             session.reader = reader
-        self.file = SessionFile.create(path, session, reader, overwrite=True) if path is not None else None
+        file = SessionFile.create(path, session, reader, overwrite=True) if path is not None else None
+        try:
+            self.close()
+        except BaseException:
+            if file is not None:
+                file.release()
+            raise
+        self.file = file
         self._saved_at = self._clock()
-        self.dirty = self.file is None
+        self.dirty = file is None
         self._show(session)
 
     def open(self, path: Path, reader: str) -> ReviewSession:
@@ -65,6 +78,9 @@ class ReviewState(HasEvents):
         """Write the session to `path` (replacing a file there: the caller asked) and keep saving there."""
         if self.session is None:
             return
+        if self.file is not None and self.file.path == Path(path).absolute():
+            self.save()
+            return
         reader = self.file.reader if self.file else self.session.reader
         new = SessionFile.create(path, self.session, reader, overwrite=True)
         if self.file is not None and self.file.path != new.path:
@@ -72,6 +88,7 @@ class ReviewState(HasEvents):
         self.file = new
         self._saved_at = self._clock()
         self.dirty = False
+        self._pending.clear()
 
     def close(self) -> None:
         """Save what is not on disk yet and let go of the lock. A failed save raises and leaves the session
@@ -79,32 +96,47 @@ class ReviewState(HasEvents):
         if self.session is None:
             return
         if self.file is not None:
-            self.flush(force=True)
+            self.save()  # every entry, not only the ones known changed: the last word on disk is complete
             self.file.release()
         self.file = None
         self.dirty = False
         self.session = None
         self.current = None
 
+    def save(self) -> None:
+        """Save every entry now: after changing the session other than through these methods (re-linking)."""
+        if self.file is not None and self.session is not None:
+            self._save(everything=True)
+
+    def relink(self, folder: Path) -> int:
+        """Find the session's moved images under `folder` (viewer.app.review_file.relink) and save the new paths."""
+        if self.session is None:
+            return 0
+        before = [entry.path for entry in self.session.entries]
+        found = relink(self.session, folder)
+        if found:
+            self.dirty = True
+            self.save()
+            for entry, path in zip(self.session.entries, before, strict=True):
+                if entry.path != path:
+                    self.changed.emit(entry.id)
+        return found
+
     def flush(self, force: bool = False) -> bool:
-        """Save pending machine-made changes if a second has passed since the last save (or `force`); a timer or
-        the end of the pre-scan calls it. Whether it saved."""
+        """Save pending machine-made changes if a second has passed since the last save; a timer or the end of
+        the pre-scan calls it. `force`: now, and every entry (after changing entries directly: set `dirty`
+        first). Whether it saved."""
         if not self.dirty or self.file is None or self.session is None:
             return False
         if not force and self._clock() - self._saved_at < SAVE_INTERVAL:
             return False
-        self._save()
+        self._save(everything=force)
         return True
 
     # -- the entry on screen --------------------------------------------------------------------------------
 
     def entry(self) -> Entry | None:
-        if self.session is None or self.current is None:
-            return None
-        try:
-            return self.session.entry(self.current)
-        except KeyError:
-            return None
+        return None if self.current is None else self._lookup(self.current)
 
     def step(self, step: int = 1, unreviewed: bool = True) -> Entry | None:
         """Move `current` to the next (step > 0) or previous entry, only unreviewed ones if `unreviewed`.
@@ -159,11 +191,8 @@ class ReviewState(HasEvents):
 
     def set_predictions(self, entry_id: str, scores: dict[str, float], sha256: str | None) -> None:
         """A pre-scan result: the model's score per label for one entry and, when known, its file's digest."""
-        if self.session is None:
-            return
-        try:
-            entry = self.session.entry(entry_id)
-        except KeyError:
+        entry = self._lookup(entry_id)
+        if entry is None:
             return  # the session changed while the pre-scan ran
         entry.predictions = {str(label): float(score) for label, score in scores.items()}
         if sha256:
@@ -172,11 +201,8 @@ class ReviewState(HasEvents):
 
     def add_seconds(self, entry_id: str, seconds: float) -> None:
         """Time the reader spent on an entry (one visit), added to what it had."""
-        if self.session is None or seconds <= 0:
-            return
-        try:
-            entry = self.session.entry(entry_id)
-        except KeyError:
+        entry = self._lookup(entry_id) if seconds > 0 else None
+        if entry is None:
             return
         entry.seconds += seconds
         self._machine_made(entry.id)
@@ -185,9 +211,11 @@ class ReviewState(HasEvents):
 
     def _show(self, session: ReviewSession) -> None:
         self.__dict__["current"] = None
+        self._pending.clear()
+        self._index = {}
         self.session = session
         resume = session.current
-        if resume is not None and not _known(session, resume):
+        if resume is not None and self._lookup(resume) is None:
             resume = None
         labels = session.labels
         if resume is None or session.entry(resume).reviewed(labels):
@@ -198,22 +226,37 @@ class ReviewState(HasEvents):
     def _current_entry(self) -> Entry | None:
         return self.entry()
 
+    def _lookup(self, entry_id: str) -> Entry | None:
+        """The entry by id in constant time (the pre-scan reports 10,000 of them); rebuilt when entries change."""
+        if self.session is None:
+            return None
+        entry = self._index.get(entry_id)
+        if entry is None or len(self._index) != len(self.session.entries):
+            self._index = {entry.id: entry for entry in self.session.entries}
+            entry = self._index.get(entry_id)
+        return entry
+
     def _recorded(self, entry_id: str) -> None:
         self.dirty = True
-        if self.file is not None and self.session is not None:
-            self._save()
-        self.changed.emit(entry_id)
+        self._pending.add(entry_id)
+        try:
+            if self.file is not None and self.session is not None:
+                self._save()
+        finally:  # in memory and on screen even when the disk refused it (the error says so; the next save retries)
+            self.changed.emit(entry_id)
 
     def _machine_made(self, entry_id: str) -> None:
         self.dirty = True
+        self._pending.add(entry_id)
         self.changed.emit(entry_id)
         self.flush()
 
-    def _save(self) -> None:
+    def _save(self, everything: bool = False) -> None:
         assert self.file is not None and self.session is not None
-        self.file.save(self.session)
+        self.file.save(self.session, None if everything else self._pending)
         self._saved_at = self._clock()
         self.dirty = False
+        self._pending.clear()
 
     def _follow_current(self, entry_id: str | None) -> None:
         if self.session is not None and self.session.current != entry_id:
@@ -221,10 +264,3 @@ class ReviewState(HasEvents):
             if entry_id is not None:
                 self.dirty = True
 
-
-def _known(session: ReviewSession, entry_id: str) -> bool:
-    try:
-        session.entry(entry_id)
-    except KeyError:
-        return False
-    return True
