@@ -256,3 +256,21 @@ def test_model_session_prescan_uses_the_user_cache(monkeypatch, tmp_path, folder
     assert list((tmp_path / "predictions").glob("*.sqlite"))
     rows = session.predict_batch([open_image(work[0].path).render()])
     assert rows[0].keys() == {"nodule", "consolidation"}
+
+
+def test_the_bench_figure_is_the_ratio_of_two_throughputs(model, tmp_path):
+    from viewer.app.prescan import scan_files
+    from viewer.bench.prescan import add_prescan_figures
+    from viewer.bench.suite import bench_file, goals
+    from viewer.cli.bench import MODEL_ROWS, _rows
+
+    result = {"figures": {}, "runs": {}, "notes": {}}
+    add_prescan_figures(result, model, scan_files, bench_file(), tmp_path, repeat=1, images=8)
+    figures = result["figures"]
+    assert figures["prescan_images_per_s"] > 0 and figures["batched_forward_images_per_s"] > 0
+    assert figures["prescan_over_batched_forward"] == pytest.approx(
+        figures["prescan_images_per_s"] / figures["batched_forward_images_per_s"], rel=1e-9)
+    assert isinstance(goals(figures)["prescan_over_batched_forward"]["met"], bool)
+    result["goals"] = goals(figures)
+    row = next(row for row in _rows(result, MODEL_ROWS, result) if row[0].startswith("pre-scan"))
+    assert "8 DICOM files" in row[0] and "/ batched forward images/s" in row[2] and row[3] == "> 0.8"

@@ -255,3 +255,9 @@ class _Digests:
             with self._lock:
                 self._known[path] = known
         return known
+
+
+def scan_files(model: LoadedModel, paths: Sequence[Path], batch_size: int = BATCH_SIZE) -> int:
+    """Pre-scan single-frame files without a worklist or cache (the benchmark's figure); how many were scored."""
+    work = [Entry(str(number), str(path)) for number, path in enumerate(paths, 1)]
+    return prescan(work, model, lambda entry_id, scores, sha256: None, batch_size=batch_size).scanned

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from .measure import SAMPLE_MS
+from .prescan import Scan, add_prescan_figures
 
 # figure -> (comparison, limit). Ratios are RadCAM's figure over the one named after "_over_".
 GOALS: dict[str, tuple[str, float]] = {
@@ -27,6 +28,7 @@ GOALS: dict[str, tuple[str, float]] = {
     "overlay_render_ms": ("<=", 20.0),
     "window_level_ms": ("<=", 15.0),
     "first_window_ms": ("<=", 1500.0),
+    "prescan_over_batched_forward": (">", 0.8),
 }
 
 # ratio -> (numerator, denominator): every ratio the benchmark reports, as the figures it divides.
@@ -40,6 +42,7 @@ RATIOS: dict[str, tuple[str, str]] = {
     "faster_scorecam_over_gradcam": ("faster_scorecam_ms", "gradcam_ms"),
     "dicom_j2k_over_uncompressed": ("dicom_open_j2k_ms", "dicom_open_ms"),
     "first_heatmap_over_first_window": ("first_heatmap_ms", "first_window_ms"),
+    "prescan_over_batched_forward": ("prescan_images_per_s", "batched_forward_images_per_s"),
 }
 # and scorecam_over_forward_batch = scorecam_ms / (scorecam_channels × forward_per_image_ms), where
 # forward_per_image_ms = forward_best_batch_ms / best_batch_size.
@@ -94,6 +97,18 @@ def _processor() -> str:
     return platform.processor() or platform.machine()
 
 
+def bench_file() -> Path:
+    """The benchmark DICOM file itself (the pre-scan decodes copies of it)."""
+    from viewer.assets import demo_studies
+
+    studies = demo_studies()
+    chosen = next((p for p in studies if p.name == BENCH_IMAGE), studies[0] if studies else None)
+    if chosen is None:
+        from viewer.errors import RadcamError
+        raise RadcamError("the demo studies are missing from this installation (resources/demo)")
+    return chosen
+
+
 def benchmark_image() -> tuple[np.ndarray, str]:
     """The image every model explains: the first demo study as the viewer shows it (a phantom if not installed)."""
     from viewer.assets import demo_studies
@@ -109,8 +124,9 @@ def benchmark_image() -> tuple[np.ndarray, str]:
 
 
 def run_benchmark(models: Sequence[Path] | None = None, repeat: int = 5,
-                  say: Callable[[str], None] = lambda message: None) -> dict:
+                  say: Callable[[str], None] = lambda message: None, prescan: Scan | None = None) -> dict:
     """Every figure; `models` None is the default set (the demo model and a DenseNet121 of CheXNet's shape).
+    `prescan` (viewer.app.prescan.scan_files, handed in from above) adds the pre-scan figure per model.
 
     The models are loaded first: a wrong file fails at once, as one line, not after minutes of measuring.
     """
@@ -148,6 +164,8 @@ def run_benchmark(models: Sequence[Path] | None = None, repeat: int = 5,
             work = folder / f"model{i}"
             work.mkdir()
             result = bench_model(model, display, repeat, work, say)
+            if prescan is not None:
+                add_prescan_figures(result, model, prescan, bench_file(), work, repeat, say)
             if models is None and i == 1:
                 result["path"] = ("(temporary .keras: keras.applications.DenseNet121(weights=None) + GAP + "
                                   "Dense(14, sigmoid))")

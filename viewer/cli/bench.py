@@ -32,6 +32,8 @@ MODEL_ROWS = (
     ("faster_scorecam_ms", "Faster Score-CAM, N = {faster_scorecam_channels}", "faster_scorecam_over_gradcam",
      "/ Grad-CAM"),
     ("retraces_while_timed", "tf.function retraces while timed", None, ""),
+    ("prescan_images_per_s", "pre-scan, images/s ({prescan_images} DICOM files, decode included)",
+     "prescan_over_batched_forward", "/ batched forward images/s"),
 )
 VIEWER_ROWS = (
     ("dicom_open_ms", "open DICOM 2048x2048 16-bit, uncompressed", None, ""),
@@ -63,9 +65,11 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from viewer.app.prescan import scan_files
     from viewer.bench import run_benchmark
 
-    report = run_benchmark([args.model] if args.model is not None else None, repeat=args.repeat, say=_say)
+    report = run_benchmark([args.model] if args.model is not None else None, repeat=args.repeat, say=_say,
+                           prescan=scan_files)
     if args.json:
         print(json.dumps(report, indent=2))
     else:

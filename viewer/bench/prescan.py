@@ -1,0 +1,63 @@
+"""The pre-scan figure: how close a worklist's pre-scan (decode, default rendering, model input, batched model
+calls: viewer.app.prescan) comes to the model's own batched forward throughput on the same prepared inputs.
+
+A ratio near 1 means decoding is hidden behind the model (the decoders keep it fed); a small model on few cores
+is decode-bound and stays well below. The files are copies of the benchmark DICOM (RLE, 1024x1024), no cache.
+The bench sits beside viewer.app and cannot import it: the command line hands the pre-scan in (`Scan`).
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from viewer.errors import RadcamError
+
+from .measure import ratio, time_rounds
+
+PRESCAN_IMAGES = 48  # three batches: the pipeline's fill (the first batch's decode) is a third, as in a short list
+PRESCAN_REPEAT = 3  # at most: one sample is a whole pre-scan (seconds on a large model)
+BATCH_SIZE = 16  # viewer.app.prescan's default
+
+Scan = Callable[..., int]  # scan(loaded_model, paths, batch_size) -> how many images were scored
+
+
+def add_prescan_figures(result: dict, loaded, scan: Scan, source: Path, folder: Path, repeat: int,
+                        say: Callable[[str], None] = lambda message: None, images: int = PRESCAN_IMAGES) -> None:
+    """Time `scan` over `images` copies of `source` and the batched forward pass of their model inputs, in the
+    same rounds; adds prescan_images_per_s, batched_forward_images_per_s and their ratio to `result`."""
+    from viewer.io import open_image
+
+    say(f"{loaded.name}: pre-scan of {images} DICOM files, against the batched forward pass")
+    work = folder / "prescan"
+    work.mkdir(exist_ok=True)
+    paths = [work / f"image{number:03d}{source.suffix}" for number in range(images)]
+    for path in paths:
+        shutil.copyfile(source, path)
+    inputs = [loaded.prepare_fresh(open_image(path).render()) for path in paths]
+
+    def prescan() -> None:
+        scored = scan(loaded, paths, BATCH_SIZE)
+        if scored != images:
+            raise RadcamError(f"the pre-scan scored {scored} of {images} images")
+
+    def forward() -> None:  # the pre-scan's own model call: probabilities of one concatenated batch
+        for start in range(0, images, BATCH_SIZE):
+            np.asarray(loaded.probabilities(loaded.predict(np.concatenate(inputs[start:start + BATCH_SIZE]))))
+
+    prescan()  # warm-up: the decoders' first imports, the model's first batch
+    forward()
+    timings = time_rounds({"prescan": prescan, "forward": forward}, min(repeat, PRESCAN_REPEAT))
+    figures = result["figures"]
+    figures["prescan_images_per_s"] = images / (timings["prescan"].median_ms / 1e3)
+    figures["batched_forward_images_per_s"] = images / (timings["forward"].median_ms / 1e3)
+    figures["prescan_over_batched_forward"] = ratio(figures["prescan_images_per_s"],
+                                                    figures["batched_forward_images_per_s"])
+    result["prescan_images"] = images
+    result["runs"]["prescan_images_per_s"] = timings["prescan"].runs
+    result["notes"]["prescan_over_batched_forward"] = (
+        f"{images} copies of {source.name}, batch {BATCH_SIZE}, no cache; the forward pass is the same model call on "
+        "the same prepared inputs")
