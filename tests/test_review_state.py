@@ -166,3 +166,14 @@ def test_start_over_the_open_file_and_save_as_the_same_file(tmp_path):
     assert len(read_session(path).entries) == 2
     state.close()
     assert not lock_path(path).exists()
+
+
+def test_opening_the_open_session_again_reads_it_back(tmp_path):
+    path = tmp_path / "s.radcam-session"
+    state = ReviewState()
+    state.start(_session(), path, "Dr A")
+    state.record("nodule", "agree")
+    again = state.open(path, "Dr A")
+    assert again.entry("1").findings["nodule"].verdict == "agree" and state.file is not None
+    state.close()
+    assert not lock_path(path).exists()

@@ -62,6 +62,8 @@ class ReviewState(HasEvents):
 
     def open(self, path: Path, reader: str) -> ReviewSession:
         """Resume a saved session at its first unreviewed image (the one the reader was on, if unreviewed)."""
+        if self.file is not None and self.file.path == Path(path).absolute():
+            self.close()  # the open one again: read back from disk
         file, session = SessionFile.open(path, reader)
         try:
             self.close()
@@ -160,26 +162,26 @@ class ReviewState(HasEvents):
 
     def record(self, label: str, verdict: Verdict | None) -> None:
         """The reader's verdict on `label` for the entry on screen (None takes it back); on disk when this returns."""
-        entry = self._current_entry()
+        entry = self.entry()
         if entry is not None and self.session is not None:
             self.session.set_verdict(entry.id, label, verdict)
             self._recorded(entry.id)
 
     def note(self, label: str, text: str) -> None:
-        entry = self._current_entry()
+        entry = self.entry()
         if entry is not None and self.session is not None:
             self.session.annotate(entry.id, label, note=text)
             self._recorded(entry.id)
 
     def mark(self, label: str, mark: Mark | None) -> None:
-        entry = self._current_entry()
+        entry = self.entry()
         if entry is not None and self.session is not None:
             self.session.annotate(entry.id, label, mark=mark)
             self._recorded(entry.id)
 
     def agree_all(self) -> None:
         """`agree` with every finding of the entry on screen that has no verdict yet (one save)."""
-        entry = self._current_entry()
+        entry = self.entry()
         if entry is None or self.session is None:
             return
         for label in self.session.labels:
@@ -222,9 +224,6 @@ class ReviewState(HasEvents):
             first = session.first_unreviewed()
             resume = first.id if first else (resume or (session.entries[0].id if session.entries else None))
         self.current = resume
-
-    def _current_entry(self) -> Entry | None:
-        return self.entry()
 
     def _lookup(self, entry_id: str) -> Entry | None:
         """The entry by id in constant time (the pre-scan reports 10,000 of them); rebuilt when entries change."""
