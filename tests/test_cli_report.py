@@ -86,6 +86,7 @@ def test_refusals_are_one_line(tmp_path, capsys):
         (["report", a, "--csv", tmp_path / "exists.csv"], "exists; use --overwrite"),
         (["report", a, "--html", tmp_path / "no" / "r.html"], "does not exist"),
         (["report", a, "--csv", tmp_path / "same", "--html", tmp_path / "same"], "same file"),
+        (["report", a, b, "--csv", b, "--overwrite"], "is one of the sessions"),  # a reader's work kept
         (["report"], "the following arguments are required"),
     ]
     for argv, message in cases:

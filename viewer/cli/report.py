@@ -38,7 +38,10 @@ def run(args: argparse.Namespace) -> int:
     outputs = [path for path in (args.csv, args.html) if path is not None]
     if args.csv is not None and args.html is not None and args.csv.absolute() == args.html.absolute():
         raise RadcamError(f"--csv and --html are the same file {args.csv}")
+    sessions = {session.resolve() for session in args.sessions}
     for path in outputs:  # before any work: a refusal after minutes of thumbnails helps nobody
+        if path.resolve() in sessions:
+            raise RadcamError(f"{path} is one of the sessions reported on; write the report to another file")
         if path.exists() and not args.overwrite:
             raise RadcamError(f"{path} exists; use --overwrite to replace it")
         if not path.parent.is_dir():
