@@ -9,7 +9,6 @@ folder moved together with its session file still opens without asking.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import secrets
@@ -20,6 +19,7 @@ from typing import Any
 
 from viewer.errors import SessionError
 
+from .prediction_cache import content_sha256
 from .review import SUFFIX, Entry, ReviewSession, SchemaError, now
 from .review_lock import LOCK_SUFFIX, SessionLock, lock_path
 
@@ -252,9 +252,9 @@ def fill_sizes(entries: Iterable[Entry]) -> None:
 
 
 def file_sha256(path: Path) -> str | None:
+    """The digest the pre-scan records (of the file's bytes); None for a file that cannot be read."""
     try:
-        with open(path, "rb") as handle:
-            return hashlib.file_digest(handle, "sha256").hexdigest()
+        return content_sha256(path)
     except OSError:
         return None
 
