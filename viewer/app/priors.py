@@ -38,9 +38,11 @@ def prior_of(entry: Entry, entries: Iterable[Entry]) -> Entry | None:
         return None
     best: tuple[tuple[bool, bool, date], Entry] | None = None
     for other in entries:
+        if other is entry or not other.patient_id or other.patient_id.strip() != patient:
+            continue  # the cheap test first: a worklist of 10,000 images is searched on every image change
         other_day = study_day(other.study_date)
-        if (other is entry or (other.patient_id or "").strip() != patient or other_day is None or other_day >= day
-                or (entry.study_uid is not None and other.study_uid == entry.study_uid)):
+        same_study = entry.study_uid is not None and other.study_uid == entry.study_uid
+        if other_day is None or other_day >= day or same_study:
             continue
         rank = (_same(other.modality, entry.modality), _same(other.view, entry.view), other_day)
         if best is None or rank > best[0]:
