@@ -250,6 +250,11 @@ def to_csv(rows: Sequence[Row]) -> str:
     return buffer.getvalue()
 
 
+def possessive(name: str) -> str:
+    """"Cohen's", "Fleiss'"."""
+    return name + ("'" if name.endswith("s") else "'s")
+
+
 def kappa_text(value: float | None) -> str:
     return "undefined" if value is None else f"{value:.3f}"
 
@@ -275,7 +280,7 @@ def summary_text(report: Report) -> str:
     if len(report.readers) < 2:
         lines.append("inter-reader agreement: not enough readers (one session)")
     else:
-        lines.append(f"inter-reader agreement ({kind}'s kappa on {items} finding(s) every reader judged): "
+        lines.append(f"inter-reader agreement ({possessive(kind)} kappa on {items} finding(s) every reader judged): "
                      f"{kappa_text(kappa)}")
     for reader in report.readers:
         model = report.with_model(reader)

@@ -15,7 +15,7 @@ from html import escape
 from viewer import __version__
 
 from .jobs import Reporter
-from .report import NO_VERDICT, ImageKey, Reader, Report, duration_text, kappa_text, percent_text
+from .report import NO_VERDICT, ImageKey, Reader, Report, duration_text, kappa_text, percent_text, possessive
 from .report_thumbs import Thumbnail, thumbnails
 from .review import VERDICTS
 from .worklist import image_key
@@ -104,10 +104,10 @@ def _inter_reader(report: Report) -> str:
         _, value, count = report.inter_reader(label)
         rows.append(f"<tr><td>{escape(label)}</td><td class=\"n\">{count}</td><td class=\"n\">{kappa_text(value)}"
                     "</td></tr>")
-    return (title + f"<p>{kind}'s kappa on the verdicts (agree / disagree / uncertain) of the findings every "
+    return (title + f"<p>{possessive(kind)} kappa on the verdicts (agree / disagree / uncertain) of the findings every "
             f"reader judged ({len(report.readers)} readers; Cohen's for two, Fleiss' for more). Undefined when "
             "every verdict is the same.</p>\n<table><tr><th>finding</th><th>judged by all</th>"
-            f"<th>{kind}'s κ</th></tr>\n" + "\n".join(rows) + "</table>")
+            f"<th>{possessive(kind)} κ</th></tr>\n" + "\n".join(rows) + "</table>")
 
 
 def _with_model(report: Report) -> str:
