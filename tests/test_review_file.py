@@ -114,6 +114,19 @@ def test_a_read_only_folder_is_one_line_and_the_old_file_stays(tmp_path):
         opened.release()
 
 
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_a_session_in_a_read_only_folder_is_refused_with_what_to_do(tmp_path):
+    path = tmp_path / "s.radcam-session"
+    SessionFile.create(path, _session([]), "A").release()
+    tmp_path.chmod(0o555)
+    try:
+        with pytest.raises(SessionError, match="copy it to a folder you can write to"):
+            SessionFile.open(path, "B")
+        assert read_session(path).reader == "A"  # reports still read it
+    finally:
+        tmp_path.chmod(0o755)
+
+
 def test_save_of_1000_entries_is_quick(tmp_path):
     session = _session([tmp_path / f"img{number}.png" for number in range(1000)])
     for entry in session.entries:

@@ -51,7 +51,8 @@ class SessionLock:
                 _remove_stale(self.path, holder)
                 continue
             except OSError as error:
-                raise SessionError(f"cannot lock {self.session_path}: {error.strerror or error}") from error
+                raise SessionError(f"cannot lock {self.session_path}: {error.strerror or error} (a session opens "
+                                   "where it can be saved: copy it to a folder you can write to)") from error
             info = {"reader": self.reader, "host": _host(), "pid": os.getpid(), "since": now(),
                     "start": _process_start(os.getpid())}
             with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
