@@ -23,7 +23,8 @@ from viewer.model import default_model_path
 
 VIEWER_FIGURES = ("dicom_open_ms", "dicom_open_j2k_ms", "dicom_j2k_over_uncompressed", "window_level_ms",
                   "overlay_render_ms", "overlay_render_cold_ms", "first_window_ms", "first_heatmap_ms",
-                  "first_heatmap_over_first_window")
+                  "first_heatmap_over_first_window", "next_image_map_ms", "next_image_map_cold_ms",
+                  "next_image_map_over_cold")
 MODEL_FIGURES = (
     "forward_ms", "gradcam_ms", "gradcam_over_forward", "gradcam_preprocess_ms", "gradcam_map_ms",
     "gradcam_map_over_forward", "gradcam_new_image_ms", "gradcam_new_image_over_forward", "reference_gradcam_ms",

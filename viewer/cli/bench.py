@@ -44,6 +44,9 @@ VIEWER_ROWS = (
     ("first_window_ms", "process start to main window", None, ""),
     ("first_heatmap_ms", "process start to first heatmap (demo)", "first_heatmap_over_first_window",
      "/ first window"),
+    ("next_image_map_ms", "J to the next image's map, prefetched (demo)", "next_image_map_over_cold",
+     "/ not prefetched"),
+    ("next_image_map_cold_ms", "J to the next image's map, not prefetched (demo)", None, ""),
 )
 
 
