@@ -38,6 +38,22 @@ FLEISS_WIKIPEDIA = np.array([
 # https://en.wikipedia.org/wiki/Cohen%27s_kappa#Simple_example
 COHEN_WIKIPEDIA = np.array([[20, 5], [10, 15]])  # rows: A yes/no; columns: B yes/no
 
+# Fleiss (1971), "Measuring nominal scale agreement among many raters", Psychological Bulletin 76(5): 30 patients,
+# each diagnosed by 6 of the psychiatrists into 5 categories (1 depression, 2 personality disorder, 3 schizophrenia,
+# 4 neurosis, 5 other); the paper gives κ = 0.430. The same data ship as `diagnoses` in R's irr package, whose
+# kappam.fleiss gives 0.4302445. Rows: patients; columns: the six ratings.
+FLEISS_1971 = [
+    [4, 4, 4, 4, 4, 4], [2, 2, 2, 5, 5, 5], [2, 3, 3, 3, 3, 5], [5, 5, 5, 5, 5, 5], [2, 2, 2, 4, 4, 4],
+    [1, 1, 3, 3, 3, 3], [3, 3, 3, 3, 5, 5], [1, 1, 3, 3, 3, 4], [1, 1, 4, 4, 4, 4], [5, 5, 5, 5, 5, 5],
+    [1, 4, 4, 4, 4, 4], [1, 2, 4, 4, 4, 4], [2, 2, 2, 3, 3, 3], [1, 4, 4, 4, 4, 4], [2, 2, 4, 4, 4, 5],
+    [3, 3, 3, 3, 3, 5], [1, 1, 1, 4, 5, 5], [1, 1, 1, 1, 1, 2], [2, 2, 4, 4, 4, 4], [1, 3, 3, 5, 5, 5],
+    [5, 5, 5, 5, 5, 5], [2, 4, 4, 4, 4, 4], [2, 2, 4, 5, 5, 5], [1, 1, 4, 4, 4, 4], [1, 4, 4, 4, 4, 5],
+    [2, 2, 2, 2, 2, 4], [1, 1, 1, 1, 5, 5], [2, 2, 4, 4, 4, 4], [1, 3, 3, 3, 3, 3], [5, 5, 5, 5, 5, 5],
+]
+
+# A 3 × 3 table whose simple κ = 0.4842 a SAS printout gives (statsmodels' test_inter_rater.py compares with it).
+SAS_TABLE = np.array([[0, 4, 1], [0, 8, 0], [0, 1, 5]])
+
 
 def _cohen_series():
     a = ["yes"] * 25 + ["no"] * 25
@@ -65,6 +81,18 @@ def test_cohen_matches_the_wikipedia_simple_example():
     a, b = _cohen_series()
     assert cohen_kappa(a, b) == pytest.approx(0.4)
     assert inter_reader_kappa([a, b]) == ("Cohen", pytest.approx(0.4))
+
+
+def test_fleiss_matches_fleiss_1971():
+    raters = [list(column) for column in zip(*FLEISS_1971, strict=True)]
+    assert round(fleiss_kappa(raters), 3) == 0.430
+    assert fleiss_kappa(raters) == pytest.approx(0.4302445, abs=1e-7)  # R irr's kappam.fleiss
+    counts = np.array([[row.count(category) for category in range(1, 6)] for row in FLEISS_1971])
+    assert counts.sum(axis=0).tolist() == [26, 26, 30, 55, 43]  # the transcription's column totals
+
+
+def test_cohen_matches_the_sas_example():
+    assert cohen_kappa_table(SAS_TABLE) == pytest.approx(0.4842, abs=5e-5)
 
 
 def test_fleiss_for_two_raters_is_scotts_pi_not_cohen():
