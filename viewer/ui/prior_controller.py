@@ -239,7 +239,7 @@ class PriorController(QObject):
     def _changes(self) -> list[ScoreChange]:
         """From the two maps on screen (the loaded model), else from the worklist's pre-scan scores."""
         shown, prior = self.state.explanation, self.prior_explanation
-        if shown is not None and prior is not None:
+        if shown is not None and prior is not None and shown.key.model == prior.key.model:  # never two models
             return score_changes({row["name"]: row["score"] for row in shown.result.predictions},
                                  {row["name"]: row["score"] for row in prior.result.predictions})
         if self.entry is not None and self.prior is not None:
