@@ -365,3 +365,18 @@ def test_a_half_written_lock_holds_a_moment_then_is_stale(tmp_path):
     os.utime(lock_path(path), (time.time() - 60, time.time() - 60))
     SessionFile.open(path, "A")[0].release()
     assert not lock_path(path).exists()
+
+
+def test_a_version_1_file_without_the_later_optional_keys_opens_and_gains_them(tmp_path):
+    images = _pngs(tmp_path / "images", 1)
+    path = tmp_path / "s.radcam-session"
+    path.write_text(json.dumps({"format": "radcam-session", "version": 1, "entries": [
+        {"id": "1", "path": str(images[0])}]}))
+    opened, session = SessionFile.open(path, "Dr A")
+    try:
+        assert session.reader == "Dr A" and session.entries[0].size == images[0].stat().st_size
+        opened.save(session)
+    finally:
+        opened.release()
+    entry = json.loads(path.read_text())["entries"][0]
+    assert (entry["relpath"], entry["size"]) == ("images/p0.png", images[0].stat().st_size)
