@@ -32,7 +32,8 @@ class Instance:
 
     def summary(self) -> dict[str, Any]:
         return {"path": str(self.path), "frames": self.frames, "kind": self.kind,
-                "instance_number": self.instance_number, "sop_instance_uid": self.sop_instance_uid, "view_position": self.view_position}
+                "instance_number": self.instance_number, "sop_instance_uid": self.sop_instance_uid,
+                "view_position": self.view_position}
 
 
 @dataclass
