@@ -284,3 +284,21 @@ def test_points_inside_the_image_make_marks_in_image_pixels():
     assert mark_from(QPointF(10, 10), QPointF(10.5, 11), (100, 80)).kind == "point"
     box = mark_from(QPointF(90, 70), QPointF(150, -5), (100, 80))  # dragged out of the image: clipped
     assert (box.x, box.y, box.w, box.h) == (90, 0, 10, 70)
+
+
+def test_radcam_opens_a_session_given_on_the_command_line(qtbot, session_file, tmp_path, monkeypatch):
+    from viewer.ui import app
+
+    monkeypatch.setenv("RADCAM_SETTINGS", str(tmp_path / "cli.ini"))  # no reader remembered: --screenshot asks nobody
+    _qapp, win, _args, start = app.create(["--new-instance", "--screenshot", str(tmp_path / "x.png"),
+                                           str(session_file)])
+    qtbot.addWidget(win)
+    try:
+        start()
+        assert win.review_state.file is not None and win.review_state.current == "1"
+        qtbot.waitUntil(lambda: win.state.image is not None, timeout=10000)
+        assert win.state.image.path.name == "chest_0.png"
+        assert win.side_tabs.currentWidget() is win.review_panel
+    finally:
+        win.sessions.shutdown()
+        win.shutdown()

@@ -2,6 +2,7 @@
 
     radcam                          the demo study, explained by the demo model with Grad-CAM
     radcam FILE... [--model FILE] [--method NAME] [--unsafe-model] [--screenshot PATH] [--new-instance]
+    radcam NAME.radcam-session [--screenshot PATH]   a review session: its images, its model, the first unreviewed
     radcam --install-desktop-entry | --uninstall-desktop-entry
 
 A second `radcam FILE` while one runs hands FILE to the running window and exits (see single_instance).
@@ -123,6 +124,12 @@ def create(argv: Sequence[str] | None = None):
 
     def start() -> None:
         window.state.explain_pending = True  # the first image is explained even with auto-explain off
+        sessions = [f for f in args.files if f.endswith(".radcam-session")]
+        if sessions:  # a review session brings its images and its model (a --model given still wins)
+            window.sessions.open_session(Path(sessions[0]))
+            if args.model:
+                window.load_model(Path(args.model), unsafe=args.unsafe_model)
+            return
         files = args.files or demo_studies()
         if not files:
             window.report_error("The demo study is not installed (resources/demo is empty): "

@@ -33,7 +33,9 @@ SCORE_ROLE = Qt.ItemDataRole.UserRole + 1
 THRESHOLD_ROLE = Qt.ItemDataRole.UserRole + 2
 VERDICT_COLOURS = {"agree": "#5fbf7f", "disagree": theme.ERROR, "uncertain": theme.WARNING}
 VERDICT_KEYS = {"agree": "Y", "disagree": "N", "uncertain": "U"}
-COLUMNS = ("Finding", "Score", "Model", "Verdict", "Mark", "Note")
+COLUMNS = ("Finding", "Score", "Model", "Verdict", "")  # the last: ▭ box or • point marked, ✎ a note
+MARK_SIGNS = {"box": "▭", "point": "•", "": ""}
+SCORE_WIDTH = 96  # px: the side panel stays narrow enough for the images
 
 
 @dataclass(frozen=True)
@@ -114,7 +116,9 @@ class ReviewPanel(QWidget):
         header = self.table.horizontalHeader()
         for column in range(len(COLUMNS)):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Fixed)
+        header.resizeSection(1, SCORE_WIDTH)
+        header.setStretchLastSection(True)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
@@ -144,8 +148,8 @@ class ReviewPanel(QWidget):
             button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         mark_button.clicked.connect(lambda: self._emit_for_selected(self.markRequested))
         clear_button.clicked.connect(lambda: self._emit_for_selected(self.markCleared))
+        self.mark_status.setWordWrap(True)  # a long label must not widen the side panel
         marks = QHBoxLayout()
-        marks.addWidget(self.mark_status, 1)
         marks.addWidget(mark_button)
         marks.addWidget(clear_button)
         selected_box = QGroupBox("Selected finding")
@@ -154,6 +158,7 @@ class ReviewPanel(QWidget):
         box_layout.addWidget(self.agree_rest)
         box_layout.addWidget(self.note)
         box_layout.addLayout(marks)
+        box_layout.addWidget(self.mark_status)
         keys = QLabel("Y agree · N disagree · U uncertain · Shift+↓/↑ finding · J/K next/previous unreviewed image")
         keys.setProperty("role", "muted")
         keys.setWordWrap(True)
@@ -197,7 +202,9 @@ class ReviewPanel(QWidget):
             if row.verdict:
                 verdict.setForeground(QColor(VERDICT_COLOURS[row.verdict]))
                 verdict.setFont(bold)
-            items = (label, bar, decision, verdict, QTableWidgetItem(row.mark), QTableWidgetItem(row.note))
+            signs = QTableWidgetItem(" ".join(sign for sign in (MARK_SIGNS[row.mark], "✎" if row.note else "") if sign))
+            signs.setToolTip("\n".join(text for text in (f"{row.mark} marked" if row.mark else "", row.note) if text))
+            items = (label, bar, decision, verdict, signs)
             for column, item in enumerate(items):
                 table.setItem(number, column, item)
         labels = [row.label for row in self.rows]
@@ -251,7 +258,7 @@ class ReviewPanel(QWidget):
         self.note.setEnabled(row is not None)
         self.note.blockSignals(False)
         self.mark_status.setText("" if row is None else f"{row.label}: " + (
-            f"{row.mark} marked" if row.mark else "no mark (B, then drag a box or click a point)"))
+            f"{row.mark} marked" if row.mark else "no mark (B, then drag a box or click a point on an image)"))
 
     def _choose(self, verdict: str) -> None:
         label = self.selected_label()

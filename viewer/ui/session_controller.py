@@ -42,7 +42,8 @@ class SessionController(QObject):
         self.jobs, self.model_session = jobs, model_session
         self.load_model, self.settings, self.report, self.headless = load_model, settings, report, headless
         # The questions, replaceable (tests, unattended runs): each returns None when the reader cancels.
-        self.ask_reader: ask.AskReader = ask.ask_reader_dialog(window)
+        dialog = ask.ask_reader_dialog(window)
+        self.ask_reader: ask.AskReader = lambda: ask.login_name() if self.headless() else dialog()
         self.choose_folder: ask.ChooseFolder = ask.choose_folder_dialog(window, self._folder())
         self.show_locked: Callable[[str], None] = lambda message: (
             self.report(message) if self.headless() else ask.show_locked(window, message))
@@ -86,6 +87,7 @@ class SessionController(QObject):
             return False
         self._remember(path)
         self.reviewing.refresh()
+        self.reviewing.panel.reveal()
         self.window.statusBar().showMessage(f"Session saved to {path}: every verdict is saved as it is given", 8000)
         return True
 
@@ -106,6 +108,7 @@ class SessionController(QObject):
             self.report(_reason(exc))
             return False
         self._remember(path)
+        self.reviewing.panel.reveal()
         self.relink_missing(session, path.parent)
         self._load_model(session.model)
         done, total = session.progress()

@@ -6,6 +6,7 @@ Each question is a plain function so that a controller can be given another one 
 
 from __future__ import annotations
 
+import getpass
 from collections.abc import Callable
 from pathlib import Path
 
@@ -33,6 +34,14 @@ def reader_name(settings: Settings, ask: AskReader) -> str | None:
         return None
     settings.set(READER_KEY, answer)
     return answer
+
+
+def login_name() -> str | None:
+    """The system's user name: the reader of a session opened where nobody can be asked (--screenshot)."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return None
 
 
 def ask_reader_dialog(parent: QWidget) -> AskReader:
