@@ -103,6 +103,7 @@ def prescan(entries: Sequence[Entry], model: LoadedModel, on_scores: OnScores, *
     in_flight: deque[tuple[Entry, Future[_Prepared]]] = deque()
     digests = _Digests()
     depth = 2 * batch_size  # decoded ahead of the model: one batch waiting while the next is decoded
+    first: list[str] = []  # the ids last put first (priority())
 
     def prepare(entry: Entry) -> _Prepared:
         return _prepare(entry, model, cache, open_image, digests)
@@ -119,7 +120,10 @@ def prescan(entries: Sequence[Entry], model: LoadedModel, on_scores: OnScores, *
                 result.cancelled = True
                 break
             if priority is not None:
-                _move_first(pending, priority())
+                wanted = list(dict.fromkeys(priority()))
+                if wanted != first:  # the rows on screen changed: those not started yet go first
+                    first = wanted
+                    _move_first(pending, wanted)
             while pending and len(in_flight) < depth:
                 entry = pending.popleft()
                 in_flight.append((entry, pool.submit(prepare, entry)))
@@ -209,6 +213,8 @@ def _prepare(entry: Entry, model: LoadedModel, cache: PredictionCache | None, op
         return _Ready(sha256, model.prepare_fresh(pixels))
     except RadcamError as exc:
         return _Failed(" ".join(str(exc).split()))
+    except MemoryError:  # one huge image: the others still fit
+        return _Failed(f"{entry.path}: not enough memory to decode it")
 
 
 def _wait(future: Future[_Prepared], reporter: Reporter) -> _Prepared | None:
@@ -221,9 +227,8 @@ def _wait(future: Future[_Prepared], reporter: Reporter) -> _Prepared | None:
                 return None
 
 
-def _move_first(pending: deque[Entry], ids: Iterable[str]) -> None:
-    """The entries named by `ids` (in that order) to the front of the queue; done or decoding ones are left."""
-    wanted = list(dict.fromkeys(ids))
+def _move_first(pending: deque[Entry], wanted: list[str]) -> None:
+    """The entries named by `wanted` (in that order) to the front of the queue; done or decoding ones are left."""
     if not wanted or not pending:
         return
     index = {entry.id: entry for entry in pending}

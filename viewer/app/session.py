@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from viewer.trust import RandomisedModel
 
     from .exporting import ExportOptions
+    from .prediction_cache import PredictionCache
     from .review import Entry
 
 PANEL_SIDE = 768  # px, the longer side of each cell of the method comparison grid (one cell per method)
@@ -55,6 +56,7 @@ class ModelSession:
         self.baselines: Baselines | None = None  # (model input, target, region, scores) of the last check's
         self.prefetched: dict[ExplainKey, Explanation] = {}  # the next image's map, made ahead (prefetch)
         self.model_digest: tuple[Path | None, str] = (None, "")  # (model file, its SHA-256): the pre-scan cache's key
+        self.prediction_cache: tuple[LoadedModel, PredictionCache] | None = None
 
     def _engine(self) -> CamEngine:
         if self.engine is None:
@@ -84,6 +86,7 @@ class ModelSession:
         except CamError:  # no spatial layer: predictions and guided backprop still work, CAM methods say why not
             layers = []
         self.loaded, self.engine, self.randomised, self.baselines = loaded, engine, None, None
+        self.model_digest = (loaded.path, digest) if digest else (None, "")  # a file changed at the same path
         return ModelInfo(path=Path(path), name=loaded.name, description=loaded.spec.description or "",
                          input_size=tuple(loaded.input_size),
                          channels=loaded.channels, labels=list(loaded.labels), targets=list(loaded.target_names),
@@ -225,17 +228,19 @@ class ModelSession:
         from .prediction_cache import PredictionCache
 
         loaded = self._loaded()
+        if self.model_digest[0] != loaded.path:  # read once per model, not once per chunk of the worklist
+            self.model_digest = (loaded.path, file_sha256(loaded.path))
         cache = None
         if use_cache:
-            if self.model_digest[0] != loaded.path:
-                self.model_digest = (loaded.path, file_sha256(loaded.path))
-            cache = PredictionCache.for_model(self.model_digest[1], loaded.spec.as_dict(), loaded.output_index)
-        try:
-            return prescan(entries, loaded, on_scores, reporter=reporter, priority=priority, cache=cache,
-                           batch_size=batch_size)
-        finally:
-            if cache is not None:
-                cache.close()
+            kept = self.prediction_cache  # one per model: its connection and the scores it has read stay open
+            if kept is None or kept[0] is not loaded:
+                if kept is not None:
+                    kept[1].close()
+                kept = self.prediction_cache = (loaded, PredictionCache.for_model(
+                    self.model_digest[1], loaded.spec.as_dict(), loaded.output_index))
+            cache = kept[1]
+        return prescan(entries, loaded, on_scores, reporter=reporter, priority=priority, cache=cache,
+                       batch_size=batch_size)
 
     def predict_batch(self, pixels: Sequence[np.ndarray]) -> list[dict[str, float]]:
         """{label: probability} for each display image, in one model call."""

@@ -18,8 +18,8 @@ from viewer.errors import RadcamError
 
 from .measure import ratio, time_rounds
 
-PRESCAN_IMAGES = 48  # three batches: the pipeline's fill (the first batch's decode) is a third, as in a short list
-PRESCAN_REPEAT = 3  # at most: one sample is a whole pre-scan (seconds on a large model)
+PRESCAN_IMAGES = 32  # two batches: a sample of DenseNet121 on 2 CPUs is 10 s already
+PRESCAN_REPEAT = 3  # at most: one sample is a whole pre-scan
 BATCH_SIZE = 16  # viewer.app.prescan's default
 
 Scan = Callable[..., int]  # scan(loaded_model, paths, batch_size) -> how many images were scored
@@ -39,17 +39,17 @@ def add_prescan_figures(result: dict, loaded, scan: Scan, source: Path, folder: 
         shutil.copyfile(source, path)
     inputs = [loaded.prepare_fresh(open_image(path).render()) for path in paths]
 
-    def prescan() -> None:
-        scored = scan(loaded, paths, BATCH_SIZE)
-        if scored != images:
-            raise RadcamError(f"the pre-scan scored {scored} of {images} images")
+    def prescan(count: int = images) -> None:
+        scored = scan(loaded, paths[:count], BATCH_SIZE)
+        if scored != count:
+            raise RadcamError(f"the pre-scan scored {scored} of {count} images")
 
-    def forward() -> None:  # the pre-scan's own model call: probabilities of one concatenated batch
-        for start in range(0, images, BATCH_SIZE):
+    def forward(count: int = images) -> None:  # the pre-scan's own model call: probabilities of one batch
+        for start in range(0, count, BATCH_SIZE):
             np.asarray(loaded.probabilities(loaded.predict(np.concatenate(inputs[start:start + BATCH_SIZE]))))
 
-    prescan()  # warm-up: the decoders' first imports, the model's first batch
-    forward()
+    prescan(min(images, BATCH_SIZE))  # warm-up, one batch: the decoders' first imports, the model's first call at this size
+    forward(min(images, BATCH_SIZE))
     timings = time_rounds({"prescan": prescan, "forward": forward}, min(repeat, PRESCAN_REPEAT))
     figures = result["figures"]
     figures["prescan_images_per_s"] = images / (timings["prescan"].median_ms / 1e3)
