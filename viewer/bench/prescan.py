@@ -48,7 +48,7 @@ def add_prescan_figures(result: dict, loaded, scan: Scan, source: Path, folder: 
         for start in range(0, count, BATCH_SIZE):
             np.asarray(loaded.probabilities(loaded.predict(np.concatenate(inputs[start:start + BATCH_SIZE]))))
 
-    prescan(min(images, BATCH_SIZE))  # warm-up, one batch: the decoders' first imports, the model's first call at this size
+    prescan(min(images, BATCH_SIZE))  # warm-up, one batch: the decoders' imports, the model's first call
     forward(min(images, BATCH_SIZE))
     timings = time_rounds({"prescan": prescan, "forward": forward}, min(repeat, PRESCAN_REPEAT))
     figures = result["figures"]
