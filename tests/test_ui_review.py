@@ -302,3 +302,24 @@ def test_radcam_opens_a_session_given_on_the_command_line(qtbot, session_file, t
     finally:
         win.sessions.shutdown()
         win.shutdown()
+
+
+@pytest.mark.parametrize("suffix", [".html", ".pdf"])
+def test_export_report_writes_html_and_pdf_by_the_extension(qtbot, window, session_file, tmp_path, suffix):
+    opened(qtbot, window, session_file)
+    key(window, Qt.Key.Key_N)
+    out = tmp_path / f"report{suffix}"
+    with qtbot.waitSignal(window.sessions.reportWritten, timeout=60000):
+        window.sessions.export_report(out)
+    data = out.read_bytes()
+    if suffix == ".pdf":
+        assert data.startswith(b"%PDF") and len(data) > 1000
+    else:
+        assert b"disagree" in data and b"Effusion" in data and b"<html" in data.lower()
+
+
+def test_a_report_name_without_a_known_extension_is_one_line(qtbot, window, session_file, tmp_path):
+    opened(qtbot, window, session_file)
+    with qtbot.waitSignal(window.errorReported) as said:
+        assert window.sessions.export_report(tmp_path / "report.docx") is None
+    assert ".csv, .html or .pdf" in said.args[0] and "\n" not in said.args[0]
