@@ -475,6 +475,7 @@ def test_dropping_files_opens_them(qtbot, window):
 @needs_fixtures
 def test_multi_frame_images_have_a_frame_slider(qtbot, window):
     window.controls.auto_explain.setChecked(False)
+    window.left_tabs.setCurrentWidget(window.browser)  # the slider is the study tree's (the worklist: a row a frame)
     with qtbot.waitSignal(window.io_thread.finished, timeout=JOB_TIMEOUT_MS,
                           check_params_cb=lambda _id, kind, _result: kind == "decode"):
         window.open_paths([FIXTURES / "dicom" / "mr_multiframe_rle.dcm"])

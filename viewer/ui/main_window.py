@@ -42,6 +42,8 @@ from .trust_controller import TrustController
 from .trust_panel import TrustPanel
 from .views import ImageView, ViewGroup
 from .worker import JobThread
+from .worklist_controller import WorklistController
+from .worklist_panel import WorklistPanel
 
 LAYOUTS = {1: ("overlay",), 2: ("original", "overlay"), 3: ("original", "heatmap", "overlay")}
 
@@ -78,6 +80,10 @@ class MainWindow(QMainWindow):
 
     def _build_widgets(self) -> None:
         self.browser = StudyBrowser()
+        self.worklist_panel = WorklistPanel()
+        self.left_tabs = QTabWidget()  # the flat worklist first; the study tree for DICOM hierarchies
+        self.left_tabs.addTab(self.worklist_panel, "Worklist")
+        self.left_tabs.addTab(self.browser, "Studies")
         self.views = {"original": ImageView("Original", windowing=True),
                       "heatmap": ImageView("Heatmap", windowing=False),
                       "overlay": ImageView("Overlay", windowing=True)}
@@ -109,12 +115,12 @@ class MainWindow(QMainWindow):
         self.review_panel = ReviewPanel()
         self.side_tabs.addTab(self.review_panel, "Review")
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
-        self.splitter.addWidget(self.browser)
+        self.splitter.addWidget(self.left_tabs)
         self.splitter.addWidget(centre)
         self.splitter.addWidget(self.side_tabs)
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setCollapsible(1, False)
-        self.splitter.setSizes([250, 1000, 320])
+        self.splitter.setSizes([400, 900, 320])
         self.setCentralWidget(self.splitter)
 
     def _build_controllers(self) -> None:
@@ -131,6 +137,8 @@ class MainWindow(QMainWindow):
         self.exporting = ExportController(self, state, jobs, self.session, self.browser, self.view_group,
                                           self.decoder, self.settings, report)
         self.corner_text = CornerText(state, self.views, self.view_group)
+        self.worklist = WorklistController(self, state, self.review_state, jobs, self.session, self.worklist_panel,
+                                           self.left_tabs, self.settings, self.imaging.select, report)
         self.reviewing = ReviewController(self, state, self.review_state, jobs, self.session, self.decoder,
                                           self.review_panel, self.views, self.imaging.select, report)
         self.sessions = SessionController(self, state, self.review_state, self.reviewing, jobs, self.session,
@@ -139,6 +147,9 @@ class MainWindow(QMainWindow):
     def _wire(self) -> None:
         state = self.state
         self.browser.imageSelected.connect(self.imaging.select)
+        self.opening.loaded.connect(self.worklist.add)
+        self.worklist_panel.openFilesRequested.connect(self.opening.open_files_dialog)
+        self.worklist_panel.openFolderRequested.connect(self.opening.open_folder_dialog)
         self.explaining.shown.connect(self.explanationShown)
         state.connect("image", self.menus.show_presets)
         state.connect("image", lambda _image: self.menus.invert.setChecked(False))

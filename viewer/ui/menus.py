@@ -66,16 +66,19 @@ class Menus:
                                             checkable=True)
             group.addAction(self.layouts[count])
         view.addSeparator()
-        self._add(view, "&Next Image", lambda: w.browser.step(1), "Alt+Down")
-        self._add(view, "&Previous Image", lambda: w.browser.step(-1), "Alt+Up")
-        self._add(view, "Next Frame", lambda: w.browser.step_frame(1), "PgDown")
-        self._add(view, "Previous Frame", lambda: w.browser.step_frame(-1), "PgUp")
+        # In the worklist's order (sorted, filtered) while it is the tab shown; else the study tree's.
+        self._add(view, "&Next Image", lambda: w.worklist.step(1) or w.browser.step(1), "Alt+Down")
+        self._add(view, "&Previous Image", lambda: w.worklist.step(-1) or w.browser.step(-1), "Alt+Up")
+        self._add(view, "Next Frame", lambda: w.worklist.step_frame(1) or w.browser.step_frame(1), "PgDown")
+        self._add(view, "Previous Frame", lambda: w.worklist.step_frame(-1) or w.browser.step_frame(-1), "PgUp")
         self._add(view, "Full &Screen", lambda: w.showNormal() if w.isFullScreen() else w.showFullScreen(), "F11")
 
         explain = self._menu(bar, "E&xplain")
         controls = w.controls
         self._add(explain, "&Explain", lambda: w.explaining.request(force=True), ["Ctrl+Return", "Ctrl+Enter"])
-        self._add(explain, "&Cancel Job", w.jobs.cancel_running, "Esc")
+        # The job with the status bar's progress first (an Explain); with none, the worklist's pre-scan.
+        self._add(explain, "&Cancel Job", lambda: w.jobs.cancel_running() if w.jobs.progress_job is not None
+                  else w.worklist.cancel_scan(), "Esc")
         self._add(explain, "Next &Method", controls.next_method, "M")
         explain.addSeparator()
         self._add(explain, "Raise &Threshold", lambda: controls.nudge(threshold=5), "]")

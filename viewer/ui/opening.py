@@ -9,6 +9,7 @@ from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QFileDialog, QMainWindow
 
 from viewer.app import ViewerState
+from viewer.app.events import Event
 from viewer.io import Instance, LoadResult, load
 
 from .banner import Banner
@@ -27,6 +28,7 @@ class OpeningController:
                  settings: Settings, decoder: Decoder, report: Callable[[str], None]):
         self.window, self.state, self.jobs, self.browser, self.banner = window, state, jobs, browser, banner
         self.settings, self.decoder, self.report = settings, decoder, report
+        self.loaded: Event[LoadResult] = Event("loaded")  # what was listed (the worklist adds it)
         self.thumb_thread = JobThread("thumbnails", window)  # background work that must never delay a decode
         self.thumb_thread.finished.connect(lambda _id, _kind, result: browser.set_thumbnail(*result))
         browser.thumbnailsWanted.connect(self._make_thumbnails)
@@ -101,6 +103,7 @@ class OpeningController:
                 f"{s.path.name}: {s.reason}" for s in result.skipped[:3]), "warning")
         if new and (select_first or self.state.image is None):
             self.browser.select(new[0])
+        self.loaded.emit(result)
 
     def _make_thumbnails(self, instances: list[Instance]) -> None:
         decoder = self.decoder
