@@ -323,3 +323,18 @@ def test_a_report_name_without_a_known_extension_is_one_line(qtbot, window, sess
     with qtbot.waitSignal(window.errorReported) as said:
         assert window.sessions.export_report(tmp_path / "report.docx") is None
     assert ".csv, .html or .pdf" in said.args[0] and "\n" not in said.args[0]
+
+
+def test_shift_keys_and_refreshes_do_not_disturb_a_note_being_typed(qtbot, window, session_file):
+    opened(qtbot, window, session_file)
+    key(window, Qt.Key.Key_E)
+    note = window.review_panel.note
+    QTest.keyClicks(note, "Pleural")
+    QTest.keyClick(note, Qt.Key.Key_Down, Qt.KeyboardModifier.ShiftModifier)  # next finding, outside the field
+    QTest.keyClick(note, Qt.Key.Key_Y, Qt.KeyboardModifier.ShiftModifier)  # agree with all, outside the field
+    window.review_state.set_predictions("1", {"Effusion": 0.95, "Nodule": 0.6, "Mass": 0.1}, None)  # a pre-scan
+    assert window.review_panel.selected_label() == "Effusion"
+    assert note.text() == "Pleuraly"  # (QTest types the key's text without Shift)
+    QTest.keyClick(note, Qt.Key.Key_Escape)
+    assert read_session(session_file).entry("1").findings["Effusion"].note == "Pleuraly"
+    assert set(findings(session_file, "1")) == {"Effusion"}  # Shift+Y did not fire

@@ -80,9 +80,8 @@ class NoteField(QLineEdit):
     done = Signal()
 
     def event(self, event: QEvent) -> bool:
-        if event.type() == QEvent.Type.ShortcutOverride and isinstance(event, QKeyEvent) and event.key() in (
-                Qt.Key.Key_Escape, Qt.Key.Key_Return, Qt.Key.Key_Enter):
-            event.accept()  # ours, not a window shortcut's
+        if event.type() == QEvent.Type.ShortcutOverride and isinstance(event, QKeyEvent) and _typing(event):
+            event.accept()  # ours, not a window shortcut's: no verdict, step or mark key fires while typing
             return True
         return super().event(event)
 
@@ -92,6 +91,13 @@ class NoteField(QLineEdit):
             event.accept()
             return
         super().keyPressEvent(event)
+
+
+def _typing(event: QKeyEvent) -> bool:
+    """A key that edits or leaves the note (letters, Shift+letters, arrows, Enter, Esc), not Ctrl/Alt shortcuts
+    or function keys."""
+    commands = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier | Qt.KeyboardModifier.MetaModifier
+    return not event.modifiers() & commands and not Qt.Key.Key_F1.value <= event.key() <= Qt.Key.Key_F35.value
 
 
 class ReviewPanel(QWidget):
@@ -106,6 +112,7 @@ class ReviewPanel(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.rows: list[FindingRow] = []
+        self._note_label: str | None = None  # the finding whose note the field holds
         self.progress = QLabel("No review session: File → New Session…")
         self.progress.setProperty("role", "title")
         self.seconds = QLabel("")
@@ -253,6 +260,9 @@ class ReviewPanel(QWidget):
     def _show_selected(self) -> None:
         label = self.selected_label()
         row = next((r for r in self.rows if r.label == label), None)
+        if self.note.hasFocus() and label == self._note_label:
+            return  # the reader is typing this finding's note: a refresh (pre-scan scores) must not replace it
+        self._note_label = label
         self.note.blockSignals(True)
         self.note.setText(row.note if row else "")
         self.note.setEnabled(row is not None)
