@@ -338,3 +338,26 @@ def test_shift_keys_and_refreshes_do_not_disturb_a_note_being_typed(qtbot, windo
     QTest.keyClick(note, Qt.Key.Key_Escape)
     assert read_session(session_file).entry("1").findings["Effusion"].note == "Pleuraly"
     assert set(findings(session_file, "1")) == {"Effusion"}  # Shift+Y did not fire
+
+
+def test_opening_a_session_loads_its_model_once_and_says_when_the_file_changed(qtbot, window, tmp_path):
+    from viewer.app.review_file import file_sha256
+    from viewer.model import default_model_path
+
+    model = Path(default_model_path())
+    images = write_images(tmp_path / "images", 2)
+    paths = {}
+    for name, digest in (("same", file_sha256(model)), ("changed", "0" * 64)):
+        session = make_session(images)
+        session.model = SessionModel(str(model), digest, "demo", ("nodule", "consolidation"), {})
+        paths[name] = tmp_path / f"{name}.radcam-session"
+        SessionFile.create(paths[name], session, "Dr Reader").release()
+    assert window.sessions.open_session(paths["same"])
+    assert window.state.model_loading  # none was loaded: the session's is
+    qtbot.waitUntil(lambda: window.state.model is not None, timeout=120_000)
+    assert Path(window.state.model.path) == model
+    window.sessions.close_session()
+    with qtbot.waitSignal(window.errorReported) as said:
+        assert window.sessions.open_session(paths["changed"])
+    assert "is not the file this session was scored with" in said.args[0]
+    assert not window.state.model_loading  # the same file is loaded already: not loaded again
