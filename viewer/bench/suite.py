@@ -160,8 +160,10 @@ def run_benchmark(models: Sequence[Path] | None = None, repeat: int = 5,
         runs.update(start_runs)
         notes.update(start_notes)
         say("viewer: next image to its map (J, fresh processes, offscreen)")
-        for found, into in zip(next_image_figures(folder, repeat), (figures, runs, notes), strict=True):
-            into.update(found)
+        next_figures, next_runs, next_notes = next_image_figures(folder, repeat)
+        figures.update(next_figures)
+        runs.update(next_runs)
+        notes.update(next_notes)
         viewer = {"figures": figures, "goals": goals(figures), "runs": runs, "notes": notes}
 
         display, source = benchmark_image()
