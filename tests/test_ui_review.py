@@ -361,3 +361,26 @@ def test_opening_a_session_loads_its_model_once_and_says_when_the_file_changed(q
         assert window.sessions.open_session(paths["changed"])
     assert "is not the file this session was scored with" in said.args[0]
     assert not window.state.model_loading  # the same file is loaded already: not loaded again
+
+
+def test_j_shows_the_prefetched_image_and_map_without_a_model_pass(qtbot, window, tmp_path):
+    from viewer.app.review_file import file_sha256
+    from viewer.model import default_model_path
+
+    model = Path(default_model_path())
+    session = make_session(write_images(tmp_path / "images", 3))
+    session.model = SessionModel(str(model), file_sha256(model), "demo", ("nodule", "consolidation"), {})
+    path = tmp_path / "demo.radcam-session"
+    SessionFile.create(path, session, "Dr Reader").release()
+    with qtbot.waitSignal(window.explanationShown, timeout=120_000):
+        window.sessions.open_session(path)
+    prefetcher = window.reviewing.prefetcher
+    qtbot.waitUntil(lambda: prefetcher.explained is not None and not window.model_thread.busy(), timeout=60_000)
+    assert prefetcher.explained.path.endswith("chest_1.png")
+    ahead = prefetcher.explained
+    assert list(window.session.prefetched) == [ahead]
+    with qtbot.waitSignal(window.explanationShown, timeout=10_000):
+        key(window, Qt.Key.Key_J)
+    assert prefetcher.hits == 1  # the image came from the decode made ahead
+    assert window.state.explanation.key == ahead  # and its map from the explanation made ahead (handed over once)
+    assert ahead not in window.session.prefetched
