@@ -24,7 +24,7 @@ from viewer.model import default_model_path
 VIEWER_FIGURES = ("dicom_open_ms", "dicom_open_j2k_ms", "dicom_j2k_over_uncompressed", "window_level_ms",
                   "overlay_render_ms", "overlay_render_cold_ms", "first_window_ms", "first_heatmap_ms",
                   "first_heatmap_over_first_window", "next_image_map_ms", "next_image_map_cold_ms",
-                  "next_image_map_over_cold")
+                  "next_image_map_over_cold", "worklist_open_10000_ms")
 MODEL_FIGURES = (
     "forward_ms", "gradcam_ms", "gradcam_over_forward", "gradcam_preprocess_ms", "gradcam_map_ms",
     "gradcam_map_over_forward", "gradcam_new_image_ms", "gradcam_new_image_over_forward", "reference_gradcam_ms",
@@ -219,7 +219,7 @@ def test_repeat_must_be_positive(capsys):
 
 def test_importing_the_benchmark_loads_neither_tensorflow_nor_qt():
     code = ("import sys, viewer.bench, viewer.bench.reference, viewer.bench.models, viewer.bench.display, "
-            "viewer.bench.startup, viewer.cli.bench;"
+            "viewer.bench.startup, viewer.bench.worklist, viewer.cli.bench;"
             "print(','.join(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'PySide6'))))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr

@@ -47,6 +47,7 @@ VIEWER_ROWS = (
     ("next_image_map_ms", "J to the next image's map, prefetched (demo)", "next_image_map_over_cold",
      "/ not prefetched"),
     ("next_image_map_cold_ms", "J to the next image's map, not prefetched (demo)", None, ""),
+    ("worklist_open_10000_ms", "open a worklist of 10,000 images, sorted by score", None, ""),
 )
 
 
