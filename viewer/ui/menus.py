@@ -66,11 +66,10 @@ class Menus:
                                             checkable=True)
             group.addAction(self.layouts[count])
         view.addSeparator()
-        # In the worklist's order (sorted, filtered) while it is the tab shown; else the study tree's.
-        self._add(view, "&Next Image", lambda: w.worklist.step(1) or w.browser.step(1), "Alt+Down")
-        self._add(view, "&Previous Image", lambda: w.worklist.step(-1) or w.browser.step(-1), "Alt+Up")
-        self._add(view, "Next Frame", lambda: w.worklist.step_frame(1) or w.browser.step_frame(1), "PgDown")
-        self._add(view, "Previous Frame", lambda: w.worklist.step_frame(-1) or w.browser.step_frame(-1), "PgUp")
+        self._add(view, "&Next Image", lambda: self._step(1), "Alt+Down")
+        self._add(view, "&Previous Image", lambda: self._step(-1), "Alt+Up")
+        self._add(view, "Next Frame", lambda: self._step(1, frames=True), "PgDown")
+        self._add(view, "Previous Frame", lambda: self._step(-1, frames=True), "PgUp")
         self._add(view, "Full &Screen", lambda: w.showNormal() if w.isFullScreen() else w.showFullScreen(), "F11")
 
         explain = self._menu(bar, "E&xplain")
@@ -115,6 +114,12 @@ class Menus:
         menu.addAction(action)
         self.window.addAction(action)  # shortcuts keep working in full screen, with the menu bar hidden
         return action
+
+    def _step(self, offset: int, frames: bool = False) -> None:
+        """The next or previous image (or frame) in the worklist's order while its tab is shown, else the tree's."""
+        w = self.window
+        if not (w.worklist.step_frame(offset) if frames else w.worklist.step(offset)):
+            (w.browser.step_frame if frames else w.browser.step)(offset)
 
     def all_actions(self) -> list[tuple[str, QAction]]:
         return [(menu.title().replace("&", ""), action) for menu in self._menus for action in menu.actions()

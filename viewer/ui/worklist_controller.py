@@ -12,7 +12,6 @@ first (the rows the reader sees fill first), then the rest in the list's order.
 
 from __future__ import annotations
 
-import getpass
 import threading
 import time
 from collections.abc import Callable
@@ -30,6 +29,7 @@ from viewer.app.worklist import entries_from, extend
 from viewer.io import Instance, LoadResult
 
 from .jobs import QtJobs
+from .session_dialogs import READER_KEY, login_name
 from .settings import Settings
 from .worklist_panel import WorklistPanel
 
@@ -88,16 +88,15 @@ class WorklistController:
 
     # -- opened studies ---------------------------------------------------------------------------------------
 
-    def add(self, result: LoadResult) -> list[Entry]:
+    def add(self, result: LoadResult) -> None:
         """The images of `result` join the session's worklist (a new unsaved session when none is open)."""
         session = self.review.session
         if session is None:
             session = ReviewSession(entries_from(result))
             if self.state.model is not None:
                 session.model = session_model(self.state.model, "")
-            reader = str(self.settings.get("review/reader", "") or "") or _user()
+            reader = str(self.settings.get(READER_KEY, "") or "") or login_name() or ""  # asked on Save As
             self.review.start(session, None, reader)  # → _session shows the entries
-            new = session.entries
         else:
             new = extend(session, result)
             for entry in new:
@@ -105,7 +104,6 @@ class WorklistController:
             self.panel.model.append(new)
         self._selection(self.state.selection)  # the image shown may be one that was just added
         self.scan()
-        return new
 
     # -- the session, the selection and the row on screen follow each other ------------------------------------
 
@@ -306,10 +304,3 @@ class WorklistController:
 def session_model(info: ModelInfo, sha256: str) -> SessionModel:
     """What a session records of the model that scored it."""
     return SessionModel(str(info.path), sha256 or info.sha256, info.name, tuple(info.labels), dict(info.thresholds))
-
-
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):  # no user name in the environment or the password database
-        return ""
