@@ -384,3 +384,16 @@ def test_j_shows_the_prefetched_image_and_map_without_a_model_pass(qtbot, window
     assert prefetcher.hits == 1  # the image came from the decode made ahead
     assert window.state.explanation.key == ahead  # and its map from the explanation made ahead (handed over once)
     assert ahead not in window.session.prefetched
+
+
+def test_loading_a_model_forgets_the_map_prefetched_with_the_last_one(tmp_path):
+    from viewer.app import ExplainKey
+    from viewer.app.jobs import Quiet
+    from viewer.app.session import ModelSession
+    from viewer.model import default_model_path
+
+    session = ModelSession()
+    key = ExplainKey("image.png", 0, "gradcam", None, None, str(default_model_path()))
+    session.prefetched = {key: object()}  # made by a model loaded before (the same path: maybe another file now)
+    session.load(Path(default_model_path()), False, Quiet())
+    assert session.prefetched == {}

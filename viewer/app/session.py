@@ -86,6 +86,7 @@ class ModelSession:
         except CamError:  # no spatial layer: predictions and guided backprop still work, CAM methods say why not
             layers = []
         self.loaded, self.engine, self.randomised, self.baselines = loaded, engine, None, None
+        self.prefetched = {}  # made by the previous model (its key names the path, which may be the same file's)
         self.model_digest = (loaded.path, digest) if digest else (None, "")  # a file changed at the same path
         return ModelInfo(path=Path(path), name=loaded.name, description=loaded.spec.description or "",
                          input_size=tuple(loaded.input_size),
