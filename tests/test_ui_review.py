@@ -397,3 +397,12 @@ def test_loading_a_model_forgets_the_map_prefetched_with_the_last_one(tmp_path):
     session.prefetched = {key: object()}  # made by a model loaded before (the same path: maybe another file now)
     session.load(Path(default_model_path()), False, Quiet())
     assert session.prefetched == {}
+
+
+def test_review_keys_are_listed_in_help_and_no_key_has_two_commands(window):
+    listed = {(menu, action.text().replace("&", "")): [s.toString() for s in action.shortcuts()]
+              for menu, action in window.menus.all_actions()}
+    assert listed[("Review", "Agree")] == ["Y"] and listed[("Review", "Next Unreviewed Image")] == ["J"]
+    assert listed[("File", "Open Session…")] == [] and ("File", "Export Report…") in listed
+    keys = [key for shortcuts in listed.values() for key in shortcuts]
+    assert sorted({key for key in keys if keys.count(key) > 1}) == []  # Qt fires neither of two equal shortcuts
