@@ -155,6 +155,20 @@ def test_cancel_while_waiting_on_a_slow_decoder(model, folder):
     assert time.perf_counter() - started < 6  # the two running decodes finish; the 38 queued never start
 
 
+def test_a_batch_decoded_after_cancelling_is_not_scored(model, folder, counted):
+    reporter = Cancel()
+    opened = []
+
+    def cancelling_open(path, frame=0):
+        opened.append(path)
+        if len(opened) == 5:
+            reporter.event.set()  # the reader cancels while the first batch is being decoded
+        return open_image(path, frame)
+
+    result = prescan(entries(folder), model, collect()[2], reporter=reporter, open_image=cancelling_open)
+    assert result.cancelled and result.scanned == 0 and counted.batches == []
+
+
 def test_visible_entries_go_first(model, folder):
     work = entries(folder)
     visible = ["31", "32", "33"]

@@ -11,7 +11,8 @@ default rendering, model input); the calling thread runs only the model, one cal
 `on_scores(entry_id, {label: probability}, file_sha256)` on the calling thread (a cache hit at once, with no model
 call). Entries are not changed here (they belong to the UI thread): the callback records scores and digest. An
 image that cannot be read or scored fails alone: its one-line reason is in the result and the scan goes on.
-Cancelling (the reporter) stops within one image's decode or one batch; what was scored was delivered.
+Cancelling (the reporter) stops within one image's decode or the model call in progress (a batch decoded but not
+yet scored is dropped: on a large model a call takes seconds); what was scored was delivered.
 """
 
 from __future__ import annotations
@@ -145,8 +146,10 @@ def prescan(entries: Sequence[Entry], model: LoadedModel, on_scores: OnScores, *
                     fail(entry, prepared.reason)
                 else:
                     batch.append((entry, prepared))
-            if batch:
+            if batch and not result.cancelled and not reporter.cancelled():  # a model call can take seconds
                 batch_size = result.batch_size = _score(batch, batch_size, model, cache, on_scores, fail, result)
+            elif batch:
+                result.cancelled = True
             reporter.progress((result.done + len(result.failed)) / total if total else 1.0)
             if result.cancelled:
                 break
