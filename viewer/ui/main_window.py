@@ -34,6 +34,7 @@ from .jobs import QtJobs
 from .menus import Menus
 from .model_controller import ModelController
 from .opening import OpeningController
+from .prior_controller import PriorController, PriorView
 from .review_controller import ReviewController
 from .review_panel import ReviewPanel
 from .session_controller import SessionController
@@ -106,6 +107,8 @@ class MainWindow(QMainWindow):
         centre_layout.addWidget(self.banner)
         centre_layout.addWidget(self.domain_banner)
         centre_layout.addWidget(views_row, 1)
+        self.prior_view = PriorView()  # Compare with Prior (Ctrl+P): shown in place of views_row
+        centre_layout.addWidget(self.prior_view, 1)
 
         self.controls = ControlPanel(METHODS, list(COLORMAPS))
         self.trust_panel = TrustPanel()
@@ -137,12 +140,14 @@ class MainWindow(QMainWindow):
         self.exporting = ExportController(self, state, jobs, self.session, self.browser, self.view_group,
                                           self.decoder, self.settings, report)
         self.corner_text = CornerText(state, self.views, self.view_group)
-        self.worklist = WorklistController(self, state, self.review_state, jobs, self.session, self.worklist_panel,
-                                           self.left_tabs, self.settings, self.imaging.select, report)
+        self.priors = PriorController(self, state, self.review_state, jobs, self.session, self.prior_view,
+                                      self.views["original"].parentWidget(), self.decoder, report)
         self.reviewing = ReviewController(self, state, self.review_state, jobs, self.session, self.decoder,
                                           self.review_panel, self.views, self.imaging.select, report)
         self.sessions = SessionController(self, state, self.review_state, self.reviewing, jobs, self.session,
                                           self.models.load, self.settings, report, headless)
+        self.worklist = WorklistController(self, state, self.review_state, jobs, self.session, self.worklist_panel,
+                                           self.left_tabs, self.settings, self.imaging.select, report)
 
     def _wire(self) -> None:
         state = self.state

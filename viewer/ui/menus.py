@@ -43,10 +43,11 @@ class Menus:
         self._add(file, "&Quit", w.close, QKeySequence.StandardKey.Quit)
 
         view = self._menu(bar, "&View")
-        self._add(view, "Zoom &In", lambda: w.view_group.zoom_by(1.25), ["+", "Ctrl++"])
-        self._add(view, "Zoom &Out", lambda: w.view_group.zoom_by(0.8), ["-", "Ctrl+-"])
-        self._add(view, "&Fit to View", w.view_group.fit, "F")
-        self._add(view, "Actual Size (&1:1)", w.view_group.actual_size, "Ctrl+1")
+        shown = lambda: w.priors.group(w.view_group)  # noqa: E731 (the views on screen: normal or current|prior)
+        self._add(view, "Zoom &In", lambda: shown().zoom_by(1.25), ["+", "Ctrl++"])
+        self._add(view, "Zoom &Out", lambda: shown().zoom_by(0.8), ["-", "Ctrl+-"])
+        self._add(view, "&Fit to View", lambda: shown().fit(), "F")
+        self._add(view, "Actual Size (&1:1)", lambda: shown().actual_size(), "Ctrl+1")
         self._add(view, "&Reset View and Window", w.imaging.reset_view, "R")
         view.addSeparator()
         self.invert = self._add(view, "&Invert", w.imaging.toggle_invert, "I", checkable=True)
@@ -65,6 +66,10 @@ class Menus:
             self.layouts[count] = self._add(layout, text, lambda _=False, c=count: w.set_layout(c), f"Alt+{count}",
                                             checkable=True)
             group.addAction(self.layouts[count])
+        self.compare_prior = self._add(view, "Compare with &Prior", w.priors.show, "Ctrl+P", checkable=True)
+        w.priors.toggled.connect(self.compare_prior.setChecked)
+        w.priors.available.connect(self._prior_available)
+        view.aboutToShow.connect(w.priors.refresh)  # studies opened since may hold a prior
         view.addSeparator()
         self._add(view, "&Next Image", lambda: self._step(1), "Alt+Down")
         self._add(view, "&Previous Image", lambda: self._step(-1), "Alt+Up")
@@ -97,6 +102,7 @@ class Menus:
         self._add(help_menu, "&Keyboard Shortcuts", w.show_shortcuts, QKeySequence.StandardKey.HelpContents)
         self._add(help_menu, "&About RadCAM", lambda: dialogs.show_about(w, w.models.device_text()))
         self.show_presets(None)
+        w.priors.refresh()
 
     def _menu(self, parent, title: str) -> QMenu:
         menu = parent.addMenu(title)
@@ -140,6 +146,12 @@ class Menus:
             else:
                 action.setText(f"Preset {number} (none in this file)")
                 action.setEnabled(False)
+
+    def _prior_available(self, available: bool, reason: str) -> None:
+        """Greyed out without a prior; the status bar says why when the pointer is on it."""
+        self.compare_prior.setEnabled(available)
+        self.compare_prior.setStatusTip("The same patient's earlier study beside this one: zoom and pan together, a "
+                                        "window each, the score change" if available else f"No prior: {reason}")
 
     def _fill_recent(self) -> None:
         settings = self.window.settings
