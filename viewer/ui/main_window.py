@@ -92,7 +92,7 @@ class MainWindow(QMainWindow):
             view.set_placeholder("Open a study (Ctrl+O) or drop files here")
             view.setAcceptDrops(False)  # drops go to the window
         self.view_group = ViewGroup(list(self.views.values()))
-        views_row = QWidget()
+        self.views_row = views_row = QWidget()  # the three views; the prior layout takes its place
         row = QHBoxLayout(views_row)
         row.setContentsMargins(0, 0, 0, 0)
         row.setSpacing(2)
@@ -141,7 +141,7 @@ class MainWindow(QMainWindow):
                                           self.decoder, self.settings, report)
         self.corner_text = CornerText(state, self.views, self.view_group)
         self.priors = PriorController(self, state, self.review_state, jobs, self.session, self.prior_view,
-                                      self.views["original"].parentWidget(), self.decoder, report)
+                                      self.views_row, self.decoder, report)
         self.reviewing = ReviewController(self, state, self.review_state, jobs, self.session, self.decoder,
                                           self.review_panel, self.views, self.imaging.select, report)
         self.sessions = SessionController(self, state, self.review_state, self.reviewing, jobs, self.session,
