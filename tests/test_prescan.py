@@ -225,7 +225,7 @@ def test_a_cache_that_cannot_be_written_is_a_warning(model, folder, tmp_path):
     blocked.write_text("not a folder")
     cache = PredictionCache("k", blocked)
     result = prescan(entries(folder / "case0002.png"), model, collect()[2], cache=cache)
-    assert result.scanned == 1 and "not used" in cache.warning
+    assert result.scanned == 1 and "not used" in cache.warning and result.warning == cache.warning
 
 
 def test_cache_folder_follows_the_environment(monkeypatch, tmp_path):

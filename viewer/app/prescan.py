@@ -60,6 +60,7 @@ class PrescanResult:
     seconds: float = 0.0
     model_calls: int = 0
     batch_size: int = BATCH_SIZE  # the size last used (halved on out-of-memory)
+    warning: str | None = None  # why scores were not kept on disk (the cache's warning), for the status line
 
     @property
     def done(self) -> int:
@@ -158,6 +159,7 @@ def prescan(entries: Sequence[Entry], model: LoadedModel, on_scores: OnScores, *
             future.cancel()
         pool.shutdown(wait=True, cancel_futures=True)  # a decode in progress ends within one image
         result.seconds = time.perf_counter() - started
+        result.warning = cache.warning if cache is not None else None
     return result
 
 
