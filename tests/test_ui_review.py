@@ -406,3 +406,14 @@ def test_review_keys_are_listed_in_help_and_no_key_has_two_commands(window):
     assert listed[("File", "Open Session…")] == [] and ("File", "Export Report…") in listed
     keys = [key for shortcuts in listed.values() for key in shortcuts]
     assert sorted({key for key in keys if keys.count(key) > 1}) == []  # Qt fires neither of two equal shortcuts
+
+
+def test_mark_mode_ends_when_another_image_comes(qtbot, window, session_file):
+    opened(qtbot, window, session_file)
+    key(window, Qt.Key.Key_B)
+    assert window.reviewing.marks.armed
+    key(window, Qt.Key.Key_J)  # a box drawn now would land on the next image's finding
+    assert not window.reviewing.marks.armed
+    key(window, Qt.Key.Key_B)
+    key(window, Qt.Key.Key_B)  # B again: cancelled
+    assert not window.reviewing.marks.armed

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
 from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtGui import QGuiApplication
@@ -145,7 +146,7 @@ class ReviewController(QObject):
         return self.panel.selected_label()
 
     def _record(self, label: str, verdict: str) -> None:
-        self._guarded(lambda: self.review.record(label, verdict))  # type: ignore[arg-type]
+        self._guarded(lambda: self.review.record(label, cast(Verdict, verdict)))  # one of VERDICTS: the panel's
 
     def _note(self, label: str, text: str) -> None:
         self._guarded(lambda: self.review.note(label, text))
@@ -180,6 +181,8 @@ class ReviewController(QObject):
 
     def _on_current(self, entry_id: str | None) -> None:
         self._end_visit()
+        if self.marks.armed:  # a mark is drawn on the image it was asked for, or not at all
+            self.marks.disarm()
         entry = self.review.entry()
         if entry is not None:
             self._open(entry)
@@ -280,7 +283,10 @@ class ReviewController(QObject):
         entry = self.review.entry()
         running = time.monotonic() - self.visit[1] if self.visit and entry and self.visit[0] == entry.id else 0.0
         self.panel.set_seconds(None if entry is None else entry.seconds + running)
-        self._guarded(lambda: None if self.review.flush() else None)
+        self._guarded(self._flush)
+
+    def _flush(self) -> None:
+        self.review.flush()  # machine-made changes (pre-scan scores, seconds): at most once a second
 
     def leave(self) -> None:
         """The window closes or the session does: the visit ends and its seconds are added."""

@@ -42,8 +42,10 @@ class Prefetcher:
         if entry is None or entry.id == current:
             return
         target = Selection(Path(entry.path), entry.frame)
-        if self.decoded is not None and self.decoded[0] == target and self.explained == self._key(self.decoded[1]):
-            return  # already done for these settings
+        if self.decoded is not None and self.decoded[0] == target:
+            if self.explained != self._key(self.decoded[1]):  # other settings since: explain it again, not decode
+                self._decoded(target, self.decoded[1])
+            return
         decoder = self.decoder
         self.jobs.io.submit(lambda _reporter: decode(decoder, target.path, target.frame),
                             lambda decoded: self._decoded(target, decoded), _ignore, kind="prefetch-decode",
