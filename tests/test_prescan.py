@@ -288,3 +288,23 @@ def test_the_bench_figure_is_the_ratio_of_two_throughputs(model, tmp_path):
     result["goals"] = goals(figures)
     row = next(row for row in _rows(result, MODEL_ROWS, result) if row[0].startswith("pre-scan"))
     assert "8 DICOM files" in row[0] and "/ batched forward images/s" in row[2] and row[3] == "> 0.8"
+
+
+def test_two_viewers_share_one_cache_file(tmp_path):
+    first, second = PredictionCache("m", tmp_path), PredictionCache("m", tmp_path)
+    writers = [threading.Thread(target=cache.put_many, args=([(f"{name}{n}", 0, {"a": n / 100}) for n in range(50)],))
+               for name, cache in (("x", first), ("y", second))]
+    for writer in writers:
+        writer.start()
+    for writer in writers:
+        writer.join()
+    assert first.warning is None and second.warning is None
+    assert first.get("y7", 0) == {"a": 0.07} and second.get("x9", 0) == {"a": 0.09}  # each sees the other's rows
+    assert PredictionCache("m", tmp_path).get("x49", 0) == {"a": 0.49} and first.get("x49", 1) is None
+
+
+def test_a_damaged_cache_file_is_a_warning(model, folder, tmp_path):
+    (tmp_path / "k.sqlite").write_bytes(b"this is not a database" * 100)
+    cache = PredictionCache("k", tmp_path)
+    result = prescan(entries(folder / "case0003.png"), model, collect()[2], cache=cache)
+    assert result.scanned == 1 and result.warning and "not used" in result.warning
