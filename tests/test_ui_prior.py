@@ -186,6 +186,11 @@ def test_zoom_and_pan_follow_between_the_two_and_each_keeps_its_own_window(qtbot
     assert win.priors.prior_window == prior_window
     assert np.array_equal(pixels(prior), prior_pixels)
     assert win.prior_view.current.corner_text["bottom_left"] != win.prior_view.prior.corner_text["bottom_left"]
+    # R resets both: each film's own default window, both fitted
+    next(a for _menu, a in win.menus.all_actions() if a.text() == "&Reset View and Window").trigger()
+    assert win.priors.prior_window == win.priors.prior_image.default_window
+    assert win.state.window == win.state.image.default_window
+    assert current.fit_mode and prior.fit_mode
 
 
 def test_no_dates_under_anonymisation_and_no_layout_without_a_prior(qtbot, window, worklist):

@@ -48,7 +48,7 @@ class Menus:
         self._add(view, "Zoom &Out", lambda: shown().zoom_by(0.8), ["-", "Ctrl+-"])
         self._add(view, "&Fit to View", lambda: shown().fit(), "F")
         self._add(view, "Actual Size (&1:1)", lambda: shown().actual_size(), "Ctrl+1")
-        self._add(view, "&Reset View and Window", w.imaging.reset_view, "R")
+        self._add(view, "&Reset View and Window", lambda: (w.imaging.reset_view(), w.priors.reset()), "R")
         view.addSeparator()
         self.invert = self._add(view, "&Invert", w.imaging.toggle_invert, "I", checkable=True)
         presets = self._menu(view, "&Window Presets")

@@ -262,6 +262,14 @@ class PriorController(QObject):
 
     # -- window/level: each side its own ------------------------------------------------------------------------
 
+    def reset(self) -> None:
+        """R: the prior back to its file's window, and both films fitted (the state's reset does the current's
+        window)."""
+        if self.prior_image is not None and not self.prior_image.is_color:
+            self.prior_window = self.prior_image.default_window
+            self._schedule_redraw()
+        self.view.group.fit()
+
     def _drag_current(self, dx: float, dy: float) -> None:
         """The current side's window is the state's: the normal views show the same window afterwards."""
         window = self.state.window
