@@ -417,3 +417,19 @@ def test_mark_mode_ends_when_another_image_comes(qtbot, window, session_file):
     key(window, Qt.Key.Key_B)
     key(window, Qt.Key.Key_B)  # B again: cancelled
     assert not window.reviewing.marks.armed
+
+
+def test_a_session_brings_its_method_and_overlay_threshold_and_a_new_one_records_the_viewers(
+        qtbot, window, tmp_path):
+    from viewer.app.review import SessionSettings
+
+    session = make_session(write_images(tmp_path / "images", 2))
+    session.settings = SessionSettings(method="gradcampp", threshold=0.25)
+    path = tmp_path / "made.radcam-session"
+    SessionFile.create(path, session, "Dr Lead").release()
+    opened(qtbot, window, path)
+    assert window.controls.method_key() == "gradcampp" and window.controls.threshold.value() == 25
+    window.controls.set_method("layercam")
+    assert window.sessions.new_session(tmp_path / "mine.radcam-session")
+    saved = read_session(tmp_path / "mine.radcam-session").settings
+    assert (saved.method, saved.threshold) == ("layercam", 0.25)

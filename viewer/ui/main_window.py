@@ -145,7 +145,7 @@ class MainWindow(QMainWindow):
         self.reviewing = ReviewController(self, state, self.review_state, jobs, self.session, self.decoder,
                                           self.review_panel, self.views, self.imaging.select, report)
         self.sessions = SessionController(self, state, self.review_state, self.reviewing, jobs, self.session,
-                                          self.models.load, self.settings, report, headless)
+                                          self.models.load, self.controls, self.settings, report, headless)
         self.worklist = WorklistController(self, state, self.review_state, jobs, self.session, self.worklist_panel,
                                            self.left_tabs, self.settings, self.imaging.select, report)
 

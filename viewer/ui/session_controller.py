@@ -23,6 +23,7 @@ from viewer.app.session import ModelSession
 from viewer.errors import RadcamError, SessionLockedError
 
 from . import session_dialogs as ask
+from .controls import ControlPanel
 from .jobs import QtJobs
 from .review_controller import ReviewController
 from .session_report import kind_of as report_kind, make_report, write_report
@@ -35,11 +36,14 @@ class SessionController(QObject):
     reportWritten = Signal(str)  # the report's path, once it is on disk
 
     def __init__(self, window: QMainWindow, state: ViewerState, review: ReviewState, reviewing: ReviewController,
-                 jobs: QtJobs, model_session: ModelSession, load_model: Callable[[Path], object], settings: Settings,
-                 report: Callable[[str], None], headless: Callable[[], bool]):
+                 jobs: QtJobs, model_session: ModelSession, load_model: Callable[[Path], object],
+                 controls: ControlPanel, settings: Settings, report: Callable[[str], None],
+                 headless: Callable[[], bool]):
         super().__init__(window)
         self.window, self.state, self.review, self.reviewing = window, state, review, reviewing
-        self.jobs, self.model_session = jobs, model_session
+        self.jobs, self.model_session, self.controls = jobs, model_session, controls
+        self.layer: str | None = None  # the session's CAM layer, chosen once its model has loaded
+        state.connect("model", self._choose_layer)
         self.load_model, self.settings, self.report, self.headless = load_model, settings, report, headless
         # The questions, replaceable (tests, unattended runs): each returns None when the reader cancels.
         dialog = ask.ask_reader_dialog(window)
@@ -76,6 +80,7 @@ class SessionController(QObject):
                                     current.settings if current else SessionSettings())
         session.reader = reader
         session.model = self._model_record(session.model)
+        session.settings = self._viewer_settings()  # every reader of the session sees maps made the same way
         try:
             if session is current:
                 self.review.save_as(path)
@@ -110,6 +115,7 @@ class SessionController(QObject):
         self._remember(path)
         self.reviewing.panel.reveal()
         self.relink_missing(session, path.parent)
+        self._apply(session.settings)
         self._load_model(session.model)
         done, total = session.progress()
         self.window.statusBar().showMessage(f"{path.name}: {done} of {total} reviewed; resuming at the first "
@@ -213,6 +219,26 @@ class SessionController(QObject):
         if kept is not None and not kept.sha256 and Path(kept.path).is_file():
             kept = dataclasses.replace(kept, sha256=file_sha256(Path(kept.path)) or "")
         return kept
+
+    def _viewer_settings(self) -> SessionSettings:
+        c = self.controls
+        return SessionSettings(c.method_key(), c.layer_name(), c.threshold_value_f(), c.colormap.currentText() or None)
+
+    def _apply(self, settings: SessionSettings) -> None:
+        """The session's method, overlay threshold and colour map now; its layer once its model has loaded."""
+        c = self.controls
+        c.set_method(settings.method)
+        c.threshold.setValue(round(settings.threshold * 100))
+        if settings.colormap and c.colormap.findText(settings.colormap) >= 0:
+            c.colormap.setCurrentIndex(c.colormap.findText(settings.colormap))
+        self.layer = settings.layer
+        self._choose_layer()
+
+    def _choose_layer(self, _model: object = None) -> None:
+        index = self.controls.layer.findData(self.layer) if self.layer and self.state.model is not None else -1
+        if index >= 0:
+            self.controls.layer.setCurrentIndex(index)
+            self.layer = None
 
     def _load_model(self, model: SessionModel | None) -> None:
         """The session's model, unless it is the one loaded; a changed file under the same name is said."""
