@@ -118,9 +118,11 @@ def test_scores_equal_one_image_at_a_time(model, tmp_path):
 
 def test_one_model_call_per_batch(model, folder, counted):
     work = entries(folder)
-    result = prescan(work, model, collect()[2], batch_size=16)
+    reporter = Cancel()
+    result = prescan(work, model, collect()[2], batch_size=16, reporter=reporter)
     assert result.scanned == 40
     assert counted.batches == [16, 16, 8] and result.model_calls == 3
+    assert reporter.fractions == [0.4, 0.8, 1.0]  # a batch's images are scored together
 
 
 def test_cancel_stops_within_a_second_on_200_images(model, tmp_path):
@@ -200,7 +202,9 @@ def test_a_scanned_worklist_reopens_with_no_model_call(model, folder, counted, t
 
     again = entries(folder)  # a new worklist of the same files, a new cache object (a new viewer)
     second, _order, on_scores = collect()
-    result = prescan(again, model, on_scores, cache=PredictionCache(key, tmp_path))
+    reporter = Cancel()
+    result = prescan(again, model, on_scores, cache=PredictionCache(key, tmp_path), reporter=reporter)
+    assert reporter.fractions[:3] == [1 / 40, 2 / 40, 3 / 40] and reporter.fractions[-1] == 1.0  # hits one by one
     assert len(counted.batches) == calls and result.model_calls == 0
     assert result.cached == 40 and result.scanned == 0
     assert second == first

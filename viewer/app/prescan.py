@@ -115,6 +115,9 @@ def prescan(entries: Sequence[Entry], model: LoadedModel, on_scores: OnScores, *
         if on_failed is not None:
             on_failed(entry.id, reason)
 
+    def advance() -> None:  # per image: hits and failures one by one, a batch's images together
+        reporter.progress((result.done + len(result.failed)) / total if total else 1.0)
+
     pool = ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1, thread_name_prefix="radcam-prescan")
     try:
         while pending or in_flight:
@@ -143,15 +146,17 @@ def prescan(entries: Sequence[Entry], model: LoadedModel, on_scores: OnScores, *
                 if isinstance(prepared, _Hit):
                     result.cached += 1
                     on_scores(entry.id, prepared.scores, prepared.sha256)
+                    advance()
                 elif isinstance(prepared, _Failed):
                     fail(entry, prepared.reason)
+                    advance()
                 else:
                     batch.append((entry, prepared))
             if batch and not result.cancelled and not reporter.cancelled():  # a model call can take seconds
                 batch_size = result.batch_size = _score(batch, batch_size, model, cache, on_scores, fail, result)
             elif batch:
                 result.cancelled = True
-            reporter.progress((result.done + len(result.failed)) / total if total else 1.0)
+            advance()
             if result.cancelled:
                 break
     finally:
