@@ -48,7 +48,7 @@ class Menus:
         self._add(view, "Zoom &Out", lambda: shown().zoom_by(0.8), ["-", "Ctrl+-"])
         self._add(view, "&Fit to View", lambda: shown().fit(), "F")
         self._add(view, "Actual Size (&1:1)", lambda: shown().actual_size(), "Ctrl+1")
-        self._add(view, "&Reset View and Window", lambda: (w.imaging.reset_view(), w.priors.reset()), "R")
+        self._add(view, "&Reset View and Window", self._reset_view, "R")
         view.addSeparator()
         self.invert = self._add(view, "&Invert", w.imaging.toggle_invert, "I", checkable=True)
         presets = self._menu(view, "&Window Presets")
@@ -146,6 +146,10 @@ class Menus:
             else:
                 action.setText(f"Preset {number} (none in this file)")
                 action.setEnabled(False)
+
+    def _reset_view(self) -> None:
+        self.window.imaging.reset_view()
+        self.window.priors.reset()  # the prior's own window, and the pair fitted while it is shown
 
     def _prior_available(self, available: bool, reason: str) -> None:
         """Greyed out without a prior; the status bar says why when the pointer is on it."""
