@@ -270,8 +270,14 @@ def test_model_session_prescan_uses_the_user_cache(monkeypatch, tmp_path, folder
     session.load(default_model_path(), False, Quiet())
     work = entries(folder)[:5]
     assert session.prescan(work, collect()[2], Quiet()).scanned == 5
+    kept = session.prediction_cache
     assert session.prescan(work, collect()[2], Quiet()).cached == 5
+    assert session.prediction_cache is kept  # one cache per model across the viewer's chunks
     assert list((tmp_path / "predictions").glob("*.sqlite"))
+    assert session.model_digest == (default_model_path(), hashlib.sha256(default_model_path().read_bytes()).hexdigest())
+    session.load(default_model_path(), False, Quiet())  # the file may have changed: digest and cache start again
+    assert session.model_digest == (None, "")
+    assert session.prescan(work, collect()[2], Quiet()).cached == 5 and session.prediction_cache is not kept
     rows = session.predict_batch([open_image(work[0].path).render()])
     assert rows[0].keys() == {"nodule", "consolidation"}
 
