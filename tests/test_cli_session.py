@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import FIXTURES, assert_one_line_error, run_cli, write_dicom
+from conftest import FIXTURES, assert_one_line_error, needs_fixtures, run_cli, write_dicom
 from PIL import Image
 
 from viewer.app.review_file import lock_path, read_session
@@ -158,7 +158,7 @@ def test_bad_input_is_one_line(capsys, images, tmp_path, problem):
         assert not out.exists()
 
 
-@pytest.mark.skipif(not FIXTURES.is_dir(), reason="../shared/fixtures is absent")
+@needs_fixtures
 def test_real_chest_files(capsys, tmp_path):
     out = tmp_path / "real.radcam-session"
     code, stdout, stderr = new(capsys, FIXTURES / "dicom", FIXTURES / "images", "--model", MODEL, "--out", out)
