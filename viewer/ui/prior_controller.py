@@ -56,6 +56,7 @@ class PriorController(QObject):
         self.prior_explanation: Explanation | None = None
         self._painters: dict[str, Painter] = {}
         self._redraw_scheduled = False
+        self._decoding: Entry | None = None  # the prior a decode job is running for
         view.hide()
         view.current.windowDragged.connect(self._drag_current)
         view.prior.windowDragged.connect(self._drag_prior)
@@ -111,6 +112,7 @@ class PriorController(QObject):
         else:
             self.jobs.io.cancel("prior-decode")
             self.jobs.model.cancel("prior")
+            self._decoding = None
             self.prior_key = self.prior_explanation.key if self.prior_explanation else None  # asked again next time
         self.toggled.emit(on)
 
@@ -130,6 +132,8 @@ class PriorController(QObject):
         if prior is None or self.prior_image is not None:
             self._explain_prior()
             return
+        if self._decoding is prior:
+            return  # already on its way
         decoder = self.decoder
 
         def job(_reporter: object) -> tuple[Entry, DisplayImage, np.ndarray, float]:
@@ -137,10 +141,12 @@ class PriorController(QObject):
             return prior, image, image.render(), image.value_span()
 
         self.view.prior.set_placeholder("Decoding the prior…")
+        self._decoding = prior
         self.jobs.io.submit(job, self._decoded, self._failed, kind="prior-decode", replace=True)
 
     def _decoded(self, decoded: tuple[Entry, DisplayImage, np.ndarray, float]) -> None:
         prior, image, model_input, span = decoded
+        self._decoding = None
         if prior is not self.prior:
             return
         self.prior_image, self.prior_input, self.prior_span = image, model_input, span
@@ -179,6 +185,7 @@ class PriorController(QObject):
         self._update_text()
 
     def _failed(self, message: str) -> None:
+        self._decoding = None
         self.view.prior.set_placeholder("")
         self.report(f"Prior: {message}")
 
