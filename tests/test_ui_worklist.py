@@ -24,8 +24,10 @@ from viewer.ui.worklist_model import (  # noqa: E402
     IMAGE,
     PATIENT,
     PATIENT_ID,
+    REVIEWED,
     SCORE,
     VERDICT,
+    VIEW,
     WorklistFilter,
     WorklistModel,
 )
@@ -99,7 +101,7 @@ def test_a_two_frame_dicom_is_two_rows_and_the_study_tree_still_lists_the_hierar
     texts = [cells(rows(window), row) for row in range(3)]
     assert [t[IMAGE] for t in texts] == ["two.dcm", "two.dcm · frame 2", "one.dcm"]
     assert {t[PATIENT] for t in texts} == {"Doe Jane"} and {t[PATIENT_ID] for t in texts} == {"ID42"}
-    assert texts[0][DATE] == "2024-01-01" and texts[0][COLUMNS.index("View")] == "PA"
+    assert texts[0][DATE] == "2024-01-01" and texts[0][VIEW] == "PA"
     qtbot.waitUntil(lambda: window.state.image is not None and window.state.image.path.name == "two.dcm",
                     timeout=10_000)
     window.worklist_panel.table.setFocus()
@@ -267,7 +269,7 @@ def test_alt_down_follows_the_sorted_worklist_and_verdicts_redraw_their_row(qtbo
     window.review_state.record("a", "disagree")
     row = rows(window).row_of("3")
     assert rows(window).index(row, VERDICT).data() == "disagree 1"
-    assert rows(window).index(row, COLUMNS.index("Reviewed")).data() == "✓"
+    assert rows(window).index(row, REVIEWED).data() == "✓"
 
 
 # -- the pre-scan --------------------------------------------------------------------------------------------------
@@ -278,6 +280,7 @@ def test_the_prescan_fills_scores_with_the_demo_model_and_a_bad_image_fails_alon
     (folder / "zz_broken.png").write_bytes(good[:len(good) // 3])
     window.open_paths([str(folder)])
     qtbot.waitUntil(lambda: window.worklist_panel.model.rowCount() >= 24, timeout=30_000)
+    window.worklist_panel.triage()  # sorted by score before there are scores: the scan's end sorts again
     window.load_model(default_model_path())
     model = window.worklist_panel.model
     qtbot.waitUntil(lambda: window.worklist.scan_total and not window.worklist.scanning(), timeout=JOB_TIMEOUT_MS)
@@ -293,6 +296,11 @@ def test_the_prescan_fills_scores_with_the_demo_model_and_a_bad_image_fails_alon
         else:
             assert float(text) == pytest.approx(model.entry(row).top_finding()[1], abs=0.005)
     assert "24 scored, 1 failed" in window.worklist_panel.scan_label.text()
+    shown = [rows(window).index(row, SCORE).data() for row in range(rows(window).rowCount())]
+    assert shown[:-1] == sorted(shown[:-1], key=float, reverse=True) and shown[-1] == "failed"
+    window.menus.anonymous.trigger()  # the reason names the file: not under Anonymise Display
+    row = next(r for r in range(model.rowCount()) if model.entry(r).path.endswith("zz_broken.png"))
+    assert "zz_broken" not in model.index(row, SCORE).data(Qt.ItemDataRole.ToolTipRole)
 
 
 def test_esc_cancels_the_prescan_within_a_second(qtbot, window, tmp_path):
@@ -313,3 +321,30 @@ def test_esc_cancels_the_prescan_within_a_second(qtbot, window, tmp_path):
     done = sum(e.predictions is not None for e in window.review_state.session.entries)
     assert 16 <= done < 400 and done == worklist.scan_done
     assert window.worklist_panel.scan_label.text().startswith("Pre-scan cancelled")
+
+
+def test_another_model_stops_the_scan_and_an_unsaved_session_is_scored_again_with_it(qtbot, window, tmp_path):
+    import shutil
+
+    other = tmp_path / "other" / "copy.keras"  # the same weights under another name: another model to the session
+    other.parent.mkdir()
+    shutil.copy(default_model_path(), other)
+    shutil.copy(str(default_model_path()) + ".json", str(other) + ".json")
+    window.load_model(default_model_path())
+    qtbot.waitUntil(lambda: window.state.model is not None, timeout=JOB_TIMEOUT_MS)
+    opened(qtbot, window, pngs(tmp_path / "images", 200, size=256), count=200)
+    worklist = window.worklist
+    qtbot.waitUntil(lambda: worklist.scan_done >= 16, timeout=JOB_TIMEOUT_MS)
+    scored_then = []  # connected after the worklist: what it left when the model changed
+    window.state.connect("model", lambda _info: scored_then.append(
+        sum(e.predictions is not None for e in window.review_state.session.entries)))
+    window.load_model(other)  # runs after the chunk in flight; no chunk starts while it loads
+    assert window.state.model_loading
+    qtbot.waitUntil(lambda: not worklist.scanning(), timeout=JOB_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: window.state.model is not None and window.state.model.path == other,
+                    timeout=JOB_TIMEOUT_MS)
+    session = window.review_state.session
+    assert session.model.path == str(other)
+    assert scored_then == [0]  # the old model's scores went; all are scored again
+    qtbot.waitUntil(lambda: not worklist.scanning(), timeout=JOB_TIMEOUT_MS)
+    assert all(entry.predictions for entry in session.entries) and worklist.scan_done == 200

@@ -234,6 +234,7 @@ class WorklistController:
         if not todo or not self._scannable():
             self._finished()
             return
+        self.scan_total = max(self.scan_total, self.scan_done + len(todo))  # images opened while it runs
         chunk = Chunk(todo[:self.chunk_size], self.review.session)
         self.chunk = chunk
         session, visible = self.session, self._visible_now
@@ -292,6 +293,7 @@ class WorklistController:
         failed = len(self.scan_failed)
         text = f"Pre-scan: {self.scan_done - failed} scored" + (f", {failed} failed" if failed else "")
         self.panel.show_scan(0, 0, text if self.scan_total else "")
+        self.panel.model.resort()  # a list sorted by score (triage) takes the new scores in
         self.review.flush(force=True)
 
     def _remember_visible(self) -> None:

@@ -18,9 +18,13 @@ from viewer.app.review import Entry
 
 from .browser import format_date
 
-COLUMNS = ("Image", "Patient", "ID", "Study date", "Modality", "View", "Finding", "Score", "Reviewed", "Verdict",
-           "Seconds")
-IMAGE, PATIENT, PATIENT_ID, DATE, MODALITY, VIEW, FINDING, SCORE, REVIEWED, VERDICT, SECONDS = range(len(COLUMNS))
+# What a reader triages by first (the left pane is narrow): the image, the model's top score and finding, the
+# reader's own verdict; then who and what the image is.
+COLUMNS = ("Image", "Score", "Finding", "✓", "Verdict", "Patient", "ID", "Study date", "Modality", "View", "Seconds")
+IMAGE, SCORE, FINDING, REVIEWED, VERDICT, PATIENT, PATIENT_ID, DATE, MODALITY, VIEW, SECONDS = range(len(COLUMNS))
+HEADER_TIPS = {SCORE: "The model's highest score (click: highest first)", FINDING: "The label with the highest score",
+               REVIEWED: "Reviewed: every finding has the reader's verdict", VERDICT: "The reader's verdicts",
+               SECONDS: "Seconds the reader spent on the image"}
 NUMERIC = (SCORE, SECONDS)
 HIDDEN = "—"  # what a name, ID or date shows under Anonymise Display
 ID_ROLE = Qt.ItemDataRole.UserRole  # the entry's id, for selection
@@ -167,13 +171,21 @@ class WorklistModel(QAbstractTableModel):
         return None
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+        if orientation != Qt.Orientation.Horizontal:
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
             return COLUMNS[section]
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return HEADER_TIPS.get(section)
         return None
 
     def _tooltip(self, entry: Entry, column: int) -> str | None:
         if column == SCORE and entry.id in self.failures:
-            return self.failures[entry.id]
+            reason = self.failures[entry.id]
+            if self.anonymous:  # a reason names the file, and file names are often patient names
+                reason = reason.replace(entry.path, f"Image {entry.id}").replace(Path(entry.path).name,
+                                                                                  f"Image {entry.id}")
+            return reason
         if column in (FINDING, SCORE) and entry.predictions:
             ranked = sorted(entry.predictions.items(), key=lambda item: -item[1])
             return "\n".join(f"{label}: {score:.3f}" + (" (above threshold)" if score >= self.threshold(label) else "")
@@ -196,6 +208,11 @@ class WorklistModel(QAbstractTableModel):
         self.changePersistentIndexList(persistent, [self.index(self._rows[entry_id], index.column())
                                                     for entry_id, index in zip(ids, persistent, strict=True)])
         self.layoutChanged.emit()
+
+    def resort(self) -> None:
+        """Sort again by the column last asked for (scores arrived since)."""
+        if self.sort_column >= 0:
+            self.sort(self.sort_column, self.sort_order)
 
     def _sort_entries(self) -> None:
         """Stable sort by the column's key; rows without a value (no score yet, no date) go last either way."""

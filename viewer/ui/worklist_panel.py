@@ -25,8 +25,8 @@ from PySide6.QtWidgets import (
 from .worklist_model import COLUMNS, FILTERS, ID_ROLE, SCORE, WorklistFilter, WorklistModel
 
 ROW_HEIGHT = 22
-WIDTHS = {"Image": 150, "Patient": 120, "ID": 80, "Study date": 82, "Modality": 40, "View": 40, "Finding": 110,
-          "Score": 48, "Reviewed": 30, "Verdict": 90, "Seconds": 50}
+WIDTHS = {"Image": 132, "Score": 52, "Finding": 100, "✓": 26, "Verdict": 84, "Patient": 120, "ID": 80,
+          "Study date": 82, "Modality": 40, "View": 40, "Seconds": 54}
 
 
 class WorklistPanel(QWidget):
@@ -74,6 +74,7 @@ class WorklistPanel(QWidget):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setAlternatingRowColors(True)
         self.table.setWordWrap(False)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # names share prefixes; their ends differ
         self.table.setTabKeyNavigation(False)
         self.table.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.table.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
