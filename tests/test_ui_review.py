@@ -433,3 +433,16 @@ def test_a_session_brings_its_method_and_overlay_threshold_and_a_new_one_records
     assert window.sessions.new_session(tmp_path / "mine.radcam-session")
     saved = read_session(tmp_path / "mine.radcam-session").settings
     assert (saved.method, saved.threshold) == ("layercam", 0.25)
+
+
+def test_a_verdict_in_an_unsaved_session_says_once_how_to_save_it(qtbot, window, tmp_path):
+    from viewer.ui.review_controller import UNSAVED
+
+    window.review_state.start(make_session(write_images(tmp_path / "images", 2)), None, "Dr Reader")
+    qtbot.waitUntil(lambda: window.state.image is not None and bool(window.review_panel.rows), timeout=10000)
+    key(window, Qt.Key.Key_Y)
+    assert window.statusBar().currentMessage() == UNSAVED
+    window.statusBar().clearMessage()
+    key(window, Qt.Key.Key_Y)
+    assert window.statusBar().currentMessage() == ""
+    assert window.review_state.session.entry("1").findings["Nodule"].verdict == "agree"

@@ -33,6 +33,7 @@ from .review_prefetch import Prefetcher
 from .views import ImageView
 
 NO_SESSION = "No review session: open studies, or File → New Session… / Open Session…"
+UNSAVED = "This session is not saved yet: File → New Session… saves it, with every verdict from then on"
 TICK_MS = 1000  # the seconds label, and machine-made changes saved at most this often
 
 
@@ -47,6 +48,7 @@ class ReviewController(QObject):
         self.marks = MarkTool(views, self)
         self.active = True  # the application has the reader's attention (seconds count only then)
         self.visit: tuple[str, float] | None = None  # (entry id, monotonic start) of the visit being timed
+        self.told_unsaved = False  # the reader was told that verdicts in an unsaved session are not on disk
         panel.verdictChosen.connect(lambda label, verdict: self._record(label, verdict))
         panel.agreeAllRequested.connect(self.agree_all)
         panel.noteEdited.connect(self._note)
@@ -147,6 +149,9 @@ class ReviewController(QObject):
 
     def _record(self, label: str, verdict: str) -> None:
         self._guarded(lambda: self.review.record(label, cast(Verdict, verdict)))  # one of VERDICTS: the panel's
+        if self.review.file is None and not self.told_unsaved:
+            self.told_unsaved = True  # once per session: the reader knows after that
+            self.window.statusBar().showMessage(UNSAVED, 15000)
 
     def _note(self, label: str, text: str) -> None:
         self._guarded(lambda: self.review.note(label, text))
@@ -177,6 +182,7 @@ class ReviewController(QObject):
 
     def _on_session(self, _session: object) -> None:
         self.marks.disarm()
+        self.told_unsaved = False
         self.refresh()
 
     def _on_current(self, entry_id: str | None) -> None:
