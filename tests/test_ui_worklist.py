@@ -348,3 +348,23 @@ def test_another_model_stops_the_scan_and_an_unsaved_session_is_scored_again_wit
     assert scored_then == [0]  # the old model's scores went; all are scored again
     qtbot.waitUntil(lambda: not worklist.scanning(), timeout=JOB_TIMEOUT_MS)
     assert all(entry.predictions for entry in session.entries) and worklist.scan_done == 200
+
+
+def test_the_rows_on_screen_are_scored_first(qtbot, window, tmp_path):
+    opened(qtbot, window, pngs(tmp_path / "images", 200, size=96), count=200)
+    panel = window.worklist_panel
+    panel.table.scrollToBottom()
+    QApplication.processEvents()
+    visible = panel.visible_ids()
+    assert visible and "200" in visible and "1" not in visible
+    order = []  # entries as their scores arrive (the image on screen may get its own from its explanation)
+    session = window.review_state.session
+
+    def scored(entry_id):
+        if entry_id not in order and entry_id != window.review_state.current and session.entry(entry_id).predictions:
+            order.append(entry_id)
+
+    window.review_state.changed.connect(scored)
+    window.load_model(default_model_path())
+    qtbot.waitUntil(lambda: len(order) >= len(visible), timeout=JOB_TIMEOUT_MS)
+    assert set(order[:len(visible)]) == set(visible)
