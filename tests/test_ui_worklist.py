@@ -368,3 +368,18 @@ def test_the_rows_on_screen_are_scored_first(qtbot, window, tmp_path):
     window.load_model(default_model_path())
     qtbot.waitUntil(lambda: len(order) >= len(visible), timeout=JOB_TIMEOUT_MS)
     assert set(order[:len(visible)]) == set(visible)
+
+
+def test_an_explain_waits_for_one_chunk_of_the_scan_not_the_whole_scan(qtbot, window, tmp_path):
+    window.load_model(default_model_path())
+    qtbot.waitUntil(lambda: window.state.model is not None, timeout=JOB_TIMEOUT_MS)
+    opened(qtbot, window, pngs(tmp_path / "images", 400, size=256), count=400)
+    worklist = window.worklist
+    qtbot.waitUntil(lambda: worklist.scan_done >= 16 and window.state.image is not None, timeout=JOB_TIMEOUT_MS)
+    started = time.perf_counter()
+    with qtbot.waitSignal(window.explanationShown, timeout=JOB_TIMEOUT_MS):
+        window.explaining.request(force=True)
+    waited = time.perf_counter() - started
+    print(f"\nExplain during the pre-scan: {waited * 1000:.0f} ms, chunk of {worklist.chunk_size} images")
+    assert worklist.scanning() and worklist.scan_done < 400  # shown between two chunks
+    worklist.cancel_scan()
