@@ -224,6 +224,14 @@ def test_the_cache_is_per_content_and_per_model(model, folder, tmp_path, counted
         assert prescan(entries(moved), model, collect()[2], cache=PredictionCache(other, tmp_path)).cached == 0
 
 
+def test_another_radcam_version_scores_again(monkeypatch, model):
+    import viewer
+
+    key = model_key("a" * 64, model.spec.as_dict())
+    monkeypatch.setattr(viewer, "__version__", "99.0")  # a fix to decoding may change the pixels the model sees
+    assert model_key("a" * 64, model.spec.as_dict()) != key
+
+
 def test_a_cache_that_cannot_be_written_is_a_warning(model, folder, tmp_path):
     blocked = tmp_path / "file"
     blocked.write_text("not a folder")

@@ -4,8 +4,9 @@ One SQLite file per model (the standard library's sqlite3: several viewers may w
 folder: `RADCAM_CACHE_DIR` when set, else `$XDG_CACHE_HOME/radcam`, else `~/.cache/radcam` (macOS
 `~/Library/Caches/radcam`, Windows `%LOCALAPPDATA%\\radcam\\Cache`). A model is its file's SHA-256 plus the spec
 fields that change a score (labels, preprocessing, input size, output kind...): the same file with another sidecar
-is another model. An image is the SHA-256 of its file's bytes and the frame. A cache that cannot be opened or
-written is a warning, never a failed scan: the scores are then kept in memory only.
+is another model, and so is the same model under another RadCAM version. An image is the SHA-256 of its file's
+bytes and the frame. A cache that cannot be opened or written is a warning, never a failed scan: the scores are then
+kept in memory only.
 """
 
 from __future__ import annotations
@@ -44,9 +45,12 @@ def content_sha256(path: str | Path) -> str:
 
 
 def model_key(model_sha256: str, spec: Mapping[str, Any], output_index: int = 0) -> str:
-    """The cache's name for a model: its file and what of its spec decides the scores."""
+    """The cache's name for a model: its file and what of its spec decides the scores, and this RadCAM's version
+    (a fix to decoding or windowing changes the pixels the model sees: scores of another version are not reused)."""
+    from viewer import __version__
+
     fields = {name: spec.get(name) for name in SCORE_FIELDS}
-    text = json.dumps([CACHE_VERSION, model_sha256, fields, output_index], sort_keys=True, default=str)
+    text = json.dumps([CACHE_VERSION, __version__, model_sha256, fields, output_index], sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
