@@ -272,6 +272,23 @@ def test_alt_down_follows_the_sorted_worklist_and_verdicts_redraw_their_row(qtbo
     assert rows(window).index(row, REVIEWED).data() == "✓"
 
 
+def test_ctrl_f_filters_by_typing_without_firing_the_review_keys(qtbot, window, tmp_path):
+    opened(qtbot, window, pngs(tmp_path / "images", 12), count=12)
+    window.left_tabs.setCurrentWidget(window.browser)
+    qtbot.waitUntil(lambda: window.review_state.current is not None, timeout=10_000)
+    current = window.review_state.current
+    QTest.keyClick(window, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
+    assert window.left_tabs.currentWidget() is window.worklist_panel
+    assert QApplication.focusWidget() is window.worklist_panel.search
+    QTest.keyClicks(window.worklist_panel.search, "jkyn")  # review keys elsewhere: letters here
+    assert window.worklist_panel.search.text() == "jkyn" and window.review_state.current == current
+    window.worklist_panel.search.clear()
+    QTest.keyClicks(window.worklist_panel.search, "0011")
+    qtbot.waitUntil(lambda: rows(window).rowCount() == 2, timeout=5_000)  # the match and the row on screen
+    QTest.keyClick(window.worklist_panel.search, Qt.Key.Key_Return)
+    assert QApplication.focusWidget() is window.worklist_panel.table
+
+
 # -- the pre-scan --------------------------------------------------------------------------------------------------
 
 def test_the_prescan_fills_scores_with_the_demo_model_and_a_bad_image_fails_alone(qtbot, window, tmp_path):

@@ -75,6 +75,7 @@ class Menus:
         self._add(view, "&Previous Image", lambda: self._step(-1), "Alt+Up")
         self._add(view, "Next Frame", lambda: self._step(1, frames=True), "PgDown")
         self._add(view, "Previous Frame", lambda: self._step(-1, frames=True), "PgUp")
+        self._add(view, "Filter the &Worklist", w.worklist.focus_filter, "Ctrl+F", tip="Type to filter; Enter: back")
         self._add(view, "Full &Screen", lambda: w.showNormal() if w.isFullScreen() else w.showFullScreen(), "F11")
 
         explain = self._menu(bar, "E&xplain")

@@ -158,6 +158,10 @@ class WorklistController:
             self._picked(entry_id)
         return True
 
+    def focus_filter(self) -> None:
+        self.tabs.setCurrentWidget(self.panel)
+        self.panel.focus_filter()
+
     def _labels(self) -> None:
         """The session's model decides what a finding is; without one, the loaded model's labels."""
         session, info = self.review.session, self.state.model

@@ -91,6 +91,7 @@ class WorklistPanel(QWidget):
         self.table.setSortingEnabled(True)
         header.setSortIndicator(-1, Qt.SortOrder.AscendingOrder)  # worklist order until a header is clicked
         self.table.selectionModel().currentRowChanged.connect(self._on_current)
+        self.search.returnPressed.connect(self.table.setFocus)  # Enter: back to the rows, for the arrow keys
         self.table.verticalScrollBar().valueChanged.connect(lambda _v: self.visibleChanged.emit())
         for signal in (self.rows.layoutChanged, self.rows.modelReset, self.rows.rowsInserted, self.rows.rowsRemoved):
             signal.connect(self._rows_changed)
@@ -131,6 +132,11 @@ class WorklistPanel(QWidget):
             self.mode.setCurrentIndex(index)  # comes back here through currentIndexChanged
             return
         self._refiltered(lambda: self.rows.set_mode(mode))
+
+    def focus_filter(self) -> None:
+        """Ctrl+F: type to filter the rows (Enter goes back to them)."""
+        self.search.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.search.selectAll()
 
     def sort_by(self, column: int, order: Qt.SortOrder) -> None:
         self.table.sortByColumn(column, order)
