@@ -320,6 +320,18 @@ def test_the_prescan_fills_scores_with_the_demo_model_and_a_bad_image_fails_alon
     assert "zz_broken" not in model.index(row, SCORE).data(Qt.ItemDataRole.ToolTipRole)
 
 
+def test_a_cache_that_cannot_be_written_is_said_and_the_scan_goes_on(qtbot, window, tmp_path, monkeypatch):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the cache folder should be")
+    monkeypatch.setenv("RADCAM_CACHE_DIR", str(blocker))
+    opened(qtbot, window, pngs(tmp_path / "images", 6), count=6)
+    window.load_model(default_model_path())
+    qtbot.waitUntil(lambda: window.worklist.scan_total and not window.worklist.scanning(), timeout=JOB_TIMEOUT_MS)
+    label = window.worklist_panel.scan_label
+    assert label.text() == "Pre-scan: 6 scored (not cached: see the tooltip)"
+    assert "not-a-folder" in label.toolTip()
+
+
 def test_esc_cancels_the_prescan_within_a_second(qtbot, window, tmp_path):
     window.load_model(default_model_path())
     qtbot.waitUntil(lambda: window.state.model is not None, timeout=JOB_TIMEOUT_MS)

@@ -76,6 +76,7 @@ class WorklistController:
         self.scan_total = 0  # entries the running scan set out to score
         self.scan_done = 0
         self.scan_failed: dict[str, str] = {}
+        self.scan_warning: str | None = None  # why scores are not kept on disk (the cache's reason)
         panel.entrySelected.connect(self._picked)
         panel.cancelScanRequested.connect(self.cancel_scan)
         panel.visibleChanged.connect(self._remember_visible)
@@ -198,7 +199,7 @@ class WorklistController:
         if self.chunk is not None or not self._scannable():
             return
         todo = self._todo()
-        self.scan_total, self.scan_done, self.scan_failed = len(todo), 0, {}
+        self.scan_total, self.scan_done, self.scan_failed, self.scan_warning = len(todo), 0, {}, None
         self.chunk_size = FIRST_CHUNK
         if todo:
             self._next_chunk()
@@ -278,6 +279,7 @@ class WorklistController:
             self.panel.model.set_failed(entry_id, None)
             self.scan_done += 1
         if chunk.result is not None:
+            self.scan_warning = chunk.result.warning or self.scan_warning
             for entry_id, reason in chunk.result.failed.items():
                 if entry_id not in self.scan_failed:
                     self.scan_failed[entry_id] = reason
@@ -296,7 +298,9 @@ class WorklistController:
         self.chunk = None
         failed = len(self.scan_failed)
         text = f"Pre-scan: {self.scan_done - failed} scored" + (f", {failed} failed" if failed else "")
-        self.panel.show_scan(0, 0, text if self.scan_total else "")
+        if self.scan_warning:
+            text += " (not cached: see the tooltip)"
+        self.panel.show_scan(0, 0, text if self.scan_total else "", self.scan_warning or "")
         self.panel.model.resort()  # a list sorted by score (triage) takes the new scores in
         self.review.flush(force=True)
 

@@ -145,8 +145,8 @@ class WorklistPanel(QWidget):
         """Highest score first."""
         self.sort_by(SCORE, Qt.SortOrder.DescendingOrder)
 
-    def show_scan(self, done: int, total: int, text: str = "") -> None:
-        """The pre-scan's progress (`total` 0: not running; `text` says how it ended)."""
+    def show_scan(self, done: int, total: int, text: str = "", tip: str = "") -> None:
+        """The pre-scan's progress (`total` 0: not running; `text` says how it ended, `tip` more)."""
         running = total > 0 and done < total
         self.scan_bar.setVisible(running)
         self.scan_cancel.setVisible(running)
@@ -154,6 +154,7 @@ class WorklistPanel(QWidget):
             self.scan_bar.setRange(0, total)
             self.scan_bar.setValue(done)
         self.scan_label.setText(text or (f"Pre-scan {done}/{total}" if running else ""))
+        self.scan_label.setToolTip(tip)
 
     def _rows_changed(self, *_args) -> None:
         shown, total = self.rows.rowCount(), self.model.rowCount()
