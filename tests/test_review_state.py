@@ -177,3 +177,23 @@ def test_opening_the_open_session_again_reads_it_back(tmp_path):
     assert again.entry("1").findings["nodule"].verdict == "agree" and state.file is not None
     state.close()
     assert not lock_path(path).exists()
+
+
+def test_verdicts_carry_the_name_of_the_reader_who_gave_them(tmp_path):
+    """A session prepared for one reader (`session new --reader`) and opened by another: the file keeps its
+    reader, and each verdict names who actually gave it."""
+    path = tmp_path / "s.radcam-session"
+    first = ReviewState()
+    first.start(_session(), path, "Dr A")
+    first.record("nodule", "agree")
+    first.close()
+    second = ReviewState()
+    second.open(path, "Dr B")
+    second.current = "1"
+    second.record("effusion", "disagree")
+    second.note("nodule", "seen")
+    second.close()
+    saved = _on_disk(path)
+    found = saved["entries"][0]["findings"]
+    assert saved["reader"] == "Dr A"
+    assert (found["nodule"]["reader"], found["effusion"]["reader"]) == ("Dr B", "Dr B")

@@ -204,8 +204,9 @@ class ReviewSession:
         raise KeyError(entry_id)
 
     def set_verdict(self, entry_id: str, label: str, verdict: Verdict | None, note: str | None = None,
-                    mark: Mark | None | Literal["keep"] = "keep") -> Entry:
-        """The reader's verdict on one finding (None removes it); note and mark kept unless given."""
+                    mark: Mark | None | Literal["keep"] = "keep", reader: str | None = None) -> Entry:
+        """The reader's verdict on one finding (None removes it); note and mark kept unless given. `reader`: who
+        gave it, when not the session's own reader (someone else opened the session)."""
         entry = self.entry(entry_id)
         old = entry.findings.get(label)
         if verdict is None:
@@ -213,16 +214,17 @@ class ReviewSession:
             return entry
         entry.findings[label] = FindingVerdict(
             verdict, note if note is not None else (old.note if old else ""),
-            (old.mark if old else None) if mark == "keep" else mark, now(), self.reader)
+            (old.mark if old else None) if mark == "keep" else mark, now(), reader or self.reader)
         return entry
 
     def annotate(self, entry_id: str, label: str, note: str | None = None,
-                 mark: Mark | None | Literal["keep"] = "keep") -> Entry:
+                 mark: Mark | None | Literal["keep"] = "keep", reader: str | None = None) -> Entry:
         """A note or a mark on a finding, with or without a verdict (then `uncertain` until the reader says)."""
         entry = self.entry(entry_id)
-        old = entry.findings.get(label) or FindingVerdict("uncertain", time=now(), reader=self.reader)
+        old = entry.findings.get(label) or FindingVerdict("uncertain")
         entry.findings[label] = replace(old, note=note if note is not None else old.note,
-                                        mark=old.mark if mark == "keep" else mark, time=now())
+                                        mark=old.mark if mark == "keep" else mark, time=now(),
+                                        reader=reader or self.reader)
         return entry
 
     def first_unreviewed(self, after: str | None = None, step: int = 1) -> Entry | None:

@@ -164,19 +164,19 @@ class ReviewState(HasEvents):
         """The reader's verdict on `label` for the entry on screen (None takes it back); on disk when this returns."""
         entry = self.entry()
         if entry is not None and self.session is not None:
-            self.session.set_verdict(entry.id, label, verdict)
+            self.session.set_verdict(entry.id, label, verdict, reader=self._who())
             self._recorded(entry.id)
 
     def note(self, label: str, text: str) -> None:
         entry = self.entry()
         if entry is not None and self.session is not None:
-            self.session.annotate(entry.id, label, note=text)
+            self.session.annotate(entry.id, label, note=text, reader=self._who())
             self._recorded(entry.id)
 
     def mark(self, label: str, mark: Mark | None) -> None:
         entry = self.entry()
         if entry is not None and self.session is not None:
-            self.session.annotate(entry.id, label, mark=mark)
+            self.session.annotate(entry.id, label, mark=mark, reader=self._who())
             self._recorded(entry.id)
 
     def agree_all(self) -> None:
@@ -186,7 +186,7 @@ class ReviewState(HasEvents):
             return
         for label in self.session.labels:
             if label not in entry.findings:
-                self.session.set_verdict(entry.id, label, "agree")
+                self.session.set_verdict(entry.id, label, "agree", reader=self._who())
         self._recorded(entry.id)
 
     # -- what the machine adds: saved at most once a second -------------------------------------------------
@@ -210,6 +210,11 @@ class ReviewState(HasEvents):
         self._machine_made(entry.id)
 
     # -- internals ------------------------------------------------------------------------------------------
+
+    def _who(self) -> str | None:
+        """Who is giving verdicts: the reader who opened the file (a session prepared for one reader and opened
+        by another records the second's name on what they decide), else the session's reader."""
+        return self.file.reader if self.file is not None and self.file.reader else None
 
     def _show(self, session: ReviewSession) -> None:
         self.__dict__["current"] = None
