@@ -184,7 +184,8 @@ def test_anonymise_hides_names_ids_dates_and_file_names_in_every_cell(qtbot, win
     after = everything()
     for secret in ("Smith", "John", "MRN", "2023", "0101", "0102", ".dcm", str(tmp_path)):
         assert secret not in after, secret
-    assert [model.index(r, PATIENT_ID).data() for r in range(3)] == ["Patient 1", "Patient 2", "Patient 3"]
+    assert [model.index(r, PATIENT).data() for r in range(3)] == ["patient_1", "patient_2", "patient_3"]  # as the
+    assert [model.index(r, IMAGE).data() for r in range(3)] == ["radcam_001", "radcam_002", "radcam_003"]  # report
     window.menus.anonymous.trigger()
     assert everything() == before
 

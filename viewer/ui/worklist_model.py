@@ -14,6 +14,7 @@ from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt
 
+from viewer.app.report import Pseudonyms
 from viewer.app.review import Entry
 
 from .browser import format_date
@@ -59,7 +60,9 @@ class WorklistModel(QAbstractTableModel):
         self.threshold: Callable[[str], float] = lambda _label: 0.5
         self.anonymous = False
         self.failures: dict[str, str] = {}  # entry id → why its pre-scan failed
-        self._pseudonyms: dict[str, str] = {}  # patient ID → "Patient N", in worklist order
+        self._pseudonyms = Pseudonyms(anonymize=True)  # the report's names, numbered in worklist order
+        self._images: dict[str, str] = {}  # entry id → its pseudonym, fixed when listed (a digest found later
+        # by the pre-scan changes the entry's image key, not its name)
         self.sort_column, self.sort_order = -1, Qt.SortOrder.AscendingOrder
 
     # -- content --------------------------------------------------------------------------------------------
@@ -68,8 +71,9 @@ class WorklistModel(QAbstractTableModel):
         self.beginResetModel()
         self._entries = list(entries)
         self.failures.clear()
-        self._pseudonyms.clear()
-        self._name_patients(self._entries)
+        self._pseudonyms = Pseudonyms(anonymize=True)
+        self._images.clear()
+        self._name(self._entries)
         self._sort_entries()
         self.endResetModel()
 
@@ -79,7 +83,7 @@ class WorklistModel(QAbstractTableModel):
         first = len(self._entries)
         self.beginInsertRows(QModelIndex(), first, first + len(entries) - 1)
         self._entries += entries
-        self._name_patients(entries)
+        self._name(entries)
         self._index_rows()
         self.endInsertRows()
         if self.sort_column >= 0:
@@ -122,13 +126,13 @@ class WorklistModel(QAbstractTableModel):
     def text(self, entry: Entry, column: int) -> str:
         if column == IMAGE:
             if self.anonymous:
-                return f"Image {entry.id}"
+                return self._images[entry.id]
             return Path(entry.path).name + (f" · frame {entry.frame + 1}" if entry.frame else "")
         if column == PATIENT:
-            return HIDDEN if self.anonymous else entry.patient_name or ""
+            return self._pseudonyms.patient(entry) if self.anonymous else entry.patient_name or ""
         if column == PATIENT_ID:
             if self.anonymous:
-                return self._pseudonyms.get(entry.patient_id, HIDDEN) if entry.patient_id else HIDDEN
+                return HIDDEN
             return entry.patient_id or ""
         if column == DATE:
             return HIDDEN if self.anonymous and entry.study_date else format_date(entry.study_date)
@@ -183,8 +187,8 @@ class WorklistModel(QAbstractTableModel):
         if column == SCORE and entry.id in self.failures:
             reason = self.failures[entry.id]
             if self.anonymous:  # a reason names the file, and file names are often patient names
-                reason = reason.replace(entry.path, f"Image {entry.id}").replace(Path(entry.path).name,
-                                                                                  f"Image {entry.id}")
+                image = self._images[entry.id]
+                reason = reason.replace(entry.path, image).replace(Path(entry.path).name, image)
             return reason
         if column in (FINDING, SCORE) and entry.predictions:
             ranked = sorted(entry.predictions.items(), key=lambda item: -item[1])
@@ -241,10 +245,10 @@ class WorklistModel(QAbstractTableModel):
     def _index_rows(self) -> None:
         self._rows = {entry.id: row for row, entry in enumerate(self._entries)}
 
-    def _name_patients(self, entries: list[Entry]) -> None:
+    def _name(self, entries: list[Entry]) -> None:
         for entry in entries:
-            if entry.patient_id and entry.patient_id not in self._pseudonyms:
-                self._pseudonyms[entry.patient_id] = f"Patient {len(self._pseudonyms) + 1}"
+            self._pseudonyms.patient(entry)
+            self._images.setdefault(entry.id, self._pseudonyms.image(entry))
 
     def _all_changed(self) -> None:
         if self._entries:
