@@ -14,10 +14,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import write_dicom
 from PIL import Image
 from pydicom import dcmread
 
-from tests.conftest import write_dicom
 from viewer.app.review import Entry, Mark, ReviewSession, SessionModel
 from viewer.app.review_file import (
     SessionFile,

@@ -6,9 +6,9 @@ import json
 
 import numpy as np
 import pytest
+from conftest import write_dicom
 from PIL import Image
 
-from tests.conftest import write_dicom
 from viewer.app.review import Mark, ReviewSession, SchemaError, SessionModel
 from viewer.app.worklist import entries_from, extend, image_key
 from viewer.io import load
