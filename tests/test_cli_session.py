@@ -166,3 +166,16 @@ def test_real_chest_files(capsys, tmp_path):
     summary = json.loads(stdout)
     assert summary["failed"] == 0 and summary["scanned"] == summary["entries"] >= 20
     assert all(entry.predictions for entry in read_session(out).entries)
+
+
+def test_a_file_with_a_non_numeric_frame_count_is_one_frame(capsys, images, tmp_path):
+    # pydicom's badVR.dcm: NumberOfFrames IS '1A', which pydicom hands back as text; the worklist crashed on it
+    from pydicom.data import get_testdata_file
+
+    (images / "badVR.dcm").write_bytes(Path(get_testdata_file("badVR.dcm")).read_bytes())
+    out = tmp_path / "s.radcam-session"
+    code, stdout, stderr = new(capsys, images, "--model", MODEL, "--out", out)
+    assert code == 0, stderr
+    bad = [entry for entry in read_session(out).entries if Path(entry.path).name == "badVR.dcm"]
+    assert [entry.frame for entry in bad] == [0]
+

@@ -107,7 +107,8 @@ def _sop_class_name(ds: Dataset) -> str:
 def frame_count(ds: Dataset) -> int:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # an invalid NumberOfFrames means 1 frame; pydicom warns about it
-        return get_nr_frames(ds, warn=False)
+        frames = get_nr_frames(ds, warn=False)
+    return frames if isinstance(frames, int) else _whole(frames) or 1  # IS '1A' comes back as text
 
 
 def detached(ds: Dataset) -> Dataset:
