@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -179,3 +180,22 @@ def test_a_file_with_a_non_numeric_frame_count_is_one_frame(capsys, images, tmp_
     bad = [entry for entry in read_session(out).entries if Path(entry.path).name == "badVR.dcm"]
     assert [entry.frame for entry in bad] == [0]
 
+
+def test_every_progress_and_failure_line_reaches_stderr(tmp_path):
+    # A real process on pydicom's test files (good, broken and multi-frame): the decoder threads move fd 2 to catch
+    # native messages, and lines the command printed meanwhile went with it (progress, "not scored", errors)
+    import subprocess
+    import sys
+
+    from pydicom.data import get_testdata_file
+
+    out = tmp_path / "s.radcam-session"
+    run = subprocess.run([sys.executable, "-m", "viewer.cli", "session", "new", str(Path(get_testdata_file(
+        "CT_small.dcm")).parent), "--model", str(MODEL), "--out", str(out), "--no-cache"], capture_output=True,
+        text=True, timeout=300, env={**os.environ, "RADCAM_CACHE_DIR": str(tmp_path / "cache")})
+    assert run.returncode == 0, run.stderr
+    summary = json.loads(run.stdout)
+    lines = run.stderr.splitlines()
+    assert summary["failed"] >= 3 and sum(line.startswith("radcam: not scored: ") for line in lines) == \
+        summary["failed"]
+    assert sum(line.startswith("radcam: [") for line in lines) == summary["entries"]

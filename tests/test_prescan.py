@@ -5,6 +5,7 @@ scanned worklist reopens with no model call, a bad image fails alone."""
 from __future__ import annotations
 
 import hashlib
+import os
 import math
 import threading
 import time
@@ -326,3 +327,40 @@ def test_a_damaged_cache_file_is_a_warning(model, folder, tmp_path):
     cache = PredictionCache("k", tmp_path)
     result = prescan(entries(folder / "case0003.png"), model, collect()[2], cache=cache)
     assert result.scanned == 1 and result.warning and "not used" in result.warning
+
+
+def test_decoders_on_several_threads_give_stderr_back():
+    # The pre-scan decodes on a pool of threads, each moving fd 2 to catch a decoder's messages. Entered one after
+    # another and left in the same order, each thread put back the sink of the one before: fd 2 stayed a temporary
+    # file and every later line on stderr ("not scored", progress, the error line) was lost.
+    from viewer.stderr_capture import capture_fd2
+
+    def where() -> tuple[int, int]:
+        status = os.fstat(2)
+        return status.st_dev, status.st_ino
+
+    before = where()
+    count = 4
+    entered = [threading.Event() for _ in range(count)]
+    left = [threading.Event() for _ in range(count)]
+    seen: list[str] = []
+
+    def decode(number: int) -> None:
+        if number:
+            entered[number - 1].wait(5)
+        with capture_fd2() as captured:
+            entered[number].set()
+            entered[-1].wait(5)
+            os.write(2, f"decoder {number}\n".encode())
+            if number:
+                left[number - 1].wait(5)
+        left[number].set()
+        seen.append(captured.text)
+
+    threads = [threading.Thread(target=decode, args=(number,)) for number in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert where() == before
+    assert all(f"decoder {number}" in "".join(seen) for number in range(count))

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from viewer.errors import RadcamError, UsageError
+from viewer.stderr_capture import python_stderr_apart
 
 from .model_options import Progress
 from .paths import positive_int, unit_interval
@@ -88,7 +89,8 @@ def run(args: argparse.Namespace) -> int:
         progress.step(labels[entry_id])
 
     try:
-        scan = prescan(entries, loaded, scored, cache=cache, batch_size=args.batch_size, on_failed=failed)
+        with python_stderr_apart():  # the decoder threads move fd 2 to catch native messages
+            scan = prescan(entries, loaded, scored, cache=cache, batch_size=args.batch_size, on_failed=failed)
     finally:
         if cache is not None:
             cache.close()
