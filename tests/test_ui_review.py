@@ -446,3 +446,33 @@ def test_a_verdict_in_an_unsaved_session_says_once_how_to_save_it(qtbot, window,
     key(window, Qt.Key.Key_Y)
     assert window.statusBar().currentMessage() == ""
     assert window.review_state.session.entry("1").findings["Nodule"].verdict == "agree"
+
+
+def test_the_next_image_starts_at_its_first_finding_so_y_then_n_are_two_verdicts(qtbot, window, session_file):
+    opened(qtbot, window, session_file)
+    for pressed in (Qt.Key.Key_Y, Qt.Key.Key_N, Qt.Key.Key_U):
+        key(window, pressed)
+    assert window.review_panel.selected_label() == "Mass"  # the last row, where image 1's keys ended
+    key(window, Qt.Key.Key_J)
+    qtbot.waitUntil(lambda: window.review_state.current == "2")
+    # Image 2 starts at its first finding; before, the selection stayed on Mass (the last row) and N replaced Y.
+    assert window.review_panel.selected_label() == "Effusion"
+    key(window, Qt.Key.Key_Y)
+    key(window, Qt.Key.Key_N)
+    assert findings(session_file, "2") == {"Effusion": "agree", "Nodule": "disagree"}
+
+
+def test_scores_that_reorder_the_findings_select_the_first_without_a_verdict(qtbot, window, tmp_path):
+    images = write_images(tmp_path / "images", 1)
+    session = make_session(images)
+    session.entries[0].predictions = None  # not scored yet: the tab lists the labels in the model's order
+    path = tmp_path / "unscored.radcam-session"
+    SessionFile.create(path, session, "Dr Reader").release()
+    assert window.sessions.open_session(path)
+    qtbot.waitUntil(lambda: window.state.image is not None and bool(window.review_panel.rows), timeout=10000)
+    window.review_state.set_predictions("1", {"Effusion": 0.08, "Nodule": 0.62, "Mass": 0.91}, None)
+    qtbot.waitUntil(lambda: window.review_panel.rows[0].label == "Mass")
+    assert window.review_panel.selected_label() == "Mass"  # not Effusion, now the last row
+    key(window, Qt.Key.Key_Y)
+    key(window, Qt.Key.Key_N)
+    assert findings(path, "1") == {"Mass": "agree", "Nodule": "disagree"}

@@ -49,6 +49,7 @@ class ReviewController(QObject):
         self.active = True  # the application has the reader's attention (seconds count only then)
         self.visit: tuple[str, float] | None = None  # (entry id, monotonic start) of the visit being timed
         self.told_unsaved = False  # the reader was told that verdicts in an unsaved session are not on disk
+        self.shown: tuple[str, bool] | None = None  # (entry id, scored) whose findings the tab lists
         panel.verdictChosen.connect(lambda label, verdict: self._record(label, verdict))
         panel.agreeAllRequested.connect(self.agree_all)
         panel.noteEdited.connect(self._note)
@@ -242,7 +243,14 @@ class ReviewController(QObject):
         return rows
 
     def refresh(self) -> None:
-        self.panel.set_findings(self.rows(), keep=self.panel.selected_label())
+        # The selection stays while the same image is listed in the same order; another image, or scores that
+        # re-sort the rows, start at the first finding without a verdict (a kept label could be the last row,
+        # where Y then N would both land on it).
+        entry = self.review.entry()
+        shown = None if entry is None else (entry.id, entry.predictions is not None)
+        keep = self.panel.selected_label() if shown is not None and shown == self.shown else None
+        self.shown = shown
+        self.panel.set_findings(self.rows(), keep=keep)
         self._show_progress()
         self._draw_marks()
         self._tick()

@@ -186,7 +186,8 @@ class ReviewPanel(QWidget):
         self.seconds.setText("" if seconds is None else f"{seconds:.0f} s on this image")
 
     def set_findings(self, rows: list[FindingRow], keep: str | None = None) -> None:
-        """Rows best score first; the selection stays on `keep` (a label) when it is still there, else the first."""
+        """Rows best score first; the selection stays on `keep` (a label) when it is still there, else on the
+        first finding without a verdict (Y, N, U then go down the findings still to read)."""
         self.rows = sorted(rows, key=lambda row: -(row.score if row.score is not None else -1.0))
         table = self.table
         table.blockSignals(True)
@@ -215,7 +216,9 @@ class ReviewPanel(QWidget):
             for column, item in enumerate(items):
                 table.setItem(number, column, item)
         labels = [row.label for row in self.rows]
-        table.setCurrentCell(labels.index(keep) if keep in labels else (0 if labels else -1), 0)
+        open_rows = [number for number, row in enumerate(self.rows) if row.verdict is None]
+        first = open_rows[0] if open_rows else (0 if labels else -1)
+        table.setCurrentCell(labels.index(keep) if keep in labels else first, 0)
         table.blockSignals(False)
         self._show_selected()
         for button in (*self.buttons.values(), self.agree_rest):
