@@ -104,13 +104,27 @@ def test_three_readers_use_fleiss(tmp_path):
     sessions = [session(entries, name, v) for name, v in zip(("a", "b", "c"), verdicts, strict=True)]
     built = report.build([(s, None) for s in sessions])
     judged = [i for i in range(12) if all(v[i] for v in verdicts)]
-    expected = fleiss_kappa([[v[i] for i in judged] for v in verdicts])
+    # each reader's call: the model's decision (present on even items, the first label) or its opposite
+    calls = [[v[i] if v[i] == "uncertain" else ("present" if (i % 2 == 0) == (v[i] == "agree") else "absent")
+              for i in judged] for v in verdicts]
+    expected = fleiss_kappa(calls)
     kind, kappa, items = built.inter_reader()
     assert (kind, items) == ("Fleiss", len(judged)) and kappa == pytest.approx(expected)
     page = html_report(built, overlays=False)
-    assert f"<b>{expected:.3f}</b>" in page and "Fleiss' kappa on the verdicts" in page
+    assert f"<b>{expected:.3f}</b>" in page and "Fleiss' kappa on the readers' calls" in page
     assert page.count(DATA_URI) == 6
 
+
+
+def test_inter_reader_kappa_is_on_the_readers_calls(tmp_path):
+    # Two readers who call 9 of 10 findings alike (model: present on half): on the calls (present / absent) the
+    # chance agreement is 0.5 and κ = (0.9 - 0.5) / 0.5 = 0.8. On the verdicts (a reader agreeing with the model
+    # on all 10) chance agreement was 0.9 and κ = 0: the readers' concordance hidden by how often the model is right.
+    entries = worklist(write_pngs(tmp_path / "images", 5))
+    alice = session(entries, "alice", ["disagree"] + ["agree"] * 9)
+    bob = session(entries, "bob", ["agree"] * 10)
+    kind, kappa, items = report.build([(alice, None), (bob, None)]).inter_reader()
+    assert (kind, items) == ("Cohen", 10) and kappa == pytest.approx(0.8)
 
 def test_one_reader_has_no_inter_reader_kappa(tmp_path):
     entries = worklist(write_pngs(tmp_path / "images", 2))

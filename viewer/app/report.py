@@ -21,7 +21,7 @@ from pathlib import Path
 from viewer.errors import SessionError
 
 from .agreement import ModelAgreement, agreement_with_model, inter_reader_kappa
-from .review import VERDICTS, Entry, Mark, ReviewSession
+from .review import Entry, Mark, ReviewSession
 from .review_file import read_session
 from .worklist import image_key
 
@@ -29,6 +29,7 @@ ImageKey = tuple[str, int]
 COLUMNS = ("reader", "entry", "image", "frame", "patient", "patient_id", "study_date", "view", "label", "score",
            "threshold", "decision", "verdict", "note", "mark", "seconds")
 NO_VERDICT = "none"  # a finding the reader has not judged, in the agreement table
+CALLS = ("present", "absent", "uncertain")  # what inter-reader kappa rates
 
 
 @dataclass(frozen=True)
@@ -176,15 +177,19 @@ class Report:
         return agreement_with_model(pairs)
 
     def inter_reader(self, label: str | None = None) -> tuple[str, float | None, int]:
-        """(kappa's name, kappa, findings every reader judged) over the images all readers share."""
+        """(kappa's name, kappa, findings every reader judged) over the images all readers share.
+
+        Rated on each reader's call (present / absent / uncertain), not on the verdict: chance agreement on
+        verdicts follows how often the model is right, so two readers who call 9 in 10 findings alike would get
+        κ = 0 beside a model that is nearly always right. A finding without a score has no call and is left out."""
         ratings: list[list[str]] = [[] for _ in self.readers]
         for key in self.keys:
             for name in [label] if label else self.labels:
-                verdicts = [reader.by_key[key].findings.get(name) for reader in self.readers]
-                if all(verdicts):
-                    for series, found in zip(ratings, verdicts, strict=True):
-                        series.append(found.verdict if found else "")
-        kind, kappa = inter_reader_kappa(ratings, VERDICTS)  # ("", None) for one reader; None for no items
+                calls = [_call(reader.session, reader.by_key[key], name) for reader in self.readers]
+                if all(calls):
+                    for series, call in zip(ratings, calls, strict=True):
+                        series.append(call)
+        kind, kappa = inter_reader_kappa(ratings, CALLS)  # ("", None) for one reader; None for no items
         return kind, kappa, len(ratings[0])
 
 
@@ -294,6 +299,17 @@ def _decision(session: ReviewSession, entry: Entry, label: str) -> str:
     if score is None:
         return ""
     return "present" if score >= (session.model.threshold(label) if session.model else 0.5) else "absent"
+
+
+def _call(session: ReviewSession, entry: Entry, label: str) -> str:
+    """The reader's own call on a finding: the model's decision when they agree, the other one when they disagree;
+    "uncertain"; "" without a verdict or a score."""
+    found, decision = entry.findings.get(label), _decision(session, entry, label)
+    if found is None or not decision:
+        return ""
+    if found.verdict == "uncertain":
+        return "uncertain"
+    return decision if found.verdict == "agree" else {"present": "absent", "absent": "present"}[decision]
 
 
 def _mark(mark: Mark | None) -> str:

@@ -104,9 +104,10 @@ def _inter_reader(report: Report) -> str:
         _, value, count = report.inter_reader(label)
         rows.append(f"<tr><td>{escape(label)}</td><td class=\"n\">{count}</td><td class=\"n\">{kappa_text(value)}"
                     "</td></tr>")
-    return (title + f"<p>{possessive(kind)} kappa on the verdicts (agree / disagree / uncertain) of the findings every "
+    return (title + f"<p>{possessive(kind)} kappa on the readers' calls (present / absent / uncertain: the model's "
+            "decision where the reader agrees, the other where they disagree) on the findings every "
             f"reader judged ({len(report.readers)} readers; Cohen's for two, Fleiss' for more). Undefined when "
-            "every verdict is the same.</p>\n<table><tr><th>finding</th><th>judged by all</th>"
+            "every call is the same.</p>\n<table><tr><th>finding</th><th>judged by all</th>"
             f"<th>{possessive(kind)} κ</th></tr>\n" + "\n".join(rows) + "</table>")
 
 
