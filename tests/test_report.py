@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import os
 import re
@@ -58,6 +59,14 @@ def test_anonymised_rows_carry_pseudonyms_only():
     for secret in ("Doe", "Jane", "PID-1", "20240101", "/data", "a.dcm", "b.png"):
         assert secret.lower() not in text.lower(), secret
 
+
+
+def test_anonymised_notes_carry_no_study_date():
+    made = _hand_made()
+    made.entries[0].findings["Nodule"] = dataclasses.replace(
+        made.entries[0].findings["Nodule"], note="new since 20240101 (film of 2024-01-01, 01.01.2024, 2024/01/01)")
+    text = report.to_csv(report.rows(made, anonymize=True))
+    assert "2024" not in text and "new since [study date] (film of [study date]" in text
 
 def test_two_readers_agreement_in_html(tmp_path):
     entries = worklist(write_pngs(tmp_path / "images", 25))

@@ -107,6 +107,12 @@ class Pseudonyms:
         for part in (entry.patient_name or "").split():  # "Doe" alone, in a note
             if len(part) > 1:
                 self._secrets.setdefault(part, patient)
+        date = entry.study_date or ""
+        if len(date) == 8 and date.isdigit():  # the rows leave it out; a note may quote it in any usual form
+            year, month, day = date[:4], date[4:6], date[6:]
+            for text in (date, f"{year}-{month}-{day}", f"{year}/{month}/{day}", f"{day}.{month}.{year}",
+                         f"{day}/{month}/{year}"):
+                self._secrets.setdefault(text, "[study date]")
 
     def patient(self, entry: Entry) -> str:
         if not self.anonymize:
