@@ -6,6 +6,7 @@ import csv
 import io
 
 import numpy as np
+import pytest
 from conftest import assert_one_line_error, run_cli, write_dicom
 from report_sessions import fake_model, save, session, worklist, write_pngs
 
@@ -96,3 +97,12 @@ def test_refusals_are_one_line(tmp_path, capsys):
     assert (tmp_path / "exists.csv").read_text(encoding="utf-8") == "keep me"
     code, _, err = run_cli(capsys, "report", a, "--csv", tmp_path / "exists.csv", "--overwrite")
     assert code == 0 and (tmp_path / "exists.csv").read_text(encoding="utf-8").startswith("reader,entry")
+
+
+def test_help_says_what_it_does_prints_and_exits_with(capsys):
+    with pytest.raises(SystemExit) as exited:
+        run_cli(capsys, "report", "--help")
+    assert exited.value.code == 0
+    stdout = capsys.readouterr().out
+    assert "What the readers decided" in stdout and "Cohen's kappa between two readers, Fleiss'" in stdout
+    assert "exit status: 0 written; 2 bad input" in stdout and "example:\n  radcam-cli report " in stdout

@@ -199,3 +199,12 @@ def test_every_progress_and_failure_line_reaches_stderr(tmp_path):
     assert summary["failed"] >= 3 and sum(line.startswith("radcam: not scored: ") for line in lines) == \
         summary["failed"]
     assert sum(line.startswith("radcam: [") for line in lines) == summary["entries"]
+
+
+def test_help_says_what_it_does_prints_and_exits_with(capsys):
+    with pytest.raises(SystemExit) as exited:
+        run_cli(capsys, "session", "new", "--help")
+    assert exited.value.code == 0
+    stdout = capsys.readouterr().out
+    assert "Prepare a review session headless" in stdout and "stdout: one JSON line" in stdout
+    assert "exit status: 0 written; 2 bad input" in stdout and "example:\n  radcam-cli session new " in stdout

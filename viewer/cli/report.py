@@ -13,8 +13,17 @@ from viewer.errors import RadcamError
 
 
 def register(sub) -> None:
-    parser = sub.add_parser("report", help="report on review sessions: verdicts, agreement with the model and "
-                                           "between readers (CSV, HTML)")
+    parser = sub.add_parser(
+        "report", help="report on review sessions: verdicts, agreement with the model and between readers (CSV, "
+                       "HTML)", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="What the readers decided and how far they agree. One session: its verdicts. Several sessions\n"
+                    "of one worklist and model (one per reader): also Cohen's kappa between two readers, Fleiss'\n"
+                    "for more. Sessions are read only (an open session's lock is left alone).",
+        epilog="Without --csv or --html a short summary goes to stdout.\n"
+               "exit status: 0 written; 2 bad input (a missing or damaged session, sessions of different models or\n"
+               "worklists, an output that exists), one 'radcam: error:' line and nothing written.\n\n"
+               "example:\n  radcam-cli report alice.radcam-session bob.radcam-session --csv study.csv "
+               "--html study.html --anonymize")
     parser.add_argument("sessions", nargs="+", type=Path, metavar="SESSION",
                         help="a .radcam-session file; several: one per reader of the same worklist")
     parser.add_argument("--csv", type=Path, metavar="FILE",

@@ -26,8 +26,19 @@ def register(sub) -> None:
     parser = sub.add_parser("session", help="prepare review sessions (see 'radcam-cli session new --help')")
     actions = parser.add_subparsers(dest="action", metavar="ACTION", parser_class=type(parser))
     actions.required = True
-    new = actions.add_parser("new", help="a worklist of the images, every image scored by the model, as a "
-                                         ".radcam-session file to hand to readers")
+    new = actions.add_parser(
+        "new", help="a worklist of the images, every image scored by the model, as a .radcam-session file to hand "
+                    "to readers", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Prepare a review session headless: list the images (one entry per image or frame), score "
+                    "every one\nwith the model (batched; scores kept in a cache, so preparing again is instant) and "
+                    "write the\nsession file with the model's digest, labels, thresholds and the map settings. "
+                    "Readers open it in\nthe viewer (radcam S.radcam-session) and report on it with "
+                    "'radcam-cli report'.",
+        epilog="stdout: one JSON line (session, entries, scanned, cached, failed, skipped, seconds).\n"
+               "stderr: progress, one line per file skipped or image not scored (the session keeps it, unscored).\n"
+               "exit status: 0 written; 2 bad input (one 'radcam: error:' line, nothing written).\n\n"
+               "example:\n  radcam-cli session new /data/study --model chest.keras --out week12.radcam-session "
+               "--reader 'Dr A'")
     new.add_argument("paths", nargs="+", type=Path, metavar="PATH",
                      help="DICOM file, image (PNG/JPEG/TIFF/BMP), folder or DICOMDIR")
     new.add_argument("--model", type=Path, metavar="FILE", required=True, help=".keras or full-model .h5 file")
@@ -41,7 +52,8 @@ def register(sub) -> None:
     new.add_argument("--layer", help="target layer (default: the model's, recorded so every reader sees the same)")
     new.add_argument("--threshold", type=unit_interval, default=0.4, metavar="T",
                      help="overlay threshold, 0..1 (default 0.4)")
-    new.add_argument("--batch-size", type=positive_int, default=16, metavar="N", help="images per model call")
+    new.add_argument("--batch-size", type=positive_int, default=16, metavar="N",
+                     help="images per model call (default 16)")
     new.add_argument("--no-cache", action="store_true", help="score every image again (ignore the prediction cache)")
     new.set_defaults(run=run)
 
