@@ -5,8 +5,8 @@ scanned worklist reopens with no model call, a bad image fails alone."""
 from __future__ import annotations
 
 import hashlib
-import os
 import math
+import os
 import threading
 import time
 from pathlib import Path
