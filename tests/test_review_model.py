@@ -85,3 +85,14 @@ def test_a_file_pillow_only_identifies_is_skipped_not_listed(tmp_path):
     result = load([tmp_path])
     assert not result.studies
     assert result.skipped and "HDF5 file, not an image" in result.skipped[0].reason
+
+
+@pytest.mark.parametrize(("field", "value"), [("seconds", float("nan")), ("seconds", float("inf")),
+                                              ("seconds", -5.0), ("predictions", {"a": float("nan")})])
+def test_a_number_that_is_no_number_is_refused_in_words(field, value):
+    # JSON from Python's json module may hold NaN and Infinity; a hand-edited NaN in seconds made the report's
+    # round() raise, after the session had been accepted
+    data = ReviewSession([]).to_dict()
+    data["entries"] = [{"id": "1", "path": "x.png", field: value}]
+    with pytest.raises(SchemaError, match=f"worklist entry 1: .*{field}"):
+        ReviewSession.from_dict(json.loads(json.dumps(data)))

@@ -11,6 +11,7 @@ reviewed when every finding has a verdict.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -115,9 +116,10 @@ class Entry:
                 study_date=_text(data.get("study_date")), patient_name=_text(data.get("patient_name")),
                 patient_id=_text(data.get("patient_id")), modality=_text(data.get("modality")),
                 view=_text(data.get("view")),
-                predictions={str(k): float(v) for k, v in predictions.items()} if predictions is not None else None,
+                predictions={str(k): _number(v, "predictions") for k, v in predictions.items()}
+                if predictions is not None else None,
                 findings={str(k): FindingVerdict.from_dict(v) for k, v in (data.get("findings") or {}).items()},
-                seconds=float(data.get("seconds", 0.0)),
+                seconds=_number(data.get("seconds", 0.0), "seconds", 0.0),
                 size=int(data["size"]) if data.get("size") is not None else None)
         except SchemaError:
             raise
@@ -272,6 +274,15 @@ class ReviewSession:
 
 def default_path(folder: Path, name: str) -> Path:
     return folder / (name if name.endswith(SUFFIX) else name + SUFFIX)
+
+
+def _number(value: Any, name: str, low: float = -math.inf) -> float:
+    """A finite number ≥ low: Python's json reads NaN and Infinity, which a hand edit may leave in the file."""
+    number = float(value)
+    if not (math.isfinite(number) and number >= low):
+        raise ValueError(f"{name} holds {value!r}" + (", not a finite number" if low == -math.inf else
+                                                      f", not a finite number ≥ {low:g}"))
+    return number
 
 
 def _text(value: Any) -> str | None:
