@@ -380,3 +380,28 @@ def test_a_version_1_file_without_the_later_optional_keys_opens_and_gains_them(t
         opened.release()
     entry = json.loads(path.read_text())["entries"][0]
     assert (entry["relpath"], entry["size"]) == ("images/p0.png", images[0].stat().st_size)
+
+
+LOCK_ON_FULL_DISK = """
+import resource, signal, sys
+from viewer.app.review import Entry, ReviewSession
+from viewer.app.review_file import SessionFile
+from viewer.errors import SessionError
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (64, resource.RLIM_INFINITY))  # the lock's JSON is longer
+try:
+    SessionFile.create(sys.argv[1], ReviewSession([Entry("1", "/data/a.png")]), "Dr " + "A" * 100)
+except SessionError as error:
+    print(error)
+"""
+
+
+def test_a_lock_that_cannot_be_written_is_one_line_and_left_nowhere(tmp_path):
+    # The disk filled while the lock's JSON was written: an OSError escaped (an internal error in session new)
+    # and an empty lock file stayed behind
+    path = tmp_path / "s.radcam-session"
+    done = subprocess.run([sys.executable, "-c", LOCK_ON_FULL_DISK, str(path)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"cannot lock {path}: File too large"), done.stdout
+    assert list(tmp_path.iterdir()) == []

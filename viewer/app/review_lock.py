@@ -55,8 +55,12 @@ class SessionLock:
                                    "where it can be saved: copy it to a folder you can write to)") from error
             info = {"reader": self.reader, "host": _host(), "pid": os.getpid(), "since": now(),
                     "start": _process_start(os.getpid())}
-            with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-                json.dump(info, handle)
+            try:
+                with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+                    json.dump(info, handle)
+            except OSError as error:  # a full disk: no half-written lock left to make others wait
+                self.path.unlink(missing_ok=True)
+                raise SessionError(f"cannot lock {self.session_path}: {error.strerror or error}") from error
             _HELD.add(self.path)
             return
         raise SessionLockedError(_locked_message(self.session_path, read_lock(self.path)))
