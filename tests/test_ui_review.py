@@ -476,3 +476,25 @@ def test_scores_that_reorder_the_findings_select_the_first_without_a_verdict(qtb
     key(window, Qt.Key.Key_Y)
     key(window, Qt.Key.Key_N)
     assert findings(path, "1") == {"Mass": "agree", "Nodule": "disagree"}
+
+
+def test_j_and_k_follow_the_worklist_sorted_by_score_and_the_prefetch_does_too(qtbot, window, tmp_path):
+    session = make_session(write_images(tmp_path / "images", 4))
+    for entry, top in zip(session.entries, (0.30, 0.95, 0.10, 0.70)):
+        entry.predictions = {"Effusion": top, "Nodule": 0.05, "Mass": 0.01}
+    path = tmp_path / "triage.radcam-session"
+    SessionFile.create(path, session, "Dr Reader").release()
+    opened(qtbot, window, path)
+    window.worklist_panel.triage()  # 2 (0.95), 4 (0.70), 1 (0.30), 3 (0.10)
+    window.review_state.current = "2"
+    assert window.reviewing.upcoming(1).id == "4"  # what the prefetch decodes ahead
+    key(window, Qt.Key.Key_J)
+    assert window.review_state.current == "4"  # the next row down, not entry 3 (the session's file order)
+    key(window, Qt.Key.Key_Y, Qt.KeyboardModifier.ShiftModifier)
+    key(window, Qt.Key.Key_J)
+    assert window.review_state.current == "1"
+    key(window, Qt.Key.Key_K)  # 4 is reviewed: back to 2
+    assert window.review_state.current == "2"
+    window.worklist_panel.set_filter("positive")  # above threshold: 2 and 4 (reviewed) only
+    key(window, Qt.Key.Key_J)
+    assert window.review_state.current == "2"  # 1 is unreviewed but not in the list the reader asked for

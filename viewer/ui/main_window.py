@@ -148,6 +148,7 @@ class MainWindow(QMainWindow):
                                           self.models.load, self.controls, self.settings, report, headless)
         self.worklist = WorklistController(self, state, self.review_state, jobs, self.session, self.worklist_panel,
                                            self.left_tabs, self.settings, self.imaging.select, report)
+        self.reviewing.order = self.worklist_panel.walk  # J/K follow the worklist as sorted and filtered
 
     def _wire(self) -> None:
         state = self.state

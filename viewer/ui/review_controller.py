@@ -9,7 +9,7 @@ the study browser follows back; the next unreviewed image is decoded and explain
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import cast
 
@@ -50,6 +50,7 @@ class ReviewController(QObject):
         self.visit: tuple[str, float] | None = None  # (entry id, monotonic start) of the visit being timed
         self.told_unsaved = False  # the reader was told that verdicts in an unsaved session are not on disk
         self.shown: tuple[str, bool] | None = None  # (entry id, scored) whose findings the tab lists
+        self.order: Callable[[str | None, int], Iterable[Entry]] | None = None  # the worklist's order, for J/K
         panel.verdictChosen.connect(lambda label, verdict: self._record(label, verdict))
         panel.agreeAllRequested.connect(self.agree_all)
         panel.noteEdited.connect(self._note)
@@ -113,11 +114,24 @@ class ReviewController(QObject):
         if self.review.session is None:
             self.report(NO_SESSION)
             return None
-        found = self.review.step(step, unreviewed=True)
-        if found is None:
+        found = self.upcoming(step)
+        if found is not None:
+            self.review.current = found.id
+        else:
             self.window.statusBar().showMessage(
                 f"No unreviewed image {'after' if step > 0 else 'before'} this one", 5000)
         return found
+
+    def upcoming(self, step: int = 1) -> Entry | None:
+        """The unreviewed image J (K) opens: the next one down the worklist as sorted and filtered, else the
+        session's order."""
+        session, current = self.review.session, self.review.current
+        if session is None:
+            return None
+        if self.order is None:
+            return session.first_unreviewed(current, step)
+        labels = session.labels
+        return next((entry for entry in self.order(current, step) if not entry.reviewed(labels)), None)
 
     def edit_note(self) -> None:
         if self._selected() is not None:
@@ -217,7 +231,7 @@ class ReviewController(QObject):
                 explanation.key.path, explanation.key.frame):
             scores = {row["name"]: float(row["score"]) for row in explanation.result.predictions}
             self._guarded(lambda: self.review.set_predictions(entry.id, scores, None))
-        self.prefetcher.ahead(self.review)
+        self.prefetcher.ahead(self.review, self.upcoming(1))
 
     def _on_changed(self, entry_id: str) -> None:
         if entry_id == self.review.current:

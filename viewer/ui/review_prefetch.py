@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from viewer.app import ExplainKey, ExplainRequest, ViewerState
+from viewer.app.review import Entry
 from viewer.app.review_state import ReviewState
 from viewer.app.session import ModelSession
 from viewer.app.state import Selection
@@ -33,12 +34,11 @@ class Prefetcher:
         self.enabled = True
         self.hits = 0  # images shown from the prefetched decode (tests, bench)
 
-    def ahead(self, review: ReviewState) -> None:
-        """Decode and explain the image J would open next (nothing when there is none or no model)."""
+    def ahead(self, review: ReviewState, entry: Entry | None) -> None:
+        """Decode and explain `entry`, the image J would open next (nothing when there is none or no model)."""
         session, current = review.session, review.current
         if not self.enabled or session is None or current is None or self.state.model is None:
             return
-        entry = session.first_unreviewed(current, 1)
         if entry is None or entry.id == current:
             return
         target = Selection(Path(entry.path), entry.frame)

@@ -48,7 +48,7 @@ def probe_next(folder: Path, count: int, prefetch: bool = True) -> int:
         review, prefetcher = window.review_state, reviewing.prefetcher
         if window.state.showing() is None or window.model_thread.busy() or window.io_thread.busy():
             return False
-        upcoming = review.session.first_unreviewed(review.current, 1) if review.session else None
+        upcoming = reviewing.upcoming(1)
         if not prefetch:
             return upcoming is not None
         decoded = prefetcher.decoded

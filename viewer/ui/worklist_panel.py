@@ -7,6 +7,8 @@ The widget knows nothing of the window: it emits what the user asks for (`entryS
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -21,6 +23,8 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+
+from viewer.app.review import Entry
 
 from .worklist_model import COLUMNS, FILTERS, ID_ROLE, SCORE, WorklistFilter, WorklistModel
 
@@ -200,6 +204,15 @@ class WorklistPanel(QWidget):
         current = self.table.currentIndex()
         row = (current.row() + offset) % count if current.isValid() else (0 if offset > 0 else count - 1)
         return self.rows.entry_id(row)
+
+    def walk(self, entry_id: str | None, step: int = 1) -> Iterator[Entry]:
+        """The entries after `entry_id` (before it when step < 0) in the list's order, sorted and filtered, so J
+        reads a worklist sorted by score in the order the reader sees; from the top (bottom) without `entry_id`."""
+        entries, root = self.model.entries(), QModelIndex()
+        start = self.model.row_of(entry_id) if entry_id is not None else None
+        rows = (range(start + 1, len(entries)) if step > 0 else range(start - 1, -1, -1)) if start is not None else (
+            range(len(entries)) if step > 0 else range(len(entries) - 1, -1, -1))
+        return (entries[row] for row in rows if self.rows.filterAcceptsRow(row, root))
 
     def visible_ids(self) -> list[str]:
         """The entries whose rows are on screen, top to bottom (the pre-scan does them first)."""
