@@ -208,3 +208,13 @@ def test_help_says_what_it_does_prints_and_exits_with(capsys):
     stdout = capsys.readouterr().out
     assert "Prepare a review session headless" in stdout and "stdout: one JSON line" in stdout
     assert "exit status: 0 written; 2 bad input" in stdout and "example:\n  radcam-cli session new " in stdout
+
+
+def test_odd_file_names_stay_on_their_line(capsys, images, tmp_path):
+    # A newline in a skipped file's name split its line in two; an escape in a broken image's drove the terminal
+    (images / "not\nan image.png").write_text("x")
+    (images / "broken\x1b[2J.png").write_bytes((images / "case0.png").read_bytes()[:300])
+    code, _stdout, stderr = new(capsys, images, "--model", MODEL, "--out", tmp_path / "s.radcam-session")
+    assert code == 0, stderr
+    assert all(line.startswith("radcam: ") for line in stderr.splitlines()), stderr
+    assert "not\\x0aan image.png" in stderr and "\x1b" not in stderr and "broken\\x1b[2J.png" in stderr

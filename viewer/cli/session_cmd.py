@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from viewer.errors import RadcamError, UsageError
+from viewer.export.names import printable
 from viewer.stderr_capture import python_stderr_apart
 
 from .model_options import Progress
@@ -76,7 +77,8 @@ def run(args: argparse.Namespace) -> int:
             raise RadcamError(f"{path}: no such file or folder")
     result = load(list(args.paths))
     for skipped in result.skipped:
-        print(f"radcam: skipped {skipped.path}: {' '.join(skipped.reason.split())}", file=sys.stderr)
+        print(f"radcam: skipped {printable(skipped.path)}: {printable(' '.join(skipped.reason.split()))}",
+              file=sys.stderr)
     entries = entries_from(result)
     if not entries:
         raise RadcamError(f"no images found in {', '.join(map(str, args.paths))} ({len(result.skipped)} file(s) "
@@ -91,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
     labels = {entry.id: entry.path + (f" frame {entry.frame}" if entry.frame else "") for entry in entries}
 
     def failed(entry_id: str, reason: str) -> None:
-        print(f"radcam: not scored: {reason}", file=sys.stderr, flush=True)
+        print(f"radcam: not scored: {printable(reason)}", file=sys.stderr, flush=True)  # a name's escapes
         progress.step(labels[entry_id])
 
     by_id = {entry.id: entry for entry in entries}
