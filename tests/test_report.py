@@ -20,7 +20,9 @@ from viewer.errors import SessionError
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # the PDF test draws with Qt, headless
 DATA_URI = 'src="data:image/png;base64,'
-# Wikipedia's Cohen example (50 items, κ = 0.4; see test_agreement.py) as two readers' verdicts on 25 images × 2.
+# Wikipedia's Cohen example (50 items, κ = 0.4; see test_agreement.py) as two readers' verdicts on 25 images × 2;
+# with the model calling every finding present (ALL_PRESENT), agree is the example's "yes" and disagree its "no".
+ALL_PRESENT = [0.8] * 50
 COHEN_A = ["agree"] * 25 + ["disagree"] * 25
 COHEN_B = ["agree"] * 20 + ["disagree"] * 5 + ["agree"] * 10 + ["disagree"] * 15
 
@@ -70,7 +72,8 @@ def test_anonymised_notes_carry_no_study_date():
 
 def test_two_readers_agreement_in_html(tmp_path):
     entries = worklist(write_pngs(tmp_path / "images", 25))
-    alice, bob = session(entries, "alice", COHEN_A), session(entries, "bob", COHEN_B)
+    alice = session(entries, "alice", COHEN_A, scores=ALL_PRESENT)
+    bob = session(entries, "bob", COHEN_B, scores=ALL_PRESENT)
     built = report.build([(alice, None), (bob, None)])
     assert built.inter_reader() == ("Cohen", pytest.approx(0.4), 50)
     page = html_report(built)
@@ -78,12 +81,12 @@ def test_two_readers_agreement_in_html(tmp_path):
     assert page.count(DATA_URI) == 25  # one thumbnail per image
     assert page.count('alt="image"') == 25 and "the session has no model" not in page
     assert "the session&#x27;s model file is not where the session says" in page or "is not at" in page
-    # Each reader against the model: alice agrees with 25 of 50 calls, bob with 30 (κ 0 and 0.2 by hand: bob's
-    # calls are the model's on items 0-19 and 25-34, flipped on 20-24 and 35-49).
+    # Each reader against the model: alice agrees with 25 of 50 calls, bob with 30; κ 0 for both, as the model
+    # says present every time (no variation of its own to agree with beyond chance).
     assert re.search(r"<td>alice</td><td class=\"n\">50</td><td class=\"n\">25</td><td class=\"n\">25</td>"
                      r"<td class=\"n\">50.0 %</td><td class=\"n\">0.000</td>", page)
     assert re.search(r"<td>bob</td><td class=\"n\">50</td><td class=\"n\">30</td><td class=\"n\">20</td>"
-                     r"<td class=\"n\">60.0 %</td>", page)
+                     r"<td class=\"n\">60.0 %</td><td class=\"n\">0.000</td>", page)
     # Model decision × verdict for alice, label "nodule" (always present): 13 agree, 12 disagree.
     assert "<tr><td>nodule</td><td class=\"n\">13</td><td class=\"n\">12</td><td class=\"n\">0</td>" in page
     # Self-contained: nothing fetched.
