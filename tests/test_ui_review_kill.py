@@ -103,5 +103,5 @@ def test_kill_9_loses_no_verdict_and_the_session_resumes(qtbot, window, tmp_path
     opened(qtbot, window, path)  # the dead reader's lock is stale: taken over, no "in use" message
     assert window.review_state.file is not None
     assert window.review_state.current == "2"  # the first image without every verdict
-    assert window.review_panel.selected_label() == "Effusion"
+    assert window.review_panel.selected_label() == "Mass"  # the finding the dead reader had not reached
     assert window.review_panel.progress.text().startswith("1 of 3 reviewed")
