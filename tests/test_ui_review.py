@@ -454,7 +454,8 @@ def test_the_next_image_starts_at_its_first_finding_so_y_then_n_are_two_verdicts
         key(window, pressed)
     assert window.review_panel.selected_label() == "Mass"  # the last row, where image 1's keys ended
     key(window, Qt.Key.Key_J)
-    qtbot.waitUntil(lambda: window.review_state.current == "2")
+    qtbot.waitUntil(lambda: window.review_state.current == "2" and window.state.image.path.name == "chest_1.png",
+                    timeout=10000)
     # Image 2 starts at its first finding; before, the selection stayed on Mass (the last row) and N replaced Y.
     assert window.review_panel.selected_label() == "Effusion"
     key(window, Qt.Key.Key_Y)
@@ -490,6 +491,7 @@ def test_j_and_k_follow_the_worklist_sorted_by_score_and_the_prefetch_does_too(q
     assert window.reviewing.upcoming(1).id == "4"  # what the prefetch decodes ahead
     key(window, Qt.Key.Key_J)
     assert window.review_state.current == "4"  # the next row down, not entry 3 (the session's file order)
+    qtbot.waitUntil(lambda: window.state.image.path.name == "chest_3.png", timeout=10000)
     key(window, Qt.Key.Key_Y, Qt.KeyboardModifier.ShiftModifier)
     key(window, Qt.Key.Key_J)
     assert window.review_state.current == "1"
@@ -498,3 +500,22 @@ def test_j_and_k_follow_the_worklist_sorted_by_score_and_the_prefetch_does_too(q
     window.worklist_panel.set_filter("positive")  # above threshold: 2 and 4 (reviewed) only
     key(window, Qt.Key.Key_J)
     assert window.review_state.current == "2"  # 1 is unreviewed but not in the list the reader asked for
+
+
+def test_no_verdict_lands_on_an_image_that_is_not_on_screen(qtbot, window, session_file):
+    (session_file.parent / "images" / "chest_1.png").unlink()  # entry 2's image is gone
+    window.sessions.choose_folder = lambda _count: None  # the reader does not re-link it
+    opened(qtbot, window, session_file)
+    key(window, Qt.Key.Key_J)
+    assert window.review_state.current == "2"
+    qtbot.waitUntil(lambda: "no such file" in window.banner.message(), timeout=10000)
+    assert window.state.image.path.name == "chest_0.png"  # image 1 stays on screen: it is not entry 2's
+    key(window, Qt.Key.Key_Y)
+    key(window, Qt.Key.Key_Y, Qt.KeyboardModifier.ShiftModifier)
+    window.review_panel.buttons["agree"].click()
+    assert findings(session_file, "2") == {}  # before, image 2 got verdicts given while looking at image 1
+    assert window.statusBar().currentMessage().startswith("This image is not on screen")
+    key(window, Qt.Key.Key_J)
+    qtbot.waitUntil(lambda: window.state.image.path.name == "chest_2.png", timeout=10000)
+    key(window, Qt.Key.Key_Y)
+    assert findings(session_file, "3") == {"Effusion": "agree"}

@@ -34,6 +34,7 @@ from .views import ImageView
 
 NO_SESSION = "No review session: open studies, or File → New Session… / Open Session…"
 UNSAVED = "This session is not saved yet: File → New Session… saves it, with every verdict from then on"
+OFF_SCREEN = "This image is not on screen yet (still opening, or it could not be opened): nothing was recorded"
 TICK_MS = 1000  # the seconds label, and machine-made changes saved at most this often
 
 
@@ -51,7 +52,7 @@ class ReviewController(QObject):
         self.told_unsaved = False  # the reader was told that verdicts in an unsaved session are not on disk
         self.shown: tuple[str, bool] | None = None  # (entry id, scored) whose findings the tab lists
         self.order: Callable[[str | None, int], Iterable[Entry]] | None = None  # the worklist's order, for J/K
-        panel.verdictChosen.connect(lambda label, verdict: self._record(label, verdict))
+        panel.verdictChosen.connect(self._chosen)
         panel.agreeAllRequested.connect(self.agree_all)
         panel.noteEdited.connect(self._note)
         panel.markRequested.connect(self.marks.arm)
@@ -157,10 +158,25 @@ class ReviewController(QObject):
         if self.review.session is None:
             self.report(NO_SESSION)
             return None
-        if self.review.entry() is None:
+        entry = self.review.entry()
+        if entry is None:
             self.window.statusBar().showMessage("No image of the session is on screen", 5000)
             return None
+        if not self._on_screen(entry):
+            self.window.statusBar().showMessage(OFF_SCREEN, 5000)
+            return None
         return self.panel.selected_label()
+
+    def _on_screen(self, entry: Entry) -> bool:
+        """Whether the entry's image is the one shown: the last image stays on screen while the next decodes, or
+        when it cannot be opened, and a verdict must be on the film the reader sees."""
+        image = self.state.image
+        return image is not None and (image.path, image.frame) == (Path(entry.path), entry.frame)
+
+    def _chosen(self, label: str, verdict: str) -> None:
+        """A verdict button of the tab: on the image on screen only, as the keys."""
+        if self._selected() is not None:
+            self._record(label, verdict)
 
     def _record(self, label: str, verdict: str) -> None:
         self._guarded(lambda: self.review.record(label, cast(Verdict, verdict)))  # one of VERDICTS: the panel's
