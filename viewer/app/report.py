@@ -14,9 +14,10 @@ import csv
 import io
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from viewer.errors import SessionError
 
@@ -132,11 +133,9 @@ class Pseudonyms:
         if not self.anonymize or not self._secrets or not text:
             return text
         if self._pattern is None:
-            longest = sorted(self._secrets, key=len, reverse=True)  # a path before its own file name
+            lowered = {secret.lower(): pseudonym for secret, pseudonym in self._secrets.items()}
             # Whole words only: an ID "P1" in "P12" or a name "Li" in "lingula" is not the patient.
-            self._pattern = (re.compile("|".join(rf"(?<![^\W_]){re.escape(secret)}(?![^\W_])" for secret in longest),
-                                        re.IGNORECASE),
-                             {secret.lower(): pseudonym for secret, pseudonym in self._secrets.items()})
+            self._pattern = (re.compile(rf"(?<![^\W_]){_trie_pattern(lowered)}(?![^\W_])", re.IGNORECASE), lowered)
         pattern, lowered = self._pattern
         return pattern.sub(lambda found: lowered[found.group(0).lower()], text)
 
@@ -305,6 +304,28 @@ def _decision(session: ReviewSession, entry: Entry, label: str) -> str:
     if score is None:
         return ""
     return "present" if score >= (session.model.threshold(label) if session.model else 0.5) else "absent"
+
+
+def _trie_pattern(words: Iterable[str]) -> str:
+    """One regex matching any of `words`, as a trie: an alternation of 60,000 names and paths tried each word at
+    every character (80 ms a note); the trie follows one branch. Greedy, so a path wins over its own file name."""
+    trie: dict[str, Any] = {}
+    for word in words:
+        node = trie
+        for char in word:
+            node = node.setdefault(char, {})
+        node[""] = {}  # a word ends here
+
+    def pattern(node: dict[str, Any]) -> str:
+        chain: list[str] = []  # a run of single letters, in a loop: a recursion per letter fails on a 1,000-letter path
+        while len(node) == 1 and "" not in node:
+            char, node = next(iter(node.items()))
+            chain.append(re.escape(char))
+        branches = [re.escape(char) + pattern(child) for char, child in node.items() if char]
+        body = branches[0] if len(branches) == 1 else f"(?:{'|'.join(branches)})" if branches else ""
+        return "".join(chain) + (f"(?:{body})?" if "" in node and body else body)
+
+    return pattern(trie)
 
 
 def _call(session: ReviewSession, entry: Entry, label: str) -> str:
