@@ -519,3 +519,30 @@ def test_no_verdict_lands_on_an_image_that_is_not_on_screen(qtbot, window, sessi
     qtbot.waitUntil(lambda: window.state.image.path.name == "chest_2.png", timeout=10000)
     key(window, Qt.Key.Key_Y)
     assert findings(session_file, "3") == {"Effusion": "agree"}
+
+
+def test_the_pdf_is_drawn_off_the_ui_thread_and_a_write_failure_is_one_line(qtbot, window, session_file, tmp_path,
+                                                                             monkeypatch):
+    import threading
+
+    from viewer.ui import report_pdf
+
+    drawn_on = []
+    real = report_pdf.write_pdf
+
+    def spy(html, path, overwrite=True):  # the real writer, noting its thread (hundreds of thumbnails: seconds)
+        drawn_on.append(threading.current_thread())
+        return real(html, path, overwrite)
+
+    monkeypatch.setattr(report_pdf, "write_pdf", spy)
+    opened(qtbot, window, session_file)
+    out = tmp_path / "report.pdf"
+    with qtbot.waitSignal(window.sessions.reportWritten, timeout=60000):
+        window.sessions.export_report(out)
+    assert out.read_bytes().startswith(b"%PDF")
+    assert drawn_on and drawn_on[0] is not threading.main_thread()
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "taken" / "report.csv").mkdir()  # a folder where the file should go
+    with qtbot.waitSignal(window.errorReported, timeout=60000) as said:
+        window.sessions.export_report(tmp_path / "taken" / "report.csv")
+    assert "\n" not in said.args[0] and "internal error" not in said.args[0]

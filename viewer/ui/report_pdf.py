@@ -1,5 +1,6 @@
 """The review report as PDF: the HTML page (viewer.app.report_html) drawn by Qt's own text engine and PDF writer,
-so no new dependency. QTextDocument reads the page's data: URI thumbnails itself. Call on the UI thread."""
+so no new dependency. QTextDocument reads the page's data: URI thumbnails itself (as QImage on a thread other
+than the UI's, where the viewer calls this)."""
 
 from __future__ import annotations
 

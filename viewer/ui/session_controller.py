@@ -16,11 +16,12 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QMainWindow, QMenu
 
 from viewer.app import ViewerState
+from viewer.app.jobs import Reporter
 from viewer.app.review import Entry, ReviewSession, SessionModel, SessionSettings
 from viewer.app.review_file import file_sha256, missing_entries, relink
 from viewer.app.review_state import ReviewState
 from viewer.app.session import ModelSession
-from viewer.errors import RadcamError, SessionLockedError
+from viewer.errors import RadcamError, SessionError, SessionLockedError
 
 from . import session_dialogs as ask
 from .controls import ControlPanel
@@ -197,17 +198,18 @@ class SessionController(QObject):
         source = self.review.file.path if self.review.file else None
         anonymous, model = self.state.anonymous, self.model_session
 
-        def done(text: str) -> None:
+        def job(reporter: Reporter) -> None:  # the file too is written here: a PDF of 400 thumbnails takes seconds
+            text = make_report(session, source, kind, anonymous, model, reporter)
             try:
                 write_report(text, kind, path)
-            except (RadcamError, OSError) as exc:
-                self.report(_reason(exc))
-                return
+            except OSError as exc:
+                raise SessionError(_reason(exc)) from exc
+
+        def done(_result: None) -> None:
             self.window.statusBar().showMessage(f"Report written to {path}", 8000)
             self.reportWritten.emit(str(path))
 
-        return self.jobs.model.submit(lambda reporter: make_report(session, source, kind, anonymous, model, reporter),
-                                      done, self.report, kind="report", replace=True, progress=True)
+        return self.jobs.model.submit(job, done, self.report, kind="report", replace=True, progress=True)
 
     # -- inside ---------------------------------------------------------------------------------------------
 

@@ -1,12 +1,16 @@
 """File → Export Report…: the session's CSV, HTML or PDF (chosen by the file's extension).
 
 The page is made on the model thread (the thumbnails' overlays need the model: the one loaded when it is the
-session's, else the session's own); the PDF is drawn by Qt on this thread (viewer.ui.report_pdf).
+session's, else the session's own), and the file is written there too: Qt draws the PDF off the UI thread
+(viewer.ui.report_pdf), where hundreds of thumbnails take seconds.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+
+from PySide6.QtCore import QThread
 
 from viewer.app.jobs import Reporter
 from viewer.app.review import ReviewSession
@@ -44,10 +48,29 @@ def make_report(session: ReviewSession, source: Path | None, kind: str, anonymou
 def write_report(text: str, kind: str, path: Path) -> None:
     """The report's file; a PDF is the HTML page drawn by Qt."""
     if kind == "pdf":
-        from .report_pdf import write_pdf
+        from . import report_pdf
 
-        write_pdf(text, path)
+        _in_qt_thread(lambda: report_pdf.write_pdf(text, path))
         return
     from viewer.export.atomic import atomic_write
 
     atomic_write(path, lambda temporary: temporary.write_text(text, encoding="utf-8"), overwrite=True)
+
+
+def _in_qt_thread(action: Callable[[], object]) -> None:
+    """Run `action` in a QThread and wait: Qt's text layout starts timers, which in a thread Qt did not start (the
+    job threads) print a warning each on stderr."""
+    failures: list[BaseException] = []
+
+    class Drawing(QThread):
+        def run(self) -> None:
+            try:
+                action()
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread below
+                failures.append(exc)
+
+    thread = Drawing()
+    thread.start()
+    thread.wait()
+    if failures:
+        raise failures[0]
