@@ -481,7 +481,7 @@ def test_scores_that_reorder_the_findings_select_the_first_without_a_verdict(qtb
 
 def test_j_and_k_follow_the_worklist_sorted_by_score_and_the_prefetch_does_too(qtbot, window, tmp_path):
     session = make_session(write_images(tmp_path / "images", 4))
-    for entry, top in zip(session.entries, (0.30, 0.95, 0.10, 0.70)):
+    for entry, top in zip(session.entries, (0.30, 0.95, 0.10, 0.70), strict=True):
         entry.predictions = {"Effusion": top, "Nodule": 0.05, "Mass": 0.01}
     path = tmp_path / "triage.radcam-session"
     SessionFile.create(path, session, "Dr Reader").release()

@@ -45,7 +45,7 @@ def probe_next(folder: Path, count: int, prefetch: bool = True) -> int:
 
     def ready() -> bool:
         """The map is on screen, nothing runs, and the image J opens is decoded and explained ahead."""
-        review, prefetcher = window.review_state, reviewing.prefetcher
+        prefetcher = reviewing.prefetcher
         if window.state.showing() is None or window.model_thread.busy() or window.io_thread.busy():
             return False
         upcoming = reviewing.upcoming(1)
