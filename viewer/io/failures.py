@@ -38,7 +38,8 @@ def native_stderr() -> Iterator[list[str]]:
     """Capture what C/Rust decoders write straight to file descriptor 2 (openjpeg messages, Rust panic reports).
 
     They would otherwise appear above the CLI's one-line error. The yielded list receives the captured lines on exit.
-    Decoding runs on one thread per process (the viewer decodes in helper processes), so moving fd 2 is safe.
+    Decoders on several threads at once (the pre-scan's) share one capture (viewer.stderr_capture), so a
+    failure's lines may include another decoder's messages.
     """
     lines: list[str] = []
     captured = None
