@@ -11,8 +11,8 @@ default rendering, model input); the calling thread runs only the model, one cal
 `on_scores(entry_id, {label: probability}, file_sha256)` on the calling thread (a cache hit at once, with no model
 call). Entries are not changed here (they belong to the UI thread): the callback records scores and digest. An
 image that cannot be read or scored fails alone: its one-line reason is in the result and the scan goes on.
-Cancelling (the reporter) stops within one image's decode or the model call in progress (a batch decoded but not
-yet scored is dropped: on a large model a call takes seconds); what was scored was delivered.
+Cancelling (the reporter) stops within the model call in progress (a batch decoded but not yet scored is dropped:
+on a large model a call takes seconds; a decode in progress ends on its own); what was scored was delivered.
 """
 
 from __future__ import annotations
@@ -162,7 +162,9 @@ def prescan(entries: Sequence[Entry], model: LoadedModel, on_scores: OnScores, *
     finally:
         for _entry, future in in_flight:
             future.cancel()
-        pool.shutdown(wait=True, cancel_futures=True)  # a decode in progress ends within one image
+        # Not waiting for a decode in progress (a huge JPEG 2000 takes seconds): the thread that runs the model
+        # is free at once; the decoder ends on its own and its result is dropped.
+        pool.shutdown(wait=False, cancel_futures=True)
         result.seconds = time.perf_counter() - started
         result.warning = cache.warning if cache is not None else None
     return result
