@@ -546,3 +546,19 @@ def test_the_pdf_is_drawn_off_the_ui_thread_and_a_write_failure_is_one_line(qtbo
     with qtbot.waitSignal(window.errorReported, timeout=60000) as said:
         window.sessions.export_report(tmp_path / "taken" / "report.csv")
     assert "\n" not in said.args[0] and "internal error" not in said.args[0]
+
+
+def test_the_verdict_column_stays_in_the_narrow_side_panel_with_a_long_label(qtbot):
+    from viewer.ui.review_panel import FindingRow, ReviewPanel
+
+    panel = ReviewPanel()
+    qtbot.addWidget(panel)
+    panel.resize(300, 500)  # the side panel's width beside three views
+    panel.show()
+    panel.set_findings([FindingRow("Pleural_Thickening_and_Consolidation", 0.9, 0.5, "uncertain", "a note", "box"),
+                        FindingRow("Nodule", 0.2, 0.5, None, "", "")])
+    header, viewport = panel.table.horizontalHeader(), panel.table.viewport()
+    for column in (3, 4):  # the verdict and the mark/note signs: before, past the edge behind a scroll bar
+        assert header.sectionViewportPosition(column) + header.sectionSize(column) <= viewport.width()
+    assert header.sectionSize(3) >= panel.table.fontMetrics().horizontalAdvance("uncertain")
+    assert panel.table.item(0, 0).toolTip() == "Pleural_Thickening_and_Consolidation"  # elided on screen

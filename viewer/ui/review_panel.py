@@ -125,7 +125,12 @@ class ReviewPanel(QWidget):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Fixed)
         header.resizeSection(1, SCORE_WIDTH)
-        header.setStretchLastSection(True)
+        # The label takes what is left (elided, full in its tooltip): a long label must not push the reader's
+        # verdict out of the narrow side panel.
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header.setMinimumSectionSize(24)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
@@ -197,6 +202,7 @@ class ReviewPanel(QWidget):
         for number, row in enumerate(self.rows):
             present = row.present
             label = QTableWidgetItem(row.label)
+            label.setToolTip(row.label)
             if present:
                 label.setFont(bold)
                 label.setForeground(QColor(theme.POSITIVE))
