@@ -207,6 +207,8 @@ def test_the_same_session_twice_in_one_process_is_refused(tmp_path):
     (b'{"format": "radcam-session", "version": 2, "entries": []}', "version 2; this RadCAM reads versions 1 to 1"),
     (b'{"format": "radcam-session", "version": 1, "entries": {}}', "no worklist"),
     (b'{"format": "radcam-session", "version": 1, "entries": [{"path": "x"}]}', "worklist entry"),
+    (b'{"format": "radcam-session", "version": 1, "entries": [], "x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+     "nested too deeply"),  # json's RecursionError was an internal error
 ])
 def test_each_bad_file_is_refused_in_one_line_and_left_unlocked(tmp_path, content, reason):
     path = tmp_path / "s.radcam-session"

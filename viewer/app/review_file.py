@@ -139,6 +139,8 @@ def read_session(path: str | os.PathLike[str]) -> ReviewSession:
         data = json.loads(raw)
     except UnicodeDecodeError:
         raise SessionError(f"{target} is not a RadCAM session (not text)") from None
+    except RecursionError:
+        raise SessionError(f"{target} is damaged (its JSON is nested too deeply)") from None
     except json.JSONDecodeError as error:
         if raw.lstrip()[:1] in (b"{", b"["):
             raise SessionError(f"{target} is damaged (JSON breaks at line {error.lineno}, column {error.colno}: "
