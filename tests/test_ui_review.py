@@ -562,3 +562,36 @@ def test_the_verdict_column_stays_in_the_narrow_side_panel_with_a_long_label(qtb
         assert header.sectionViewportPosition(column) + header.sectionSize(column) <= viewport.width()
     assert header.sectionSize(3) >= panel.table.fontMetrics().horizontalAdvance("uncertain")
     assert panel.table.item(0, 0).toolTip() == "Pleural_Thickening_and_Consolidation"  # elided on screen
+
+
+def test_closing_the_window_asks_before_verdicts_in_an_unsaved_session_are_lost(qtbot, window, tmp_path,
+                                                                                 monkeypatch):
+    from viewer.ui import session_dialogs
+
+    window.review_state.start(make_session(write_images(tmp_path / "images", 2)), None, "Dr Reader")
+    qtbot.waitUntil(lambda: window.state.image is not None and bool(window.review_panel.rows), timeout=10000)
+    key(window, Qt.Key.Key_Y)
+    window.headless = False  # a reader at the window: asked
+    asked, answers = [], ["cancel", "save"]
+    window.sessions.ask_unsaved = lambda count: asked.append(count) or answers.pop(0)
+    path = tmp_path / "kept.radcam-session"
+    monkeypatch.setattr(session_dialogs, "session_path", lambda *_args, **_kw: path)  # the file dialog's answer
+    window.close()
+    assert asked == [1] and window.isVisible()  # cancelled: the window stays, verdicts in memory
+    window.close()  # saved, then closed; before, the window closed and the verdicts were gone
+    assert not window.isVisible()
+    assert findings(path, "1") == {"Effusion": "agree"}
+
+
+def test_opening_another_session_asks_before_an_unsaved_sessions_verdicts_go(qtbot, window, session_file,
+                                                                             tmp_path):
+    window.review_state.start(make_session(write_images(tmp_path / "other", 2)), None, "Dr Reader")
+    qtbot.waitUntil(lambda: window.state.image is not None and bool(window.review_panel.rows), timeout=10000)
+    key(window, Qt.Key.Key_Y)
+    window.headless = False
+    window.sessions.ask_unsaved = lambda _count: None  # the reader cancels
+    assert not window.sessions.open_session(session_file)
+    assert window.review_state.file is None and window.review_state.session.entry("1").findings
+    window.sessions.ask_unsaved = lambda _count: "discard"
+    assert window.sessions.open_session(session_file)
+    assert window.review_state.file is not None

@@ -229,6 +229,9 @@ class MainWindow(QMainWindow):
         remembered.save(self, self.settings)
 
     def closeEvent(self, event) -> None:
+        if not self.sessions.may_drop():  # verdicts in no session file: saved, let go, or the window stays
+            event.ignore()
+            return
         if not self.headless:  # screenshot runs leave the user's settings alone
             self.save_settings()
         self.sessions.shutdown()  # the last seconds on the image saved, the session's lock let go

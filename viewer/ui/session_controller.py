@@ -50,6 +50,7 @@ class SessionController(QObject):
         dialog = ask.ask_reader_dialog(window)
         self.ask_reader: ask.AskReader = lambda: ask.login_name() if self.headless() else dialog()
         self.choose_folder: ask.ChooseFolder = ask.choose_folder_dialog(window, self._folder())
+        self.ask_unsaved: ask.AskUnsaved = ask.ask_unsaved_dialog(window)
         self.show_locked: Callable[[str], None] = lambda message: (
             self.report(message) if self.headless() else ask.show_locked(window, message))
 
@@ -58,7 +59,7 @@ class SessionController(QObject):
             tip="Save the open images as a review session, with your verdicts")
         add(menu, "Open &Session…", lambda: self.open_session())
         add(menu, "Save Session &As…", lambda: self.save_as())
-        add(menu, "&Close Session", self.close_session)
+        add(menu, "&Close Session", self._close_command)
         add(menu, "Export &Report…", lambda: self.export_report(),
             tip="CSV, HTML or PDF report of the session's verdicts")
 
@@ -102,7 +103,7 @@ class SessionController(QObject):
         if path is None:
             return False
         reader = ask.reader_name(self.settings, self.ask_reader)
-        if reader is None:
+        if reader is None or not self.may_drop():
             return False
         self.reviewing.leave()
         try:
@@ -165,6 +166,22 @@ class SessionController(QObject):
         self._remember(path)
         self.reviewing.refresh()
         return True
+
+    def may_drop(self) -> bool:
+        """The session is about to go (window closing, another session opening): verdicts in an unsaved one are
+        saved, let go or kept open, as the reader answers. True: go ahead."""
+        session = self.review.session
+        if session is None or self.review.file is not None or self.headless():
+            return True
+        given = sum(bool(entry.findings) for entry in session.entries)
+        if not given:
+            return True
+        answer = self.ask_unsaved(given)
+        return self.new_session() if answer == "save" else answer == "discard"
+
+    def _close_command(self) -> None:
+        if self.may_drop():
+            self.close_session()
 
     def close_session(self) -> None:
         self.reviewing.leave()

@@ -22,6 +22,7 @@ REPORT_FILTER = "CSV table (*.csv);;HTML report (*.html);;PDF report (*.pdf)"
 
 AskReader = Callable[[], str | None]  # the reader's name, or None: cancelled
 ChooseFolder = Callable[[int], Path | None]  # given how many images are missing: their folder, or None
+AskUnsaved = Callable[[int], str | None]  # given how many images have verdicts: "save", "discard" or None (cancel)
 
 
 def reader_name(settings: Settings, ask: AskReader) -> str | None:
@@ -62,6 +63,16 @@ def choose_folder_dialog(parent: QWidget, start: str) -> ChooseFolder:
         folder = QFileDialog.getExistingDirectory(parent, relink_question(count), start)
         return Path(folder) if folder else None
     return choose
+
+
+def ask_unsaved_dialog(parent: QWidget) -> AskUnsaved:
+    def ask(count: int) -> str | None:
+        button = QMessageBox.StandardButton
+        answer = QMessageBox.question(
+            parent, "Unsaved review", f"Your verdicts on {count} image(s) are in no session file yet. Save them as "
+            "a session?", button.Save | button.Discard | button.Cancel, button.Save)
+        return {button.Save: "save", button.Discard: "discard"}.get(answer)
+    return ask
 
 
 def show_locked(parent: QWidget, message: str) -> None:
