@@ -6,7 +6,7 @@ folder: `RADCAM_CACHE_DIR` when set, else `$XDG_CACHE_HOME/radcam`, else `~/.cac
 fields that change a score (labels, preprocessing, input size, output kind...): the same file with another sidecar
 is another model, and so is the same model under another RadCAM version. An image is the SHA-256 of its file's
 bytes and the frame. A cache that cannot be opened or written is a warning, never a failed scan: the scores are then
-kept in memory only.
+kept in memory only. A damaged cache file is replaced (its scores can be made again), with a warning.
 """
 
 from __future__ import annotations
@@ -66,13 +66,28 @@ class PredictionCache:
         self._db: sqlite3.Connection | None = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(self.path, timeout=10.0, check_same_thread=False, isolation_level=None)
+            try:
+                self._db = self._connect()
+            except sqlite3.DatabaseError as exc:
+                if isinstance(exc, sqlite3.OperationalError):  # locked, read-only, full: not the file's fault
+                    raise
+                for stale in (self.path, Path(f"{self.path}-wal"), Path(f"{self.path}-shm")):
+                    stale.unlink(missing_ok=True)  # scores can be made again: a damaged file would never cache
+                self._db = self._connect()
+                self.warning = f"prediction cache {self.path} was damaged ({exc}) and has been replaced"
+        except (OSError, sqlite3.Error) as exc:
+            self.warning = f"prediction cache {self.path} not used: {exc}"
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=10.0, check_same_thread=False, isolation_level=None)
+        try:
             db.execute("PRAGMA journal_mode=WAL")  # readers never wait for a writer
             db.execute("CREATE TABLE IF NOT EXISTS scores (image TEXT NOT NULL, frame INTEGER NOT NULL, "
                        "scores TEXT NOT NULL, PRIMARY KEY (image, frame))")
-            self._db = db
-        except (OSError, sqlite3.Error) as exc:
-            self.warning = f"prediction cache {self.path} not used: {exc}"
+        except BaseException:
+            db.close()
+            raise
+        return db
 
     @classmethod
     def for_model(cls, model_sha256: str, spec: Mapping[str, Any], output_index: int = 0,
