@@ -6,7 +6,7 @@ folder: `RADCAM_CACHE_DIR` when set, else `$XDG_CACHE_HOME/radcam`, else `~/.cac
 fields that change a score (labels, preprocessing, input size, output kind...): the same file with another sidecar
 is another model, and so is the same model under another RadCAM version. An image is the SHA-256 of its file's
 bytes and the frame. A cache that cannot be opened or written is a warning, never a failed scan: the scores are then
-kept in memory only. A damaged cache file is replaced (its scores can be made again), with a warning.
+kept in memory only. A damaged cache file is replaced (its scores can be made again) and `replaced` says so.
 """
 
 from __future__ import annotations
@@ -61,6 +61,7 @@ class PredictionCache:
         self.key = key
         self.path = (folder or cache_dir() / "predictions") / f"{key}.sqlite"
         self.warning: str | None = None  # why scores are not kept on disk, when they are not
+        self.replaced: str | None = None  # the damaged file found and replaced (scores are kept: not a warning)
         self._memory: dict[tuple[str, int], Scores] = {}
         self._lock = threading.Lock()
         self._db: sqlite3.Connection | None = None
@@ -74,7 +75,7 @@ class PredictionCache:
                 for stale in (self.path, Path(f"{self.path}-wal"), Path(f"{self.path}-shm")):
                     stale.unlink(missing_ok=True)  # scores can be made again: a damaged file would never cache
                 self._db = self._connect()
-                self.warning = f"prediction cache {self.path} was damaged ({exc}) and has been replaced"
+                self.replaced = f"prediction cache {self.path} was damaged ({exc}) and has been replaced"
         except (OSError, sqlite3.Error) as exc:
             self.warning = f"prediction cache {self.path} not used: {exc}"
 

@@ -87,8 +87,9 @@ def run(args: argparse.Namespace) -> int:
     layer = _layer(loaded, args.layer)
     digest = content_sha256(model_path)
     cache = None if args.no_cache else PredictionCache.for_model(digest, loaded.spec.as_dict(), loaded.output_index)
-    if cache is not None and cache.warning:
-        print(f"radcam: warning: {cache.warning}", file=sys.stderr)
+    for said in (cache.replaced, cache.warning) if cache is not None else ():
+        if said:
+            print(f"radcam: warning: {said}", file=sys.stderr)
     progress = Progress(len(entries))
     labels = {entry.id: entry.path + (f" frame {entry.frame}" if entry.frame else "") for entry in entries}
 
