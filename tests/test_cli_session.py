@@ -218,3 +218,25 @@ def test_odd_file_names_stay_on_their_line(capsys, images, tmp_path):
     assert code == 0, stderr
     assert all(line.startswith("radcam: ") for line in stderr.splitlines()), stderr
     assert "not\\x0aan image.png" in stderr and "\x1b" not in stderr and "broken\\x1b[2J.png" in stderr
+
+
+def test_a_session_open_elsewhere_is_refused_before_the_scan(capsys, images, tmp_path):
+    # --overwrite of a session a reader has open was refused only after the whole pre-scan (minutes on a big list)
+    import socket
+    import subprocess
+    import sys
+
+    out = tmp_path / "s.radcam-session"
+    out.write_text("a reader's session")
+    reader = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        lock_path(out).write_text(json.dumps({"reader": "Dr Busy", "host": socket.gethostname(), "pid": reader.pid,
+                                              "since": "2026-01-01T08:00:00+00:00"}))
+        code, stdout, stderr = new(capsys, images, "--model", tmp_path / "no-model-needed.keras", "--out", out,
+                                   "--overwrite")
+    finally:
+        reader.kill()
+        reader.wait()
+    assert_one_line_error(code, "\n".join(line for line in stderr.splitlines()
+                                          if not line.startswith("radcam: skipped")))
+    assert "is open by Dr Busy" in stderr and out.read_text() == "a reader's session"

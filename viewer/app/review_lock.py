@@ -79,6 +79,15 @@ class SessionLock:
             pass  # a folder that turned read-only: the lock stays and reads as stale once this process has ended
 
 
+def locked_by(session_path: Path) -> str | None:
+    """Why taking the session's lock would be refused now (its holder), or None: for a refusal before long work."""
+    path = lock_path(session_path.absolute())
+    if not path.exists():
+        return None
+    holder = read_lock(path)
+    return None if _stale(path, holder) else _locked_message(session_path, holder)
+
+
 def read_lock(path: Path) -> dict[str, Any] | None:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))

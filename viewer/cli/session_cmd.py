@@ -126,6 +126,11 @@ def _out_path(out: Path, overwrite: bool, suffix: str) -> Path:
         raise UsageError(f"--out {target} is a folder; give a file name ending in {suffix}")
     if target.exists() and not overwrite:
         raise UsageError(f"{target} exists; use --overwrite to replace it")
+    from viewer.app.review_lock import locked_by
+
+    holder = locked_by(target)  # before minutes of pre-scan, not after
+    if holder:
+        raise RadcamError(holder)
     if not target.absolute().parent.is_dir():
         raise UsageError(f"cannot write {target}: folder {target.absolute().parent} does not exist")
     return target
