@@ -407,3 +407,28 @@ def test_a_lock_that_cannot_be_written_is_one_line_and_left_nowhere(tmp_path):
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith(f"cannot lock {path}: File too large"), done.stdout
     assert list(tmp_path.iterdir()) == []
+
+
+def test_every_key_written_is_documented_in_session_md(tmp_path):
+    import re
+
+    model = SessionModel(str(tmp_path / "m.keras"), "ab" * 32, "m", ("a", "b"), {"a": 0.3}, {"labels": ["a", "b"]})
+    entry = Entry("1", str(tmp_path / "x.dcm"), sop_instance_uid="1.2", predictions={"a": 0.9, "b": 0.1})
+    session = ReviewSession([entry], model, reader="Dr A")
+    session.set_verdict("1", "a", "agree", note="n", mark=Mark(1, 2, 3, 4))
+    path = tmp_path / "s.radcam-session"
+    SessionFile.create(path, session, "Dr A").release()
+    data = json.loads(path.read_text(encoding="utf-8"))
+    written = {*data, *data["model"], *data["settings"], *data["entries"][0],
+               *data["entries"][0]["findings"]["a"], *data["entries"][0]["findings"]["a"]["mark"]}
+    spans = re.findall(r"`([^`]+)`", (ROOT / "docs" / "SESSION.md").read_text(encoding="utf-8"))
+    documented = {word for span in spans for word in re.findall(r"[a-z_0-9]+", span)}  # `{"kind": "box", x, y…}`
+    assert written - documented == set()
+    lock_keys = re.search(r"holding `\{([^}]*)\}`", (ROOT / "docs" / "SESSION.md").read_text(encoding="utf-8"))
+    assert lock_keys is not None
+    taken = SessionFile.create(tmp_path / "t.radcam-session", ReviewSession([]), "Dr B")
+    try:
+        assert set(json.loads(lock_path(tmp_path / "t.radcam-session").read_text())) == \
+            set(re.findall(r'"([a-z]+)"', lock_keys.group(1)))
+    finally:
+        taken.release()
