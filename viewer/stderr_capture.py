@@ -104,4 +104,4 @@ def python_stderr_apart() -> Iterator[None]:
         yield
     finally:
         sys.stderr = original
-        apart.close()
+        apart.flush()  # left open: a logging handler made meanwhile may hold it (it writes to the same terminal)
