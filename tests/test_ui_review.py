@@ -595,3 +595,20 @@ def test_opening_another_session_asks_before_an_unsaved_sessions_verdicts_go(qtb
     window.sessions.ask_unsaved = lambda _count: "discard"
     assert window.sessions.open_session(session_file)
     assert window.review_state.file is not None
+
+
+def test_another_models_map_does_not_write_its_scores_into_the_session(qtbot, window, tmp_path):
+    from viewer.assets import resource_path
+
+    session = make_session(write_images(tmp_path / "images", 2))
+    session.entries[0].predictions = None  # the pre-scan has not reached it
+    path = tmp_path / "other-model.radcam-session"
+    SessionFile.create(path, session, "Dr Reader").release()
+    window.load_model(resource_path("models", "demo_phantom_cnn.keras"))  # not the session's model
+    qtbot.waitUntil(lambda: window.state.model is not None, timeout=120000)
+    with qtbot.waitSignal(window.explanationShown, timeout=120000):
+        opened(qtbot, window, path)
+    window.review_state.flush(force=True)
+    # Before, the demo model's nodule/consolidation scores became this session's record for image 1.
+    assert window.review_state.entry().predictions is None
+    assert read_session(path).entry("1").predictions is None

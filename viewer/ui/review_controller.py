@@ -243,11 +243,22 @@ class ReviewController(QObject):
         if explanation is None:
             return
         entry = self.review.entry()
-        if entry is not None and entry.predictions is None and (entry.path, entry.frame) == (
-                explanation.key.path, explanation.key.frame):
+        if entry is not None and entry.predictions is None and self._session_model_loaded() and (
+                entry.path, entry.frame) == (explanation.key.path, explanation.key.frame):
             scores = {row["name"]: float(row["score"]) for row in explanation.result.predictions}
             self._guarded(lambda: self.review.set_predictions(entry.id, scores, None))
         self.prefetcher.ahead(self.review, self.upcoming(1))
+
+    def _session_model_loaded(self) -> bool:
+        """Whether the model on screen is the session's: another model's scores (a reader comparing models) are
+        not the session's record, and their labels are not its findings."""
+        kept = self.review.session.model if self.review.session else None
+        loaded = self.state.model
+        if kept is None or loaded is None:
+            return kept is None
+        if kept.sha256 and loaded.sha256:
+            return kept.sha256 == loaded.sha256
+        return bool(kept.path) and Path(kept.path).resolve() == Path(loaded.path).resolve()
 
     def _on_changed(self, entry_id: str) -> None:
         if entry_id == self.review.current:
