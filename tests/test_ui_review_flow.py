@@ -39,6 +39,10 @@ def test_scores_that_reorder_the_findings_select_the_first_without_a_verdict(qtb
     SessionFile.create(path, session, "Dr Reader").release()
     assert window.sessions.open_session(path)
     qtbot.waitUntil(lambda: window.state.image is not None and bool(window.review_panel.rows), timeout=10000)
+    key(window, Qt.Key.Key_Y, Qt.KeyboardModifier.ShiftModifier)  # no scores, no decision seen: nothing to agree on
+    key(window, Qt.Key.Key_Y)
+    assert findings(path, "1") == {}
+    assert window.statusBar().currentMessage().startswith("The model's scores for this image are not in yet")
     window.review_state.set_predictions("1", {"Effusion": 0.08, "Nodule": 0.62, "Mass": 0.91}, None)
     qtbot.waitUntil(lambda: window.review_panel.rows[0].label == "Mass")
     assert window.review_panel.selected_label() == "Mass"  # not Effusion, now the last row

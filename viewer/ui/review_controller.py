@@ -35,6 +35,7 @@ from .views import ImageView
 NO_SESSION = "No review session: open studies, or File → New Session… / Open Session…"
 UNSAVED = "This session is not saved yet: File → New Session… saves it, with every verdict from then on"
 OFF_SCREEN = "This image is not on screen yet (still opening, or it could not be opened): nothing was recorded"
+NO_SCORES = "The model's scores for this image are not in yet (its map brings them): nothing was recorded"
 TICK_MS = 1000  # the seconds label, and machine-made changes saved at most this often
 
 
@@ -164,6 +165,9 @@ class ReviewController(QObject):
             return None
         if not self._on_screen(entry):
             self.window.statusBar().showMessage(OFF_SCREEN, 5000)
+            return None
+        if entry.predictions is None:  # a verdict is on the model's decision: the reader has not seen it yet
+            self.window.statusBar().showMessage(NO_SCORES, 5000)
             return None
         return self.panel.selected_label()
 
