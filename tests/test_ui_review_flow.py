@@ -9,6 +9,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import test_ui_review as base  # noqa: E402
 from PySide6.QtCore import Qt  # noqa: E402
+from PySide6.QtTest import QTest  # noqa: E402
 from test_ui_review import findings, key, make_session, opened, write_images  # noqa: E402
 
 from viewer.app.review_file import SessionFile, read_session  # noqa: E402
@@ -184,3 +185,19 @@ def test_another_models_map_does_not_write_its_scores_into_the_session(qtbot, wi
     # Before, the demo model's nodule/consolidation scores became this session's record for image 1.
     assert window.review_state.entry().predictions is None
     assert read_session(path).entry("1").predictions is None
+
+
+def test_a_note_being_typed_stays_on_its_image_when_alt_down_moves_on(qtbot, window, session_file):
+    opened(qtbot, window, session_file)
+    window.left_tabs.setCurrentWidget(window.worklist_panel)
+    key(window, Qt.Key.Key_E)
+    field = window.review_panel.note
+    assert field.hasFocus()
+    QTest.keyClicks(field, "rib fracture?")
+    QTest.keyClick(field, Qt.Key.Key_Down, Qt.KeyboardModifier.AltModifier)  # the next image, mid-sentence
+    qtbot.waitUntil(lambda: window.review_state.current == "2")
+    saved = read_session(session_file)
+    # Before, the text stayed in the field and Enter saved it on image 2 (or another label's row dropped it).
+    assert saved.entry("1").findings["Effusion"].note == "rib fracture?"
+    assert "Effusion" not in saved.entry("2").findings
+    assert field.text() == ""

@@ -125,6 +125,7 @@ class Menus:
     def _step(self, offset: int, frames: bool = False) -> None:
         """The next or previous image (or frame) in the worklist's order while its tab is shown, else the tree's."""
         w = self.window
+        w.reviewing.finish_note()
         if not (w.worklist.step_frame(offset) if frames else w.worklist.step(offset)):
             (w.browser.step_frame if frames else w.browser.step)(offset)
 

@@ -116,6 +116,7 @@ class ReviewController(QObject):
         if self.review.session is None:
             self.report(NO_SESSION)
             return None
+        self.finish_note()
         found = self.upcoming(step)
         if found is not None:
             self.review.current = found.id
@@ -209,6 +210,12 @@ class ReviewController(QObject):
             self.report(f"The session could not be saved: {exc.strerror or exc}: use File → Save Session As…")
         except RadcamError as exc:  # SessionError and friends carry their one-line reason
             self.report(str(exc))
+
+    def finish_note(self) -> None:
+        """A note being typed is saved on its own image before another one comes (Alt+Down fires while typing;
+        the field kept the text and saved it on the next image, or dropped it)."""
+        if self.panel.note.hasFocus():
+            self._keys_back()  # the field loses focus: editingFinished saves it on the image still current
 
     def _keys_back(self) -> None:
         self.views["overlay"].setFocus(Qt.FocusReason.ShortcutFocusReason)
