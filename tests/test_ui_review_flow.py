@@ -201,3 +201,11 @@ def test_a_note_being_typed_stays_on_its_image_when_alt_down_moves_on(qtbot, win
     assert saved.entry("1").findings["Effusion"].note == "rib fracture?"
     assert "Effusion" not in saved.entry("2").findings
     assert field.text() == ""
+
+
+def test_a_note_being_typed_is_saved_when_the_session_closes(qtbot, window, session_file):
+    opened(qtbot, window, session_file)
+    key(window, Qt.Key.Key_E)
+    QTest.keyClicks(window.review_panel.note, "old granuloma")
+    window.sessions.close_session()  # File → Close Session, or the window closing, mid-sentence
+    assert read_session(session_file).entry("1").findings["Effusion"].note == "old granuloma"

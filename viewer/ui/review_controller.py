@@ -355,6 +355,8 @@ class ReviewController(QObject):
         self.review.flush()  # machine-made changes (pre-scan scores, seconds): at most once a second
 
     def leave(self) -> None:
-        """The window closes or the session does: the visit ends and its seconds are added."""
+        """The window closes or the session does: a note being typed is saved, the visit ends and its seconds
+        are added."""
+        self.finish_note()
         self._end_visit()
 
