@@ -10,6 +10,7 @@ import json  # noqa: E402
 import shutil  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
+import threading  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -20,6 +21,7 @@ from PySide6.QtTest import QTest  # noqa: E402
 
 from viewer.app.review import Entry, ReviewSession, SessionModel  # noqa: E402
 from viewer.app.review_file import SessionFile, read_session  # noqa: E402
+from viewer.ui import session_controller  # noqa: E402
 from viewer.ui.main_window import MainWindow  # noqa: E402
 from viewer.ui.session_dialogs import READER_KEY, reader_name, relink_question  # noqa: E402
 from viewer.ui.settings import Settings  # noqa: E402
@@ -213,7 +215,8 @@ def test_a_session_another_reader_has_open_is_refused_with_a_message(qtbot, wind
         holder.wait(timeout=30)
 
 
-def test_moved_images_are_relinked_from_the_folder_the_reader_chooses(qtbot, window, session_file, tmp_path):
+def test_moved_images_are_relinked_from_the_folder_the_reader_chooses(qtbot, window, session_file, tmp_path,
+                                                                     monkeypatch):
     moved = tmp_path / "elsewhere"
     shutil.move(str(tmp_path / "images"), moved)
     asked = []
@@ -223,8 +226,21 @@ def test_moved_images_are_relinked_from_the_folder_the_reader_chooses(qtbot, win
         return moved
 
     window.sessions.choose_folder = choose
-    opened(qtbot, window, session_file)
+    threads = []
+    real_find = session_controller.find_moved
+
+    def find_moved(*args):  # the real search, noting the thread it runs on: never the UI's (seconds on 10,000 files)
+        threads.append(threading.current_thread())
+        return real_find(*args)
+
+    monkeypatch.setattr(session_controller, "find_moved", find_moved)
+    with qtbot.waitSignal(window.sessions.relinked, timeout=10000) as found:
+        assert window.sessions.open_session(session_file)
+    assert found.args == [3]
+    qtbot.waitUntil(lambda: window.state.image is not None and window.state.image.path.parent == moved,
+                    timeout=10000)
     assert asked == ["3 images are not where the session says: choose the folder they are in"]
+    assert threads and threads[0] is not threading.main_thread()
     saved = read_session(session_file)
     assert all(Path(entry.path).parent == moved for entry in saved.entries)
     assert window.state.image.path.parent == moved

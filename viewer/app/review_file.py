@@ -205,9 +205,23 @@ def missing_entries(session: ReviewSession, base: Path) -> list[Entry]:
 def relink(session: ReviewSession, folder: Path) -> int:
     """Point the entries whose files are missing at the same images under `folder`: by SOP Instance UID, else
     by content (SHA-256), else by file name and size. Returns how many entries were re-linked."""
+    return apply_moved(session, find_moved(session, folder))
+
+
+def apply_moved(session: ReviewSession, moved: dict[str, Path]) -> int:
+    """Re-point the entries at what `find_moved` found (old path → new path); how many entries moved."""
+    relinked = [entry for entry in session.entries if entry.path in moved]
+    for entry in relinked:
+        entry.path = str(moved[entry.path].absolute())
+    return len(relinked)
+
+
+def find_moved(session: ReviewSession, folder: Path) -> dict[str, Path]:
+    """Where the missing entries' files are under `folder` (old path → new path; every frame of a file moves
+    with it). Only reads the session, so the viewer runs it off the UI thread (seconds on a large folder)."""
     missing = missing_entries(session, Path.cwd())
     if not missing or not folder.is_dir():
-        return 0
+        return {}
     files = list(_files(folder))
     moved: dict[str, Path] = {}  # old path → new path: every frame of a file moves with it
     by_uid = {entry.sop_instance_uid: entry for entry in missing if entry.sop_instance_uid}
@@ -237,10 +251,7 @@ def relink(session: ReviewSession, folder: Path) -> int:
                     if entry.size is None or _size(path) == entry.size]
             if len(same) == 1:  # two files of that name: which one is a guess, so neither
                 moved.setdefault(entry.path, same[0])
-    relinked = [entry for entry in missing if entry.path in moved]
-    for entry in relinked:
-        entry.path = str(moved[entry.path].absolute())
-    return len(relinked)
+    return moved
 
 
 def fill_sizes(entries: Iterable[Entry]) -> None:

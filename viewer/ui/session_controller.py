@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QMainWindow, QMenu
 from viewer.app import ViewerState
 from viewer.app.jobs import Reporter
 from viewer.app.review import Entry, ReviewSession, SessionModel, SessionSettings
-from viewer.app.review_file import file_sha256, missing_entries, relink
+from viewer.app.review_file import apply_moved, file_sha256, find_moved, missing_entries
 from viewer.app.review_state import ReviewState
 from viewer.app.session import ModelSession
 from viewer.errors import RadcamError, SessionError, SessionLockedError
@@ -35,6 +35,7 @@ FOLDER_KEY = "review/folder"
 
 class SessionController(QObject):
     reportWritten = Signal(str)  # the report's path, once it is on disk
+    relinked = Signal(int)  # how many moved images were found, once the search is done
 
     def __init__(self, window: QMainWindow, state: ViewerState, review: ReviewState, reviewing: ReviewController,
                  jobs: QtJobs, model_session: ModelSession, load_model: Callable[[Path], object],
@@ -125,15 +126,26 @@ class SessionController(QObject):
         return True
 
     def relink_missing(self, session: ReviewSession, base: Path) -> int:
-        """Ask for the folder of the images that are not where the session says, and re-link them there."""
+        """Ask for the folder of the images that are not where the session says, and re-link them there: the
+        search (headers, digests: seconds on a large folder) runs on the IO thread; `relinked` says when it is
+        done. Returns how many images were missing."""
         missing = missing_entries(session, base)
         if not missing:
             return 0
         folder = self.choose_folder(len(missing))
         if folder is None:
             self.report(ask.relink_question(len(missing)) + " (File → Open Session… asks again)")
-            return 0
-        found = relink(session, folder)
+            return len(missing)
+        self.window.statusBar().showMessage(f"Looking for {len(missing)} image(s) under {folder}…")
+        self.jobs.io.submit(lambda _reporter: find_moved(session, folder),
+                            lambda moved: self._relinked(session, folder, len(missing), moved), self.report,
+                            kind="relink")
+        return len(missing)
+
+    def _relinked(self, session: ReviewSession, folder: Path, missing: int, moved: dict[str, Path]) -> None:
+        if self.review.session is not session:
+            return  # closed or replaced while the search ran
+        found = apply_moved(session, moved)
         if found:
             self.review.dirty = True
             try:
@@ -143,13 +155,13 @@ class SessionController(QObject):
             entry_id = self.review.current  # show it again: its image may be one that was just found
             self.review.current = None
             self.review.current = entry_id
-        left = len(missing) - found
-        message = f"Re-linked {found} of {len(missing)} image(s) under {folder}"
-        if left:
-            self.report(f"{message}; {left} not found there (matched by SOP Instance UID, content or name)")
+        message = f"Re-linked {found} of {missing} image(s) under {folder}"
+        if missing - found:
+            self.report(f"{message}; {missing - found} not found there (matched by SOP Instance UID, content or "
+                        "name)")
         else:
             self.window.statusBar().showMessage(message, 8000)
-        return found
+        self.relinked.emit(found)
 
     def save_as(self, path: Path | None = None) -> bool:
         if self.review.session is None:
