@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from viewer.io import Instance, LoadResult, Study
+from viewer.io import Instance, LoadResult, Skipped, Study
 
 THUMBNAIL = 64
 ROLE = Qt.ItemDataRole.UserRole
@@ -153,7 +153,7 @@ class StudyBrowser(QWidget):
                     if instance.frames > 1:
                         label += f" · {instance.frames} frames"
                     item = QTreeWidgetItem(series_item, [label])
-                    item.setToolTip(0, str(instance.path))
+                    item.setToolTip(0, label if self.anonymous else str(instance.path))
                     item.setData(0, ROLE, instance)
                     self._items[instance.path] = item
                     new.append(instance)
@@ -162,8 +162,9 @@ class StudyBrowser(QWidget):
         # Thousands of skipped files (a folder of reports): one layout pass for all of them, not one per item.
         self.skipped.setUpdatesEnabled(False)
         for skipped in result.skipped:
-            entry = QListWidgetItem(f"{skipped.path.name}: {skipped.reason}")
-            entry.setToolTip(f"{skipped.path}\n{skipped.reason}")
+            entry = QListWidgetItem()
+            entry.setData(ROLE, skipped)
+            self._describe_skipped(entry, self.skipped.count() + 1)
             self.skipped.addItem(entry)
         self.skipped.setUpdatesEnabled(True)
         if self.skipped.count():
@@ -200,12 +201,27 @@ class StudyBrowser(QWidget):
             self.frame_slider.setValue(self.frame_slider.value() + offset)
 
     def set_anonymous(self, anonymous: bool) -> None:
+        """Studies show no patient or date, images and skipped files no path or file name (often patient names)."""
         self.anonymous = anonymous
         for index in range(self.tree.topLevelItemCount()):
             item = self.tree.topLevelItem(index)
             assert item is not None
             item.setText(0, self._study_text(item.data(0, ROLE)))
             item.setToolTip(0, item.text(0))
+        for path, image_item in self._items.items():
+            image_item.setToolTip(0, image_item.text(0) if anonymous else str(path))
+        self.skipped.setUpdatesEnabled(False)
+        for row in range(self.skipped.count()):
+            skipped_item = self.skipped.item(row)
+            assert skipped_item is not None
+            self._describe_skipped(skipped_item, row + 1)
+        self.skipped.setUpdatesEnabled(True)
+
+    def _describe_skipped(self, item: QListWidgetItem, number: int) -> None:
+        skipped: Skipped = item.data(ROLE)
+        name = f"file {number}" if self.anonymous else skipped.path.name
+        item.setText(f"{name}: {skipped.reason}")
+        item.setToolTip(skipped.reason if self.anonymous else f"{skipped.path}\n{skipped.reason}")
 
     def _study_text(self, study: Study) -> str:
         lines = ["Patient hidden" if self.anonymous else patient_line(study.patient), study.description,

@@ -43,7 +43,7 @@ class ImageController:
     def select(self, instance: Instance, frame: int) -> None:
         """Decode `frame` of `instance` on the IO thread; the newest selection wins."""
         self.state.selection = Selection(instance.path, frame)
-        self.window.statusBar().showMessage(f"Decoding {instance.path.name}…")
+        self.window.statusBar().showMessage(f"Decoding {self._name(instance)}…")
         for view in self.views.values():
             view.set_placeholder("Decoding…" if not view.has_image() else "")
         self.jobs.io.submit(lambda _reporter: decode(self.decoder, instance.path, frame),
@@ -51,8 +51,12 @@ class ImageController:
                             replace=True)
 
     def _decoded(self, instance: Instance, decoded: tuple[DisplayImage, np.ndarray, float]) -> None:
-        self.window.statusBar().showMessage(f"{instance.path.name}", 5000)
+        self.window.statusBar().showMessage(self._name(instance), 5000)
         self.state.show_image(*decoded)
+
+    def _name(self, instance: Instance) -> str:
+        """The file's name, or "the image" under Anonymise Display (file names are often patient names)."""
+        return "the image" if self.state.anonymous else instance.path.name
 
     def _failed(self, message: str) -> None:
         for view in self.views.values():

@@ -219,6 +219,7 @@ class MainWindow(QMainWindow):
 
     def report_error(self, message: str) -> None:
         """Show a one-line reason in the banner; the window stays usable."""
+        message = self.worklist_panel.model.scrub(message)  # no file or patient name while anonymising
         self.banner.show_message(message, "error")
         self.statusBar().showMessage(message, 10000)
         self.errorReported.emit(message)

@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QFileDialog, QMainWindow
 
 from viewer.app import ViewerState
 from viewer.app.events import Event
-from viewer.io import Instance, LoadResult, load
+from viewer.io import Instance, LoadResult, Skipped, load
 
 from .banner import Banner
 from .browser import StudyBrowser
@@ -90,20 +90,24 @@ class OpeningController:
         new = self.browser.add(result)
         skipped = len(result.skipped)
         if not result.studies and not new:
-            reasons = "; ".join(f"{s.path.name}: {s.reason}" for s in result.skipped[:3])
+            reasons = "; ".join(self._skipped_line(number, s) for number, s in enumerate(result.skipped[:3], 1))
             if skipped > 3:
                 reasons = f"any of {skipped} files ({reasons}; … see the skipped list on the left)"
-            self.report(f"Cannot open {reasons}" if reasons else
-                        f"No images found in {', '.join(p.name for p in paths)}")
+            where = "what was opened" if self.state.anonymous else ", ".join(p.name for p in paths)
+            self.report(f"Cannot open {reasons}" if reasons else f"No images found in {where}")
             return
         note = f" ({skipped} skipped, see the list on the left)" if skipped else ""
         self.window.statusBar().showMessage(f"Opened {len(new)} image(s){note}", 8000)
         if skipped:
             self.banner.show_message(f"{skipped} file(s) skipped: " + "; ".join(
-                f"{s.path.name}: {s.reason}" for s in result.skipped[:3]), "warning")
+                self._skipped_line(number, s) for number, s in enumerate(result.skipped[:3], 1)), "warning")
         if new and (select_first or self.state.image is None):
             self.browser.select(new[0])
         self.loaded.emit(result)
+
+    def _skipped_line(self, number: int, skipped: Skipped) -> str:
+        """A skipped file and why; under Anonymise Display without its name (file names are often patient names)."""
+        return f"{'file ' + str(number) if self.state.anonymous else skipped.path.name}: {skipped.reason}"
 
     def _make_thumbnails(self, instances: list[Instance]) -> None:
         decoder = self.decoder

@@ -245,9 +245,14 @@ class WorklistModel(QAbstractTableModel):
     def _index_rows(self) -> None:
         self._rows = {entry.id: row for row, entry in enumerate(self._entries)}
 
+    def scrub(self, text: str) -> str:
+        """`text` (an error, a status line) with the listed patients' names and IDs and the images' paths and file
+        names replaced by their pseudonyms while the display is anonymised."""
+        return self._pseudonyms.clean(text) if self.anonymous else text
+
     def _name(self, entries: list[Entry]) -> None:
         for entry in entries:
-            self._pseudonyms.patient(entry)
+            self._pseudonyms.learn(entry)  # numbers the patient and the image, and notes what to scrub
             self._images.setdefault(entry.id, self._pseudonyms.image(entry))
 
     def _all_changed(self) -> None:
