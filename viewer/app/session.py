@@ -7,7 +7,6 @@ a Part of it) on to viewer.cam and viewer.trust.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -20,6 +19,7 @@ from viewer.export.explanation import OverlayStyle
 from viewer.io import DisplayImage
 
 from .jobs import Part, Reporter
+from .prediction_cache import content_sha256
 from .prescan import BATCH_SIZE, OnScores, PrescanResult, predict_batch, prescan
 from .requests import CompareRequest, ExplainKey, ExplainRequest, ExplainSettings, Explanation, ModelInfo, TrustRequest
 
@@ -259,8 +259,7 @@ def _same_region(a: np.ndarray | None, b: np.ndarray | None) -> bool:
 def file_sha256(path: Path) -> str:
     """The file's SHA-256, or "" for what is not a readable file (the loader then says what is wrong)."""
     try:
-        with open(path, "rb") as file:
-            return hashlib.file_digest(file, "sha256").hexdigest()
+        return content_sha256(path)
     except OSError:
         return ""
 
