@@ -1,19 +1,22 @@
-"""Image views: zoom (wheel, keys), pan (left/middle drag), window/level (right drag), corner text, and a
-ViewGroup that keeps the Original, Heatmap and Overlay views on the same zoom and the same spot of the image.
+"""Image views: zoom (wheel, keys), pan (left/middle drag), window/level (right drag) and corner text
+(painted by viewer.ui.view_painting). ViewGroup (viewer.ui.view_group, re-exported here) keeps the Original,
+Heatmap and Overlay views on the same zoom and the same spot of the image.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QPoint, QPointF, QRect, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen, QPixmap, QTransform
+from PySide6.QtGui import QColor, QImage, QPainter, QPen, QPixmap, QTransform
 from PySide6.QtWidgets import QGraphicsPixmapItem, QGraphicsRectItem, QGraphicsScene, QGraphicsView, QWidget
 
-from . import theme
+from . import theme, view_painting
+from .view_group import ViewGroup, window_after_drag
+
+__all__ = ["ImageView", "ViewGroup", "to_qimage", "window_after_drag"]
 
 ZOOM_STEP = 1.25
 MIN_ZOOM, MAX_ZOOM = 0.02, 32.0
-CORNERS = ("top_left", "top_right", "bottom_left", "bottom_right")
 
 
 def to_qimage(pixels: np.ndarray) -> QImage:
@@ -272,110 +275,4 @@ class ImageView(QGraphicsView):
         event.accept()
 
     def drawForeground(self, painter: QPainter, rect: QRectF | QRect) -> None:
-        painter.save()
-        painter.resetTransform()  # corner text is in viewport pixels, not image pixels
-        painter.setRenderHint(QPainter.RenderHint.TextAntialiasing)
-        area = self.viewport().rect().adjusted(8, 6, -8, -6)
-        font = QFont(self.font())
-        font.setPointSizeF(max(font.pointSizeF(), 10.0))
-        painter.setFont(font)
-        if not self.has_image() or self.placeholder:
-            painter.setPen(QColor(theme.MUTED))
-            painter.drawText(area, Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
-                             self.placeholder or "")
-        title = QFont(font)
-        title.setBold(True)
-        painter.setFont(title)
-        self._shadowed(painter, area, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop, [self.title],
-                       QColor(theme.MUTED))
-        painter.setFont(font)
-        if self.show_corner_text and self.has_image():
-            self._draw_corners(painter, area.adjusted(0, painter.fontMetrics().height() + 2, 0, 0), area)
-        painter.restore()
-
-    def _draw_corners(self, painter: QPainter, top: QRect, bottom: QRect) -> None:
-        """Four corner blocks; in a narrow view a right block that would overlap the left one moves aside
-        (down at the top, up at the bottom) instead of printing over it."""
-        left, right = Qt.AlignmentFlag.AlignLeft, Qt.AlignmentFlag.AlignRight
-        texts = {corner: "\n".join(line for line in self.corner_text.get(corner, []) if line) for corner in CORNERS}
-        metrics = painter.fontMetrics()
-        for area, vertical, side in ((top, Qt.AlignmentFlag.AlignTop, 1), (bottom, Qt.AlignmentFlag.AlignBottom, -1)):
-            names = ("top_left", "top_right") if side == 1 else ("bottom_left", "bottom_right")
-            left_text, right_text = texts[names[0]], texts[names[1]]
-            left_box = metrics.boundingRect(area, left | vertical, left_text) if left_text else QRect()
-            right_box = metrics.boundingRect(area, right | vertical, right_text) if right_text else QRect()
-            right_area = QRect(area)
-            if left_text and right_text and left_box.intersects(right_box.adjusted(-12, 0, 0, 0)):
-                if side == 1:
-                    right_area.setTop(left_box.bottom() + 1)
-                else:
-                    right_area.setBottom(left_box.top() - 1)
-            colour = QColor("#e8ecef")
-            if left_text:
-                self._shadowed(painter, area, left | vertical, [left_text], colour)
-            if right_text:
-                self._shadowed(painter, right_area, right | vertical, [right_text], colour)
-
-    @staticmethod
-    def _shadowed(painter: QPainter, area, flags, lines: list[str], colour: QColor) -> None:
-        # A 1-pixel dark shadow keeps text readable over bright lung fields and over the heatmap.
-        text = "\n".join(lines)
-        painter.setPen(QColor(0, 0, 0, 200))
-        painter.drawText(area.translated(1, 1), flags, text)
-        painter.setPen(colour)
-        painter.drawText(area, flags, text)
-
-
-class ViewGroup:
-    """Zoom or pan one view and the others follow."""
-
-    def __init__(self, views: list[ImageView]):
-        self.views = views
-        self.active = views[0]
-        self._following = False
-        for view in views:
-            view.viewChanged.connect(lambda v=view: self.follow(v))
-            view.activated.connect(lambda v=view: setattr(self, "active", v))
-
-    def follow(self, leader: ImageView) -> None:
-        if self._following:
-            return
-        self._following = True
-        try:
-            state = leader.state()
-            for view in self.views:
-                if view is not leader and view.has_image():
-                    view.apply_state(state)
-        finally:
-            self._following = False
-
-    def _leader(self) -> ImageView:
-        visible = [v for v in self.views if v.isVisible() and v.has_image()]
-        return self.active if self.active in visible else (visible[0] if visible else self.active)
-
-    def zoom_by(self, factor: float) -> None:
-        leader = self._leader()
-        leader.zoom_by(factor)
-        self.follow(leader)
-
-    def fit(self) -> None:
-        for view in self.views:
-            view.fit()
-
-    def actual_size(self) -> None:
-        leader = self._leader()
-        leader.actual_size()
-        self.follow(leader)
-
-    def zoom_percent(self) -> int:
-        return int(round(self._leader().zoom * 100)) if self._leader().has_image() else 100
-
-
-def window_after_drag(center: float, width: float, dx: float, dy: float, span: float) -> tuple[float, float]:
-    """New (centre, width) after a right-drag: right widens, down raises the centre.
-
-    One pixel moves by span/512 (span = the image's value range), so a drag across a view covers about a
-    full range whatever the bit depth.
-    """
-    step = max(span, 1.0) / 512
-    return center + dy * step, max(1.0, width + dx * step)
+        view_painting.paint_foreground(self, painter)
