@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from viewer.errors import SessionError
+from viewer.errors import ExportError, SessionError
+from viewer.export.atomic import atomic_write
 
 from .prediction_cache import content_sha256
 from .review import SUFFIX, Entry, ReviewSession, SchemaError, now
@@ -172,22 +172,12 @@ def relative_path(path: str, folder: Path) -> str | None:
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    """`data` into `path` all or nothing: temporary file beside it, fsync, rename; then fsync the folder so
-    the rename itself survives a power cut."""
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    """`data` into `path` all or nothing, durably (viewer.export.atomic: temporary file beside it, fsync, rename,
+    fsync of the folder so the rename itself survives a power cut)."""
     try:
-        with open(temporary, "xb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except OSError as error:
-        _remove(temporary)
-        raise SessionError(f"cannot save {path}: {error.strerror or error}") from error
-    except BaseException:
-        _remove(temporary)
-        raise
-    _sync_folder(path.parent)
+        atomic_write(path, lambda temporary: temporary.write_bytes(data), overwrite=True, durable=True)
+    except ExportError as error:
+        raise SessionError(str(error).replace("cannot write", "cannot save", 1)) from error
 
 
 def missing_entries(session: ReviewSession, base: Path) -> list[Entry]:
@@ -332,23 +322,3 @@ def _size(path: Path) -> int | None:
         return path.stat().st_size
     except OSError:
         return None
-
-
-def _remove(path: Path) -> None:
-    try:
-        path.unlink(missing_ok=True)
-    except OSError:
-        pass  # the folder refused the write; it refuses the clean-up too
-
-
-def _sync_folder(folder: Path) -> None:
-    try:
-        descriptor = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return  # not possible on this platform or file system; the file itself is synced
-    try:
-        os.fsync(descriptor)
-    except OSError:
-        pass
-    finally:
-        os.close(descriptor)

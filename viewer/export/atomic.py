@@ -12,11 +12,14 @@ from typing import Literal
 from viewer.errors import ExportError
 
 
-def atomic_write(path: str | os.PathLike[str], write_fn: Callable[[Path], object], overwrite: bool = False) -> Path:
+def atomic_write(path: str | os.PathLike[str], write_fn: Callable[[Path], object], overwrite: bool = False,
+                 durable: bool = False) -> Path:
     """Call `write_fn(temporary_path)` and move the result to `path`.
 
     The temporary file is in the same folder (so the rename is atomic) and is removed whatever goes wrong.
     OSErrors (read-only folder, disk full, ...) become an ExportError naming the file and the reason.
+    `durable`: the file is fsynced before the rename and the folder after it, so a power cut leaves the old file
+    or the new one (a review session's record), at the cost of a disk flush.
     """
     path = Path(path)
     if path.exists() and not overwrite:
@@ -28,6 +31,8 @@ def atomic_write(path: str | os.PathLike[str], write_fn: Callable[[Path], object
         # Created by hand rather than with mkstemp so the final file gets the usual umask permissions, not 0600.
         os.close(os.open(temporary, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
         write_fn(temporary)
+        if durable:
+            _sync(temporary, os.O_RDWR)
         os.replace(temporary, path)
     except OSError as error:
         _remove(temporary)
@@ -35,7 +40,20 @@ def atomic_write(path: str | os.PathLike[str], write_fn: Callable[[Path], object
     except BaseException:
         _remove(temporary)
         raise
+    if durable:
+        try:
+            _sync(path.parent, os.O_RDONLY)  # the rename itself
+        except OSError:
+            pass  # not possible on this platform or file system; the file itself is synced
     return path
+
+
+def _sync(path: Path, mode: int) -> None:
+    descriptor = os.open(path, mode)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def _remove(path: Path) -> None:
