@@ -18,6 +18,8 @@ from viewer.export.explanation import OverlayStyle
 from viewer.io import DisplayImage, Window
 
 from .events import HasEvents, field
+from .measure import Measurement
+from .orientation import Orientation
 from .requests import ExplainKey, ExplainSettings, Explanation, ModelInfo
 
 Box = tuple[int, int, int, int]  # x, y, width, height in image pixels
@@ -49,6 +51,8 @@ class ViewerState(HasEvents):
     trust_report = field[dict[str, Any] | None](None)  # the check of the explanation on screen
     box = field[Box | None](None)  # the user's pointing box
     anonymous = field(False)  # display anonymisation: no names, dates or file names on screen
+    orientation = field(Orientation())  # flips and quarter turns of every panel and export
+    measurements = field[tuple[Measurement, ...]](())  # rulers and CTRs on the image shown, in its pixel grid
 
     def __init__(self) -> None:
         super().__init__()
@@ -64,6 +68,8 @@ class ViewerState(HasEvents):
         self.explanation = None
         self.trust_report = None
         self.box = None
+        self.measurements = ()  # kept per image while it is shown
+        self.orientation = Orientation()  # the next film is seen as stored
         self.__dict__["window"] = None if image.is_color else image.default_window  # announced with the image
         self.__dict__["inverted"] = False
         self.__dict__["base"] = model_input  # the default window, not inverted: what the model gets
