@@ -5,11 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pydicom
 import pytest
+from conftest import write_dicom
 
 from viewer.app.measure import Measurement, horizontal, length, spacing
 from viewer.io import open_image
-
-from conftest import write_dicom
 
 FIXTURES = "/work/shared/fixtures/dicom"
 

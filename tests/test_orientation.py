@@ -5,11 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pydicom
 import pytest
+from conftest import write_dicom
 
 from viewer.app.orientation import Orientation, edge_labels, opposite, patient_directions
 from viewer.app.state import ViewerState
-
-from conftest import write_dicom
 
 FIXTURES = "/work/shared/fixtures/dicom"
 IMAGE = np.arange(6).reshape(2, 3)  # 2 rows, 3 columns: [[0 1 2], [3 4 5]]
@@ -52,7 +51,7 @@ def test_the_corner_note():
 def test_points_follow_their_pixel(steps):
     o = Orientation()
     for step in steps:
-        o = {"h": o.flipped_h, "v": o.flipped_v, "r": o.rotated, "l": lambda: o.rotated(False)}[step]()
+        o = o.flipped_h() if step == "h" else o.flipped_v() if step == "v" else o.rotated(step == "r")
     image = np.zeros((4, 7), int)
     image[1, 5] = 1
     shown = o.apply(image)
