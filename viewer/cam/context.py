@@ -52,6 +52,13 @@ class CamContext:
         pair: tuple[np.ndarray, np.ndarray] = self._cache["gradients"]
         return pair
 
+    def preset_gradients(self, activations: np.ndarray, gradients: np.ndarray, probs: np.ndarray) -> None:
+        """This call's gradients pass, already run for several targets at once (viewer.cam.multi): the method
+        reads them through gradients() as if it had run the pass itself."""
+        self._set_probs(probs[None])
+        self._cache["gradients"] = (activations, gradients)
+        self._cache.setdefault("activations", activations)
+
     def activations(self) -> np.ndarray:
         """Target-layer activations (h, w, k) (forward pass only); fixes the target."""
         if "activations" not in self._cache:

@@ -153,6 +153,14 @@ class CamEngine:
                          reporter=reporter)
         with self._lock:
             feature = np.asarray(module.compute(ctx), np.float32)
+        return self.finish(ctx, feature, display, name, start, t_pre, reporter)
+
+    def finish(self, ctx: CamContext, feature: np.ndarray, display: np.ndarray, name: str, start: float,
+               t_pre: float, reporter: Reporter = QUIET) -> CamResult:
+        """A method's raw map → the CamResult: refused if NaN/inf, normalised, resized to `display`
+        (viewer.cam.multi makes several maps from one pass and finishes each here, as explain() does)."""
+        info = get_method(name).INFO
+        layer_name = ctx.layer
         if not np.isfinite(feature).all():
             raise CamError(f"the {name} map is NaN/inf for this image: the model's activations or gradients "
                            f"overflow at layer {layer_name or 'input'!r}")

@@ -79,6 +79,27 @@ def build_gradients(engine: CamEngine, key: Key) -> Any:
     return gradients
 
 
+def build_multi_gradients(engine: CamEngine, key: Key) -> Any:
+    """(activation (1, h, w, k), d logit_i / d activation for each requested unit i (n, h, w, k), probabilities)
+    at layer key[1]: one forward pass, the n backward passes vectorised by the tape's jacobian (parallel-for)."""
+    import tensorflow as tf
+
+    target, _ = engine.target_layer(key[1])
+
+    @tf.function(input_signature=[signature(engine), tf.TensorSpec((None,), tf.int32)], autograph=False)  # type: ignore[untyped-decorator]
+    def multi_gradients(x: Any, units: Any) -> Any:
+        engine.trace_counts[key] += 1
+        with tf.GradientTape() as tape:
+            activation, logits, probs = hooked_call(engine, x, target, tape)
+            scores = tf.gather(logits[0], units)
+        grads = tape.jacobian(scores, activation)  # (n, 1, h, w, k)
+        if grads is None:
+            raise CamError(f"the score does not depend on layer {target.name!r}")
+        return activation, grads[:, 0], probs
+
+    return multi_gradients
+
+
 def build_forward(engine: CamEngine, key: Key) -> Any:
     """(activation, probabilities) at layer key[1], no gradients."""
     import tensorflow as tf
@@ -125,6 +146,7 @@ def build_predict(engine: CamEngine, key: Key) -> Any:
 
 PASSES: dict[str, Builder] = {
     "gradients": build_gradients,
+    "multi_gradients": build_multi_gradients,
     "forward": build_forward,
     "guided": build_guided,
     "predict": build_predict,

@@ -1,0 +1,120 @@
+"""Every finding at once (issue 16, parts 1 and 7): one batched pass, one map per finding above its decision
+threshold, drawn as labelled contours in colour-blind-safe colours; the CLI's --all-findings."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+keras = pytest.importorskip("keras")
+layers = keras.layers
+
+from viewer.cam import CamEngine  # noqa: E402
+from viewer.cam.multi import SHARED_PASS, above_threshold, explain_findings  # noqa: E402
+from viewer.model import load_model  # noqa: E402
+from viewer.render.findings import OKABE_ITO, draw_findings, finding_colour  # noqa: E402
+
+CHEXNET_LABELS = ["Atelectasis", "Cardiomegaly", "Effusion", "Infiltration", "Mass", "Nodule", "Pneumonia",
+                  "Pneumothorax", "Consolidation", "Edema", "Emphysema", "Fibrosis", "Pleural_Thickening", "Hernia"]
+
+
+@pytest.fixture(scope="module")
+def chexnet_shaped(tmp_path_factory):
+    """A CheXNet-shaped model (14 sigmoid labels, a conv trunk, global pooling) with sidecar thresholds: 0 for
+    every other label (always a finding), 1 for the rest (never one), so the findings are known."""
+    folder = tmp_path_factory.mktemp("chexnet_shaped")
+    keras.utils.set_random_seed(7)
+    inputs = keras.Input((64, 64, 1))
+    x = layers.Conv2D(8, 3, activation="relu", name="c1")(inputs)
+    x = layers.MaxPooling2D()(x)
+    x = layers.Conv2D(16, 3, activation="relu", name="c2")(x)
+    x = layers.GlobalAveragePooling2D()(x)
+    keras.Model(inputs, layers.Dense(14, activation="sigmoid", name="out")(x)).save(folder / "chexnet.keras")
+    thresholds = {label: 0.0 if i % 2 == 0 else 1.0 for i, label in enumerate(CHEXNET_LABELS)}
+    (folder / "chexnet.keras.json").write_text(json.dumps({"labels": CHEXNET_LABELS, "thresholds": thresholds,
+                                                           "layer": "c2", "input_size": [64, 64]}))
+    return CamEngine(load_model(folder / "chexnet.keras"))
+
+
+@pytest.fixture(scope="module")
+def display():
+    return np.random.default_rng(3).integers(0, 256, (90, 80), dtype=np.uint8)
+
+
+@pytest.mark.parametrize("method", SHARED_PASS)
+def test_batched_findings_equal_one_call_per_finding(chexnet_shaped, display, method):
+    engine = chexnet_shaped
+    found = explain_findings(engine, display, method)
+    assert found.shared_pass
+    assert [f.target.name for f in found.findings] == sorted(
+        CHEXNET_LABELS[::2], key=lambda name: -found.predictions[CHEXNET_LABELS.index(name)]["score"])
+    for finding in found.findings:
+        single = engine.explain(display, method=method, target=finding.target.name)
+        assert single.target == finding.target
+        np.testing.assert_allclose(finding.result.cam, single.cam, atol=1e-5)
+        assert finding.score == pytest.approx(single.predictions[finding.target.unit]["score"], abs=1e-6)
+        assert finding.threshold == 0.0
+
+
+def test_one_trace_for_any_number_of_findings(chexnet_shaped, display):
+    engine = chexnet_shaped
+    scores = [p["score"] for p in engine.predict(display)]
+    explain_findings(engine, display)
+    explain_findings(engine, display, scores=scores)  # only the 7 findings' logits: same signature
+    explain_findings(engine, np.zeros((64, 64), np.uint8))
+    assert engine.trace_counts[("multi_gradients", "c2")] == 1
+
+
+def test_methods_without_a_shared_pass_fall_back_to_one_call_per_finding(chexnet_shaped, display):
+    engine = chexnet_shaped
+    found = explain_findings(engine, display, "eigencam")
+    assert not found.shared_pass and len(found.findings) == 7
+    single = engine.explain(display, method="eigencam", target=found.findings[0].target.name)
+    np.testing.assert_array_equal(found.findings[0].result.cam, single.cam)
+
+
+def test_no_finding_above_its_threshold_gives_no_map(tmp_path, display):
+    keras.utils.set_random_seed(1)
+    inputs = keras.Input((32, 32, 1))
+    x = layers.Conv2D(4, 3, activation="relu", name="c")(inputs)
+    keras.Model(inputs, layers.Dense(2, activation="sigmoid")(layers.GlobalAveragePooling2D()(x))).save(
+        tmp_path / "m.keras")
+    (tmp_path / "m.keras.json").write_text(json.dumps({"labels": ["a", "b"], "thresholds": {"a": 1.0, "b": 1.0}}))
+    engine = CamEngine(load_model(tmp_path / "m.keras"))
+    assert explain_findings(engine, display).findings == ()
+    assert above_threshold(engine.model, np.array([0.99, 0.2])) == []
+
+
+# ---- drawing ----
+
+def _disc(shape, centre, radius):
+    yy, xx = np.mgrid[:shape[0], :shape[1]]
+    return np.clip(1.0 - np.hypot(yy - centre[0], xx - centre[1]) / radius, 0, 1).astype(np.float32)
+
+
+def test_each_finding_is_a_contour_in_its_own_okabe_ito_colour_with_a_legend():
+    base = np.full((400, 400), 128, np.uint8)
+    items = [("Effusion", 0.91, _disc(base.shape, (100, 100), 60)), ("Nodule", 0.62, _disc(base.shape, (260, 300), 60))]
+    out = draw_findings(base, items, 0.5)
+    assert out.shape == (400, 400, 3) and out.dtype == np.uint8
+    for rank in range(2):
+        colour = np.array(finding_colour(rank))
+        hits = np.argwhere((out == colour).all(axis=2))
+        assert len(hits) > 50, rank
+    first = np.argwhere((out[:300] == np.array(finding_colour(0))).all(axis=2))  # above the legend
+    second = np.argwhere((out[:300] == np.array(finding_colour(1))).all(axis=2))
+    # each outline runs round its own region: its ring lies 30 px (CAM = 0.5) from its centre
+    assert np.median(np.hypot(*(first - [100, 100]).T)) == pytest.approx(30, abs=6)
+    assert np.median(np.hypot(*(second[second[:, 0] > 200] - [260, 300]).T)) == pytest.approx(30, abs=6)
+    legend = out[300:, :200]
+    assert (legend == np.array(finding_colour(0))).all(axis=2).any()  # the legend's swatches and text
+    assert (legend == np.array(finding_colour(1))).all(axis=2).any()
+    np.testing.assert_array_equal(base, 128)  # the original is not drawn on
+
+
+def test_palette_is_okabe_ito_without_black():
+    assert [rgb for _, rgb in OKABE_ITO] == [(230, 159, 0), (86, 180, 233), (0, 158, 115), (240, 228, 66),
+                                             (213, 94, 0), (204, 121, 167), (0, 114, 178)]
+    assert finding_colour(7) == finding_colour(0)
