@@ -60,3 +60,51 @@ def test_cardiothoracic_ratio(tmp_path):
     assert ctr.ratio() == pytest.approx(0.5)
     assert ctr.labels(grid) == ["Cardiac 50.0 mm", "Thoracic 100.0 mm  CTR 0.50"]
     assert ctr.labels(None)[-1] == "Thoracic 500 px (uncalibrated)  CTR 0.50"  # a ratio needs no spacing
+
+
+def _read(path):
+    from PIL import Image
+
+    return np.asarray(Image.open(path).convert("RGB"))
+
+
+def _export(tmp_path, orientation, measurements):
+    from viewer.app.export_view import panel_view
+    from viewer.cam.base import CamResult, Target
+    from viewer.export import write_explanation
+    from viewer.export.explanation import OverlayStyle
+
+    image = open_image(write_dicom(tmp_path / "e.dcm", np.full((200, 300), 60, np.uint8), PixelSpacing=[0.5, 0.5]))
+    cam = np.zeros((200, 300), np.float32)
+    cam[:50, :80] = 1.0  # the map's hot corner: top left in the file's grid
+    result = CamResult(cam, cam, [{"index": 0, "name": "finding", "score": 0.9}], Target(0, "finding"), "conv",
+                       "gradcam", "cpu", {})
+    view = panel_view(image, orientation, measurements)
+    return write_explanation(tmp_path, "e", image, image.render(), result, "test model", OverlayStyle(),
+                             panels=("original", "heatmap"), captioned=(), cam_array=True, sidecar=False, view=view)
+
+
+def test_exports_are_turned_as_on_screen_and_carry_the_measurements(tmp_path):
+    from viewer.app.orientation import Orientation
+    from viewer.render.annotate import COLOUR
+
+    ruler = Measurement("ruler", ((20, 150, 220, 150),))  # 100 mm at 0.5 mm a pixel
+    original, heatmap, cam = _export(tmp_path, Orientation().rotated(), (ruler,))
+    shown = _read(original)
+    assert shown.shape[:2] == (300, 200)  # turned a quarter: 300 rows, 200 columns
+    # The ruler across row 150 of the file is down column 200 - 150 = 50 on the clockwise-turned image.
+    column = shown[40:200, 50]
+    assert (np.abs(column.astype(int) - COLOUR).sum(axis=1) < 60).sum() > 100
+    assert (np.load(cam) == 0).sum() > 0 and np.load(cam).shape == (200, 300)  # the array stays in the file's grid
+    assert np.load(cam)[:50, :80].min() == 1.0
+    map_panel = _read(heatmap)  # the hot corner turned to the top right
+    assert map_panel.shape[0] >= 300  # with the caption bar below
+    assert abs(int(map_panel[10, 190].sum()) - int(map_panel[10, 10].sum())) > 100
+
+
+def test_an_unturned_unmeasured_export_is_untouched(tmp_path):
+    from viewer.app.export_view import panel_view
+    from viewer.app.orientation import Orientation
+
+    image = open_image(write_dicom(tmp_path / "u.dcm", np.zeros((20, 30), np.uint8)))
+    assert panel_view(image, Orientation(), ()) is None

@@ -65,6 +65,7 @@ class ExportItem:
     index: int  # 1-based position in the export, used for anonymous names
     numbered: bool  # several images: names carry the index
     expects: dict[str, Any] | None = None  # the model's sidecar 'expects': the record says why it is out of domain
+    view: Callable[[np.ndarray], np.ndarray] | None = None  # export_view.panel_view: as turned on screen, measured
 
 
 def planned_files(options: ExportOptions, source: Path, frame: int, index: int, numbered: bool) -> list[Path]:
@@ -87,7 +88,7 @@ def write_item(item: ExportItem, options: ExportOptions, style: OverlayStyle, sc
         options.folder, stem, item.image, item.base, item.explanation, item.model, style, panels=options.panels,
         fmt=options.format, captioned=options.panels if options.caption else (), sidecar=options.sidecar,
         anonymize=options.anonymize, overwrite=overwrite, scale=scale, instance_number=item.index,
-        out_of_domain=image_out_of_domain(item.image, item.expects))
+        out_of_domain=image_out_of_domain(item.image, item.expects), view=item.view)
     return written
 
 
@@ -130,6 +131,9 @@ class ExportPlan:
         assert explanation is not None and model is not None and image is not None and state.base is not None
         item = ExportItem(image=image, base=state.base, explanation=explanation.result, model=model.name, index=1,
                           numbered=False, expects=model.expects)
+        from .export_view import panel_view  # the screen's orientation and measurements go into the panels
+
+        item.view = panel_view(image, state.orientation, state.measurements)
 
         def single(_reporter: Reporter) -> list[Path]:
             return write_item(item, options, style, scale, overwrite)

@@ -126,7 +126,7 @@ def write_explanation(folder: Path, stem: str, image, base: np.ndarray, result, 
                       panels=("original", "heatmap", "overlay", "side_by_side"), fmt: str = "png",
                       captioned=("side_by_side",), dicom_panels=(), cam_array: bool = False, sidecar: bool = True,
                       anonymize: bool = False, overwrite: bool = False, scale: float = 1.0, instance_number: int = 1,
-                      session: AnonymizationSession | None = None, out_of_domain=()) -> list[Path]:
+                      session: AnonymizationSession | None = None, out_of_domain=(), view=None) -> list[Path]:
     """Write an explained image's files into `folder`: STEM_<panel>.<ext> (the side-by-side one is STEM_panels),
     STEM_<panel>_sc.dcm for `dicom_panels`, STEM_cam.npy, STEM.json; returns them in that order.
 
@@ -139,6 +139,8 @@ def write_explanation(folder: Path, stem: str, image, base: np.ndarray, result, 
                           sidecar=sidecar)
     stage = StagedSet(files, overwrite)  # refuses existing files before anything is written
     shown = render_panels(base, result.cam, style, scale)
+    if view is not None:  # viewer.app.export_view: turned as on screen, measurements burned in; the CAM array is not
+        shown = {name: view(pixels) for name, pixels in shown.items()}
     text = caption(result, style.threshold)
     header = header_text(image.metadata, anonymize=anonymize)
     # All or nothing: a full disk half-way leaves neither a partial set nor temporaries, so a rerun just works.
