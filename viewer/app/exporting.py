@@ -17,6 +17,7 @@ import numpy as np
 from viewer.export.explanation import FORMATS, PANELS, OverlayStyle
 from viewer.io import DisplayImage
 
+from .findings import overlay as all_findings_overlay
 from .jobs import Reporter
 
 if TYPE_CHECKING:
@@ -66,6 +67,7 @@ class ExportItem:
     numbered: bool  # several images: names carry the index
     expects: dict[str, Any] | None = None  # the model's sidecar 'expects': the record says why it is out of domain
     view: Callable[[np.ndarray], np.ndarray] | None = None  # export_view.panel_view: as turned on screen, measured
+    overlay: np.ndarray | None = None  # the overlay panel as on screen when it is not the one map's (All findings)
 
 
 def planned_files(options: ExportOptions, source: Path, frame: int, index: int, numbered: bool) -> list[Path]:
@@ -88,7 +90,7 @@ def write_item(item: ExportItem, options: ExportOptions, style: OverlayStyle, sc
         options.folder, stem, item.image, item.base, item.explanation, item.model, style, panels=options.panels,
         fmt=options.format, captioned=options.panels if options.caption else (), sidecar=options.sidecar,
         anonymize=options.anonymize, overwrite=overwrite, scale=scale, instance_number=item.index,
-        out_of_domain=image_out_of_domain(item.image, item.expects), view=item.view)
+        out_of_domain=image_out_of_domain(item.image, item.expects), view=item.view, overlay_image=item.overlay)
     return written
 
 
@@ -134,6 +136,7 @@ class ExportPlan:
         from .export_view import panel_view  # the screen's orientation and measurements go into the panels
 
         item.view = panel_view(image, state.orientation, state.measurements)
+        item.overlay = all_findings_overlay(state)  # None unless All findings is on and its maps are in
 
         def single(_reporter: Reporter) -> list[Path]:
             return write_item(item, options, style, scale, overwrite)
@@ -142,4 +145,3 @@ class ExportPlan:
 
 def describe(written: list[Path]) -> str:
     return f"Exported {len(written)} file(s) to {written[0].parent}" if written else "Nothing exported"
-

@@ -18,6 +18,7 @@ from viewer.export.explanation import OverlayStyle
 from viewer.io import DisplayImage, Window
 
 from .events import HasEvents, field
+from .findings import ShownFindings
 from .measure import Measurement
 from .orientation import Orientation
 from .requests import ExplainKey, ExplainSettings, Explanation, ModelInfo
@@ -51,6 +52,8 @@ class ViewerState(HasEvents):
     trust_report = field[dict[str, Any] | None](None)  # the check of the explanation on screen
     box = field[Box | None](None)  # the user's pointing box
     anonymous = field(False)  # display anonymisation: no names, dates or file names on screen
+    all_findings = field(False)  # the overlay shows every finding above its decision threshold (viewer.app.findings)
+    findings = field[ShownFindings | None](None)  # their maps, with the key of the explanation they go with
     orientation = field(Orientation())  # flips and quarter turns of every panel and export
     measurements = field[tuple[Measurement, ...]](())  # rulers and CTRs on the image shown, in its pixel grid
 

@@ -126,7 +126,8 @@ def write_explanation(folder: Path, stem: str, image, base: np.ndarray, result, 
                       panels=("original", "heatmap", "overlay", "side_by_side"), fmt: str = "png",
                       captioned=("side_by_side",), dicom_panels=(), cam_array: bool = False, sidecar: bool = True,
                       anonymize: bool = False, overwrite: bool = False, scale: float = 1.0, instance_number: int = 1,
-                      session: AnonymizationSession | None = None, out_of_domain=(), view=None) -> list[Path]:
+                      session: AnonymizationSession | None = None, out_of_domain=(),
+                      overlay_image: np.ndarray | None = None, view=None) -> list[Path]:
     """Write an explained image's files into `folder`: STEM_<panel>.<ext> (the side-by-side one is STEM_panels),
     STEM_<panel>_sc.dcm for `dicom_panels`, STEM_cam.npy, STEM.json; returns them in that order.
 
@@ -139,6 +140,8 @@ def write_explanation(folder: Path, stem: str, image, base: np.ndarray, result, 
                           sidecar=sidecar)
     stage = StagedSet(files, overwrite)  # refuses existing files before anything is written
     shown = render_panels(base, result.cam, style, scale)
+    if overlay_image is not None:  # the overlay as drawn for the screen (All findings), at the base's size
+        shown["overlay"] = scale_image(overlay_image, scale) if abs(scale - 1.0) > 1e-3 else overlay_image
     if view is not None:  # viewer.app.export_view: turned as on screen, measurements burned in; the CAM array is not
         shown = {name: view(pixels) for name, pixels in shown.items()}
     text = caption(result, style.threshold)
@@ -170,4 +173,3 @@ def write_explanation(folder: Path, stem: str, image, base: np.ndarray, result, 
             write_sidecar(stage.path(files[-1]), record(image, result, model, style, files, out_of_domain),
                           anonymize=anonymize)
     return files
-

@@ -15,12 +15,14 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QMainWindow
 
 from viewer.app import ExplainRequest, ExplainSettings, Explanation, ViewerState
+from viewer.app.findings import overlay as all_findings_overlay
 from viewer.app.session import ModelSession, draw
 from viewer.export.explanation import method_title
 from viewer.io import DisplayImage
 from viewer.render import OverlayRenderer, heatmap
 
 from .controls import ControlPanel
+from .findings_controller import FindingsController
 from .jobs import QtJobs
 from .views import ImageView
 
@@ -34,6 +36,7 @@ class ExplainController(QObject):
         self.window, self.state, self.jobs, self.session = window, state, jobs, session
         self.controls, self.heatmap, self.overlay, self.report = controls, views["heatmap"], views["overlay"], report
         self.renderer: OverlayRenderer | None = None  # over the state's base, reused for every slider move
+        self.findings = FindingsController(window, state, jobs, session, report)  # All findings (G)
         self.last_overlay_ms = 0.0
         controls.explainRequested.connect(lambda: self.request(force=True))
         controls.explainSettingsChanged.connect(self._on_settings)
@@ -44,6 +47,8 @@ class ExplainController(QObject):
         state.connect("model", self._on_model)
         state.connect("style", self._on_style)
         state.connect("base", self._on_base)
+        for name in ("all_findings", "findings"):  # All findings drawn in place of the one map, or no longer
+            state.connect(name, lambda _value: self._refresh_overlay())
         state.connect("explanation", lambda explanation: None if explanation else setattr(self, "renderer", None))
         self.sync()
 
@@ -165,6 +170,10 @@ class ExplainController(QObject):
         return True
 
     def _refresh_overlay(self) -> None:
+        every = all_findings_overlay(self.state)  # All findings on, and its maps in for this explanation
+        if every is not None:
+            self.overlay.set_pixels(every)
+            return
         if self.renderer is None:
             return
         start = time.perf_counter()

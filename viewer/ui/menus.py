@@ -92,6 +92,8 @@ class Menus:
         self._add(explain, "Less O&pacity", lambda: controls.nudge(opacity=-10), ",")
         self._add(explain, "Con&tour", controls.contour.toggle, "C")
         self._add(explain, "&Auto-explain on Change", controls.auto_explain.toggle, "A")
+        self.all_findings = self._add(explain, "All &Findings", w.explaining.findings.toggle, "G", checkable=True,
+                                      tip="Every finding above its decision threshold as a labelled contour")
         explain.addSeparator()
         self._add(explain, "Check This &Map (Trust)", w.trust.check, "Ctrl+T")
         self._add(explain, "Compare All Me&thods…", w.trust.compare, "Ctrl+Shift+M")

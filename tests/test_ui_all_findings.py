@@ -1,0 +1,90 @@
+"""All findings in the viewer (issue 16, part 1): G draws every finding above its decision threshold on the
+overlay panel, sliders redraw it without the model, the single-finding overlay is unchanged, and export writes
+what is on screen."""
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from PIL import Image  # noqa: E402
+from PySide6.QtCore import QSettings  # noqa: E402
+
+from viewer.assets import resource_path  # noqa: E402
+from viewer.model import default_model_path  # noqa: E402
+from viewer.render.findings import finding_colour  # noqa: E402
+from viewer.ui.export_dialog import ExportOptions  # noqa: E402
+from viewer.ui.main_window import MainWindow  # noqa: E402
+from viewer.ui.settings import Settings  # noqa: E402
+
+STUDY = resource_path("demo", "demo_cr_nodule.dcm")
+TIMEOUT_MS = 120_000
+
+
+def pixels(view) -> np.ndarray:
+    image = view.qimage().convertToFormat(view.qimage().Format.Format_RGB888)
+    array = np.frombuffer(image.constBits(), np.uint8).reshape(image.height(), image.bytesPerLine())
+    return array[:, : image.width() * 3].reshape(image.height(), image.width(), 3).copy()
+
+
+def has_colour(image: np.ndarray, rank: int) -> bool:
+    return bool((image == np.array(finding_colour(rank), np.uint8)).all(axis=2).sum() > 100)
+
+
+@pytest.fixture
+def window(qtbot, tmp_path):
+    win = MainWindow(Settings(QSettings(str(tmp_path / "radcam.ini"), QSettings.Format.IniFormat)))
+    win.headless = True
+    qtbot.addWidget(win)
+    win.resize(1400, 800)
+    win.show()
+    with qtbot.waitSignal(win.explanationShown, timeout=TIMEOUT_MS):
+        win.load_model(default_model_path())
+        win.open_paths([STUDY])
+    qtbot.waitUntil(lambda: not win.model_thread.busy(), timeout=TIMEOUT_MS)
+    yield win
+    win.shutdown()
+
+
+def test_g_draws_every_finding_and_off_restores_the_single_map(qtbot, window):
+    state, overlay = window.state, window.views["overlay"]
+    single = pixels(overlay)
+    action = window.menus.all_findings
+    assert action.isCheckable() and [s.toString() for s in action.shortcuts()] == ["G"]
+    action.trigger()
+    assert state.all_findings and action.isChecked()
+    qtbot.waitUntil(lambda: state.findings is not None, timeout=TIMEOUT_MS)
+    found = state.findings.findings
+    assert [f.target.name for f in found.findings] == ["consolidation", "nodule"]  # both above 0.5 on this study
+    assert found.shared_pass  # Grad-CAM: one batched pass
+    every = pixels(overlay)
+    assert has_colour(every, 0) and has_colour(every, 1)
+    assert not has_colour(single, 0) and not has_colour(single, 1)
+    action.trigger()
+    assert not state.all_findings
+    np.testing.assert_array_equal(pixels(overlay), single)
+
+
+def test_the_cam_threshold_redraws_the_findings_without_a_model_job(qtbot, window):
+    window.menus.all_findings.trigger()
+    qtbot.waitUntil(lambda: window.state.findings is not None, timeout=TIMEOUT_MS)
+    before, shown = pixels(window.views["overlay"]), window.state.findings
+    window.controls.nudge(threshold=20)
+    after = pixels(window.views["overlay"])  # redrawn at once, on this thread
+    assert not np.array_equal(before, after) and has_colour(after, 0)
+    assert not window.model_thread.busy() and window.state.findings is shown  # no new maps asked for
+
+
+def test_export_writes_the_all_findings_overlay(qtbot, window, tmp_path):
+    window.menus.all_findings.trigger()
+    qtbot.waitUntil(lambda: window.state.findings is not None, timeout=TIMEOUT_MS)
+    out = tmp_path / "out"
+    out.mkdir()
+    options = ExportOptions(panels=["overlay", "side_by_side"], format="png", folder=out)
+    with qtbot.waitSignal(window.io_thread.finished, timeout=TIMEOUT_MS):
+        window.exporting.export(options)
+    overlay = np.asarray(Image.open(out / "demo_cr_nodule_overlay.png").convert("RGB"))
+    panels = np.asarray(Image.open(out / "demo_cr_nodule_panels.png").convert("RGB"))
+    for image in (overlay, panels):
+        assert has_colour(image, 0) and has_colour(image, 1)

@@ -1,0 +1,52 @@
+"""All findings (G): every finding above its decision threshold as a labelled contour on the overlay panel.
+
+The maps are asked of the model thread (job kind 'findings', viewer.app.findings.job) whenever the mode is on and
+a new explanation is on screen; the explain controller draws them in place of the one map
+(viewer.app.findings.overlay), so sliders, window/level and export follow the same rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import QObject
+from PySide6.QtWidgets import QMainWindow
+
+from viewer.app import ViewerState, findings as all_findings
+from viewer.app.session import ModelSession
+
+from .jobs import QtJobs
+
+
+class FindingsController(QObject):
+    def __init__(self, window: QMainWindow, state: ViewerState, jobs: QtJobs, session: ModelSession,
+                 report: Callable[[str], None]):
+        super().__init__(window)
+        self.window, self.state, self.jobs, self.session, self.report = window, state, jobs, session, report
+        state.connect("all_findings", lambda _on: self.request())
+        state.connect("explanation", lambda _explanation: self.request())
+
+    def toggle(self, on: bool) -> None:
+        self.state.all_findings = bool(on)
+
+    def request(self) -> int | None:
+        """Ask for the findings of the explanation on screen, unless they are in or the mode is off."""
+        state = self.state
+        explanation = state.showing()
+        if not state.all_findings or explanation is None or state.model_input is None:
+            return None
+        if state.findings is not None and state.findings.key == explanation.key:
+            return None
+        scores = [row["score"] for row in explanation.result.predictions] or None
+        self.window.statusBar().showMessage("Explaining every finding…", 3000)
+        job = all_findings.job(self.session, explanation.key, state.model_input, scores)
+        return self.jobs.model.submit(job, self._done, self.report, kind="findings", replace=True)
+
+    def _done(self, shown: all_findings.ShownFindings) -> None:
+        if not self.state.on_screen(shown.key):  # another image or setting since: a newer request follows
+            return
+        self.state.findings = shown
+        found = shown.findings
+        names = ", ".join(f"{f.target.name} {f.score:.2f}" for f in found.findings) or "none above its threshold"
+        how = "one pass" if found.shared_pass else f"{len(found.findings)} passes"
+        self.window.statusBar().showMessage(f"All findings ({how}): {names}", 8000)
