@@ -4,13 +4,17 @@ threshold, drawn as labelled contours in colour-blind-safe colours; the CLI's --
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import run_cli
+from PIL import Image
 
 keras = pytest.importorskip("keras")
 layers = keras.layers
 
+from viewer.assets import resource_path  # noqa: E402
 from viewer.cam import CamEngine  # noqa: E402
 from viewer.cam.multi import SHARED_PASS, above_threshold, explain_findings  # noqa: E402
 from viewer.model import load_model  # noqa: E402
@@ -118,3 +122,37 @@ def test_palette_is_okabe_ito_without_black():
     assert [rgb for _, rgb in OKABE_ITO] == [(230, 159, 0), (86, 180, 233), (0, 158, 115), (240, 228, 66),
                                              (213, 94, 0), (204, 121, 167), (0, 114, 178)]
     assert finding_colour(7) == finding_colour(0)
+
+
+# ---- radcam-cli explain --all-findings ----
+
+def test_cli_all_findings_writes_the_findings_overlay(capsys, tmp_path):
+    code, out, err = run_cli(capsys, "explain", "--demo", "--all-findings", "--out", str(tmp_path))
+    assert code == 0, err
+    lines = [json.loads(line) for line in out.splitlines()]
+    by_name = {Path(line["image"]).name: line for line in lines}
+    both = by_name["demo_cr_nodule.dcm"]
+    assert [f["name"] for f in both["findings"]] == ["consolidation", "nodule"]
+    assert all(f["score"] >= f["decision_threshold"] == 0.5 for f in both["findings"])
+    assert str(tmp_path / "demo_cr_nodule_findings.png") in both["outputs"]
+    drawn = np.asarray(Image.open(tmp_path / "demo_cr_nodule_findings.png").convert("RGB"))
+    for rank in range(2):
+        assert (drawn == np.array(finding_colour(rank))).all(axis=2).sum() > 100
+    assert [f["name"] for f in by_name["demo_nodule.png"]["findings"]] == ["nodule"]
+
+
+def default_demo():
+    return resource_path("demo", "demo_nodule.png")
+
+
+def test_cli_all_findings_refuses_an_existing_file_before_writing_anything(capsys, tmp_path):
+    (tmp_path / "demo_nodule_findings.png").write_bytes(b"kept")
+    code, _out, err = run_cli(capsys, "explain", str(default_demo()), "--all-findings", "--out", str(tmp_path))
+    assert code == 2 and err.count("\n") == 1 and "demo_nodule_findings.png" in err and "--overwrite" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["demo_nodule_findings.png"]
+
+
+def test_cli_without_all_findings_writes_no_findings_file(capsys, tmp_path):
+    code, out, _err = run_cli(capsys, "explain", str(default_demo()), "--out", str(tmp_path))
+    assert code == 0 and "findings" not in json.loads(out.splitlines()[0])
+    assert not list(tmp_path.glob("*_findings.png"))

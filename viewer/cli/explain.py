@@ -12,6 +12,7 @@ from viewer.errors import RadcamError
 from viewer.export.names import printable
 
 from .domain import add_domain_option, check_domain
+from .findings import add_option as add_findings_option, findings_output
 from .model_options import Failures, Progress, add_model_options, load_model
 from .naming import Names, add_key_file_option, check_key_file
 from .paths import add_input, expand, input_paths, non_negative_int, positive_int, unit_interval
@@ -33,6 +34,7 @@ def register(sub) -> None:
     cam.add_argument("--batch-size", type=positive_int, metavar="N",
                      help="masked images per Score-CAM batch (default: sized to the memory)")
     cam.add_argument("--frame", type=non_negative_int, default=0, help="frame index (multi-frame files)")
+    add_findings_option(cam)
     look = parser.add_argument_group("overlay")
     look.add_argument("--threshold", type=unit_interval, default=0.5, metavar="T",
                       help="CAM values below T are transparent (default 0.5)")
@@ -98,10 +100,13 @@ def _explain_one(args, path: Path, stem: str, names, engine, method: str, style,
             result = engine.explain(base, method=method, target=args.target, layer=args.layer, top_n=args.top_n,
                                     batch_size=args.batch_size)
             t2 = time.perf_counter()
+            extra = findings_output(args, engine, base, result, stem, style.threshold)  # --all-findings
             written = write_explanation(
                 args.out, stem, image, base, result, model.name, style, cam_array=True,
                 dicom_panels=("overlay",) if args.dicom_sc else (), anonymize=args.anonymize,
                 overwrite=args.overwrite, out_of_domain=domain)
+            if extra is not None:
+                written.append(extra.write())
             t3 = time.perf_counter()
         except RadcamError as exc:
             failures.report(names.error(exc))
@@ -120,6 +125,8 @@ def _explain_one(args, path: Path, stem: str, names, engine, method: str, style,
                            "model_load": round(model_ms, 1)},
             "outputs": [printable(p) for p in written],
         }
+        if extra is not None:
+            line["findings"] = extra.rows
         print(json.dumps(line), flush=True)
     finally:
         progress.step(label)
