@@ -42,19 +42,25 @@ def heatmap(method: str, target: str, layer: str, zoom: int) -> dict[str, list[s
 
 def overlay(threshold: float, opacity: float, colormap: str, window: Window | None, inverted: bool,
             zoom: int) -> dict[str, list[str]]:
-    return {"top_left": [f"Threshold {threshold:.2f}", f"Opacity {opacity:.0%}"], "top_right": [colormap],
+    return {"top_left": [f"CAM threshold {threshold:.2f}", f"Opacity {opacity:.0%}"], "top_right": [colormap],
             "bottom_left": window_lines(window, inverted), "bottom_right": [f"Zoom {zoom} %"]}
 
 
+def zoom_percent(view: ImageView) -> int:
+    return int(round(view.zoom * 100))
+
+
 class CornerText:
-    """Keeps the three views' corner text in step with the state (image, window, map, style) and the zoom."""
+    """Keeps the three views' corner text in step with the state (image, window, map, style) and each view's zoom:
+    zoomChanged fires on every scale change (wheel, keys, Fit, 1:1, a resize, a layout change), so the figure is
+    never stale, and each view shows its own (fitted views of different sizes have different zooms)."""
 
     def __init__(self, state: ViewerState, views: dict[str, ImageView], view_group: ViewGroup) -> None:
         self.state, self.views, self.view_group = state, views, view_group
-        for name in ("image", "window", "inverted", "explanation", "style", "anonymous"):
+        for name in ("image", "window", "inverted", "explanation", "style", "anonymous", "orientation"):
             state.connect(name, self.update)
         for view in views.values():
-            view.viewChanged.connect(self.update)
+            view.zoomChanged.connect(self.update)
 
     def update(self, _value: object = None) -> None:
         from viewer.export.explanation import method_title, target_score
@@ -63,15 +69,21 @@ class CornerText:
         image = state.image
         if image is None:
             return
-        zoom = self.view_group.zoom_percent()
-        self.views["original"].set_corner_text(original(image, state.window, state.inverted, zoom, state.anonymous))
+        views = self.views
+        views["original"].set_corner_text(original(image, state.window, state.inverted,
+                                                   zoom_percent(views["original"]), state.anonymous))
         result = state.explanation.result if state.explanation else None
         target = f"{result.target.name}" if result else ""
         if result:
             score = target_score(result)
             target += f"  {score:.3f}" if score is not None else ""
         self.views["heatmap"].set_corner_text(heatmap(method_title(result.method) if result else "", target,
-                                                      result.layer if result else "", zoom))
+                                                      result.layer if result else "", zoom_percent(views["heatmap"])))
         style = state.style
         self.views["overlay"].set_corner_text(overlay(style.threshold, style.alpha, style.colormap,
-                                                      None if image.is_color else state.window, state.inverted, zoom))
+                                                      None if image.is_color else state.window, state.inverted,
+                                                      zoom_percent(views["overlay"])))
+        note = state.orientation.describe()  # 'Flipped H', 'Rotated 90°': every panel is turned alike, each says so
+        for view in views.values() if note else ():
+            lines = [*view.corner_text.get("bottom_right", []), *note]
+            view.set_corner_text({**view.corner_text, "bottom_right": lines})

@@ -21,6 +21,7 @@ from viewer.export.explanation import method_title
 from viewer.io import DisplayImage
 from viewer.render import OverlayRenderer, heatmap
 
+from .colorbar_overlay import ColorBarOverlay
 from .controls import ControlPanel
 from .findings_controller import FindingsController
 from .jobs import QtJobs
@@ -50,6 +51,7 @@ class ExplainController(QObject):
         for name in ("all_findings", "findings"):  # All findings drawn in place of the one map, or no longer
             state.connect(name, lambda _value: self._refresh_overlay())
         state.connect("explanation", lambda explanation: None if explanation else setattr(self, "renderer", None))
+        self.colorbar = ColorBarOverlay.attach(self.heatmap, state)  # the map's scale with the CAM threshold marked
         self.sync()
 
     def sync(self) -> None:
@@ -118,7 +120,7 @@ class ExplainController(QObject):
             explanation.overlay = None
         result = explanation.result
         self.renderer = explanation.renderer
-        if explanation.overlay is not None and explanation.style == self.state.style:
+        if explanation.overlay is not None and explanation.style == self.state.style and not explanation.style.contour:
             self.overlay.set_pixels(explanation.overlay)
         else:  # a slider moved while it ran
             self._refresh_overlay()
@@ -177,5 +179,6 @@ class ExplainController(QObject):
         if self.renderer is None:
             return
         start = time.perf_counter()
-        self.overlay.set_pixels(draw(self.renderer, self.state.style))
+        # The contour is the view's vector path (viewer.ui.contour_layer), not burned into the pixels.
+        self.overlay.set_pixels(draw(self.renderer, replace(self.state.style, contour=False)))
         self.last_overlay_ms = (time.perf_counter() - start) * 1000

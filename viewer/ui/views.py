@@ -7,8 +7,15 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QPoint, QPointF, QRect, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QImage, QPainter, QPen, QPixmap, QTransform
-from PySide6.QtWidgets import QGraphicsPixmapItem, QGraphicsRectItem, QGraphicsScene, QGraphicsView, QWidget
+from PySide6.QtGui import QColor, QImage, QPainter, QPainterPath, QPen, QPixmap, QPolygonF, QTransform
+from PySide6.QtWidgets import (
+    QGraphicsPathItem,
+    QGraphicsPixmapItem,
+    QGraphicsRectItem,
+    QGraphicsScene,
+    QGraphicsView,
+    QWidget,
+)
 
 from . import theme, view_painting
 from .view_group import ViewGroup, window_after_drag
@@ -17,6 +24,7 @@ __all__ = ["ImageView", "ViewGroup", "to_qimage", "window_after_drag"]
 
 ZOOM_STEP = 1.25
 MIN_ZOOM, MAX_ZOOM = 0.02, 32.0
+CONTOUR_WIDTH = 2  # screen pixels at every zoom
 
 
 def to_qimage(pixels: np.ndarray) -> QImage:
@@ -34,6 +42,7 @@ class ImageView(QGraphicsView):
     """One panel. It emits user intent (view moved, window dragged); the window decides what follows."""
 
     viewChanged = Signal()  # the user zoomed or panned this view
+    zoomChanged = Signal()  # the scale changed, by the user or not (fit, 1:1, a resize, a layout change)
     windowDragged = Signal(float, float)  # right-drag since the last event: dx (width), dy (centre), in pixels
     activated = Signal()  # the user clicked into this view (keyboard zoom acts on it)
     boxDrawn = Signal(tuple)  # Shift+left drag: (x, y, width, height) in image pixels, inside the image
@@ -59,6 +68,15 @@ class ImageView(QGraphicsView):
         self._box.setZValue(1)
         self._box.hide()
         self._scene.addItem(self._box)
+        # The map's outline as a vector path over the image: a cosmetic pen keeps its width in screen pixels,
+        # where a contour burned into the pixels grew with the zoom into staircase edges.
+        self.contour = QGraphicsPathItem()
+        self.contour.setZValue(0.5)
+        self._scene.addItem(self.contour)
+        self.set_contour_colour((255, 255, 0))
+        self._scale = 0.0
+        self.orientation = QTransform()  # flips and quarter turns (viewer.ui.orientation_view sets it)
+        self._margins = (8, 8)
         self.setScene(self._scene)
         self.setBackgroundBrush(QColor(theme.BACKGROUND))
         self.setFrameShape(QGraphicsView.Shape.NoFrame)
@@ -109,6 +127,20 @@ class ImageView(QGraphicsView):
             self._box.setRect(QRectF(*box))
             self._box.show()
 
+    def set_contours(self, polygons: list[np.ndarray]) -> None:
+        """Outline these polygons ((N, 2) x, y in image pixels); an empty list clears the outline."""
+        path = QPainterPath()
+        for polygon in polygons:
+            path.addPolygon(QPolygonF([QPointF(float(x), float(y)) for x, y in polygon]))
+            path.closeSubpath()
+        self.contour.setPath(path)
+
+    def set_contour_colour(self, rgb: tuple[int, int, int]) -> None:
+        pen = QPen(QColor(*rgb), CONTOUR_WIDTH)
+        pen.setCosmetic(True)
+        pen.setJoinStyle(Qt.PenJoinStyle.RoundJoin)
+        self.contour.setPen(pen)
+
     def box(self) -> tuple[int, int, int, int] | None:
         if not self._box.isVisible():
             return None
@@ -121,25 +153,36 @@ class ImageView(QGraphicsView):
 
     def set_corner_text(self, corners: dict[str, list[str]]) -> None:
         self.corner_text = corners
-        self.viewport().update()
+        self._text_changed()
 
     def set_corner_text_visible(self, visible: bool) -> None:
         self.show_corner_text = visible
+        self._text_changed()
+
+    def _text_changed(self) -> None:
+        """At fit the image keeps clear of the text: bands that grew or shrank fit it again."""
+        if self.fit_mode and self.has_image() and view_painting.text_margins(self) != self._margins:
+            self.fit()
         self.viewport().update()
 
     # -- zoom and pan ---------------------------------------------------------------------------------------
 
     @property
     def zoom(self) -> float:
-        return self.transform().m11()
+        t = self.transform()
+        return float(np.hypot(t.m11(), t.m12()))  # turned by `orientation`, m11 is 0 or negative
 
     def fit(self) -> None:
         if not self.has_image():
             return
         self.fit_mode = True
         width, height = self.image_size()
-        area = self.viewport().rect().adjusted(8, 8, -8, -8)
-        scale = min(area.width() / width, area.height() / height) if width and height else 1.0
+        # Equal bands above and below for the corner text keep the image centred and never under the text.
+        self._margins = view_painting.text_margins(self)
+        band = min(max(self._margins), self.viewport().height() // 3)  # a tiny view still shows the image
+        area = self.viewport().rect().adjusted(8, band, -8, -band)
+        across, down = (height, width) if self.orientation.m12() else (width, height)  # a quarter turn swaps them
+        scale = min(area.width() / across, area.height() / down) if width and height else 1.0
         self._set(max(scale, 1e-3), QPointF(width / 2, height / 2))
 
     def actual_size(self) -> None:
@@ -175,18 +218,21 @@ class ImageView(QGraphicsView):
             self._set(scale, centre)
 
     def _set(self, scale: float, centre: QPointF) -> None:
-        self.setTransform(QTransform.fromScale(scale, scale))
+        self.setTransform(self.orientation * QTransform.fromScale(scale, scale))
         self.centerOn(centre)
         # centerOn can land a few pixels off (integer scroll positions, odd viewport sizes); nudging the
         # scroll bars by the remaining error keeps synchronised views on the same image point.
-        error = (centre - self.centre()) * scale
+        error = self.transform().map(centre) - self.transform().map(self.centre())
         self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() + round(error.x()))
         self.verticalScrollBar().setValue(self.verticalScrollBar().value() + round(error.y()))
         self.viewport().update()
+        if scale != self._scale:
+            self._scale = scale
+            self.zoomChanged.emit()
 
     def _pan(self, delta: QPoint) -> None:
         self.fit_mode = False
-        self._set(self.zoom, self.centre() - QPointF(delta) / self.zoom)
+        self._set(self.zoom, self.centre() - self.orientation.inverted()[0].map(QPointF(delta)) / self.zoom)
 
     # -- events ---------------------------------------------------------------------------------------------
 
