@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtWidgets import QHBoxLayout, QMainWindow, QSplitter, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QMainWindow, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
 from viewer.app import ViewerState
 from viewer.app.review_state import ReviewState
@@ -21,9 +21,10 @@ from viewer.cam import METHODS
 from viewer.io import DisplayImage
 from viewer.render import COLORMAPS
 
-from . import dialogs, remembered
+from . import dialogs, layouts, remembered
 from .banner import Banner, DomainBanner
 from .browser import StudyBrowser
+from .contour_layer import ContourLayer
 from .controls import ControlPanel
 from .corner_text import CornerText
 from .decoding import Decoder
@@ -45,8 +46,6 @@ from .views import ImageView, ViewGroup
 from .worker import JobThread
 from .worklist_controller import WorklistController
 from .worklist_panel import WorklistPanel
-
-LAYOUTS = {1: ("overlay",), 2: ("original", "overlay"), 3: ("original", "heatmap", "overlay")}
 
 
 class MainWindow(QMainWindow):
@@ -93,11 +92,7 @@ class MainWindow(QMainWindow):
             view.setAcceptDrops(False)  # drops go to the window
         self.view_group = ViewGroup(list(self.views.values()))
         self.views_row = views_row = QWidget()  # the three views; the prior layout takes its place
-        row = QHBoxLayout(views_row)
-        row.setContentsMargins(0, 0, 0, 0)
-        row.setSpacing(2)
-        for view in self.views.values():
-            row.addWidget(view, 1)
+        layouts.install(views_row, self.views)
         self.banner = Banner()
         self.domain_banner = DomainBanner()  # persistent, unlike the dismissable error strip above it
         centre = QWidget()
@@ -140,6 +135,7 @@ class MainWindow(QMainWindow):
         self.exporting = ExportController(self, state, jobs, self.session, self.browser, self.view_group,
                                           self.decoder, self.settings, report)
         self.corner_text = CornerText(state, self.views, self.view_group)
+        self.contours = ContourLayer(state, self.views["overlay"])
         self.priors = PriorController(self, state, self.review_state, jobs, self.session, self.prior_view,
                                       self.views_row, self.decoder, report)
         self.reviewing = ReviewController(self, state, self.review_state, jobs, self.session, self.decoder,
@@ -208,11 +204,7 @@ class MainWindow(QMainWindow):
             self.setWindowTitle(f"RadCAM — {image.path.name}")
 
     def set_layout(self, count: int) -> None:
-        count = count if count in LAYOUTS else 3
-        self.layout_count = count
-        self.menus.layouts[count].setChecked(True)
-        for name, view in self.views.items():
-            view.setVisible(name in LAYOUTS[count])
+        layouts.apply(self, count)
 
     def show_shortcuts(self) -> None:
         dialogs.ShortcutsDialog(self.menus.all_actions(), self).exec()

@@ -1,7 +1,7 @@
 """The menu bar: every command with its shortcut (Help → Keyboard Shortcuts lists them from here).
 
 Keys 1–5 pick the file's window presets and 0 the automatic window, so actual size (1:1) is Ctrl+1 and the
-panel layouts are Alt+1/2/3.
+panel layouts are Alt+1..5.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QMenu
 from viewer.io import DisplayImage
 
 from . import dialogs
+from .layouts import LAYOUTS
 
 if TYPE_CHECKING:
     from .main_window import MainWindow
@@ -62,9 +63,9 @@ class Menus:
         layout = self._menu(view, "&Layout")
         group = QActionGroup(window)
         self.layouts = {}
-        for count, text in ((1, "One Panel (Overlay)"), (2, "Two Panels (Original, Overlay)"), (3, "Three Panels")):
-            self.layouts[count] = self._add(layout, text, lambda _=False, c=count: w.set_layout(c), f"Alt+{count}",
-                                            checkable=True)
+        for count, arrangement in LAYOUTS.items():
+            self.layouts[count] = self._add(layout, arrangement.title, lambda _=False, c=count: w.set_layout(c),
+                                            f"Alt+{count}", checkable=True)
             group.addAction(self.layouts[count])
         self.compare_prior = self._add(view, "Compare with &Prior", w.priors.show, "Ctrl+P", checkable=True)
         w.priors.toggled.connect(self.compare_prior.setChecked)
