@@ -17,7 +17,7 @@ layers = keras.layers
 from viewer.assets import resource_path  # noqa: E402
 from viewer.cam import CamEngine  # noqa: E402
 from viewer.cam.multi import SHARED_PASS, above_threshold, explain_findings  # noqa: E402
-from viewer.model import load_model  # noqa: E402
+from viewer.model import default_model_path, load_model  # noqa: E402
 from viewer.render.findings import OKABE_ITO, draw_findings, finding_colour  # noqa: E402
 
 CHEXNET_LABELS = ["Atelectasis", "Cardiomegaly", "Effusion", "Infiltration", "Mass", "Nodule", "Pneumonia",
@@ -156,3 +156,36 @@ def test_cli_without_all_findings_writes_no_findings_file(capsys, tmp_path):
     code, out, _err = run_cli(capsys, "explain", str(default_demo()), "--out", str(tmp_path))
     assert code == 0 and "findings" not in json.loads(out.splitlines()[0])
     assert not list(tmp_path.glob("*_findings.png"))
+
+
+# ---- part 7: on the demo study with both lesions, is each finding drawn on its own lesion? ----
+
+def _demo_findings():
+    from viewer.io import open_image
+
+    engine = CamEngine(load_model(default_model_path()))
+    display = open_image(resource_path("demo", "demo_cr_nodule.dcm")).render()
+    lesions = json.loads(resource_path("demo", "lesions.json").read_text())["demo_cr_nodule.dcm"]["lesions"]
+    found = explain_findings(engine, display)  # what All findings draws: Grad-CAM at the default layer
+    return {f.target.name: f.result.cam for f in found.findings}, {lesion["kind"]: lesion["box"] for lesion in lesions}
+
+
+def _on_own_lesion(cam, box, threshold=0.5):
+    """The map peaks inside the lesion's box and the contour at the CAM threshold covers at least half of it."""
+    x, y, w, h = box
+    py, px = np.unravel_index(int(np.argmax(cam)), cam.shape)
+    return x <= px < x + w and y <= py < y + h and float((cam[y:y + h, x:x + w] >= threshold).mean()) >= 0.5
+
+
+def test_demo_consolidation_is_drawn_on_the_consolidation():
+    cams, boxes = _demo_findings()
+    assert _on_own_lesion(cams["consolidation"], boxes["consolidation"])  # peak (624, 303); 70 % of its box
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "the demo model's nodule map points at the consolidation: Grad-CAM at block4_relu peaks at (719, 272) inside "
+    "the consolidation's box, the nodule's box reaches 0.48 and none of it is inside the 0.5 contour; no method or "
+    "layer draws both findings on their own lesions (scripts/findings_on_demo.py). Issue 17 retrains the model"))
+def test_demo_nodule_is_drawn_on_the_nodule():
+    cams, boxes = _demo_findings()
+    assert _on_own_lesion(cams["nodule"], boxes["nodule"])
