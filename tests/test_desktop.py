@@ -30,7 +30,7 @@ def read_entry(path):
 def test_the_shipped_entry_has_what_desktops_need():
     entry = read_entry(resource_path("radcam.desktop"))
     assert entry["Exec"] == "radcam %F" and entry["Icon"] == "radcam" and entry["Terminal"] == "false"
-    assert entry["Categories"] == "Graphics;MedicalSoftware;Science;"
+    assert entry["Categories"] == "Science;MedicalSoftware;ImageProcessing;"  # one main category
     assert set(entry["MimeType"].rstrip(";").split(";")) == {"application/dicom", "image/png", "image/jpeg"}
     assert entry["StartupWMClass"] == "RadCAM"  # X11 WM_CLASS class of the window (Qt: the application name)
     for size in desktop_entry.ICON_SIZES:
