@@ -20,7 +20,10 @@ from .settings import Settings
 from .thumbnails import thumbnail
 from .worker import JobThread
 
-IMAGE_FILTER = "Studies (*.dcm *.dicom DICOMDIR *.png *.jpg *.jpeg *.tif *.tiff);;All files (*)"
+# Most DICOM files have no extension, so the first (default) filter matches every name; the types go in its title
+# and the second filter still narrows to the named extensions. A file that is no study is skipped with a reason.
+IMAGE_FILTER = ("Studies: DICOM (any name), DICOMDIR, PNG, JPEG, TIFF (*);;"
+                "Studies by extension (*.dcm *.dicom DICOMDIR *.png *.jpg *.jpeg *.tif *.tiff)")
 
 
 class OpeningController:
