@@ -80,7 +80,7 @@ def test_below_threshold_is_the_base_exactly_and_above_is_the_blend(grey):
     base_rgb = np.repeat(base[..., None], 3, axis=2) if grey else base
     cam = _gradient_cam(h, w)
     alpha = 0.3
-    out = overlay(base, cam, threshold=0.5, alpha=alpha, colormap="jet")
+    out = overlay(base, cam, threshold=0.5, alpha=alpha, colormap="jet", contour=False)
     assert out.shape == (h, w, 3) and out.dtype == np.uint8
     below = cam < 0.5
     assert np.array_equal(out[below], base_rgb[below])
@@ -92,20 +92,23 @@ def test_below_threshold_is_the_base_exactly_and_above_is_the_blend(grey):
 def test_threshold_compares_at_or_above():
     cam = np.array([[0.49, 0.5, 0.51]], np.float32)
     base = np.zeros((1, 3), np.uint8)
-    out = overlay(base, cam, threshold=0.5, alpha=1.0)
+    out = overlay(base, cam, threshold=0.5, alpha=1.0, contour=False)
     assert np.array_equal(out[0, 0], [0, 0, 0])
     assert np.array_equal(out[0, 1], heatmap(cam)[0, 1]) and np.array_equal(out[0, 2], heatmap(cam)[0, 2])
 
 
 def test_alpha_zero_is_the_base_and_alpha_one_is_the_colour():
     base, cam = _base(50, 60), _gradient_cam(50, 60)
-    assert np.array_equal(overlay(base, cam, threshold=0.0, alpha=0.0), np.repeat(base[..., None], 3, axis=2))
-    assert np.array_equal(overlay(base, cam, threshold=0.0, alpha=1.0, colormap="hot"), heatmap(cam, "hot"))
+    grey = np.repeat(base[..., None], 3, axis=2)
+    assert np.array_equal(overlay(base, cam, threshold=0.0, alpha=0.0, contour=False), grey)
+    assert np.array_equal(overlay(base, cam, threshold=0.0, alpha=1.0, colormap="hot", contour=False),
+                          heatmap(cam, "hot"))
 
 
 def test_threshold_above_every_value_leaves_the_base():
     base, cam = _base(40, 40), _gradient_cam(40, 40)
-    assert np.array_equal(overlay(base, cam, threshold=1.01, alpha=1.0), np.repeat(base[..., None], 3, axis=2))
+    grey = np.repeat(base[..., None], 3, axis=2)
+    assert np.array_equal(overlay(base, cam, threshold=1.01, alpha=1.0, contour=False), grey)
 
 
 def test_contour_lies_on_the_threshold_boundary_only_when_asked():

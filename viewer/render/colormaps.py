@@ -10,11 +10,15 @@ import numpy as np
 
 from viewer.errors import RenderError
 
-ColorMap = Literal["jet", "turbo", "hot", "inferno", "viridis", "grey"]  # a name a user may give (--colormap)
+from .defaults import DEFAULTS
+
+# A name a user may give (--colormap); the perceptually ordered ones first (the default is viridis: defaults.py).
+ColorMap = Literal["viridis", "cividis", "inferno", "magma", "jet", "turbo", "hot", "grey"]
 COLORMAPS: tuple[ColorMap, ...] = get_args(ColorMap)
 
 _CV2_CODES = {"jet": cv2.COLORMAP_JET, "turbo": cv2.COLORMAP_TURBO, "hot": cv2.COLORMAP_HOT,
-              "inferno": cv2.COLORMAP_INFERNO, "viridis": cv2.COLORMAP_VIRIDIS}
+              "inferno": cv2.COLORMAP_INFERNO, "viridis": cv2.COLORMAP_VIRIDIS, "magma": cv2.COLORMAP_MAGMA,
+              "cividis": cv2.COLORMAP_CIVIDIS}
 
 
 @cache
@@ -54,6 +58,6 @@ def _user_table(colormap: ColorMap) -> np.ndarray:
     return np.ascontiguousarray(colormap_lut(colormap).reshape(256, 1, 3))
 
 
-def heatmap(cam: np.ndarray, colormap: ColorMap = "jet") -> np.ndarray:
+def heatmap(cam: np.ndarray, colormap: ColorMap = DEFAULTS.colormap) -> np.ndarray:
     """A float CAM in [0, 1] (H, W) as an RGB uint8 (H, W, 3) image."""
     return apply_lut(cam_indices(cam), colormap)

@@ -12,6 +12,7 @@ import numpy as np
 from viewer.errors import RenderError
 
 from .colormaps import ColorMap, apply_lut, cam_indices
+from .defaults import DEFAULTS
 
 DEFAULT_CONTOUR_COLOR = (255, 255, 0)
 
@@ -65,7 +66,8 @@ class OverlayRenderer:
         # OpenCV's annotations take only arrays here; the function takes a scalar too
         return cv2.compare(self.cam, float(threshold), cv2.CMP_GE)  # type: ignore[call-overload]
 
-    def render(self, threshold: float = 0.5, alpha: float = 0.5, colormap: ColorMap = "jet", contour: bool = False,
+    def render(self, threshold: float = DEFAULTS.cam_threshold, alpha: float = DEFAULTS.opacity,
+               colormap: ColorMap = DEFAULTS.colormap, contour: bool = DEFAULTS.contour,
                contour_color: tuple[int, int, int] = DEFAULT_CONTOUR_COLOR,
                contour_thickness: int | None = None) -> np.ndarray:
         """A new uint8 (H, W, 3) RGB image (never a cached buffer: callers keep and display it)."""
@@ -83,8 +85,9 @@ class OverlayRenderer:
         return out
 
 
-def overlay(base: np.ndarray, cam: np.ndarray, threshold: float = 0.5, alpha: float = 0.5, colormap: ColorMap = "jet",
-            contour: bool = False, contour_color: tuple[int, int, int] = DEFAULT_CONTOUR_COLOR,
+def overlay(base: np.ndarray, cam: np.ndarray, threshold: float = DEFAULTS.cam_threshold,
+            alpha: float = DEFAULTS.opacity, colormap: ColorMap = DEFAULTS.colormap, contour: bool = DEFAULTS.contour,
+            contour_color: tuple[int, int, int] = DEFAULT_CONTOUR_COLOR,
             contour_thickness: int | None = None) -> np.ndarray:
     """One-off overlay of `cam` (float (H, W) in [0, 1], already at the base's size) on `base` (uint8 grey/RGB)."""
     return OverlayRenderer(base, cam).render(threshold, alpha, colormap, contour, contour_color, contour_thickness)

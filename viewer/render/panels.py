@@ -14,18 +14,21 @@ from .overlay import as_rgb
 
 BACKGROUND = (0, 0, 0)
 TEXT_COLOR = (255, 255, 255)
+WARNING_BACKGROUND = (170, 20, 20)  # NOT FOR DIAGNOSIS: white on dark red reads on any viewer and in print
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 # cv2.putText draws ASCII only; these are the non-ASCII characters RadCAM's own captions use.
 _ASCII_FOR = {"·": "|", "—": "-", "–": "-", "µ": "u", "°": " deg", "×": "x"}
 
 
 def compose_panels(panels: Sequence[np.ndarray | tuple[str, np.ndarray]], titles: Sequence[str] | None = None,
-                   caption: str | None = None, header: str | None = None, gap: int | None = None) -> np.ndarray:
+                   caption: str | None = None, header: str | None = None, gap: int | None = None,
+                   warning: str | None = None) -> np.ndarray:
     """Panels side by side, unscaled, as one uint8 (H, W, 3) RGB image.
 
     A panel is an image or a (title, image) pair; `titles` names them otherwise. Text goes in black bars: the
     header (patient/study line) and the titles above the panels, the caption below. Panels shorter than the
-    tallest are padded at the bottom, never resized.
+    tallest are padded at the bottom, never resized. Each line of `caption` is a bar of its own; `warning` (NOT
+    FOR DIAGNOSIS) is a last bar in white on red.
     """
     if not panels:
         raise RenderError("compose_panels needs at least one panel")
@@ -37,7 +40,7 @@ def compose_panels(panels: Sequence[np.ndarray | tuple[str, np.ndarray]], titles
     images = [as_rgb(image) for _, image in pairs]
     height = max(image.shape[0] for image in images)
     gap = max(4, height // 100) if gap is None else gap
-    scale = _font_scale(height)
+    scale = font_scale(height)
 
     row = np.full((height, sum(i.shape[1] for i in images) + gap * (len(images) - 1), 3), BACKGROUND, np.uint8)
     offsets = []
@@ -55,8 +58,10 @@ def compose_panels(panels: Sequence[np.ndarray | tuple[str, np.ndarray]], titles
         spans = [(x0, w, title or "") for (x0, w), (title, _) in zip(offsets, pairs, strict=True)]
         parts.append(_text_bar(width, spans, scale))
     parts.append(row)
-    if caption:
-        parts.append(_text_bar(width, [(0, width, caption)], scale, align_left=True))
+    for line in (caption or "").splitlines():
+        parts.append(_text_bar(width, [(0, width, line)], scale, align_left=True))
+    if warning:
+        parts.append(_text_bar(width, [(0, width, warning)], scale, background=WARNING_BACKGROUND))
     return np.vstack(parts) if len(parts) > 1 else row
 
 
@@ -67,17 +72,18 @@ def ascii_text(text: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).encode("ascii", "replace").decode()
 
 
-def _font_scale(height: int) -> float:
+def font_scale(height: int) -> float:
     # HERSHEY_SIMPLEX at scale 1 is about 22 px tall: about 2.5 % of the panel height, readable when fitted.
     return max(0.4, height / 900)
 
 
-def _text_bar(width: int, cells: list[tuple[int, int, str]], scale: float, align_left: bool = False) -> np.ndarray:
+def _text_bar(width: int, cells: list[tuple[int, int, str]], scale: float, align_left: bool = False,
+              background: tuple[int, int, int] = BACKGROUND) -> np.ndarray:
     """A black bar `width` wide with each (x, cell width, text) drawn in its cell, shrunk to fit the cell."""
     thickness = max(1, round(scale * 1.5))
     (_, text_h), baseline = cv2.getTextSize("Ag", FONT, scale, thickness)
     pad = max(2, text_h // 2)
-    bar = np.full((text_h + baseline + 2 * pad, width, 3), BACKGROUND, np.uint8)
+    bar = np.full((text_h + baseline + 2 * pad, width, 3), background, np.uint8)
     for x0, cell_w, text in cells:
         text = ascii_text(text)
         if not text:
