@@ -13,6 +13,7 @@ from PIL import Image
 
 from viewer.assets import resource_path
 from viewer.io import open_image
+from viewer.render import DEFAULTS
 
 DEMO_PNG = resource_path("demo", "demo_nodule.png")
 DEMO_DICOM = resource_path("demo", "demo_cr_nodule.dcm")
@@ -45,15 +46,19 @@ def test_explain_writes_every_output_of_the_contract(capsys, tmp_path):
     assert cam.dtype == np.float32 and cam.shape == shown.shape[:2] == tuple(line["cam_shape"])
     assert cam.min() >= 0 and 0.9 < cam.max() <= 1  # bilinear upsampling may miss the exact peak
     assert np.array_equal(np.asarray(Image.open(tmp_path / "demo_nodule_original.png")), shown)
-    overlay = np.asarray(Image.open(tmp_path / "demo_nodule_overlay.png"))
-    assert overlay.shape == shown.shape[:2] + (3,)
-    # Below the threshold the overlay is transparent: the original shows through unchanged.
-    cold = cam < 0.5
+    exported = np.asarray(Image.open(tmp_path / "demo_nodule_overlay.png"))
+    # The overlay at the top left, its colour bar on the right and its caption below (tests/test_export_caption.py).
+    assert exported.shape[0] > shown.shape[0] and exported.shape[1] > shown.shape[1]
+    overlay = exported[:shown.shape[0], :shown.shape[1]]
+    # Below the CAM threshold the overlay is transparent: the original shows through unchanged.
+    cold = cam < DEFAULTS.cam_threshold
     assert np.array_equal(overlay[cold], np.repeat(shown[cold][:, None], 3, axis=1))
     assert not np.array_equal(overlay[~cold], np.repeat(shown[~cold][:, None], 3, axis=1))
     sidecar = json.loads((tmp_path / "demo_nodule.json").read_text())
     assert sidecar["method"] == "gradcam" and sidecar["target"] == line["target"]
-    assert sidecar["overlay"]["threshold"] == 0.5 and sidecar["software"]["name"] == "RadCAM"
+    assert sidecar["overlay"] == {"threshold": DEFAULTS.cam_threshold, "opacity": DEFAULTS.opacity,
+                                  "colormap": DEFAULTS.colormap, "contour": DEFAULTS.contour}
+    assert sidecar["software"]["name"] == "RadCAM"
 
 
 def test_explain_target_by_name_or_index_and_overlay_options(capsys, tmp_path):

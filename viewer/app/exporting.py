@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from viewer.export.caption import ModelCard
 from viewer.export.explanation import FORMATS, PANELS, OverlayStyle
 from viewer.io import DisplayImage
 
@@ -62,7 +63,7 @@ class ExportItem:
     image: DisplayImage
     base: np.ndarray  # the original as displayed (window, inversion)
     explanation: CamResult
-    model: str  # the model's name, for the JSON record
+    model: ModelCard  # name (the JSON record), description (NOT FOR DIAGNOSIS) and decision thresholds (caption)
     index: int  # 1-based position in the export, used for anonymous names
     numbered: bool  # several images: names carry the index
     expects: dict[str, Any] | None = None  # the model's sidecar 'expects': the record says why it is out of domain
@@ -131,8 +132,8 @@ class ExportPlan:
             return batch
         explanation, model, image = state.explanation, state.model, state.image
         assert explanation is not None and model is not None and image is not None and state.base is not None
-        item = ExportItem(image=image, base=state.base, explanation=explanation.result, model=model.name, index=1,
-                          numbered=False, expects=model.expects)
+        item = ExportItem(image=image, base=state.base, explanation=explanation.result, model=ModelCard.of(model),
+                          index=1, numbered=False, expects=model.expects)
         from .export_view import panel_view  # the screen's orientation and measurements go into the panels
 
         item.view = panel_view(image, state.orientation, state.measurements)
@@ -145,3 +146,4 @@ class ExportPlan:
 
 def describe(written: list[Path]) -> str:
     return f"Exported {len(written)} file(s) to {written[0].parent}" if written else "Nothing exported"
+

@@ -69,8 +69,9 @@ class ModelInfo:
 
     def not_for_diagnosis(self) -> bool:
         """Whether the model's own description says it is synthetic or not for clinical use."""
-        text = self.description.lower()
-        return any(flag in text for flag in ("not for diagnosis", "synthetic", "research use only", "not for clinical"))
+        from viewer.model.spec import not_for_diagnosis  # the same rule as the exports' burned-in warning
+
+        return not_for_diagnosis(self.description)
 
 
 @dataclass(frozen=True)

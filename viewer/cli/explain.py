@@ -19,7 +19,7 @@ from .paths import add_input, expand, input_paths, non_negative_int, positive_in
 
 
 def register(sub) -> None:
-    from viewer.render import COLORMAPS
+    from viewer.render import COLORMAPS, DEFAULTS
 
     parser = sub.add_parser("explain", help="explain a model's decision on images: heatmap, overlay, panels, CAM")
     add_input(parser, many=True)
@@ -36,11 +36,17 @@ def register(sub) -> None:
     cam.add_argument("--frame", type=non_negative_int, default=0, help="frame index (multi-frame files)")
     add_findings_option(cam)
     look = parser.add_argument_group("overlay")
-    look.add_argument("--threshold", type=unit_interval, default=0.5, metavar="T",
-                      help="CAM values below T are transparent (default 0.5)")
-    look.add_argument("--alpha", type=unit_interval, default=0.5, metavar="A", help="overlay opacity (default 0.5)")
-    look.add_argument("--colormap", choices=COLORMAPS, default="jet")
-    look.add_argument("--contour", action="store_true", help="outline the region above the threshold")
+    # Defaults from the one table the viewer also reads, so an export with defaults matches the screen.
+    look.add_argument("--threshold", type=unit_interval, default=DEFAULTS.cam_threshold, metavar="T",
+                      help="CAM threshold: CAM values below T are transparent (not a label's decision threshold; "
+                           f"default {DEFAULTS.cam_threshold:g})")
+    look.add_argument("--alpha", type=unit_interval, default=DEFAULTS.opacity, metavar="A",
+                      help=f"overlay opacity (default {DEFAULTS.opacity:g})")
+    look.add_argument("--colormap", choices=COLORMAPS, default=DEFAULTS.colormap,
+                      help=f"colour map (default {DEFAULTS.colormap}: perceptually ordered)")
+    look.add_argument("--contour", action=argparse.BooleanOptionalAction, default=DEFAULTS.contour,
+                      help="outline the region above the CAM threshold (default: "
+                           f"{'on' if DEFAULTS.contour else 'off'})")
     out = parser.add_argument_group("output")
     out.add_argument("--out", type=Path, default=Path("radcam-out"), metavar="DIR",
                      help="output folder, created if missing (default ./radcam-out)")
@@ -85,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
 def _explain_one(args, path: Path, stem: str, names, engine, method: str, style, progress, failures,
                  model_ms: float) -> None:
     """One image of the batch: its files and JSON line, or its one error line; the batch goes on either way."""
-    from viewer.export import write_explanation
+    from viewer.export import ModelCard, write_explanation
     from viewer.io import open_image
 
     model = engine.model
@@ -102,7 +108,7 @@ def _explain_one(args, path: Path, stem: str, names, engine, method: str, style,
             t2 = time.perf_counter()
             extra = findings_output(args, engine, base, result, stem, style.threshold)  # --all-findings
             written = write_explanation(
-                args.out, stem, image, base, result, model.name, style, cam_array=True,
+                args.out, stem, image, base, result, ModelCard.of(model), style, cam_array=True,
                 dicom_panels=("overlay",) if args.dicom_sc else (), anonymize=args.anonymize,
                 overwrite=args.overwrite, out_of_domain=domain)
             if extra is not None:

@@ -10,7 +10,7 @@ _WHERE = {
     "AnonymizationSession": "anonymize", "anonymize_dataset": "anonymize", "anonymize_metadata": "anonymize",
     "header_text": "anonymize", "atomic_write": "atomic", "write_secondary_capture": "dicom_sc",
     "save_image": "images", "write_sidecar": "sidecar", "StagedSet": "atomic", "printable": "names",
-    "printable_tree": "names",
+    "printable_tree": "names", "ModelCard": "caption", "NOT_FOR_DIAGNOSIS": "caption",
     **{name: "explanation" for name in ("FORMATS", "PANELS", "OverlayStyle", "caption", "explanation_stem",
                                         "method_title", "planned_files", "render_panels", "target_score",
                                         "write_explanation")},

@@ -26,6 +26,15 @@ SIDECAR_KEYS = (
     "interpolation", "output", "layer", "description", "expects",
 )
 
+# Words in a sidecar's description that make the viewer show NOT FOR DIAGNOSIS and exports burn it in.
+NOT_FOR_DIAGNOSIS_FLAGS = ("not for diagnosis", "synthetic", "research use only", "not for clinical")
+
+
+def not_for_diagnosis(description: str | None) -> bool:
+    """Whether a model's own description says it is synthetic or not for clinical use (the one rule)."""
+    text = (description or "").lower()
+    return any(flag in text for flag in NOT_FOR_DIAGNOSIS_FLAGS)
+
 
 @dataclass
 class ModelSpec:
