@@ -9,6 +9,8 @@ from typing import Any
 
 from PySide6.QtWidgets import QComboBox
 
+from viewer.render.defaults import DEFAULTS
+
 from .settings import Settings
 
 BYTES = object()  # the default of a row stored as Qt's bytes (geometry, splitter state)
@@ -49,13 +51,13 @@ TABLE = (
     Remembered("window/geometry", BYTES, lambda w: w.saveGeometry(), _geometry),
     Remembered("window/splitter", BYTES, lambda w: w.splitter.saveState(), _splitter),
     Remembered("explain/method", "gradcam", lambda w: w.controls.method_key(), lambda w, v: w.controls.set_method(v)),
-    Remembered("explain/colormap", "", lambda w: w.controls.colormap.currentText(),
+    Remembered("explain/colormap", DEFAULTS.colormap, lambda w: w.controls.colormap.currentText(),
                lambda w, v: _select_text(w.controls.colormap, v)),
-    Remembered("explain/threshold", 40, lambda w: w.controls.threshold.value(),
+    Remembered("explain/threshold", round(DEFAULTS.cam_threshold * 100), lambda w: w.controls.threshold.value(),
                lambda w, v: w.controls.threshold.setValue(v)),
-    Remembered("explain/opacity", 50, lambda w: w.controls.opacity.value(),
+    Remembered("explain/opacity", round(DEFAULTS.opacity * 100), lambda w: w.controls.opacity.value(),
                lambda w, v: w.controls.opacity.setValue(v)),
-    Remembered("explain/contour", True, lambda w: w.controls.contour.isChecked(),
+    Remembered("explain/contour", DEFAULTS.contour, lambda w: w.controls.contour.isChecked(),
                lambda w, v: w.controls.contour.setChecked(v)),
     Remembered("explain/auto", True, lambda w: w.controls.auto_explain.isChecked(),
                lambda w, v: w.controls.auto_explain.setChecked(v)),
