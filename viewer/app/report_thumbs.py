@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, cast
 import numpy as np
 
 from viewer.errors import RadcamError
+from viewer.render.defaults import DEFAULTS
 
 from .jobs import Quiet, Reporter
 from .report import ImageKey, Report
@@ -96,7 +97,7 @@ def _thumbnail(report: Report, entry: Entry, engine: CamEngine | None, why: str,
     try:
         result = engine.explain(pixels, method=settings.method, layer=settings.layer)
         drawn = overlay(pixels, result.cam, threshold=settings.threshold,
-                        colormap=cast("ColorMap", settings.colormap or "jet"))
+                        colormap=cast("ColorMap", settings.colormap or DEFAULTS.colormap))
     except RadcamError as error:
         return Thumbnail(_png(fit_within(pixels, SIDE)), False,
                          f"no {settings.method} map" + ("" if report.anonymize else f": {error}"))

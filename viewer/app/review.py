@@ -17,6 +17,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, cast
 
+from viewer.render.defaults import DEFAULTS
+
 FORMAT = "radcam-session"
 SCHEMA_VERSION = 1
 SUFFIX = ".radcam-session"
@@ -173,7 +175,7 @@ class SessionSettings:
 
     method: str = "gradcam"
     layer: str | None = None
-    threshold: float = 0.4  # the CAM threshold (the overlay's), not a decision threshold
+    threshold: float = DEFAULTS.cam_threshold  # the CAM threshold (the overlay's), not a decision threshold
     colormap: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -182,7 +184,7 @@ class SessionSettings:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SessionSettings:
         return cls(str(data.get("method") or "gradcam"), _text(data.get("layer")),
-                   float(data.get("threshold", 0.4)), _text(data.get("colormap")))
+                   float(data.get("threshold", DEFAULTS.cam_threshold)), _text(data.get("colormap")))
 
 
 @dataclass

@@ -17,6 +17,7 @@ from typing import Any
 
 from viewer.errors import RadcamError, UsageError
 from viewer.export.names import printable
+from viewer.render.defaults import DEFAULTS
 from viewer.stderr_capture import python_stderr_apart
 
 from .model_options import Progress
@@ -51,8 +52,8 @@ def register(sub) -> None:
                      help="the reader it is for (default: none; whoever opens it first)")
     new.add_argument("--method", default="gradcam", help="CAM method readers see (default gradcam)")
     new.add_argument("--layer", help="target layer (default: the model's, recorded so every reader sees the same)")
-    new.add_argument("--threshold", type=unit_interval, default=0.4, metavar="T",
-                     help="overlay threshold, 0..1 (default 0.4)")
+    new.add_argument("--threshold", type=unit_interval, default=DEFAULTS.cam_threshold, metavar="T",
+                     help=f"CAM threshold of the overlay, 0..1 (default {DEFAULTS.cam_threshold:g})")
     new.add_argument("--batch-size", type=positive_int, default=16, metavar="N",
                      help="images per model call (default 16)")
     new.add_argument("--no-cache", action="store_true", help="score every image again (ignore the prediction cache)")
