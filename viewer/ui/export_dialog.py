@@ -49,7 +49,10 @@ class ExportDialog(QDialog):
         resolution = QVBoxLayout()
         resolution.addWidget(self.full)
         resolution.addWidget(self.displayed)
-        self.caption = QCheckBox("Caption: method, target, score, threshold")
+        self.caption = QCheckBox("Patient/study line, and the caption on the original too")
+        self.caption.setToolTip("Heatmap, overlay and side-by-side exports always carry the colour bar and the "
+                                "caption (model, method, target, CAM threshold, decision threshold, NOT FOR "
+                                "DIAGNOSIS when the model says so)")
         self.caption.setChecked(options.caption)
         self.anonymize = QCheckBox("Anonymise (no patient data in files, names or DICOM)")
         self.anonymize.setChecked(options.anonymize)
