@@ -80,9 +80,14 @@ class CornerText:
         self.views["heatmap"].set_corner_text(heatmap(method_title(result.method) if result else "", target,
                                                       result.layer if result else "", zoom_percent(views["heatmap"])))
         style = state.style
-        self.views["overlay"].set_corner_text(overlay(style.threshold, style.alpha, style.colormap,
-                                                      None if image.is_color else state.window, state.inverted,
-                                                      zoom_percent(views["overlay"])))
+        corners = overlay(style.threshold, style.alpha, style.colormap, None if image.is_color else state.window,
+                          state.inverted, zoom_percent(views["overlay"]))
+        if views["original"].isHidden():  # the overlay alone (one panel): it says whose image it is too
+            first = original(image, state.window, state.inverted, zoom_percent(views["overlay"]), state.anonymous)
+            corners = {"top_left": first["top_left"] + corners["top_left"],
+                       "top_right": first["top_right"] + corners["top_right"],
+                       "bottom_left": corners["bottom_left"], "bottom_right": first["bottom_right"]}
+        views["overlay"].set_corner_text(corners)
         note = state.orientation.describe()  # 'Flipped H', 'Rotated 90°': every panel is turned alike, each says so
         for view in views.values() if note else ():
             lines = [*view.corner_text.get("bottom_right", []), *note]

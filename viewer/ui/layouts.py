@@ -73,3 +73,4 @@ def apply(window: MainWindow, key: int) -> None:
     grid = window.views_row.layout()
     assert isinstance(grid, QGridLayout)
     arrange(grid, window.views, key)
+    window.corner_text.update()  # the overlay alone also carries the original's lines
