@@ -112,7 +112,7 @@ def test_corner_text_reads_on_white_and_on_black(qtbot, grey):
     view.resize(500, 500)
     view.show()
     qtbot.waitExposed(view)
-    view.set_pixels(np.full((400, 400), grey, np.uint8))
+    view.set_pixels(np.full((900, 900), grey, np.uint8))  # larger than the view: all of it is image at 1:1
     view.actual_size()  # the image under the text too: the text must read on it, not only in the fit margins
     view.set_corner_text({"top_left": ["Doe, Jane", "ID 12345"], "bottom_right": ["400×400", "Zoom 100 %"]})
     qtbot.wait(20)
