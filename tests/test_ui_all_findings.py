@@ -29,7 +29,14 @@ def pixels(view) -> np.ndarray:
 
 
 def has_colour(image: np.ndarray, rank: int) -> bool:
-    return bool((image == np.array(finding_colour(rank), np.uint8)).all(axis=2).sum() > 100)
+    return bool((image == np.array(finding_colour(rank), np.uint8)).all(axis=2).sum() > 20)
+
+
+def on_screen(view) -> np.ndarray:
+    """What the view shows: its pixels and the items drawn over them (outlines, labels, legend)."""
+    image = view.viewport().grab().toImage().convertToFormat(view.qimage().Format.Format_RGB888)
+    array = np.frombuffer(image.constBits(), np.uint8).reshape(image.height(), image.bytesPerLine())
+    return array[:, : image.width() * 3].reshape(image.height(), image.width(), 3).copy()
 
 
 @pytest.fixture
@@ -49,7 +56,7 @@ def window(qtbot, tmp_path):
 
 def test_g_draws_every_finding_and_off_restores_the_single_map(qtbot, window):
     state, overlay = window.state, window.views["overlay"]
-    single = pixels(overlay)
+    single, single_screen = pixels(overlay), on_screen(overlay)
     action = window.menus.all_findings
     assert action.isCheckable() and [s.toString() for s in action.shortcuts()] == ["G"]
     action.trigger()
@@ -58,21 +65,28 @@ def test_g_draws_every_finding_and_off_restores_the_single_map(qtbot, window):
     found = state.findings.findings
     assert [f.target.name for f in found.findings] == ["consolidation", "nodule"]  # both above 0.5 on this study
     assert found.shared_pass  # Grad-CAM: one batched pass
-    every = pixels(overlay)
+    np.testing.assert_array_equal(pixels(overlay)[:, :, 0], state.base)  # the original, outlined by screen items
+    assert not overlay.contour.isVisible()  # the one map's own outline steps aside
+    every = on_screen(overlay)
     assert has_colour(every, 0) and has_colour(every, 1)
-    assert not has_colour(single, 0) and not has_colour(single, 1)
+    assert not has_colour(single_screen, 0) and not has_colour(single_screen, 1)
     action.trigger()
-    assert not state.all_findings
+    assert not state.all_findings and overlay.contour.isVisible()
     np.testing.assert_array_equal(pixels(overlay), single)
+    assert not has_colour(on_screen(overlay), 1)
 
 
-def test_the_cam_threshold_redraws_the_findings_without_a_model_job(qtbot, window):
+def test_outlines_keep_their_screen_width_and_follow_the_cam_threshold(qtbot, window):
+    overlay = window.views["overlay"]
     window.menus.all_findings.trigger()
     qtbot.waitUntil(lambda: window.state.findings is not None, timeout=TIMEOUT_MS)
-    before, shown = pixels(window.views["overlay"]), window.state.findings
-    window.controls.nudge(threshold=20)
-    after = pixels(window.views["overlay"])  # redrawn at once, on this thread
-    assert not np.array_equal(before, after) and has_colour(after, 0)
+    layer = window.explaining.findings.layer
+    paths = [item for item in layer.items if hasattr(item, "path")]
+    assert paths and all(item.pen().isCosmetic() for item in paths)
+    before, shown = [item.path() for item in paths], window.state.findings
+    window.controls.nudge(threshold=20)  # redrawn at once, on this thread
+    after = [item.path() for item in layer.items if hasattr(item, "path")]
+    assert after != before and has_colour(on_screen(overlay), 0)
     assert not window.model_thread.busy() and window.state.findings is shown  # no new maps asked for
 
 

@@ -15,7 +15,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QMainWindow
 
 from viewer.app import ExplainRequest, ExplainSettings, Explanation, ViewerState
-from viewer.app.findings import overlay as all_findings_overlay
+from viewer.app.findings import on_screen as findings_on_screen
 from viewer.app.session import ModelSession, draw
 from viewer.export.explanation import method_title
 from viewer.io import DisplayImage
@@ -37,7 +37,7 @@ class ExplainController(QObject):
         self.window, self.state, self.jobs, self.session = window, state, jobs, session
         self.controls, self.heatmap, self.overlay, self.report = controls, views["heatmap"], views["overlay"], report
         self.renderer: OverlayRenderer | None = None  # over the state's base, reused for every slider move
-        self.findings = FindingsController(window, state, jobs, session, report)  # All findings (G)
+        self.findings = FindingsController(window, state, jobs, session, self.overlay, report)  # All findings (G)
         self.last_overlay_ms = 0.0
         controls.explainRequested.connect(lambda: self.request(force=True))
         controls.explainSettingsChanged.connect(self._on_settings)
@@ -172,9 +172,8 @@ class ExplainController(QObject):
         return True
 
     def _refresh_overlay(self) -> None:
-        every = all_findings_overlay(self.state)  # All findings on, and its maps in for this explanation
-        if every is not None:
-            self.overlay.set_pixels(every)
+        if findings_on_screen(self.state) is not None:  # All findings: the original, outlined by findings_layer
+            self.overlay.set_pixels(self.state.base)
             return
         if self.renderer is None:
             return

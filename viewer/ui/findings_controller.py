@@ -1,8 +1,9 @@
 """All findings (G): every finding above its decision threshold as a labelled contour on the overlay panel.
 
 The maps are asked of the model thread (job kind 'findings', viewer.app.findings.job) whenever the mode is on and
-a new explanation is on screen; the explain controller draws them in place of the one map
-(viewer.app.findings.overlay), so sliders, window/level and export follow the same rule.
+a new explanation is on screen; the overlay panel then shows the original (explain controller) with the findings'
+outlines, labels and legend as screen-sized items (findings_layer), and File → Export burns the same drawing in
+(viewer.app.findings.overlay).
 """
 
 from __future__ import annotations
@@ -15,14 +16,17 @@ from PySide6.QtWidgets import QMainWindow
 from viewer.app import ViewerState, findings as all_findings
 from viewer.app.session import ModelSession
 
+from .findings_layer import FindingsLayer
 from .jobs import QtJobs
+from .views import ImageView
 
 
 class FindingsController(QObject):
     def __init__(self, window: QMainWindow, state: ViewerState, jobs: QtJobs, session: ModelSession,
-                 report: Callable[[str], None]):
+                 overlay: ImageView, report: Callable[[str], None]):
         super().__init__(window)
         self.window, self.state, self.jobs, self.session, self.report = window, state, jobs, session, report
+        self.layer = FindingsLayer(state, overlay)
         state.connect("all_findings", lambda _on: self.request())
         state.connect("explanation", lambda _explanation: self.request())
 

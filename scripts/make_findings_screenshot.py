@@ -1,0 +1,64 @@
+"""The viewer showing All findings on the two-lesion demo study, reproducibly:
+
+    python scripts/make_findings_screenshot.py [OUT.png]     (under xvfb-run when there is no display)
+
+Opens the demo model and resources/demo/demo_cr_nodule.dcm in a 1600×1000 window with its own settings file,
+waits for the map, presses G (All findings), waits for every finding's map and saves the window.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def shoot(out: Path) -> int:
+    from PySide6.QtCore import QSettings, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from viewer.assets import resource_path
+    from viewer.model import default_model_path
+    from viewer.ui.main_window import MainWindow
+    from viewer.ui.settings import Settings
+
+    app = QApplication.instance() or QApplication([])
+    settings = Settings(QSettings(str(Path(tempfile.mkdtemp()) / "radcam.ini"), QSettings.Format.IniFormat))
+    window = MainWindow(settings)
+    window.headless = True
+    window.resize(1600, 1000)
+    window.show()
+    state = window.state
+
+    def findings_in() -> None:
+        if state.findings is None:
+            QTimer.singleShot(100, findings_in)
+            return
+        QTimer.singleShot(500, lambda: app.exit(0 if window.grab().save(str(out)) else 2))
+
+    def explained() -> None:
+        if not state.all_findings:
+            window.menus.all_findings.trigger()
+            findings_in()
+
+    window.explanationShown.connect(explained)
+    window.load_model(default_model_path())
+    window.open_paths([resource_path("demo", "demo_cr_nodule.dcm")])
+    QTimer.singleShot(300_000, lambda: app.exit(2))
+    code = app.exec()
+    window.shutdown()
+    print(out)
+    return code
+
+
+if __name__ == "__main__":
+    target = Path(sys.argv[1] if len(sys.argv) > 1 else "docs/screenshot.png").resolve()
+    if not os.environ.get("DISPLAY") and not os.environ.get("RADCAM_SHOT_CHILD"):
+        raise SystemExit(subprocess.run(["xvfb-run", "-a", "-s", "-screen 0 1600x1000x24", sys.executable,
+                                         __file__, str(target)], env={**os.environ, "RADCAM_SHOT_CHILD": "1"}).returncode)
+    raise SystemExit(shoot(target))

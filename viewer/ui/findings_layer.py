@@ -1,0 +1,110 @@
+"""All findings on screen: each finding's outline as a vector path in its Okabe-Ito colour (a cosmetic pen: the same
+width in screen pixels at every zoom), its 'label score' beside it and a legend, both in screen-sized text.
+
+Exports burn the same drawing into pixels (viewer.render.findings); on screen, burned-in labels shrank to a few
+pixels at fit on a 2k film. The one map's own contour (the view's `contour`) is hidden while the mode is on.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QBrush, QColor, QFont, QPainterPath, QPen, QPolygonF
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem, QGraphicsRectItem, QGraphicsSimpleTextItem
+
+from viewer.app import ViewerState, findings as all_findings
+from viewer.render.contours import contour_polygons
+from viewer.render.findings import HALO, finding_colour
+
+from .views import ImageView
+
+LINE_PX = 2.5
+HALO_PX = 5.0
+TEXT_PT = 10
+BACKING = QColor(0, 0, 0, 170)
+
+
+class FindingsLayer:
+    def __init__(self, state: ViewerState, view: ImageView) -> None:
+        self.state, self.view = state, view
+        self.items: list[QGraphicsItem] = []
+        for name in ("all_findings", "findings", "explanation", "style", "image"):
+            state.connect(name, self.update)
+
+    def update(self, _value: object = None) -> None:
+        scene = self.view.scene()
+        for item in self.items:
+            scene.removeItem(item)
+        self.items = []
+        self.view.contour.setVisible(not self.state.all_findings)
+        shown = all_findings.on_screen(self.state)
+        if shown is None:
+            return
+        threshold = self.state.style.threshold
+        legend = []
+        placed: list[QRectF] = []  # labels so far, in scene units at the current zoom: the next goes below
+        for rank, (label, score, cam) in enumerate(all_findings.items(shown.findings)):
+            colour = QColor(*finding_colour(rank))
+            legend.append((f"{label} {score:.2f}", colour))
+            polygons = contour_polygons(cam, threshold)
+            if not polygons:
+                continue
+            path = QPainterPath()
+            for polygon in polygons:
+                path.addPolygon(QPolygonF([QPointF(float(x), float(y)) for x, y in polygon]))
+                path.closeSubpath()
+            for width, pen_colour, z in ((HALO_PX, QColor(*HALO), 0.6), (LINE_PX, colour, 0.7)):
+                item = QGraphicsPathItem(path)
+                pen = QPen(pen_colour, width)
+                pen.setCosmetic(True)
+                pen.setJoinStyle(Qt.PenJoinStyle.RoundJoin)
+                item.setPen(pen)
+                item.setZValue(z)
+                self._add(item)
+            largest = max(polygons, key=len)
+            anchor = QPointF(float(largest[:, 0].min()), float(largest[:, 1].min()))
+            self._place(self._text([(f"{label} {score:.2f}", colour)], anchor, above=True), placed)
+        height = self.view.image_size()[1]
+        legend.append((f"contour: CAM ≥ {threshold:.2f}", QColor(255, 255, 255)))
+        self._text(legend, QPointF(0.0, float(height)), above=True)
+
+    def _place(self, backing: QGraphicsRectItem, placed: list[QRectF]) -> None:
+        """Move a label down past the labels already placed (two findings' outlines often start together)."""
+        transform = self.view.transform()
+        scale = max(1e-6, (transform.m11() ** 2 + transform.m12() ** 2) ** 0.5)  # screen px per image px
+        rect = backing.rect()
+        box = QRectF(backing.pos().x(), backing.pos().y() + rect.y() / scale, rect.width() / scale,
+                     rect.height() / scale)
+        while any(box.intersects(other) for other in placed):
+            box.translate(0, box.height())
+        backing.setPos(box.x(), box.y() - rect.y() / scale)
+        placed.append(box)
+
+    def _text(self, lines: list[tuple[str, QColor]], anchor: QPointF, above: bool) -> QGraphicsRectItem:
+        """Screen-sized lines on a dark backing whose lower left corner is at `anchor` (scene coordinates)."""
+        font = QFont()
+        font.setPointSize(TEXT_PT)
+        texts = []
+        y = 0.0
+        for text, colour in lines:
+            item = QGraphicsSimpleTextItem(text)
+            item.setFont(font)
+            item.setBrush(QBrush(colour))
+            texts.append((item, y))
+            y += item.boundingRect().height()
+        width = max(item.boundingRect().width() for item, _ in texts) + 8
+        backing = QGraphicsRectItem(QRectF(0, -(y + 4) if above else 0, width, y + 4))
+        backing.setBrush(QBrush(BACKING))
+        backing.setPen(QPen(Qt.PenStyle.NoPen))
+        backing.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations)
+        backing.setZValue(0.8)
+        backing.setPos(anchor)
+        top = -(y + 2) if above else 2
+        for item, offset in texts:
+            item.setParentItem(backing)
+            item.setPos(4, top + offset)
+        self._add(backing)
+        return backing
+
+    def _add(self, item: QGraphicsItem) -> None:
+        self.view.scene().addItem(item)
+        self.items.append(item)
