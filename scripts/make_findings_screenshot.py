@@ -59,6 +59,7 @@ def shoot(out: Path) -> int:
 if __name__ == "__main__":
     target = Path(sys.argv[1] if len(sys.argv) > 1 else "docs/screenshot.png").resolve()
     if not os.environ.get("DISPLAY") and not os.environ.get("RADCAM_SHOT_CHILD"):
+        child = {**os.environ, "RADCAM_SHOT_CHILD": "1"}
         raise SystemExit(subprocess.run(["xvfb-run", "-a", "-s", "-screen 0 1600x1000x24", sys.executable,
-                                         __file__, str(target)], env={**os.environ, "RADCAM_SHOT_CHILD": "1"}).returncode)
+                                         __file__, str(target)], env=child).returncode)
     raise SystemExit(shoot(target))

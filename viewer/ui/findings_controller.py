@@ -27,11 +27,14 @@ class FindingsController(QObject):
         super().__init__(window)
         self.window, self.state, self.jobs, self.session, self.report = window, state, jobs, session, report
         self.layer = FindingsLayer(state, overlay)
-        state.connect("all_findings", lambda _on: self.request())
-        state.connect("explanation", lambda _explanation: self.request())
+        state.connect("all_findings", self._ask)
+        state.connect("explanation", self._ask)
 
     def toggle(self, on: bool) -> None:
         self.state.all_findings = bool(on)
+
+    def _ask(self, _value: object) -> None:
+        self.request()
 
     def request(self) -> int | None:
         """Ask for the findings of the explanation on screen, unless they are in or the mode is off."""
