@@ -77,6 +77,7 @@ class ImageView(QGraphicsView):
         self._scale = 0.0
         self.orientation = QTransform()  # flips and quarter turns (viewer.ui.orientation_view sets it)
         self._margins = (8, 8)
+        self._refitting = False
         self.setScene(self._scene)
         self.setBackgroundBrush(QColor(theme.BACKGROUND))
         self.setFrameShape(QGraphicsView.Shape.NoFrame)
@@ -161,8 +162,14 @@ class ImageView(QGraphicsView):
 
     def _text_changed(self) -> None:
         """At fit the image keeps clear of the text: bands that grew or shrank fit it again."""
-        if self.fit_mode and self.has_image() and view_painting.text_margins(self) != self._margins:
-            self.fit()
+        if self.fit_mode and self.has_image() and not self._refitting and \
+                view_painting.text_margins(self) != self._margins:
+            # Fitting changes the zoom figure, which can change the text: one refit, never a loop of them.
+            self._refitting = True
+            try:
+                self.fit()
+            finally:
+                self._refitting = False
         self.viewport().update()
 
     # -- zoom and pan ---------------------------------------------------------------------------------------
