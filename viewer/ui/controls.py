@@ -34,6 +34,7 @@ from viewer.export.explanation import OverlayStyle, method_title
 from viewer.render.colormaps import ColorMap
 
 from . import theme
+from .panel_widgets import ElidedLabel, guard_wheel
 
 AUTO = None  # target/layer "auto": the engine picks the top prediction / the last convolution
 DECISION_THRESHOLD = 0.5  # a label scoring at or above this is marked, unless the model's sidecar says otherwise
@@ -122,8 +123,7 @@ class ControlPanel(QWidget):
         for key in methods:
             self.method.addItem(method_title(key), key)
             self.method.setItemData(self.method.count() - 1, method_help(key), Qt.ItemDataRole.ToolTipRole)
-        self.method_help = QLabel()
-        self.method_help.setWordWrap(True)
+        self.method_help = ElidedLabel(lines=2)  # fixed height: a longer description must not move the form
         self.method_help.setProperty("role", "muted")
         self.target = QComboBox()
         self.target.addItem("Auto (top score)", AUTO)
@@ -175,6 +175,7 @@ class ControlPanel(QWidget):
         self.contour.toggled.connect(lambda _: self.overlayChanged.emit())
         self._on_overlay_slider()
         self._show_method_help()
+        guard_wheel(self)  # scrolling past the Method box must not switch the method and re-run the model
 
     @staticmethod
     def _with_value(slider: QSlider, value: QLabel) -> QWidget:
