@@ -161,8 +161,10 @@ class ModelSession:
         self.baselines = (model_input, target, request.region, scores)
         return scores
 
-    def compare(self, request: CompareRequest, reporter: Reporter) -> tuple[ExplainKey, np.ndarray]:
-        """Every method's overlay of one image for the same target and layer, as one grid picture."""
+    def compare(self, request: CompareRequest, reporter: Reporter
+                ) -> tuple[ExplainKey, np.ndarray, list[tuple[str, np.ndarray]]]:
+        """Every method's overlay of one image for the same target and layer: one grid picture (to save) and the
+        (title, overlay) cells it is made of (the viewer lays them out itself, titles in screen pixels)."""
         from viewer.cam import METHODS
         from viewer.export.explanation import method_title
         from viewer.render import OverlayRenderer, compose_grid, fit_within
@@ -182,7 +184,7 @@ class ModelSession:
             overlay = draw(OverlayRenderer(request.base, result.cam), request.style)
             panels.append((method_title(method), fit_within(overlay, PANEL_SIDE)))
         grid: np.ndarray = compose_grid(panels, columns=4, header=request.header)
-        return request.key, grid
+        return request.key, grid, panels
 
     def export_batch(self, sources: list[tuple[Path, int]], open_image: Callable[[Path, int], DisplayImage],
                      options: ExportOptions, style: OverlayStyle, scale: float, inverted: bool,

@@ -32,6 +32,7 @@ class TrustController:
         self.window, self.state, self.jobs, self.session, self.panel = window, state, jobs, session, panel
         self.views, self.settings, self.error, self.headless = views, settings, report, headless
         self.comparison: ComparisonDialog | None = None
+        self._compare_header = ""
         panel.checkRequested.connect(self.check)
         panel.compareRequested.connect(self.compare)
         panel.clearBoxRequested.connect(lambda: self.set_box(None))
@@ -65,8 +66,10 @@ class TrustController:
                                region=self._region(explanation.result.cam.shape))
         self.panel.set_busy(True)
         session = self.session
+        # Esc or Cancel ends the job with neither a result nor an error: the button must still read normally.
         return self.jobs.model.submit(lambda reporter: session.check(request, reporter), self._checked,
-                                      self._check_failed, kind="trust", replace=True, progress=True)
+                                      self._check_failed, kind="trust", replace=True, progress=True,
+                                      on_cancel=lambda: self.panel.set_busy(False))
 
     def compare(self) -> int | None:
         explanation = self._explanation()
@@ -78,6 +81,7 @@ class TrustController:
                  f"target {explanation.result.target.name} · layer {explanation.result.layer}"
         request = CompareRequest(key=key, pixels=state.model_input, base=state.base, style=state.style,
                                  header=header)
+        self._compare_header = header
         session = self.session
         return self.jobs.model.submit(lambda reporter: session.compare(request, reporter), self._compared,
                                       self.error, kind="compare", replace=True, progress=True)
@@ -93,12 +97,13 @@ class TrustController:
         self.panel.set_busy(False)
         self.error(message)
 
-    def _compared(self, result: tuple[ExplainKey, np.ndarray]) -> None:
-        key, grid = result
+    def _compared(self, result: tuple[ExplainKey, np.ndarray, list[tuple[str, np.ndarray]]]) -> None:
+        key, grid, panels = result
         if not self.state.on_screen(key):
             return
         folder = self.settings.get("export/folder", str(Path.home()))
-        self.comparison = ComparisonDialog(grid, str(Path(folder) / "radcam_methods.png"), self.window)
+        self.comparison = ComparisonDialog(grid, panels, str(Path(folder) / "radcam_methods.png"), self.window,
+                                           header=self._compare_header)
         if not self.headless():
             self.comparison.show()
 
