@@ -47,7 +47,8 @@ class FindingsController(QObject):
         scores = [row["score"] for row in explanation.result.predictions] or None
         self.window.statusBar().showMessage("Explaining every finding…", 3000)
         job = all_findings.job(self.session, explanation.key, state.model_input, scores)
-        return self.jobs.model.submit(job, self._done, self.report, kind="findings", replace=True)
+        # With progress: a method without the shared pass (Score-CAM) runs once per finding, and Esc cancels it.
+        return self.jobs.model.submit(job, self._done, self.report, kind="findings", replace=True, progress=True)
 
     def _done(self, shown: all_findings.ShownFindings) -> None:
         if not self.state.on_screen(shown.key):  # another image or setting since: a newer request follows
