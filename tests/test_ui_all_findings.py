@@ -102,3 +102,16 @@ def test_export_writes_the_all_findings_overlay(qtbot, window, tmp_path):
     panels = np.asarray(Image.open(out / "demo_cr_nodule_panels.png").convert("RGB"))
     for image in (overlay, panels):
         assert has_colour(image, 0) and has_colour(image, 1)
+
+
+def test_labels_do_not_overlap_at_any_zoom(qtbot, window):
+    overlay = window.views["overlay"]
+    window.menus.all_findings.trigger()
+    qtbot.waitUntil(lambda: window.state.findings is not None, timeout=TIMEOUT_MS)
+    layer = window.explaining.findings.layer
+    assert len(layer.labels) == 2  # the two outlines start at nearly the same corner on this study
+    for zoom in (0.5, 0.5, 8.0):  # out, further out, then in past fit
+        overlay.zoom_by(zoom)
+        rects = [overlay.mapFromScene(backing.pos()) for backing, _ in layer.labels]
+        heights = [backing.rect().height() for backing, _ in layer.labels]
+        assert abs(rects[0].y() - rects[1].y()) >= min(heights) - 1 or abs(rects[0].x() - rects[1].x()) > 200

@@ -27,21 +27,22 @@ class FindingsLayer:
     def __init__(self, state: ViewerState, view: ImageView) -> None:
         self.state, self.view = state, view
         self.items: list[QGraphicsItem] = []
+        self.labels: list[tuple[QGraphicsRectItem, QPointF]] = []  # each finding's label and its outline's corner
         for name in ("all_findings", "findings", "explanation", "style", "image"):
             state.connect(name, self.update)
+        view.zoomChanged.connect(self.relayout)  # labels keep their screen size: their spacing in the image changes
 
     def update(self, _value: object = None) -> None:
         scene = self.view.scene()
         for item in self.items:
             scene.removeItem(item)
-        self.items = []
+        self.items, self.labels = [], []
         self.view.contour.setVisible(not self.state.all_findings)
         shown = all_findings.on_screen(self.state)
         if shown is None:
             return
         threshold = self.state.style.threshold
         legend = []
-        placed: list[QRectF] = []  # labels so far, in scene units at the current zoom: the next goes below
         for rank, (label, score, cam) in enumerate(all_findings.items(shown.findings)):
             colour = QColor(*finding_colour(rank))
             legend.append((f"{label} {score:.2f}", colour))
@@ -62,10 +63,18 @@ class FindingsLayer:
                 self._add(item)
             largest = max(polygons, key=len)
             anchor = QPointF(float(largest[:, 0].min()), float(largest[:, 1].min()))
-            self._place(self._text([(f"{label} {score:.2f}", colour)], anchor, above=True), placed)
+            self.labels.append((self._text([(f"{label} {score:.2f}", colour)], anchor, above=True), anchor))
         height = self.view.image_size()[1]
         legend.append((f"contour: CAM ≥ {threshold:.2f}", QColor(255, 255, 255)))
         self._text(legend, QPointF(0.0, float(height)), above=True)
+        self.relayout()
+
+    def relayout(self) -> None:
+        """Each label at its outline's corner, moved down past those placed before it at the current zoom."""
+        placed: list[QRectF] = []
+        for backing, anchor in self.labels:
+            backing.setPos(anchor)
+            self._place(backing, placed)
 
     def _place(self, backing: QGraphicsRectItem, placed: list[QRectF]) -> None:
         """Move a label down past the labels already placed (two findings' outlines often start together)."""
