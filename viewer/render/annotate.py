@@ -15,13 +15,13 @@ Segment = tuple[float, float, float, float]  # x0, y0, x1, y1 in the panel's pix
 
 
 def draw_measurements(pixels: np.ndarray, segments: Sequence[Segment], labels: Sequence[str]) -> np.ndarray:
-    """A copy of `pixels` (RGB) with each segment drawn and its label beside its end, sized to the panel."""
+    """A copy of `pixels` (RGB) with each segment drawn and its label above its middle, sized to the panel."""
     if not segments:
         return pixels
     out = as_rgb(pixels).copy()
     size = max(out.shape[:2])
     thickness = max(1, round(size / 400))
-    scale = max(0.4, size / 1400)
+    scale = max(0.4, size / 1100)
     tick = max(3, size // 120)
     for (x0, y0, x1, y1), label in zip(segments, labels, strict=False):
         start, end = (round(x0), round(y0)), (round(x1), round(y1))
@@ -33,8 +33,9 @@ def draw_measurements(pixels: np.ndarray, segments: Sequence[Segment], labels: S
                      cv2.LINE_AA)
         text = ascii_text(label)
         (width, height), _ = cv2.getTextSize(text, FONT, scale, thickness)
-        x = min(max(0, end[0] + tick), out.shape[1] - width - 1)
-        y = min(max(height + 1, end[1] - tick), out.shape[0] - 2)
+        middle = ((start[0] + end[0]) // 2, (start[1] + end[1]) // 2)  # as on screen: an end may be at the edge
+        x = min(max(0, middle[0] + tick), out.shape[1] - width - 1)
+        y = min(max(height + 1, middle[1] - tick), out.shape[0] - 2)
         # A dark outline keeps the label readable on bright lung fields and on the heatmap.
         cv2.putText(out, text, (x, y), FONT, scale, (0, 0, 0), thickness + 2, cv2.LINE_AA)
         cv2.putText(out, text, (x, y), FONT, scale, COLOUR, thickness, cv2.LINE_AA)

@@ -21,7 +21,7 @@ from viewer.cam import METHODS
 from viewer.io import DisplayImage
 from viewer.render import COLORMAPS
 
-from . import dialogs, layouts, remembered
+from . import dialogs, layouts, remembered, tools_controller
 from .banner import Banner, DomainBanner
 from .browser import StudyBrowser
 from .contour_layer import ContourLayer
@@ -135,6 +135,7 @@ class MainWindow(QMainWindow):
         self.exporting = ExportController(self, state, jobs, self.session, self.browser, self.view_group,
                                           self.decoder, self.settings, report)
         self.corner_text = CornerText(state, self.views, self.view_group)
+        self.tools = tools_controller.ToolsController(self, state, self.views, report)  # flips, loupe, ruler, CTR
         self.contours = ContourLayer(state, self.views["overlay"])
         self.priors = PriorController(self, state, self.review_state, jobs, self.session, self.prior_view,
                                       self.views_row, self.decoder, report)

@@ -57,6 +57,7 @@ class Menus:
                                            str(number)))
                         for number in (1, 2, 3, 4, 5, 0)]
         view.addSeparator()
+        w.tools.fill_menu(self._menu(view, "&Orientation and Tools"), self._add)  # H V Ctrl+R L D Ctrl+Shift+C
         self.corner_text = self._add(view, "&Corner Text", w.show_corner_text, "T", checkable=True)
         self.anonymous = self._add(view, "&Anonymise Display", w.anonymise, "Ctrl+Shift+A", checkable=True,
                                    tip="Hide patient name, ID, dates and file names")
@@ -154,6 +155,7 @@ class Menus:
 
     def _reset_view(self) -> None:
         self.window.imaging.reset_view()
+        self.window.tools.reset()  # the file's own orientation
         self.window.priors.reset()  # the prior's own window, and the pair fitted while it is shown
 
     def _prior_available(self, available: bool, reason: str) -> None:
