@@ -189,3 +189,9 @@ def test_demo_consolidation_is_drawn_on_the_consolidation():
 def test_demo_nodule_is_drawn_on_the_nodule():
     cams, boxes = _demo_findings()
     assert _on_own_lesion(cams["nodule"], boxes["nodule"])
+
+
+def test_no_finding_says_so_in_the_legend():
+    base = np.full((300, 300), 128, np.uint8)
+    out = draw_findings(base, [], 0.5)
+    assert (out[200:, :] != 128).any() and (out[:150] == 128).all()  # a legend in the lower left, nothing else

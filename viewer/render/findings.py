@@ -28,6 +28,7 @@ OKABE_ITO = (
     ("blue", (0, 114, 178)),
 )
 HALO = (0, 0, 0)
+NO_FINDING = "No finding above its decision threshold"
 
 Item = tuple[str, float, np.ndarray]  # (label, score, CAM in [0, 1] at the image's size)
 
@@ -63,7 +64,7 @@ def draw_findings(base: np.ndarray, items: Sequence[Item], threshold: float, thi
     taken: list[tuple[int, int, int, int]] = []
     for text, colour, box in places:
         taken.append(_label(out, text, colour, box, scale, weight, taken))
-    if legend and items:
+    if legend:  # also without findings: the reader must see that none reached its threshold, not a blank overlay
         _legend(out, items, threshold, scale, weight)
     return out
 
@@ -92,7 +93,7 @@ def _legend(out: np.ndarray, items: Sequence[Item], threshold: float, scale: flo
     threshold (findings themselves are those at or above their decision thresholds)."""
     lines: list[tuple[str, tuple[int, int, int] | None]] = [
         (ascii_text(f"{label} {score:.2f}"), finding_colour(rank)) for rank, (label, score, _) in enumerate(items)]
-    lines.append((ascii_text(f"contour: CAM >= {threshold:.2f}"), None))
+    lines.append((ascii_text(f"contour: CAM >= {threshold:.2f}") if items else NO_FINDING, None))
     (_, h), base_line = cv2.getTextSize("Ag", FONT, scale, weight)
     step = h + base_line + max(2, h // 3)
     swatch = 2 * h

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem, QGraphicsRectIte
 
 from viewer.app import ViewerState, findings as all_findings
 from viewer.render.contours import contour_polygons
-from viewer.render.findings import HALO, finding_colour
+from viewer.render.findings import HALO, NO_FINDING, finding_colour
 
 from .views import ImageView
 
@@ -65,7 +65,7 @@ class FindingsLayer:
             anchor = QPointF(float(largest[:, 0].min()), float(largest[:, 1].min()))
             self.labels.append((self._text([(f"{label} {score:.2f}", colour)], anchor, above=True), anchor))
         height = self.view.image_size()[1]
-        legend.append((f"contour: CAM ≥ {threshold:.2f}", QColor(255, 255, 255)))
+        legend.append((f"contour: CAM ≥ {threshold:.2f}" if legend else NO_FINDING, QColor(255, 255, 255)))
         self._text(legend, QPointF(0.0, float(height)), above=True)
         self.relayout()
 
