@@ -115,3 +115,15 @@ def test_labels_do_not_overlap_at_any_zoom(qtbot, window):
         rects = [overlay.mapFromScene(backing.pos()) for backing, _ in layer.labels]
         heights = [backing.rect().height() for backing, _ in layer.labels]
         assert abs(rects[0].y() - rects[1].y()) >= min(heights) - 1 or abs(rects[0].x() - rects[1].x()) > 200
+
+
+def test_a_method_without_the_shared_pass_runs_once_per_finding(qtbot, window):
+    state = window.state
+    with qtbot.waitSignal(window.explanationShown, timeout=TIMEOUT_MS):
+        window.controls.set_method("eigencam")  # auto-explain on: a new map
+    window.menus.all_findings.trigger()
+    qtbot.waitUntil(lambda: state.findings is not None and state.findings.key.method == "eigencam",
+                    timeout=TIMEOUT_MS)
+    found = state.findings.findings
+    assert not found.shared_pass and [f.target.name for f in found.findings] == ["consolidation", "nodule"]
+    assert has_colour(on_screen(window.views["overlay"]), 0)
