@@ -195,6 +195,8 @@ class ModelSession:
         window's inversion toggle. An image that cannot be read, explained or written does not stop the others:
         an ExportError at the end says how many failed, why, and how many files were written.
         """
+        from viewer.export.caption import ModelCard
+
         from .exporting import ExportItem, write_item
 
         engine, loaded = self._engine(), self._loaded()
@@ -210,7 +212,7 @@ class ModelSession:
                     image.render(), method=settings.method, target=settings.target, layer=settings.layer,
                     top_n=self.top_n, batch_size=self.batch_size, reporter=step)
                 base = image.render(invert=image.invert != inverted)
-                item = ExportItem(image=image, base=base, explanation=result, model=loaded.name,
+                item = ExportItem(image=image, base=base, explanation=result, model=ModelCard.of(loaded),
                                   index=number + 1, numbered=True, expects=loaded.spec.expects)
                 written += write_item(item, options, style, scale, overwrite)
             except RadcamError as exc:  # that image's files are all or nothing (write_explanation); go on

@@ -32,17 +32,20 @@ from viewer.app.requests import ModelInfo
 from viewer.app.session import method_help
 from viewer.export.explanation import OverlayStyle, method_title
 from viewer.render.colormaps import ColorMap
+from viewer.render.defaults import DEFAULTS
 
 from . import theme
 from .panel_widgets import ElidedLabel, guard_wheel
 
 AUTO = None  # target/layer "auto": the engine picks the top prediction / the last convolution
-DECISION_THRESHOLD = 0.5  # a label scoring at or above this is marked, unless the model's sidecar says otherwise
+DECISION_THRESHOLD = DEFAULTS.decision_threshold  # a label at or above it is marked, unless the sidecar says otherwise
 SCORE_ROLE = Qt.ItemDataRole.UserRole + 1
+THRESHOLD_ROLE = Qt.ItemDataRole.UserRole + 2  # the label's decision threshold: a tick on its bar
 
 
 class ScoreBar(QStyledItemDelegate):
-    """Paints a score as a horizontal bar with its value, so the ranking reads at a glance."""
+    """Paints a score as a horizontal bar with its value, so the ranking reads at a glance, and a tick at the label's
+    decision threshold: the model calls the finding present right of the tick."""
 
     def paint(self, painter: QPainter, option, index) -> None:
         score = index.data(SCORE_ROLE)
@@ -54,6 +57,10 @@ class ScoreBar(QStyledItemDelegate):
         filled = QRect(rect.left(), rect.top(), int(rect.width() * min(max(score, 0.0), 1.0)), rect.height())
         positive = bool(index.data(Qt.ItemDataRole.UserRole))
         painter.fillRect(filled, QColor(theme.POSITIVE if positive else theme.ACCENT).darker(140))
+        threshold = index.data(THRESHOLD_ROLE)
+        if threshold is not None:
+            tick = rect.left() + int(rect.width() * min(max(threshold, 0.0), 1.0))
+            painter.fillRect(QRect(tick - 1, option.rect.top() + 2, 2, option.rect.height() - 4), QColor(theme.TEXT))
         painter.setPen(QColor(theme.TEXT))
         painter.drawText(rect.adjusted(4, 0, -4, 0), Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight,
                          f"{score:.3f}")
@@ -112,7 +119,8 @@ class ControlPanel(QWidget):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setItemDelegateForColumn(1, ScoreBar(self.table))
-        self.table.setToolTip("Click a label to explain it")
+        self.table.setToolTip("Click a label to explain it. The tick on each bar is the label's decision threshold "
+                              "(the model's cut-off for calling it present), not the CAM threshold")
         self.table.cellClicked.connect(self._on_row_clicked)
         self.table.setMinimumHeight(90)
         predictions_box = QGroupBox("Predictions")
@@ -136,7 +144,16 @@ class ControlPanel(QWidget):
         self.colormap = QComboBox()
         self.colormap.addItems(colormaps)
         self.contour = QCheckBox("Contour (C)")
-        self.contour.setToolTip("Outline the regions above the threshold")
+        self.contour.setToolTip("Outline the regions above the CAM threshold")
+        self.threshold.setToolTip("CAM threshold: map values below it are transparent in the overlay (marked on "
+                                  "the colour bar). Not a label's decision threshold (the ticks in Predictions)")
+        self.opacity.setToolTip("How strongly the map's colours cover the image above the CAM threshold")
+        self.colormap.setToolTip(f"The map's colours, 0 to 1 (default {DEFAULTS.colormap}: perceptually ordered, "
+                                 "readable with colour blindness)")
+        self.threshold.setValue(round(DEFAULTS.cam_threshold * 100))
+        self.opacity.setValue(round(DEFAULTS.opacity * 100))
+        self.colormap.setCurrentText(DEFAULTS.colormap)
+        self.contour.setChecked(DEFAULTS.contour)
         self.auto_explain = QCheckBox("Auto-explain on change")
         self.auto_explain.setToolTip("Explain again whenever the image, method, target or layer changes")
         self.explain = QPushButton("Explain")
@@ -150,7 +167,7 @@ class ControlPanel(QWidget):
         form.addRow("", self.method_help)
         form.addRow("Target", self.target)
         form.addRow("Layer", self.layer)
-        form.addRow("Threshold", self._with_value(self.threshold, self.threshold_value))
+        form.addRow("CAM threshold", self._with_value(self.threshold, self.threshold_value))
         form.addRow("Opacity", self._with_value(self.opacity, self.opacity_value))
         form.addRow("Colour map", self.colormap)
         form.addRow("", self.contour)
@@ -266,6 +283,8 @@ class ControlPanel(QWidget):
             score = QTableWidgetItem()
             score.setData(SCORE_ROLE, float(prediction["score"]))
             score.setData(Qt.ItemDataRole.UserRole, positive)
+            score.setData(THRESHOLD_ROLE, float(threshold))
+            score.setToolTip(f"score {prediction['score']:.4f}; tick: decision threshold {threshold:g}")
             self.table.setItem(row, 0, label)
             self.table.setItem(row, 1, score)
             if target is not None and prediction["index"] == target:
