@@ -11,10 +11,11 @@ from pathlib import Path
 import numpy as np
 
 from viewer.errors import ExportError
-from viewer.render import ColorMap, compose_panels, heatmap, overlay, scale_image
+from viewer.render import DEFAULTS, ColorMap, compose_panels, heatmap, overlay, scale_image, with_colorbar
 
 from .anonymize import AnonymizationSession, header_text
 from .atomic import StagedSet, atomic_write
+from .caption import ModelCard, caption_lines, warning
 from .images import save_image
 from .sidecar import write_sidecar
 
@@ -29,10 +30,10 @@ FORMATS = {"png": ("PNG", ".png"), "jpeg": ("JPEG", ".jpg"), "tiff": ("TIFF", ".
 class OverlayStyle:
     """How the CAM is drawn over the image; changing it never needs the model."""
 
-    threshold: float = 0.5
-    alpha: float = 0.5
-    colormap: ColorMap = "jet"
-    contour: bool = False
+    threshold: float = DEFAULTS.cam_threshold  # the CAM threshold (not a label's decision threshold)
+    alpha: float = DEFAULTS.opacity
+    colormap: ColorMap = DEFAULTS.colormap
+    contour: bool = DEFAULTS.contour
 
     def as_dict(self) -> dict:
         return {"threshold": self.threshold, "opacity": self.alpha, "colormap": self.colormap,
@@ -54,10 +55,9 @@ def target_score(result) -> float | None:
     return float(result.target.probability([p["score"] for p in result.predictions]))
 
 
-def caption(result, threshold: float) -> str:
-    score = target_score(result)
-    scored = f" {score:.3f}" if score is not None else ""
-    return f"{method_title(result.method)} · {result.target.name}{scored} · threshold {threshold:.2f}"
+def caption(result, threshold: float, model: str | ModelCard = "") -> str:
+    """What the map is (method, target, score, model) and both thresholds, on two lines."""
+    return caption_lines(result, ModelCard.of(model), threshold, method_title(result.method), target_score(result))
 
 
 def explanation_stem(source: Path, frame: int = 0, index: int = 1, numbered: bool = False,
@@ -80,28 +80,35 @@ def render_panels(base: np.ndarray, cam: np.ndarray, style: OverlayStyle, scale:
     return shown
 
 
-def compose(shown: dict[str, np.ndarray], panel: str, text: str | None, header: str | None) -> np.ndarray:
-    """One panel, or the side-by-side composite, with the caption and header bars when given."""
+def compose(shown: dict[str, np.ndarray], panel: str, text: str | None, header: str | None,
+            style: OverlayStyle | None = None, warn: str | None = None) -> np.ndarray:
+    """One panel, or the side-by-side composite, with the caption, warning and header bars when given; a map panel
+    (heatmap, overlay, side by side) carries the colour bar with the CAM threshold marked when `style` is given."""
     names = ["original", "heatmap", "overlay"] if panel == "side_by_side" else [panel]
+    images = [shown[name] for name in names]
+    if style is not None and panel != "original":
+        images[-1] = with_colorbar(images[-1], style.colormap, style.threshold)  # one bar serves both maps
     titles = [PANELS[name] for name in names] if len(names) > 1 else None
-    if text or header or titles:
-        return compose_panels([shown[name] for name in names], titles, caption=text, header=header)
-    return shown[panel]
+    if text or header or titles or warn:
+        return compose_panels(images, titles, caption=text, header=header, warning=warn)
+    return images[-1]
 
 
 def panel_path(folder: Path, stem: str, panel: str, fmt: str) -> Path:
     return Path(folder) / f"{stem}_{PANEL_FILE_NAMES[panel]}{FORMATS[fmt][1]}"
 
 
-def record(image, result, model: str, style: OverlayStyle, files: list[Path], out_of_domain=()) -> dict:
+def record(image, result, model: str | ModelCard, style: OverlayStyle, files: list[Path], out_of_domain=()) -> dict:
     """The JSON sidecar of one explanation (source, model, method, layer, target, scores, overlay, software) and
     why the image is outside the model's domain (viewer.model.domain; [] inside)."""
-    return {"source": str(image.path), "frame": image.frame, "model": model, "method": result.method,
+    card = ModelCard.of(model)
+    return {"source": str(image.path), "frame": image.frame, "model": card.name, "method": result.method,
             "layer": result.layer, "target": result.target.as_dict(),
             "target_score": target_score(result), "predictions": result.predictions, "device": result.device,
             "empty_map": bool(result.empty), "timings_ms": result.timings_ms, "overlay": style.as_dict(),
             "files": [Path(path).name for path in files], "patient": image.metadata.get("patient"),
-            "study_date": image.metadata.get("study_date"), "out_of_domain": list(out_of_domain)}
+            "study_date": image.metadata.get("study_date"), "out_of_domain": list(out_of_domain),
+            "not_for_diagnosis": card.not_for_diagnosis}
 
 
 def planned_files(folder: Path, stem: str, *, panels=("original", "heatmap", "overlay", "side_by_side"),
@@ -122,7 +129,8 @@ def refuse_existing(files: list[Path], overwrite: bool) -> None:
         raise ExportError(f"{existing[0]}{more} exist; use --overwrite to replace them")
 
 
-def write_explanation(folder: Path, stem: str, image, base: np.ndarray, result, model: str, style: OverlayStyle, *,
+def write_explanation(folder: Path, stem: str, image, base: np.ndarray, result, model: str | ModelCard,
+                      style: OverlayStyle, *,
                       panels=("original", "heatmap", "overlay", "side_by_side"), fmt: str = "png",
                       captioned=("side_by_side",), dicom_panels=(), cam_array: bool = False, sidecar: bool = True,
                       anonymize: bool = False, overwrite: bool = False, scale: float = 1.0, instance_number: int = 1,
@@ -131,8 +139,11 @@ def write_explanation(folder: Path, stem: str, image, base: np.ndarray, result, 
     """Write an explained image's files into `folder`: STEM_<panel>.<ext> (the side-by-side one is STEM_panels),
     STEM_<panel>_sc.dcm for `dicom_panels`, STEM_cam.npy, STEM.json; returns them in that order.
 
-    Panels in `captioned` carry the caption (method, target, score, threshold) and the patient/study line (without
-    patient data when anonymising). Nothing is replaced unless `overwrite`; the set is written all or nothing."""
+    `model` is a ModelCard (ModelCard.of(loaded)) or a bare name. Every map panel (heatmap, overlay, side by side)
+    and every DICOM carries the colour bar, the caption (method, target, score, model, CAM threshold, decision
+    threshold) and NOT FOR DIAGNOSIS when the model says so; panels in `captioned` also carry the caption and the
+    patient/study line (without patient data when anonymising). Nothing is replaced unless `overwrite`; the set
+    is written all or nothing."""
     from .dicom_sc import write_secondary_capture  # highdicom takes 0.2 s to import; the viewer starts without it
 
     folder = Path(folder)
@@ -144,22 +155,28 @@ def write_explanation(folder: Path, stem: str, image, base: np.ndarray, result, 
         shown["overlay"] = scale_image(overlay_image, scale) if abs(scale - 1.0) > 1e-3 else overlay_image
     if view is not None:  # viewer.app.export_view: turned as on screen, measurements burned in; the CAM array is not
         shown = {name: view(pixels) for name, pixels in shown.items()}
-    text = caption(result, style.threshold)
+    card = ModelCard.of(model)
+    text = caption(result, style.threshold, card)
+    warn = warning(card)
+    summary = " | ".join([*text.splitlines(), *([warn] if warn else [])])  # DICOM descriptions are one line
     header = header_text(image.metadata, anonymize=anonymize)
     # All or nothing: a full disk half-way leaves neither a partial set nor temporaries, so a rerun just works.
     with stage:
         for panel, path in zip(panels, files, strict=False):  # files: the panels' first, then the rest
-            # DICOM always carries the caption: a PACS user sees the image without this tool.
+            # DICOM always carries the caption: a PACS user sees the image without this tool. A map never leaves
+            # without saying what it is.
             labelled = panel in captioned or fmt == "dicom"
-            pixels = compose(shown, panel, text if labelled else None, header if labelled else None)
+            said = labelled or panel != "original"
+            pixels = compose(shown, panel, text if said else None, header if labelled else None, style,
+                             warn if said else None)
             if fmt == "dicom":
-                write_secondary_capture(stage.path(path), pixels, image.dataset, f"RadCAM {PANELS[panel]}: {text}",
+                write_secondary_capture(stage.path(path), pixels, image.dataset, f"RadCAM {PANELS[panel]}: {summary}",
                                         instance_number=instance_number, anonymize=anonymize, session=session)
             else:
                 save_image(stage.path(path), pixels)
         for panel, path in zip(dicom_panels, files[len(panels):], strict=False):
-            write_secondary_capture(stage.path(path), compose(shown, panel, text, header), image.dataset,
-                                    f"RadCAM {PANELS[panel]}: {text}", instance_number=instance_number,
+            write_secondary_capture(stage.path(path), compose(shown, panel, text, header, style, warn), image.dataset,
+                                    f"RadCAM {PANELS[panel]}: {summary}", instance_number=instance_number,
                                     anonymize=anonymize, session=session)
         if cam_array:
             cam = np.ascontiguousarray(result.cam, np.float32)
@@ -170,6 +187,6 @@ def write_explanation(folder: Path, stem: str, image, base: np.ndarray, result, 
 
             atomic_write(stage.path(files[len(panels) + len(dicom_panels)]), save_cam)
         if sidecar:
-            write_sidecar(stage.path(files[-1]), record(image, result, model, style, files, out_of_domain),
+            write_sidecar(stage.path(files[-1]), record(image, result, card, style, files, out_of_domain),
                           anonymize=anonymize)
     return files
