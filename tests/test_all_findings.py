@@ -136,6 +136,8 @@ def test_cli_all_findings_writes_the_findings_overlay(capsys, tmp_path):
     assert all(f["score"] >= f["decision_threshold"] == 0.5 for f in both["findings"])
     assert str(tmp_path / "demo_cr_nodule_findings.png") in both["outputs"]
     drawn = np.asarray(Image.open(tmp_path / "demo_cr_nodule_findings.png").convert("RGB"))
+    assert drawn.shape[0] > 1024 and drawn.shape[1] == 1024  # the film, then its caption and warning bars
+    assert (drawn[-20:, :, 0] > 150).mean() > 0.5 and (drawn[-20:, :, 1] < 60).mean() > 0.5  # NOT FOR DIAGNOSIS, red
     for rank in range(2):
         assert (drawn == np.array(finding_colour(rank))).all(axis=2).sum() > 100
     assert [f["name"] for f in by_name["demo_nodule.png"]["findings"]] == ["nodule"]

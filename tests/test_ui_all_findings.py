@@ -102,6 +102,11 @@ def test_export_writes_the_all_findings_overlay(qtbot, window, tmp_path):
     panels = np.asarray(Image.open(out / "demo_cr_nodule_panels.png").convert("RGB"))
     for image in (overlay, panels):
         assert has_colour(image, 0) and has_colour(image, 1)
+    from viewer.app.findings import caption
+
+    text = caption(window.state)  # what the overlay's caption bar says: the findings, not one target
+    assert text.startswith("All findings (consolidation 0.767, nodule 0.709) · Grad-CAM · model demo_phantom_cnn")
+    assert overlay.shape[0] > 1024  # the caption and NOT FOR DIAGNOSIS bars below the 1024² film
 
 
 def test_labels_do_not_overlap_at_any_zoom(qtbot, window):

@@ -18,7 +18,7 @@ from viewer.export.caption import ModelCard
 from viewer.export.explanation import FORMATS, PANELS, OverlayStyle
 from viewer.io import DisplayImage
 
-from .findings import overlay as all_findings_overlay
+from .findings import caption as all_findings_caption, overlay as all_findings_overlay
 from .jobs import Reporter
 
 if TYPE_CHECKING:
@@ -69,6 +69,7 @@ class ExportItem:
     expects: dict[str, Any] | None = None  # the model's sidecar 'expects': the record says why it is out of domain
     view: Callable[[np.ndarray], np.ndarray] | None = None  # export_view.panel_view: as turned on screen, measured
     overlay: np.ndarray | None = None  # the overlay panel as on screen when it is not the one map's (All findings)
+    overlay_caption: str | None = None  # what that overlay panel is, in place of the one map's caption
 
 
 def planned_files(options: ExportOptions, source: Path, frame: int, index: int, numbered: bool) -> list[Path]:
@@ -91,7 +92,8 @@ def write_item(item: ExportItem, options: ExportOptions, style: OverlayStyle, sc
         options.folder, stem, item.image, item.base, item.explanation, item.model, style, panels=options.panels,
         fmt=options.format, captioned=options.panels if options.caption else (), sidecar=options.sidecar,
         anonymize=options.anonymize, overwrite=overwrite, scale=scale, instance_number=item.index,
-        out_of_domain=image_out_of_domain(item.image, item.expects), view=item.view, overlay_image=item.overlay)
+        out_of_domain=image_out_of_domain(item.image, item.expects), view=item.view, overlay_image=item.overlay,
+        overlay_caption=item.overlay_caption)
     return written
 
 
@@ -138,6 +140,7 @@ class ExportPlan:
 
         item.view = panel_view(image, state.orientation, state.measurements)
         item.overlay = all_findings_overlay(state)  # None unless All findings is on and its maps are in
+        item.overlay_caption = all_findings_caption(state) if item.overlay is not None else None
 
         def single(_reporter: Reporter) -> list[Path]:
             return write_item(item, options, style, scale, overwrite)

@@ -69,6 +69,19 @@ def on_screen(state: Any) -> ShownFindings | None:
     return shown
 
 
+def caption(state: Any) -> str | None:
+    """What the All findings overlay on screen is (its export's caption), or None when it is not on screen."""
+    from viewer.export.explanation import method_title
+    from viewer.render.findings import findings_caption
+
+    shown = on_screen(state)
+    if shown is None or state.model is None:
+        return None
+    found = shown.findings
+    return findings_caption(items(found), method_title(found.method), state.model.name, state.style.threshold,
+                            {f.target.name: f.threshold for f in found.findings})
+
+
 def overlay(state: Any) -> np.ndarray | None:
     """The All findings overlay of the image as displayed, or None when the mode is off or its maps are not in."""
     shown = on_screen(state)

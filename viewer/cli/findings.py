@@ -39,14 +39,21 @@ def findings_output(args: argparse.Namespace, engine: Any, base: np.ndarray, res
     if not getattr(args, "all_findings", False):
         return None
     from viewer.cam.multi import explain_findings
-    from viewer.export.explanation import refuse_existing
-    from viewer.render.findings import draw_findings
+    from viewer.export.caption import ModelCard, warning
+    from viewer.export.explanation import method_title, refuse_existing
+    from viewer.render import compose_panels
+    from viewer.render.findings import draw_findings, findings_caption
 
     path = Path(args.out) / f"{stem}_findings.png"
     refuse_existing([path], args.overwrite)
     scores = [row["score"] for row in result.predictions]
     found = explain_findings(engine, base, result.method, args.layer, scores=scores)
-    pixels = draw_findings(base, [(f.target.name, f.score, f.result.cam) for f in found.findings], threshold)
+    items = [(f.target.name, f.score, f.result.cam) for f in found.findings]
+    card = ModelCard.of(engine.model)
+    text = findings_caption(items, method_title(found.method), card.name, threshold,
+                            {f.target.name: f.threshold for f in found.findings})
+    # A map never leaves without saying what it is (as write_explanation's panels): caption and NOT FOR DIAGNOSIS.
+    pixels = compose_panels([draw_findings(base, items, threshold)], caption=text, warning=warning(card))
     rows = [{**f.target.as_dict(), "score": f.score, "decision_threshold": f.threshold, "empty_map": f.result.empty}
             for f in found.findings]
     return FindingsOutput(path, pixels, rows, found.shared_pass, args.overwrite)

@@ -135,7 +135,8 @@ def write_explanation(folder: Path, stem: str, image, base: np.ndarray, result, 
                       captioned=("side_by_side",), dicom_panels=(), cam_array: bool = False, sidecar: bool = True,
                       anonymize: bool = False, overwrite: bool = False, scale: float = 1.0, instance_number: int = 1,
                       session: AnonymizationSession | None = None, out_of_domain=(),
-                      overlay_image: np.ndarray | None = None, view=None) -> list[Path]:
+                      overlay_image: np.ndarray | None = None, overlay_caption: str | None = None,
+                      view=None) -> list[Path]:
     """Write an explained image's files into `folder`: STEM_<panel>.<ext> (the side-by-side one is STEM_panels),
     STEM_<panel>_sc.dcm for `dicom_panels`, STEM_cam.npy, STEM.json; returns them in that order.
 
@@ -167,7 +168,8 @@ def write_explanation(folder: Path, stem: str, image, base: np.ndarray, result, 
             # without saying what it is.
             labelled = panel in captioned or fmt == "dicom"
             said = labelled or panel != "original"
-            pixels = compose(shown, panel, text if said else None, header if labelled else None, style,
+            said_text = overlay_caption if overlay_caption and panel == "overlay" else text  # All findings' own
+            pixels = compose(shown, panel, said_text if said else None, header if labelled else None, style,
                              warn if said else None)
             if fmt == "dicom":
                 write_secondary_capture(stage.path(path), pixels, image.dataset, f"RadCAM {PANELS[panel]}: {summary}",

@@ -33,6 +33,18 @@ NO_FINDING = "No finding above its decision threshold"
 Item = tuple[str, float, np.ndarray]  # (label, score, CAM in [0, 1] at the image's size)
 
 
+def findings_caption(items: Sequence[Item], method: str, model: str, threshold: float,
+                     decision: dict[str, float]) -> str:
+    """What an All findings export is, in two lines: the findings and how they were made, then both thresholds
+    (each finding's decision threshold, the CAM threshold of the outlines) by their full names."""
+    from .colorbar import CAM_THRESHOLD_LABEL
+
+    found = ", ".join(f"{label} {score:.3f}" for label, score, _ in items) or "none"
+    decisions = ", ".join(f"{label} {decision.get(label, 0.5):.2f}" for label, _, _ in items) or "-"
+    return (f"All findings ({found}) · {method} · model {model}\n"
+            f"{CAM_THRESHOLD_LABEL} {threshold:.2f} · decision thresholds: {decisions}")
+
+
 def finding_colour(rank: int) -> tuple[int, int, int]:
     """The colour of the `rank`-th finding drawn (0: the best score)."""
     return OKABE_ITO[rank % len(OKABE_ITO)][1]
