@@ -2,8 +2,9 @@
 
     python scripts/make_findings_screenshot.py [OUT.png]     (under xvfb-run when there is no display)
 
-Opens the demo model and resources/demo/demo_cr_nodule.dcm in a 1600×1000 window with its own settings file,
-waits for the map, presses G (All findings), waits for every finding's map and saves the window.
+Opens the demo model and resources/demo/demo_cr_nodule.dcm in a 1600×1000 window with its own settings file and
+the large-overlay layout, waits for the map, presses G (All findings), waits for every finding's map and saves the
+window.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+
+LAYOUT = 4  # View → Layout: the large overlay with the original and the heatmap beside it (Alt+4)
 
 
 def shoot(out: Path) -> int:
@@ -33,6 +37,7 @@ def shoot(out: Path) -> int:
     window.headless = True
     window.resize(1600, 1000)
     window.show()
+    window.set_layout(LAYOUT)
     state = window.state
 
     def findings_in() -> None:
