@@ -79,6 +79,17 @@ def test_methods_without_a_shared_pass_fall_back_to_one_call_per_finding(chexnet
     np.testing.assert_array_equal(found.findings[0].result.cam, single.cam)
 
 
+def test_fallback_uses_the_explanations_top_n(chexnet_shaped, display):
+    # --top-n / the session's top_n reach each finding's call: the target's map equals the one in its panels.
+    engine = chexnet_shaped
+    found = explain_findings(engine, display, "faster-scorecam", top_n=2, batch_size=4)
+    first = found.findings[0]
+    single = engine.explain(display, method="faster-scorecam", target=first.target.name, top_n=2)
+    np.testing.assert_array_equal(first.result.cam, single.cam)
+    wider = engine.explain(display, method="faster-scorecam", target=first.target.name)  # top_n 32: all 16
+    assert not np.array_equal(first.result.cam, wider.cam)
+
+
 def test_no_finding_above_its_threshold_gives_no_map(tmp_path, display):
     keras.utils.set_random_seed(1)
     inputs = keras.Input((32, 32, 1))

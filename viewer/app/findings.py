@@ -53,7 +53,8 @@ def job(session: ModelSession, key: ExplainKey, pixels: np.ndarray,
 
         if session.engine is None:
             raise ModelError("no model is loaded: open one with File → Open Model…")
-        found = explain_findings(session.engine, pixels, key.method, key.layer, scores=scores, reporter=reporter)
+        found = explain_findings(session.engine, pixels, key.method, key.layer, scores=scores, reporter=reporter,
+                                 top_n=session.top_n, batch_size=session.batch_size)
         return ShownFindings(key, found)
 
     return run

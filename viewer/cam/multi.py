@@ -61,16 +61,17 @@ def above_threshold(model: Any, probs: np.ndarray) -> list[Target]:
 
 
 def explain_findings(engine: CamEngine, display: np.ndarray, method: str = "gradcam", layer: str | None = None,
-                     scores: Any = None, reporter: Reporter = QUIET) -> Findings:
+                     scores: Any = None, reporter: Reporter = QUIET, top_n: int = 32,
+                     batch_size: int | None = None) -> Findings:
     """One map per finding above its decision threshold. `scores` (this image's probabilities, if known) lets
     the shared pass differentiate only the findings' logits; without them it differentiates every unit and keeps
-    the findings' (still one forward pass)."""
+    the findings' (still one forward pass). `top_n` and `batch_size` as explain()'s, for the Score-CAM kin."""
     name = resolve_method(method)
     start = time.perf_counter()
     display = np.asarray(display)
     model = engine.model
     if name not in SHARED_PASS:
-        return _one_by_one(engine, display, name, layer, scores, reporter, start)
+        return _one_by_one(engine, display, name, layer, scores, reporter, start, top_n, batch_size)
     raw, x = model.model_inputs(display)
     t_pre = time.perf_counter()
     layer_name = engine.target_layer(layer)[0].name
@@ -103,7 +104,7 @@ def explain_findings(engine: CamEngine, display: np.ndarray, method: str = "grad
 
 
 def _one_by_one(engine: CamEngine, display: np.ndarray, name: str, layer: str | None, scores: Any,
-                reporter: Reporter, start: float) -> Findings:
+                reporter: Reporter, start: float, top_n: int, batch_size: int | None) -> Findings:
     """A method without a shared pass: its scores first (one forward pass), then one explain() per finding."""
     model = engine.model
     rows = engine.predict(display) if scores is None else None
@@ -112,7 +113,9 @@ def _one_by_one(engine: CamEngine, display: np.ndarray, name: str, layer: str | 
     findings = []
     for i, target in enumerate(targets):
         part = Part(reporter, i / len(targets), 1 / len(targets))
-        result = engine.explain(display, method=name, target=target.index, layer=layer, reporter=part)
+        # The explanation's own top_n/batch_size: its target's map here must be the one in its panels.
+        result = engine.explain(display, method=name, target=target.index, layer=layer, top_n=top_n,
+                                batch_size=batch_size, reporter=part)
         findings.append(Finding(target, float(probs[target.unit]), decision_threshold(model, target.name), result))
     used_layer = findings[0].result.layer if findings else (engine.target_layer(layer)[0].name
                                                             if get_method(name).INFO.needs_layer else "input")

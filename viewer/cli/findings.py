@@ -47,7 +47,8 @@ def findings_output(args: argparse.Namespace, engine: Any, base: np.ndarray, res
     path = Path(args.out) / f"{stem}_findings.png"
     refuse_existing([path], args.overwrite)
     scores = [row["score"] for row in result.predictions]
-    found = explain_findings(engine, base, result.method, args.layer, scores=scores)
+    found = explain_findings(engine, base, result.method, args.layer, scores=scores, top_n=args.top_n,
+                             batch_size=args.batch_size)
     items = [(f.target.name, f.score, f.result.cam) for f in found.findings]
     card = ModelCard.of(engine.model)
     text = findings_caption(items, method_title(found.method), card.name, threshold,
