@@ -129,6 +129,24 @@ def test_each_finding_is_a_contour_in_its_own_okabe_ito_colour_with_a_legend():
     np.testing.assert_array_equal(base, 128)  # the original is not drawn on
 
 
+def test_a_caption_of_fourteen_findings_stays_legible():
+    # Each caption line is a bar shrunk to the panel's width: all 14 on one line drew ~4 px text at 1024 px.
+    import cv2
+
+    from viewer.render.findings import findings_caption
+    from viewer.render.panels import FONT, ascii_text, font_scale
+
+    items = [(label, 0.9 - i / 100, np.zeros((4, 4), np.float32)) for i, label in enumerate(CHEXNET_LABELS)]
+    text = findings_caption(items, "Grad-CAM", "chexnet", 0.4, {label: 0.25 for label in CHEXNET_LABELS})
+    scale = font_scale(1024)
+    for line in text.splitlines():
+        width = cv2.getTextSize(ascii_text(line), FONT, scale, max(1, round(scale * 1.5)))[0][0]
+        assert width < 1000, line  # drawn at full size, not shrunk
+    for label in CHEXNET_LABELS:
+        assert f"{label} {0.9 - CHEXNET_LABELS.index(label) / 100:.3f}" in text and f"{label} 0.25" in text
+    assert text.startswith("All findings (14) · Grad-CAM · model chexnet") and "CAM threshold 0.40" in text
+
+
 def test_palette_is_okabe_ito_without_black():
     assert [rgb for _, rgb in OKABE_ITO] == [(230, 159, 0), (86, 180, 233), (0, 158, 115), (240, 228, 66),
                                              (213, 94, 0), (204, 121, 167), (0, 114, 178)]

@@ -33,16 +33,28 @@ NO_FINDING = "No finding above its decision threshold"
 Item = tuple[str, float, np.ndarray]  # (label, score, CAM in [0, 1] at the image's size)
 
 
+PER_LINE = 3  # findings named on one caption line: 14 CheXNet findings on one line shrank it to ~4 px text
+
+
 def findings_caption(items: Sequence[Item], method: str, model: str, threshold: float,
                      decision: dict[str, float]) -> str:
-    """What an All findings export is, in two lines: the findings and how they were made, then both thresholds
-    (each finding's decision threshold, the CAM threshold of the outlines) by their full names."""
+    """What an All findings export is: the findings and how they were made, then both thresholds (each finding's
+    decision threshold, the CAM threshold of the outlines) by their full names. More than PER_LINE findings go
+    on lines of their own, so every line keeps a legible size in the caption bar."""
     from .colorbar import CAM_THRESHOLD_LABEL
 
-    found = ", ".join(f"{label} {score:.3f}" for label, score, _ in items) or "none"
-    decisions = ", ".join(f"{label} {decision.get(label, 0.5):.2f}" for label, _, _ in items) or "-"
-    return (f"All findings ({found}) · {method} · model {model}\n"
-            f"{CAM_THRESHOLD_LABEL} {threshold:.2f} · decision thresholds: {decisions}")
+    found = [f"{label} {score:.3f}" for label, score, _ in items]
+    decisions = [f"{label} {decision.get(label, 0.5):.2f}" for label, _, _ in items]
+    thresholds = f"{CAM_THRESHOLD_LABEL} {threshold:.2f} · decision thresholds:"
+    if len(items) <= PER_LINE:
+        return (f"All findings ({', '.join(found) or 'none'}) · {method} · model {model}\n"
+                f"{thresholds} {', '.join(decisions) or '-'}")
+    return "\n".join([f"All findings ({len(items)}) · {method} · model {model}", *_rows(found), thresholds,
+                      *_rows(decisions)])
+
+
+def _rows(parts: Sequence[str]) -> list[str]:
+    return [", ".join(parts[i:i + PER_LINE]) for i in range(0, len(parts), PER_LINE)]
 
 
 def finding_colour(rank: int) -> tuple[int, int, int]:
