@@ -44,12 +44,20 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from viewer.ui import keys_table
 
+    path = args.write or args.check
+    text = ""
+    if path is not None:  # before the window is built: a wrong path is one line, at once
+        try:
+            text = path.read_text(encoding="utf-8")
+            keys_table.readme_table(text)
+        except (OSError, UnicodeDecodeError) as exc:
+            return _fail(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}")
+        except (ValueError, IndexError):  # no section, or no table under it
+            return _fail(f"{path} has no keys table (the first table under '## The viewer')")
     table = build_table()
-    if args.write is None and args.check is None:
+    if path is None:
         sys.stdout.write(table)
         return 0
-    path = args.write or args.check
-    text = path.read_text(encoding="utf-8")
     if args.check is not None:
         same = keys_table.readme_table(text) == table
         if not same:
@@ -59,6 +67,10 @@ def main(argv: list[str] | None = None) -> int:
     path.write_text(keys_table.replace_readme_table(text, table), encoding="utf-8")
     return 0
 
+
+def _fail(message: str) -> int:
+    print(f"keys_table: error: {message}", file=sys.stderr)
+    return 2
 
 if __name__ == "__main__":
     sys.exit(main())
