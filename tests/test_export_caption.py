@@ -126,3 +126,26 @@ def test_an_export_from_the_viewer_and_from_the_cli_with_defaults_are_pixel_iden
     from_viewer = np.asarray(Image.open(folder / "demo_cr_nodule_panels.png"))
     from_cli = np.asarray(Image.open(tmp_path / "cli" / "demo_cr_nodule_panels.png"))
     assert from_viewer.shape == from_cli.shape and np.array_equal(from_viewer, from_cli)
+
+
+@pytest.mark.parametrize("as_format", [True, False], ids=["dicom-format", "dicom-panels"])
+def test_an_all_findings_overlay_in_dicom_is_described_as_all_findings(tmp_path, as_format):
+    # The overlay's pixels are All findings: its DICOM description must not name only the one target.
+    from viewer.cam.base import CamResult, Target
+    from viewer.export import OverlayStyle, write_explanation
+
+    image = open_image(DEMO)
+    base = image.render()
+    cam = np.zeros(base.shape[:2], np.float32)
+    result = CamResult(cam, cam, [{"index": 0, "name": "nodule", "score": 0.9}], Target(0, "nodule"), "conv",
+                       "gradcam", "cpu", {})
+    said = "All findings (nodule 0.900, consolidation 0.800) · Grad-CAM · model m\nCAM threshold 0.40 · x"
+    kwargs = ({"panels": ("overlay",), "fmt": "dicom"} if as_format else
+              {"panels": ("heatmap",), "dicom_panels": ("overlay",)})
+    files = write_explanation(tmp_path, "e", image, base, result, "m", OverlayStyle(), sidecar=False,
+                              overlay_image=np.full((*base.shape[:2], 3), 90, np.uint8), overlay_caption=said,
+                              **kwargs)
+    (sc,) = [f for f in files if f.suffix == ".dcm"]
+    described = str(pydicom.dcmread(sc).DerivationDescription)
+    assert described.startswith("RadCAM Overlay: All findings (nodule 0.900, consolidation 0.800)"), described
+    assert "CAM threshold 0.40 · x" in described

@@ -159,7 +159,10 @@ def write_explanation(folder: Path, stem: str, image, base: np.ndarray, result, 
     card = ModelCard.of(model)
     text = caption(result, style.threshold, card)
     warn = warning(card)
-    summary = " | ".join([*text.splitlines(), *([warn] if warn else [])])  # DICOM descriptions are one line
+
+    def summary(said: str) -> str:  # DICOM descriptions are one line
+        return " | ".join([*said.splitlines(), *([warn] if warn else [])])
+
     header = header_text(image.metadata, anonymize=anonymize)
     # All or nothing: a full disk half-way leaves neither a partial set nor temporaries, so a rerun just works.
     with stage:
@@ -172,14 +175,17 @@ def write_explanation(folder: Path, stem: str, image, base: np.ndarray, result, 
             pixels = compose(shown, panel, said_text if said else None, header if labelled else None, style,
                              warn if said else None)
             if fmt == "dicom":
-                write_secondary_capture(stage.path(path), pixels, image.dataset, f"RadCAM {PANELS[panel]}: {summary}",
+                # The description says what the pixels say: All findings' caption for its overlay.
+                write_secondary_capture(stage.path(path), pixels, image.dataset,
+                                        f"RadCAM {PANELS[panel]}: {summary(said_text)}",
                                         instance_number=instance_number, anonymize=anonymize, session=session)
             else:
                 save_image(stage.path(path), pixels)
         for panel, path in zip(dicom_panels, files[len(panels):], strict=False):
-            write_secondary_capture(stage.path(path), compose(shown, panel, text, header, style, warn), image.dataset,
-                                    f"RadCAM {PANELS[panel]}: {summary}", instance_number=instance_number,
-                                    anonymize=anonymize, session=session)
+            said_text = overlay_caption if overlay_caption and panel == "overlay" else text
+            write_secondary_capture(stage.path(path), compose(shown, panel, said_text, header, style, warn),
+                                    image.dataset, f"RadCAM {PANELS[panel]}: {summary(said_text)}",
+                                    instance_number=instance_number, anonymize=anonymize, session=session)
         if cam_array:
             cam = np.ascontiguousarray(result.cam, np.float32)
 
