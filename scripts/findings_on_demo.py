@@ -49,6 +49,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--layers", nargs="*", default=["block4_relu", "block3_relu", "block2_relu", "block1_relu"])
     parser.add_argument("--json", type=Path, help="also write the rows as JSON")
     args = parser.parse_args(argv)
+    # Said before the minutes-long run, not as a traceback at its end.
+    if not 0.0 <= args.threshold <= 1.0:
+        parser.error(f"--threshold {args.threshold}: a CAM threshold is between 0 and 1")
+    if args.json is not None and not args.json.parent.is_dir():
+        parser.error(f"--json {args.json}: no folder {args.json.parent}")
 
     from viewer.cam import METHODS, CamEngine
     from viewer.errors import CamError
@@ -80,7 +85,11 @@ def main(argv: list[str] | None = None) -> int:
     both = {pair for pair in both if all(r["points_at_own"] for r in rows if (r["method"], r["layer"]) == pair)}
     print(f"method/layer pairs whose every finding peaks in its own lesion: {sorted(both) or 'none'}")
     if args.json:
-        args.json.write_text(json.dumps(rows, indent=1))
+        try:
+            args.json.write_text(json.dumps(rows, indent=1))
+        except OSError as exc:
+            print(f"findings_on_demo: error: cannot write {args.json}: {exc.strerror or exc}", file=sys.stderr)
+            return 1
     return 0
 
 
