@@ -9,7 +9,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from PIL import Image  # noqa: E402
-from PySide6.QtCore import QSettings  # noqa: E402
+from PySide6.QtCore import QPoint, QSettings  # noqa: E402
 
 from viewer.assets import resource_path  # noqa: E402
 from viewer.model import default_model_path  # noqa: E402
@@ -120,6 +120,25 @@ def test_labels_do_not_overlap_at_any_zoom(qtbot, window):
         rects = [overlay.mapFromScene(backing.pos()) for backing, _ in layer.labels]
         heights = [backing.rect().height() for backing, _ in layer.labels]
         assert abs(rects[0].y() - rects[1].y()) >= min(heights) - 1 or abs(rects[0].x() - rects[1].x()) > 200
+
+
+def test_the_legend_stays_at_the_panels_lower_left_through_turns_and_flips(qtbot, window):
+    overlay, state = window.views["overlay"], window.state
+    window.menus.all_findings.trigger()
+    qtbot.waitUntil(lambda: state.findings is not None, timeout=TIMEOUT_MS)
+    legend = window.explaining.findings.layer.legend
+    width, height = overlay.image_size()
+    for change in (lambda o: o.rotated(), lambda o: o.flipped_h(), lambda o: o.rotated(False), lambda o: o.flipped_v()):
+        window.tools.change(change(state.orientation))
+        corners = [overlay.mapFromScene(x, y) for x in (0, width) for y in (0, height)]
+        left, bottom = min(c.x() for c in corners), max(c.y() for c in corners)
+
+        def at_lower_left(left=left, bottom=bottom) -> bool:
+            at = overlay.mapFromScene(legend.pos())
+            return abs(at.x() - left) <= 1 and abs(at.y() - bottom) <= 1
+
+        qtbot.waitUntil(at_lower_left, timeout=2000)  # it was left at the file's (0, height): off the panel's edge
+        assert overlay.viewport().rect().contains(overlay.mapFromScene(legend.pos()) + QPoint(2, -2))
 
 
 def test_a_method_without_the_shared_pass_runs_once_per_finding(qtbot, window):

@@ -7,7 +7,7 @@ pixels at fit on a 2k film. The one map's own contour (the view's `contour`) is 
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtCore import QPointF, QRectF, Qt, QTimer
 from PySide6.QtGui import QBrush, QColor, QFont, QPainterPath, QPen, QPolygonF
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem, QGraphicsRectItem, QGraphicsSimpleTextItem
 
@@ -28,15 +28,18 @@ class FindingsLayer:
         self.state, self.view = state, view
         self.items: list[QGraphicsItem] = []
         self.labels: list[tuple[QGraphicsRectItem, QPointF]] = []  # each finding's label and its outline's corner
+        self.legend: QGraphicsRectItem | None = None
         for name in ("all_findings", "findings", "explanation", "style", "image"):
             state.connect(name, self.update)
+        # After the view has turned: the tools controller, which turns it, is connected after this layer.
+        state.connect("orientation", lambda _o: QTimer.singleShot(0, self.relayout))
         view.zoomChanged.connect(self.relayout)  # labels keep their screen size: their spacing in the image changes
 
     def update(self, _value: object = None) -> None:
         scene = self.view.scene()
         for item in self.items:
             scene.removeItem(item)
-        self.items, self.labels = [], []
+        self.items, self.labels, self.legend = [], [], None
         self.view.contour.setVisible(not self.state.all_findings)
         shown = all_findings.on_screen(self.state)
         if shown is None:
@@ -64,17 +67,26 @@ class FindingsLayer:
             largest = max(polygons, key=len)
             anchor = QPointF(float(largest[:, 0].min()), float(largest[:, 1].min()))
             self.labels.append((self._text([(f"{label} {score:.2f}", colour)], anchor, above=True), anchor))
-        height = self.view.image_size()[1]
         legend.append((f"contour: CAM ≥ {threshold:.2f}" if legend else NO_FINDING, QColor(255, 255, 255)))
-        self._text(legend, QPointF(0.0, float(height)), above=True)
+        self.legend = self._text(legend, QPointF(0.0, 0.0), above=True)
         self.relayout()
 
     def relayout(self) -> None:
         """Each label at its outline's corner, moved down past those placed before it at the current zoom."""
+        if self.legend is not None:
+            self.legend.setPos(self._bottom_left())
         placed: list[QRectF] = []
         for backing, anchor in self.labels:
             backing.setPos(anchor)
             self._place(backing, placed)
+
+    def _bottom_left(self) -> QPointF:
+        """The image corner shown at the lower left of the panel: a flip or a turn moves the file's (0, height) to
+        another corner, and a legend anchored there was cut off at the panel's edge."""
+        width, height = self.view.image_size()
+        corners = [QPointF(x, y) for x in (0.0, float(width)) for y in (0.0, float(height))]
+        screen = [(self.view.mapFromScene(c.x(), c.y()), c) for c in corners]
+        return min(screen, key=lambda pair: (pair[0].x(), -pair[0].y()))[1]
 
     def _place(self, backing: QGraphicsRectItem, placed: list[QRectF]) -> None:
         """Move a label down past the labels already placed (two findings' outlines often start together)."""
