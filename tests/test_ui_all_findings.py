@@ -9,7 +9,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from PIL import Image  # noqa: E402
-from PySide6.QtCore import QPoint, QSettings  # noqa: E402
+from PySide6.QtCore import QPoint, QRectF, QSettings  # noqa: E402
 
 from viewer.assets import resource_path  # noqa: E402
 from viewer.model import default_model_path  # noqa: E402
@@ -120,6 +120,22 @@ def test_labels_do_not_overlap_at_any_zoom(qtbot, window):
         rects = [overlay.mapFromScene(backing.pos()) for backing, _ in layer.labels]
         heights = [backing.rect().height() for backing, _ in layer.labels]
         assert abs(rects[0].y() - rects[1].y()) >= min(heights) - 1 or abs(rects[0].x() - rects[1].x()) > 200
+
+
+def test_labels_do_not_overlap_after_a_turn(qtbot, window):
+    overlay, state = window.views["overlay"], window.state
+    window.menus.all_findings.trigger()
+    qtbot.waitUntil(lambda: state.findings is not None, timeout=TIMEOUT_MS)
+    layer = window.explaining.findings.layer
+    window.tools.change(state.orientation.rotated())
+
+    def apart() -> bool:
+        (a, _), (b, _) = layer.labels
+        corners = [(overlay.mapFromScene(x.pos()), x.rect()) for x in (a, b)]
+        boxes = [QRectF(at.x(), at.y() + r.y(), r.width(), r.height()) for at, r in corners]
+        return not boxes[0].intersects(boxes[1])
+
+    qtbot.waitUntil(apart, timeout=2000)  # moved down the image, i.e. sideways on the turned screen, they overlapped
 
 
 def test_the_legend_stays_at_the_panels_lower_left_through_turns_and_flips(qtbot, window):

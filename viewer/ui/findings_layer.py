@@ -89,15 +89,14 @@ class FindingsLayer:
         return min(screen, key=lambda pair: (pair[0].x(), -pair[0].y()))[1]
 
     def _place(self, backing: QGraphicsRectItem, placed: list[QRectF]) -> None:
-        """Move a label down past the labels already placed (two findings' outlines often start together)."""
-        transform = self.view.transform()
-        scale = max(1e-6, (transform.m11() ** 2 + transform.m12() ** 2) ** 0.5)  # screen px per image px
+        """Move a label down the screen past the labels already placed (two findings' outlines often start
+        together). In screen pixels: after a turn, the image's "down" runs across the screen and they overlapped."""
+        at = self.view.mapFromScene(backing.pos())
         rect = backing.rect()
-        box = QRectF(backing.pos().x(), backing.pos().y() + rect.y() / scale, rect.width() / scale,
-                     rect.height() / scale)
+        box = QRectF(at.x(), at.y() + rect.y(), rect.width(), rect.height())
         while any(box.intersects(other) for other in placed):
             box.translate(0, box.height())
-        backing.setPos(box.x(), box.y() - rect.y() / scale)
+        backing.setPos(self.view.mapToScene(round(box.x()), round(box.y() - rect.y())))
         placed.append(box)
 
     def _text(self, lines: list[tuple[str, QColor]], anchor: QPointF, above: bool) -> QGraphicsRectItem:
