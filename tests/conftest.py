@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -86,3 +87,24 @@ def write_media(sources: Path, media: Path) -> Path:
         fileset.add(dcmread(path))
     fileset.write(media)
     return media
+
+
+@contextmanager
+def main_window(qtbot, tmp_path: Path, size: tuple[int, int] | None = (1400, 800), settings=None):
+    """A shown viewer window for pytest-qt tests: its own settings file, headless (no question boxes), shut down
+    after the test. Qt is imported here, not at the top: most tests never open a window."""
+    from PySide6.QtCore import QSettings
+
+    from viewer.ui.main_window import MainWindow
+    from viewer.ui.settings import Settings
+
+    win = MainWindow(settings or Settings(QSettings(str(tmp_path / "radcam.ini"), QSettings.Format.IniFormat)))
+    win.headless = True
+    qtbot.addWidget(win)
+    if size is not None:
+        win.resize(*size)
+    win.show()
+    try:
+        yield win
+    finally:
+        win.shutdown()

@@ -8,15 +8,14 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+from conftest import main_window  # noqa: E402
 from PIL import Image  # noqa: E402
-from PySide6.QtCore import QPoint, QRectF, QSettings  # noqa: E402
+from PySide6.QtCore import QPoint, QRectF  # noqa: E402
 
 from viewer.assets import resource_path  # noqa: E402
 from viewer.model import default_model_path  # noqa: E402
 from viewer.render.findings import finding_colour  # noqa: E402
 from viewer.ui.export_dialog import ExportOptions  # noqa: E402
-from viewer.ui.main_window import MainWindow  # noqa: E402
-from viewer.ui.settings import Settings  # noqa: E402
 
 STUDY = resource_path("demo", "demo_cr_nodule.dcm")
 TIMEOUT_MS = 120_000
@@ -41,17 +40,12 @@ def on_screen(view) -> np.ndarray:
 
 @pytest.fixture
 def window(qtbot, tmp_path):
-    win = MainWindow(Settings(QSettings(str(tmp_path / "radcam.ini"), QSettings.Format.IniFormat)))
-    win.headless = True
-    qtbot.addWidget(win)
-    win.resize(1400, 800)
-    win.show()
-    with qtbot.waitSignal(win.explanationShown, timeout=TIMEOUT_MS):
-        win.load_model(default_model_path())
-        win.open_paths([STUDY])
-    qtbot.waitUntil(lambda: not win.model_thread.busy(), timeout=TIMEOUT_MS)
-    yield win
-    win.shutdown()
+    with main_window(qtbot, tmp_path) as win:
+        with qtbot.waitSignal(win.explanationShown, timeout=TIMEOUT_MS):
+            win.load_model(default_model_path())
+            win.open_paths([STUDY])
+        qtbot.waitUntil(lambda: not win.model_thread.busy(), timeout=TIMEOUT_MS)
+        yield win
 
 
 def test_g_draws_every_finding_and_off_restores_the_single_map(qtbot, window):

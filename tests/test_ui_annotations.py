@@ -7,13 +7,11 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
-from conftest import FIXTURES, needs_fixtures, write_dicom  # noqa: E402
-from PySide6.QtCore import QPointF, QRectF, QSettings  # noqa: E402
+from conftest import FIXTURES, main_window, needs_fixtures, write_dicom  # noqa: E402
+from PySide6.QtCore import QPointF, QRectF  # noqa: E402
 from PySide6.QtGui import QImage  # noqa: E402
 
 from viewer.ui import view_painting  # noqa: E402
-from viewer.ui.main_window import MainWindow  # noqa: E402
-from viewer.ui.settings import Settings  # noqa: E402
 from viewer.ui.views import ImageView  # noqa: E402
 
 MODEL = FIXTURES / "models" / "am1codes_pneumonia_150.h5"
@@ -35,14 +33,9 @@ def image_rect(view: ImageView):
 
 @pytest.fixture
 def window(qtbot, tmp_path):
-    win = MainWindow(Settings(QSettings(str(tmp_path / "radcam.ini"), QSettings.Format.IniFormat)))
-    win.headless = True
-    qtbot.addWidget(win)
-    win.resize(1400, 800)
-    win.show()
-    qtbot.waitExposed(win)
-    yield win
-    win.shutdown()
+    with main_window(qtbot, tmp_path) as win:
+        qtbot.waitExposed(win)
+        yield win
 
 
 def opened(qtbot, win, path):

@@ -7,11 +7,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
-from conftest import write_dicom  # noqa: E402
-from PySide6.QtCore import QSettings  # noqa: E402
-
-from viewer.ui.main_window import MainWindow  # noqa: E402
-from viewer.ui.settings import Settings  # noqa: E402
+from conftest import main_window, write_dicom  # noqa: E402
 
 SECRETS = ("Smith", "Jones", "PID-4471")
 
@@ -19,13 +15,9 @@ SECRETS = ("Smith", "Jones", "PID-4471")
 @pytest.fixture
 def window(qtbot, tmp_path, monkeypatch):
     monkeypatch.setenv("RADCAM_CACHE_DIR", str(tmp_path / "cache"))
-    win = MainWindow(Settings(QSettings(str(tmp_path / "radcam.ini"), QSettings.Format.IniFormat)))
-    win.headless = True
-    win.controls.auto_explain.setChecked(False)
-    qtbot.addWidget(win)
-    win.show()
-    yield win
-    win.shutdown()
+    with main_window(qtbot, tmp_path, size=None) as win:
+        win.controls.auto_explain.setChecked(False)
+        yield win
 
 
 def _screen_text(win) -> str:

@@ -14,7 +14,7 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
-from conftest import write_dicom  # noqa: E402
+from conftest import main_window, write_dicom  # noqa: E402
 from PySide6.QtCore import QPoint, QPointF, QSettings, Qt, QTimer  # noqa: E402
 from PySide6.QtGui import QWheelEvent  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
@@ -22,7 +22,6 @@ from PySide6.QtWidgets import QAbstractSpinBox, QApplication, QComboBox, QFileDi
 
 from viewer.assets import resource_path  # noqa: E402
 from viewer.ui import desktop_entry  # noqa: E402
-from viewer.ui.main_window import MainWindow  # noqa: E402
 from viewer.ui.settings import Settings  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,14 +34,9 @@ def settings(tmp_path):
 
 
 @pytest.fixture
-def window(qtbot, settings):
-    win = MainWindow(settings)
-    win.headless = True  # no question boxes in tests
-    qtbot.addWidget(win)
-    win.resize(1400, 800)
-    win.show()
-    yield win
-    win.shutdown()
+def window(qtbot, tmp_path, settings):
+    with main_window(qtbot, tmp_path, settings=settings) as win:
+        yield win
 
 
 def wheel(widget, steps: int) -> bool:

@@ -9,28 +9,21 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
-from conftest import write_dicom  # noqa: E402
-from PySide6.QtCore import QPoint, QPointF, QSettings, Qt  # noqa: E402
+from conftest import main_window, write_dicom  # noqa: E402
+from PySide6.QtCore import QPoint, QPointF, Qt  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
 
 from viewer.app.measure import Measurement  # noqa: E402
 from viewer.app.orientation import Orientation  # noqa: E402
-from viewer.ui.main_window import MainWindow  # noqa: E402
-from viewer.ui.settings import Settings  # noqa: E402
 
 NIH = "/work/shared/fixtures/dicom/dx_chest_nih_uncompressed.dcm"
 
 
 @pytest.fixture
 def window(qtbot, tmp_path):
-    win = MainWindow(Settings(QSettings(str(tmp_path / "radcam.ini"), QSettings.Format.IniFormat)))
-    win.headless = True
-    qtbot.addWidget(win)
-    win.resize(1400, 800)
-    win.show()
-    qtbot.waitExposed(win)
-    yield win
-    win.shutdown()
+    with main_window(qtbot, tmp_path) as win:
+        qtbot.waitExposed(win)
+        yield win
 
 
 def opened(qtbot, win, path):
