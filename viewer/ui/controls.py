@@ -55,9 +55,9 @@ class ScoreBar(QStyledItemDelegate):
         rect = option.rect.adjusted(4, 5, -4, -5)
         painter.fillRect(rect, QColor("#262b31"))
         filled = QRect(rect.left(), rect.top(), int(rect.width() * min(max(score, 0.0), 1.0)), rect.height())
-        positive = bool(index.data(Qt.ItemDataRole.UserRole))
-        painter.fillRect(filled, QColor(theme.POSITIVE if positive else theme.ACCENT).darker(140))
         threshold = index.data(THRESHOLD_ROLE)
+        painter.fillRect(filled, QColor(theme.POSITIVE if self.positive(index, score, threshold)
+                                        else theme.ACCENT).darker(140))
         if threshold is not None:
             tick = rect.left() + int(rect.width() * min(max(threshold, 0.0), 1.0))
             painter.fillRect(QRect(tick - 1, option.rect.top() + 2, 2, option.rect.height() - 4), QColor(theme.TEXT))
@@ -65,6 +65,10 @@ class ScoreBar(QStyledItemDelegate):
         painter.drawText(rect.adjusted(4, 0, -4, 0), Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight,
                          f"{score:.3f}")
         painter.restore()
+
+    def positive(self, index, score: float, threshold: float | None) -> bool:
+        """Whether the model calls the finding present: the Predictions table says so in the item's UserRole."""
+        return bool(index.data(Qt.ItemDataRole.UserRole))
 
 
 def _slider(maximum: int) -> QSlider:

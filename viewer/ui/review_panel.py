@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from PySide6.QtCore import QEvent, QRect, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QKeyEvent, QPainter
+from PySide6.QtCore import QEvent, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QKeyEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QGroupBox,
@@ -19,7 +19,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
-    QStyledItemDelegate,
     QTableWidget,
     QTableWidgetItem,
     QTabWidget,
@@ -28,9 +27,8 @@ from PySide6.QtWidgets import (
 )
 
 from . import theme
+from .controls import SCORE_ROLE, THRESHOLD_ROLE, ScoreBar
 
-SCORE_ROLE = Qt.ItemDataRole.UserRole + 1
-THRESHOLD_ROLE = Qt.ItemDataRole.UserRole + 2
 VERDICT_COLOURS = {"agree": "#5fbf7f", "disagree": theme.ERROR, "uncertain": theme.WARNING}
 VERDICT_KEYS = {"agree": "Y", "disagree": "N", "uncertain": "U"}
 COLUMNS = ("Finding", "Score", "Model", "Verdict", "")  # the last: ▭ box or • point marked, ✎ a note
@@ -54,24 +52,11 @@ class FindingRow:
         return None if self.score is None else self.score >= self.threshold
 
 
-class ThresholdBar(QStyledItemDelegate):
+class ThresholdBar(ScoreBar):
     """A score as a bar, with a tick at its decision threshold: the model says "present" right of the tick."""
 
-    def paint(self, painter: QPainter, option, index) -> None:
-        score, threshold = index.data(SCORE_ROLE), index.data(THRESHOLD_ROLE)
-        if score is None:
-            return super().paint(painter, option, index)
-        painter.save()
-        rect = option.rect.adjusted(4, 5, -4, -5)
-        painter.fillRect(rect, QColor("#262b31"))
-        filled = QRect(rect.left(), rect.top(), int(rect.width() * min(max(score, 0.0), 1.0)), rect.height())
-        painter.fillRect(filled, QColor(theme.POSITIVE if score >= threshold else theme.ACCENT).darker(140))
-        tick = rect.left() + int(rect.width() * min(max(threshold, 0.0), 1.0))
-        painter.fillRect(QRect(tick - 1, option.rect.top() + 2, 2, option.rect.height() - 4), QColor(theme.TEXT))
-        painter.setPen(QColor(theme.TEXT))
-        painter.drawText(rect.adjusted(4, 0, -4, 0), Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight,
-                         f"{score:.3f}")
-        painter.restore()
+    def positive(self, index, score: float, threshold: float | None) -> bool:
+        return threshold is not None and score >= threshold
 
 
 class NoteField(QLineEdit):
