@@ -103,6 +103,36 @@ def explain_findings(engine: CamEngine, display: np.ndarray, method: str = "grad
                     {"preprocess": (t_pre - start) * 1e3, "cam": total - (t_pre - start) * 1e3})
 
 
+def explain_targets(engine: CamEngine, display: np.ndarray, targets: list[Target], method: str = "gradcam",
+                    layer: str | None = None, reporter: Reporter = QUIET, top_n: int = 32,
+                    batch_size: int | None = None) -> list[CamResult]:
+    """One map per target, whatever its score (class discriminativeness compares every label's map): the shared
+    pass for Grad-CAM and its kin, else one explain() per target."""
+    name = resolve_method(method)
+    start = time.perf_counter()
+    display = np.asarray(display)
+    if name not in SHARED_PASS or not targets or any(t.sign < 0 for t in targets):  # the pass takes +logits
+        return [engine.explain(display, method=name, target=t.index, layer=layer, top_n=top_n, batch_size=batch_size,
+                               reporter=Part(reporter, i / len(targets), 1 / len(targets)))
+                for i, t in enumerate(targets)]
+    raw, x = engine.model.model_inputs(display)
+    t_pre = time.perf_counter()
+    layer_name = engine.target_layer(layer)[0].name
+    units = np.array([t.unit for t in targets], np.int32)
+    with engine._lock:
+        a, g, probs = engine.compiled(("multi_gradients", layer_name))(x, units)
+    a, g, probs = np.asarray(a)[0], np.asarray(g), np.asarray(probs)[0]
+    engine.model.check_output(probs)
+    module = get_method(name)
+    results = []
+    for row, target in enumerate(targets):
+        ctx = CamContext(engine, layer_name, raw, x, target, reporter=Part(reporter, 0.0, 1.0))
+        ctx.preset_gradients(a, g[row], probs)
+        results.append(engine.finish(ctx, np.asarray(module.compute(ctx), np.float32), display, name, start, t_pre))
+    reporter.progress(1.0)
+    return results
+
+
 def _one_by_one(engine: CamEngine, display: np.ndarray, name: str, layer: str | None, scores: Any,
                 reporter: Reporter, start: float, top_n: int, batch_size: int | None) -> Findings:
     """A method without a shared pass: its scores first (one forward pass), then one explain() per finding."""
