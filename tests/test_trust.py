@@ -24,6 +24,7 @@ from viewer.trust import (
     ssim,
 )
 from viewer.trust.curves import pixel_order
+from viewer.trust.verdict import VERDICTS
 
 DEMO_PNG = default_model_path().parents[1] / "demo" / "demo_nodule.png"
 N_PHANTOMS = 20
@@ -242,7 +243,7 @@ def gradcam_report(demo):
     assert not failed
     for s in summaries:
         print(f"\n{s.name:8s} pointing {s.pointing:.2f} energy {s.energy:.3f} deletion {s.deletion_auc:.3f} "
-              f"insertion {s.insertion_auc:.3f} drop {s.average_drop:.3f} |rho| {s.spearman} {s.verdict}")
+              f"insertion {s.insertion_auc:.3f} drop {s.average_drop:.3f} |rho| {s.spearman} {s.sanity} {s.verdict}")
     return {s.name: s for s in summaries}
 
 
@@ -272,7 +273,7 @@ def test_gradcam_insertion_auc_beats_the_random_baseline(gradcam_report, record_
 
 def test_randomisation_check_passes_for_gradcam(gradcam_report):
     gradcam = gradcam_report["gradcam"]
-    assert gradcam.verdict == "pass" and gradcam.passed == 1.0 and gradcam.spearman < THRESHOLD
+    assert gradcam.sanity == "pass" and gradcam.passed == 1.0 and gradcam.spearman < THRESHOLD
 
 
 def test_randomisation_verdict_of_every_method(demo, record_property):
@@ -377,5 +378,7 @@ def test_cli_demo_report_json(capsys):
     lines = [json.loads(text) for text in out.splitlines()]
     assert [line["name"] for line in lines] == ["gradcam", "random", "edge"]
     assert all(line["phantoms"] == 2 and line["n"] == 2 for line in lines)
-    assert lines[0]["verdict"] in ("pass", "fail") and lines[1]["verdict"] is None
+    assert lines[0]["sanity"] in ("pass", "fail") and lines[1]["sanity"] is None  # the randomisation check
+    assert lines[0]["verdict"] in VERDICTS and lines[0]["verdict_reasons"] and lines[1]["verdict"] is None
+    assert {"morf_mean", "lerf_mean", "combined"} <= set(lines[0])
     assert {"pointing", "energy", "deletion_auc", "insertion_auc", "average_drop", "spearman"} <= set(lines[0])

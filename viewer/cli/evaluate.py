@@ -1,6 +1,7 @@
 """`radcam-cli evaluate PATH... | --demo`: can the maps be trusted? Faithfulness (deletion/insertion AUC, average
-drop), the model-randomisation sanity check, the pointing game for a box, and the same measures for a random and an
-edge map — one JSON line per image and method with --json, else a table per image (trust_tables.py)."""
+drop, ROAD), the model-randomisation sanity check, the pointing game for a box, and the same measures for a random
+and an edge map, then one verdict per map from them all (viewer.trust.verdict) — one JSON line per image and
+method with --json, else a table per image (trust_tables.py)."""
 
 from __future__ import annotations
 
@@ -155,6 +156,7 @@ def _run_images(args: argparse.Namespace, paths: list[Path], methods: list[str])
 def _evaluate(args, engine, randomised, image, base, methods: list[str]) -> tuple[list[dict], dict]:
     """JSON lines (one per method) for one image, and {method: CamResult} of the maps that could be made."""
     from viewer.trust import DEFAULT_TOLERANCE, assess, box_mask, score_baselines
+    from viewer.trust.verdict import judge_report
 
     region = box_mask(base.shape, args.box) if args.box else None
     tolerance = DEFAULT_TOLERANCE if args.tolerance is None else args.tolerance
@@ -176,16 +178,15 @@ def _evaluate(args, engine, randomised, image, base, methods: list[str]) -> tupl
             baselines = {name: scores.to_dict() for name, scores in score_baselines(
                 engine, base, result.target, region=region, tolerance=tolerance, steps=args.steps).items()}
         shown[method] = result
-        lines.append({**common, "method": method, "layer": result.layer,
-                      "target": result.target.as_dict(),
-                      "empty_map": result.empty, **found.to_dict(), "baselines": baselines,
-                      "seconds": round(seconds, 3)})
+        line = {**common, "method": method, "layer": result.layer, "target": result.target.as_dict(),
+                "empty_map": result.empty, **found.to_dict(), "baselines": baselines, "seconds": round(seconds, 3)}
+        lines.append({**line, **judge_report(line)})
     return lines, shown
 
 
 def _write_grid(path: Path, source: Path, base, shown: dict, lines: list[dict], model_name: str,
                 overwrite: bool) -> None:
-    """Every method's overlay (default overlay style) beside the original, titled with its trust verdict."""
+    """Every method's overlay (default overlay style) beside the original, titled with its verdict."""
     from viewer.export import method_title, save_image
     from viewer.render import compose_grid, fit_within, overlay
 
@@ -193,13 +194,13 @@ def _write_grid(path: Path, source: Path, base, shown: dict, lines: list[dict], 
     panels = [("Original", fit_within(base, GRID_PANEL_PX))]
     for method, result in shown.items():
         line = verdicts[method]
-        title = (f"{method_title(method)}  del {line['curves']['deletion_auc']:.2f}  "
-                 f"{line['randomisation']['verdict']}")
+        title = f"{method_title(method)}  {line['verdict']}"
         panels.append((title, fit_within(overlay(base, result.cam), GRID_PANEL_PX)))
     target = next(iter(shown.values())).target.name if shown else "-"
     header = f"{printable(Path(source).name)} · target {target} · model {model_name}"
-    caption = ("del: deletion AUC, lower is better · pass/fail: the map changes (|Spearman| < 0.5) when the "
-               "model's top layers are re-initialised")
+    caption = ("faithful: beats the random and edge maps under blur deletion and ROAD, and changes when the "
+               "model's top layers are re-initialised\nnot-faithful: a baseline beats it · inconclusive: the "
+               "measures disagree or one did not run · model-independent: it fails that sanity check")
     save_image(path, compose_grid(panels, header=header, caption=caption), overwrite=overwrite)
 
 

@@ -1,11 +1,12 @@
 """The demo report: every trust measure over fresh one-lesion phantoms (viewer.demo.cases), summarised per
-method and per baseline — `radcam-cli evaluate --demo`. The target is the lesion's kind; the region is its mask."""
+method and per baseline — `radcam-cli evaluate --demo`. The target is the lesion's kind; the region is its mask.
+Each method's verdict (viewer.trust.verdict) is judged from its means against the baselines' means."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -19,6 +20,7 @@ from .baselines import BASELINES
 from .curves import DEFAULT_STEPS
 from .pointing import Localisation
 from .randomisation import THRESHOLD, RandomisedModel
+from .verdict import Evidence, judge
 
 
 @dataclass(frozen=True)
@@ -37,7 +39,12 @@ class Summary:
     spearman: float | None = None  # mean |Spearman| after randomisation (methods only)
     ssim: float | None = None
     passed: float | None = None  # fraction of phantoms whose randomisation verdict is "pass"
-    verdict: str | None = None  # "pass" when the mean |Spearman| is below the threshold
+    sanity: str | None = None  # "pass" when the mean |Spearman| is below the threshold
+    morf_mean: float | None = None  # ROAD means (None when no phantom had ROAD)
+    lerf_mean: float | None = None
+    combined: float | None = None
+    verdict: str | None = None  # viewer.trust.verdict's, from these means (methods only)
+    verdict_reasons: tuple[str, ...] = ()
     seconds: float = 0.0  # computing the maps and their measures
 
     def to_dict(self) -> dict:
@@ -87,7 +94,22 @@ def demo_report(engine, methods: list[str], count: int = 100, *, steps: int = DE
         reporter.progress((i + 1) / count)
     summaries = [_summary(name, tally, name in BASELINES) for name, tally in tallies.items()
                  if name not in failed]
-    return summaries, failed
+    return _judged(summaries), failed
+
+
+def _judged(summaries: list[Summary]) -> list[Summary]:
+    """Each method's summary with its verdict, from its means against the baselines' means."""
+    def evidence(s: Summary) -> Evidence:
+        return Evidence(s.deletion_auc, s.combined)
+
+    baselines = {s.name: evidence(s) for s in summaries if s.baseline}
+    found = []
+    for s in summaries:
+        if not s.baseline:
+            verdict = judge(evidence(s), baselines, s.sanity)
+            s = replace(s, verdict=verdict.verdict, verdict_reasons=verdict.reasons)
+        found.append(s)
+    return found
 
 
 def _summary(name: str, tally: _Tally, baseline: bool) -> Summary:
@@ -106,9 +128,13 @@ def _summary(name: str, tally: _Tally, baseline: bool) -> Summary:
         insertion_auc=mean(s.curves.insertion_auc for s in scores),
         average_drop=mean(s.confidence.drop for s in scores), increase=mean(s.confidence.increase for s in scores),
         seconds=tally.seconds)
+    roads = [road for road in (getattr(s, "road", None) for s in scores) if road is not None]
+    if roads:
+        found.update(morf_mean=mean(r.morf_mean for r in roads), lerf_mean=mean(r.lerf_mean for r in roads),
+                     combined=mean(r.combined for r in roads))
     checks = [c for c in tally.checks if c.verdict != "n/a"]
     if checks:
         rho = mean(abs(c.spearman) for c in checks)
         found.update(spearman=rho, ssim=mean(c.ssim for c in checks),
-                     passed=mean(c.verdict == "pass" for c in checks), verdict="pass" if rho < THRESHOLD else "fail")
+                     passed=mean(c.verdict == "pass" for c in checks), sanity="pass" if rho < THRESHOLD else "fail")
     return Summary(**found)
