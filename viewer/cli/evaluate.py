@@ -88,24 +88,36 @@ def run(args: argparse.Namespace) -> int:
 def _run_demo(args: argparse.Namespace, methods: list[str]) -> int:
     from viewer.cam import CamEngine
     from viewer.trust import RandomisedModel
+    from viewer.trust.class_report import demo_classes
     from viewer.trust.phantoms import demo_report
+
+    from .class_table import class_table
 
     count = args.count or 100
     start = time.perf_counter()
     model = load_model(args)
     engine = CamEngine(model)
-    bar = Progress(count)
+    classes_too = model.n_outputs > 1  # a model with one output unit has no classes to tell apart
+    bar = Progress(2 * count if classes_too else count)  # the one-lesion phantoms, then the two-lesion ones
     summaries, failed = demo_report(engine, methods, count, steps=args.steps, randomised=RandomisedModel(model),
                                     tolerance=args.tolerance, layer=args.layer,
                                     reporter=_PhantomBar(bar, count))
+    classes, class_failed = demo_classes(engine, methods, count, tolerance=args.tolerance, layer=args.layer,
+                                         reporter=_PhantomBar(bar, count)) if classes_too else ({}, {})
     seconds = time.perf_counter() - start
     for method, reason in failed.items():
         print(f"radcam: skipped {method}: {' '.join(reason.split())}", file=sys.stderr)
+    for method, reason in class_failed.items():
+        if method not in failed:
+            print(f"radcam: skipped {method} on the two-lesion phantoms: {' '.join(reason.split())}", file=sys.stderr)
     if args.json:
         for summary in summaries:
-            print(json.dumps({"phantoms": count, **summary.to_dict()}), flush=True)
+            extra = {"classes": classes[summary.name].to_dict()} if summary.name in classes else {}
+            print(json.dumps({"phantoms": count, **summary.to_dict(), **extra}), flush=True)
     else:
         print(trust_tables.demo_table(summaries, count, model.name, args.steps, seconds))
+        if classes:
+            print("\n" + class_table(classes, count))
     return 0
 
 
