@@ -71,7 +71,7 @@ def summarise(method: str, reports: list[ClassReport], tolerance: float, seconds
     labels = reports[0].labels if reports else ()
 
     def rate(label: str, key: str) -> float:
-        return float(np.mean([bool(r.pointing[label] and r.pointing[label][key]) for r in reports]))
+        return float(np.mean([bool((r.pointing[label] or {}).get(key)) for r in reports]))
 
     def mean(values: list[float | None]) -> float | None:
         known = [v for v in values if v is not None]
