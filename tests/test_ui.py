@@ -603,7 +603,7 @@ def test_trust_tab_checks_the_map_points_into_a_drawn_box_and_compares_methods(q
     assert report["randomisation"]["verdict"] in ("pass", "fail", "n/a")
     assert 0.0 <= report["curves"]["deletion_auc"] <= 1.0 and set(report["baselines"]) == {"random", "edge"}
     assert report["pointing"]["hit"] is True
-    assert not panel.sanity_badge.isHidden() and panel.plot.curves is not None
+    assert not panel.badge.isHidden() and panel.verdict == report["verdict"] and panel.plot.curves is not None
 
     with qtbot.waitSignal(window.model_thread.finished, timeout=JOB_TIMEOUT_MS,
                           check_params_cb=lambda _id, kind, _result: kind == "compare"):

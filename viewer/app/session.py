@@ -131,17 +131,40 @@ class ModelSession:
         return request.key
 
     def check(self, request: TrustRequest, reporter: Reporter) -> tuple[ExplainKey, dict[str, Any]]:
-        """Faithfulness, randomisation and (with a region) pointing for the map, and the baselines scored alike."""
+        """Faithfulness, randomisation and (with a region) pointing for the map, the baselines scored alike, the
+        verdict from them all and, for a model with several labels, every label's map compared."""
         from viewer.trust import RandomisedModel, assess
+        from viewer.trust.verdict import judge_report
 
         engine = self._engine()
         if self.randomised is None:
             self.randomised = RandomisedModel(self._loaded())  # seconds on a large model: once per model
-        measures = Part(reporter, 0.0, 0.7)
+        measures = Part(reporter, 0.0, 0.65)
         report: dict[str, Any] = assess(engine, request.pixels, request.result, randomised=self.randomised,
                                         region=request.region, reporter=measures).to_dict()
-        report["baselines"] = self._baselines(request, Part(reporter, 0.7, 0.3))
+        report["baselines"] = self._baselines(request, Part(reporter, 0.65, 0.25))
+        report.update(judge_report(report))
+        if engine.model.n_outputs > 1:
+            report["classes"] = self._classes(request, Part(reporter, 0.9, 0.1))
         return request.key, report
+
+    def _classes(self, request: TrustRequest, reporter: Reporter) -> dict[str, Any] | None:
+        """viewer.trust.classes for this image: every label's map from one batched pass, so a method without
+        that pass (Score-CAM, Eigen-CAM, guided backprop…) is compared through Grad-CAM at its layer (the report's
+        "method" says which). With a box, each label's map is pointed into it. None when no map can be made."""
+        from viewer.cam.multi import SHARED_PASS
+        from viewer.trust.classes import explain_classes
+
+        result = request.result
+        method = result.method if result.method in SHARED_PASS else "gradcam"
+        names = self._loaded().target_names[:self._loaded().n_outputs]
+        regions = {name: request.region for name in names} if request.region is not None else None
+        try:
+            layer = result.layer if result.layer in {found.name for found in self._engine().layers()} else None
+            return explain_classes(self._engine(), request.pixels, method, layer=layer, regions=regions,
+                                   reporter=reporter).to_dict()
+        except RadcamError:
+            return None
 
     def _baselines(self, request: TrustRequest, reporter: Reporter) -> dict[str, Any]:
         """The random and edge maps' scores. They depend on the image, the target and the box, not on the method

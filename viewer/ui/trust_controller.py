@@ -36,6 +36,8 @@ class TrustController:
         panel.checkRequested.connect(self.check)
         panel.compareRequested.connect(self.compare)
         panel.clearBoxRequested.connect(lambda: self.set_box(None))
+        panel.show_details(settings.get("trust/details", False))  # the details stay open once a reader opens them
+        panel.detailsToggled.connect(lambda shown: settings.set("trust/details", shown))
         for view in views.values():
             view.boxDrawn.connect(self.set_box)
         state.connect("explanation", self._on_explanation)
@@ -91,7 +93,9 @@ class TrustController:
     def _checked(self, result: tuple[ExplainKey, dict[str, Any]]) -> None:
         self.panel.set_busy(False)
         if self.state.accept_report(*result):
-            self.panel.set_report(result[1])
+            explanation = self.state.explanation
+            target = explanation.result.target.name if explanation is not None else ""
+            self.panel.set_report(result[1], method_title(result[0].method), target)
 
     def _check_failed(self, message: str) -> None:
         self.panel.set_busy(False)
