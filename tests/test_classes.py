@@ -140,6 +140,63 @@ def test_a_single_output_model_is_one_clear_error(tmp_path):
     assert "\n" not in str(caught.value)
 
 
+# ---- a model whose right answer is known ----
+
+@pytest.fixture(scope="module")
+def halves_engine(tmp_path_factory):
+    """16×16 grey input; label 0 reads only the left half of the image, label 1 only the right half (a Flatten head
+    over one 1×1 conv channel). Grad-CAM averages each channel's gradient over the image, so both labels get the
+    same map; HiResCAM multiplies gradient and activation pixel by pixel, so each label's map lies in its half."""
+    keras = pytest.importorskip("keras")
+    from viewer.cam import CamEngine
+    from viewer.model import load_model
+
+    inputs = keras.Input((16, 16, 1))
+    x = keras.layers.Conv2D(1, 1, use_bias=False, activation="relu", name="feat")(inputs)
+    outputs = keras.layers.Dense(2, activation="sigmoid", name="head")(keras.layers.Flatten()(x))
+    model = keras.Model(inputs, outputs)
+    model.get_layer("feat").set_weights([np.ones((1, 1, 1, 1), np.float32)])
+    left = (np.arange(256) % 16 < 8).astype(np.float32)
+    model.get_layer("head").set_weights([np.stack([left, 1 - left], -1) * 0.01, np.zeros(2, np.float32)])
+    path = tmp_path_factory.mktemp("classes") / "halves.keras"
+    model.save(path)
+    return CamEngine(load_model(path))
+
+
+def _two_blobs():
+    """A dim blob on the left (label 0's finding), a bright one on the right (label 1's)."""
+    display = np.zeros((16, 16), np.uint8)
+    display[6:9, 2:5] = 120
+    display[6:9, 11:14] = 250
+    regions = {"left": _small_box(2, 6, 5, 9), "right": _small_box(11, 6, 14, 9)}
+    return display, regions
+
+
+def _small_box(x0: int, y0: int, x1: int, y1: int) -> np.ndarray:
+    mask = np.zeros((16, 16), bool)
+    mask[y0:y1, x0:x1] = True
+    return mask
+
+
+def test_hirescam_tells_the_halves_apart_and_gradcam_cannot(halves_engine):
+    from viewer.trust.classes import explain_classes
+
+    display, regions = _two_blobs()
+    labels = halves_engine.model.labels
+    regions = dict(zip(labels, regions.values(), strict=True))
+    hires = explain_classes(halves_engine, display, "hirescam", regions=regions, tolerance=0)
+    assert hires.pointing == {labels[0]: {"own": True, "other": False}, labels[1]: {"own": True, "other": False}}
+    assert hires.sensitivity < 0.1
+    grad = explain_classes(halves_engine, display, "gradcam", regions=regions, tolerance=0)
+    assert grad.sensitivity == pytest.approx(1.0)  # one map whatever the label
+    assert grad.pointing[labels[0]] == {"own": False, "other": True}  # on the brighter, right blob
+
+
+def test_a_method_that_cannot_run_is_skipped_with_its_reason(halves_engine):
+    found, failed = demo_classes(halves_engine, ["cam", "gradcam"], 1)
+    assert set(failed) == {"cam"} and failed["cam"] and set(found) == {"gradcam"}
+
+
 # ---- the shipped demo model ----
 
 needs_demo_model = pytest.mark.skipif(not default_model_path().is_file(), reason="the shipped demo model is absent")
@@ -187,6 +244,14 @@ def test_demo_model_report_end_to_end(engine, case):
     assert all(set(v) == {"own", "other"} and not (v["own"] and v["other"]) for v in found["pointing"].values())
     assert -1 <= found["sensitivity"] <= 1
     assert all(0 <= found["peaks"][k][0] < 256 and 0 <= found["peaks"][k][1] < 256 for k in found["labels"])
+
+
+def test_eigencam_draws_one_map_for_every_class(engine, case):
+    """EigenCAM's map is the activations' first principal component, whatever the target: sensitivity 1."""
+    from viewer.trust.classes import explain_classes
+
+    report = explain_classes(engine, case.display, "eigencam")
+    assert report.sensitivity == pytest.approx(1.0, abs=1e-6) and report.distances["nodule|consolidation"] == 0
 
 
 def test_demo_classes_over_two_lesion_phantoms(engine):
