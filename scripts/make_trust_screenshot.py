@@ -1,0 +1,94 @@
+"""The Trust tab's verdict on a real model, reproducibly:
+
+    python scripts/make_trust_screenshot.py [OUT.png] [--method scorecam] [--details]
+    (under xvfb-run when there is no display; default OUT: docs/trust.png)
+
+Opens the fixture model (../shared/fixtures/models/am1codes_pneumonia_150.h5, a third-party pneumonia CNN) and an
+NIH chest X-ray (../shared/fixtures/images) in a 1600×1000 window with its own settings file, waits for the map,
+runs Check this map on the Trust tab, waits for the verdict and saves the window. --details opens the details
+(curves, ROAD, sanity check, pointing). The fixtures are not part of the project: the script says so and stops
+with exit 2 when they are absent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+FIXTURES = ROOT.parent / "shared" / "fixtures"
+MODEL = FIXTURES / "models" / "am1codes_pneumonia_150.h5"
+IMAGE = FIXTURES / "images" / "nih_00001021_000_pneumonia.png"
+TIMEOUT_MS = 600_000  # the first check on 2 CPUs: TensorFlow's start, the map, about 80 model inputs
+
+
+def shoot(out: Path, method: str, details: bool) -> int:
+    from PySide6.QtCore import QSettings, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from viewer.ui.main_window import MainWindow
+    from viewer.ui.settings import Settings
+
+    app = QApplication.instance() or QApplication([])
+    settings = Settings(QSettings(str(Path(tempfile.mkdtemp()) / "radcam.ini"), QSettings.Format.IniFormat))
+    window = MainWindow(settings)
+    window.headless = True
+    window.resize(1600, 1000)
+    window.show()
+    window.controls.set_method(method)
+    window.side_tabs.setCurrentWidget(window.trust_panel)
+    window.trust_panel.show_details(details)
+    state = window.state
+    failed: list[str] = []
+    window.errorReported.connect(lambda message: (failed.append(message), app.exit(2)))
+
+    def checked() -> None:
+        if state.trust_report is None:
+            QTimer.singleShot(200, checked)
+            return
+        QTimer.singleShot(500, lambda: app.exit(0 if window.grab().save(str(out)) else 2))
+
+    def explained() -> None:
+        if state.trust_report is None and not window.model_thread.busy():
+            window.trust.check()
+            checked()
+        elif state.trust_report is None:  # the warm-up or a prefetch still runs: the check waits for it
+            QTimer.singleShot(200, explained)
+
+    window.explanationShown.connect(lambda: QTimer.singleShot(0, explained))
+    window.load_model(MODEL)
+    window.open_paths([IMAGE])
+    QTimer.singleShot(TIMEOUT_MS, lambda: (failed.append("no verdict in time"), app.exit(2)))
+    code = app.exec()
+    window.shutdown()
+    for message in failed:
+        print(f"make_trust_screenshot: error: {message}", file=sys.stderr)
+    if code == 0:
+        print(f"{out}: {state.trust_report['verdict']}")
+    return code
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("out", nargs="?", type=Path, default=ROOT / "docs" / "trust.png")
+    parser.add_argument("--method", default="scorecam", help="the map's method (default: scorecam, issue 17's case)")
+    parser.add_argument("--details", action="store_true", help="open the details under the verdict")
+    args = parser.parse_args()
+    if not MODEL.is_file() or not IMAGE.is_file():
+        print(f"make_trust_screenshot: error: the fixtures are absent ({MODEL.parent.parent})", file=sys.stderr)
+        return 2
+    out = args.out.resolve()
+    if not os.environ.get("DISPLAY") and not os.environ.get("RADCAM_SHOT_CHILD"):
+        child = {**os.environ, "RADCAM_SHOT_CHILD": "1"}
+        return subprocess.run(["xvfb-run", "-a", "-s", "-screen 0 1600x1000x24", sys.executable, __file__,
+                               *sys.argv[1:]], env=child).returncode
+    return shoot(out, args.method, args.details)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
