@@ -9,7 +9,8 @@
 
 One module per measure: curves (deletion/insertion), confidence (average drop/increase), randomisation (model
 randomisation), pointing (pointing game, energy), baselines, similarity (Spearman, SSIM); assess combines them;
-phantoms is the demo report. TensorFlow is imported only when a measure runs.
+phantoms is the demo report. classes compares every label's map of one image (per-class pointing, class
+sensitivity), class_report sums it over two-lesion phantoms. TensorFlow is imported only when a measure runs.
 """
 
 from .assess import Assessment, MapScores, assess, score_baselines, score_map
