@@ -1,6 +1,6 @@
 """The Trust tab's verdict on a real model, reproducibly:
 
-    python scripts/make_trust_screenshot.py [OUT.png] [--method scorecam] [--details]
+    python scripts/make_trust_screenshot.py [OUT.png] [--method scorecam] [--details] [--model M --image I]
     (under xvfb-run when there is no display; default OUT: docs/trust.png)
 
 Opens the fixture model (../shared/fixtures/models/am1codes_pneumonia_150.h5, a third-party pneumonia CNN) and an
@@ -27,7 +27,7 @@ IMAGE = FIXTURES / "images" / "nih_00001021_000_pneumonia.png"
 TIMEOUT_MS = 600_000  # the first check on 2 CPUs: TensorFlow's start, the map, about 80 model inputs
 
 
-def shoot(out: Path, method: str, details: bool) -> int:
+def shoot(out: Path, method: str, details: bool, model: Path, image: Path) -> int:
     from PySide6.QtCore import QSettings, QTimer
     from PySide6.QtWidgets import QApplication
 
@@ -61,8 +61,8 @@ def shoot(out: Path, method: str, details: bool) -> int:
             QTimer.singleShot(200, explained)
 
     window.explanationShown.connect(lambda: QTimer.singleShot(0, explained))
-    window.load_model(MODEL)
-    window.open_paths([IMAGE])
+    window.load_model(model)
+    window.open_paths([image])
     QTimer.singleShot(TIMEOUT_MS, lambda: (failed.append("no verdict in time"), app.exit(2)))
     code = app.exec()
     window.shutdown()
@@ -78,16 +78,19 @@ def main() -> int:
     parser.add_argument("out", nargs="?", type=Path, default=ROOT / "docs" / "trust.png")
     parser.add_argument("--method", default="scorecam", help="the map's method (default: scorecam, issue 17's case)")
     parser.add_argument("--details", action="store_true", help="open the details under the verdict")
+    parser.add_argument("--model", type=Path, default=MODEL, help="another model (default: the fixture model)")
+    parser.add_argument("--image", type=Path, default=IMAGE, help="another image (default: an NIH pneumonia PNG)")
     args = parser.parse_args()
-    if not MODEL.is_file() or not IMAGE.is_file():
-        print(f"make_trust_screenshot: error: the fixtures are absent ({MODEL.parent.parent})", file=sys.stderr)
-        return 2
+    for path in (args.model, args.image):
+        if not path.is_file():
+            print(f"make_trust_screenshot: error: no such file: {path}", file=sys.stderr)
+            return 2
     out = args.out.resolve()
     if not os.environ.get("DISPLAY") and not os.environ.get("RADCAM_SHOT_CHILD"):
         child = {**os.environ, "RADCAM_SHOT_CHILD": "1"}
         return subprocess.run(["xvfb-run", "-a", "-s", "-screen 0 1600x1000x24", sys.executable, __file__,
                                *sys.argv[1:]], env=child).returncode
-    return shoot(out, args.method, args.details)
+    return shoot(out, args.method, args.details, args.model.resolve(), args.image.resolve())
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ GOOD = "#5fb06a"
 # verdict → (badge words, badge colour); green for `faithful` alone.
 VERDICT_LOOK = {
     "faithful": ("FAITHFUL TO THE MODEL", GOOD),
-    "inconclusive": ("INCONCLUSIVE: THE MEASURES DISAGREE", theme.WARNING),
+    "inconclusive": ("INCONCLUSIVE: NOT SHOWN TO BE FAITHFUL", theme.WARNING),
     "not-faithful": ("NOT FAITHFUL: A BASELINE MAP DOES BETTER", theme.ERROR),
     "model-independent": ("MODEL-INDEPENDENT: THE MAP IGNORES THE MODEL", theme.ERROR),
 }
@@ -115,7 +115,7 @@ class TrustPanel(QWidget):
         self.badge.hide()
         self.reasons = _label()
         self.class_text = _label()
-        self.classes = _group("Classes (this image, every label's map)", self.class_text)
+        self.classes = _group("Classes: every label's map of this image", self.class_text)
         self.classes.hide()
 
         self.details_button = QToolButton()

@@ -80,5 +80,5 @@ def class_table(classes: Mapping, current: str = "", shown_method: str = "") -> 
     method = method_title(classes["method"])
     via = (f" ({shown_method} has no batched pass over the labels: compared through {method})"
            if shown_method and shown_method != method else "")
-    return (f"<p style='color:{theme.MUTED}'>{method} map of every label{via}; ◀ the map on screen.</p>"
+    return (f"<p style='color:{theme.MUTED}'>{method}{via}; ◀ the label on screen.</p>"
             + _table(header, rows) + f"<p>{said}</p>")
