@@ -165,3 +165,10 @@ def test_a_real_check_on_the_two_label_demo_model_fills_the_verdict_and_the_clas
         target = window.state.explanation.result.target.name
         assert f"<b>{target} ◀</b>" in panel.class_text.text()
         assert classes["pointing"][target]["own"] is True and "peak in box" in panel.class_text.text()
+        # A box drawn after the check is pointed into at once from the peaks (no model): here, far from them.
+        jobs = window.model_thread.submitted
+        window.trust.set_box((0, 0, 20, 20))
+        assert window.trust.report["classes"]["pointing"][target] == {"own": False, "other": False}
+        assert "<b>yes</b>" not in panel.class_text.text() and window.model_thread.submitted == jobs
+        window.trust.set_box(None)
+        assert "peak in box" not in panel.class_text.text()

@@ -130,6 +130,7 @@ class TrustController:
         for view in self.views.values():
             view.set_box(box)
         self._show_pointing()
+        self._point_classes()
 
     def _region(self, shape: tuple[int, ...]) -> np.ndarray | None:
         from viewer.trust import box_mask
@@ -151,3 +152,23 @@ class TrustController:
             self.panel.set_pointing(None)
             return
         self.panel.set_pointing(localise(explanation.result.cam, region).to_dict())
+
+    def _point_classes(self) -> None:
+        """A box drawn after the check: whether each label's map peaks in it, from the peaks the check found
+        (a map's peak is its maximum, so this is localise()'s hit without the maps)."""
+        from viewer.trust import DEFAULT_TOLERANCE
+
+        report, explanation = self.state.trust_report, self.state.explanation
+        if not report or not report.get("classes") or explanation is None:
+            return
+        classes = report["classes"]
+        region = self._region(explanation.result.cam.shape)
+        pointing: dict[str, dict[str, bool] | None] = {label: None for label in classes["labels"]}
+        if region is not None:
+            ys, xs = np.nonzero(region)
+            for label, peak in classes["peaks"].items():
+                near = peak is not None and float(np.min((xs - peak[0]) ** 2 + (ys - peak[1]) ** 2)) <= \
+                    DEFAULT_TOLERANCE ** 2
+                pointing[label] = {"own": bool(near), "other": False}
+        report["classes"] = {**classes, "pointing": pointing}
+        self.panel.set_classes(report["classes"])

@@ -107,6 +107,7 @@ class TrustPanel(QWidget):
         super().__init__(parent)
         self.verdict = ""  # the verdict shown ("" before a check)
         self._colour = ""  # the badge's background
+        self._shown = ("", "")  # (label, method title) of the checked map
         self.heading = _label(muted=True)
         self.badge = QLabel()
         self.badge.setProperty("role", "badge")
@@ -237,7 +238,8 @@ class TrustPanel(QWidget):
             self.sanity_text.setText(f"<b>{outcome.capitalize()}</b><br>{escape(sanity.get('explanation', ''))}")
         else:
             self.sanity_text.setText("Not run.")
-        self.set_classes(report.get("classes"), target, method)
+        self._shown = (target, method)
+        self.set_classes(report.get("classes"))
 
     def set_verdict(self, verdict: str | None, reasons) -> None:
         words, colour = VERDICT_LOOK.get(verdict or "", ("NO VERDICT", theme.WARNING))
@@ -251,9 +253,10 @@ class TrustPanel(QWidget):
         """The badge's background colour, as set_verdict chose it."""
         return self._colour
 
-    def set_classes(self, classes: dict | None, target: str = "", method: str = "") -> None:
+    def set_classes(self, classes: dict | None) -> None:
+        """viewer.trust.classes' report for the map set_report() showed (its label marked), or None to hide."""
         self.classes.setVisible(bool(classes))
-        self.class_text.setText(class_table(classes, target, method) if classes else "")
+        self.class_text.setText(class_table(classes, *self._shown) if classes else "")
 
     def set_pointing(self, result: dict | None) -> None:
         if result is None:
