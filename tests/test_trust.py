@@ -329,7 +329,7 @@ def test_cli_json_line_per_method_with_box(capsys):
     assert set(line["pointing"]) == {"hit", "energy", "peak", "tolerance"} and line["pointing"]["tolerance"] == 15
     assert line["pointing"]["hit"] and not line["baselines"]["random"]["pointing"]["hit"]
     assert set(line["baselines"]) == {"random", "edge"}
-    assert set(line["baselines"]["edge"]) == {"curves", "confidence", "pointing"}
+    assert set(line["baselines"]["edge"]) == {"curves", "road", "confidence", "pointing"}
 
 
 @pytest.mark.parametrize("box", ["1,2,3", "a,b,c,d", "0,0,0,5", "-1,0,5,5", "1,2,3,4,5"])

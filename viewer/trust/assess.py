@@ -18,6 +18,7 @@ from .confidence import Confidence, confidence_change
 from .curves import DEFAULT_STEPS, Curves, deletion_insertion
 from .pointing import DEFAULT_TOLERANCE, Localisation, localise
 from .randomisation import Randomisation, RandomisedModel, randomisation_check
+from .road import Road, road
 
 
 @dataclass(frozen=True)
@@ -25,9 +26,11 @@ class MapScores:
     curves: Curves
     confidence: Confidence
     localisation: Localisation | None  # None without a region
+    road: Road | None = None  # ROAD: removal by noisy linear imputation instead of blur
 
     def to_dict(self) -> dict:
-        return {"curves": self.curves.to_dict(), "confidence": self.confidence.to_dict(),
+        return {"curves": self.curves.to_dict(), "road": self.road.to_dict() if self.road else None,
+                "confidence": self.confidence.to_dict(),
                 "pointing": self.localisation.to_dict() if self.localisation else None}
 
 
@@ -45,12 +48,14 @@ class Assessment:
 def score_map(engine, display: np.ndarray, saliency: np.ndarray, target: Target, *, region: np.ndarray | None = None,
               tolerance: float = DEFAULT_TOLERANCE, steps: int = DEFAULT_STEPS,
               reporter: Reporter = QUIET) -> MapScores:
-    """Deletion/insertion, average drop/increase and (with `region`, bool at the display size) pointing/energy of
-    `saliency` (display-sized, in [0, 1]) explaining `target` (CamResult.target). 2 × steps + 4 model inputs."""
-    curves = deletion_insertion(engine, display, saliency, target, steps, Part(reporter, 0.0, 0.9))
+    """Deletion/insertion (blur), ROAD (noisy linear imputation), average drop/increase and (with `region`, bool
+    at the display size) pointing/energy of `saliency` (display-sized, in [0, 1]) explaining `target`
+    (CamResult.target). 2 × steps + 4 + 2 × 4 (ROAD) model inputs."""
+    curves = deletion_insertion(engine, display, saliency, target, steps, Part(reporter, 0.0, 0.6))
+    removed = road(engine, display, saliency, target, reporter=Part(reporter, 0.6, 0.3))
     confidence = confidence_change(engine, display, saliency, target, Part(reporter, 0.9, 0.1))
     localisation = localise(saliency, region, tolerance) if region is not None else None
-    return MapScores(curves, confidence, localisation)
+    return MapScores(curves, confidence, localisation, removed)
 
 
 def assess(engine, display: np.ndarray, result, *, randomised: RandomisedModel | None = None,
