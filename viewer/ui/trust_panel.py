@@ -120,7 +120,9 @@ class TrustPanel(QWidget):
         self.classes.hide()
 
         self.details_button = QToolButton()
-        self.details_button.setText("Details: curves, ROAD, sanity check, pointing")
+        self.details_button.setText("Details")  # short: a wider button widened the tab past its scroll area
+        self.details_button.setToolTip("Blur deletion and insertion curves, ROAD, the sanity check and pointing, "
+                                       "each beside the random and edge maps")
         self.details_button.setCheckable(True)
         self.details_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.details_button.setArrowType(Qt.ArrowType.RightArrow)
@@ -170,6 +172,7 @@ class TrustPanel(QWidget):
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setWidget(content)
+        self.scroll = scroll
         main = QVBoxLayout(self)
         main.setContentsMargins(0, 0, 0, 6)
         main.addWidget(scroll, 1)
