@@ -96,7 +96,7 @@ def test_details_hold_blur_road_sanity_and_pointing_one_click_away(panel, qtbot)
     # ROAD: the map and both baselines, MoRF / LeRF means and combined
     for figure in ("0.100", "0.800", "0.350", "0.500", "0.520", "0.010", "0.450", "0.025"):
         assert figure in road_text, figure
-    assert "random map" in road_text and "edge map" in road_text and "20%–80%" in road_text
+    assert ">random<" in road_text and ">edge<" in road_text and "20%–80%" in road_text
     assert "0.750" in panel.curve_text.text() and "Passed" in panel.sanity_text.text()
     assert "&lt; 0.5: it changed" in panel.sanity_text.text()  # shown as text: a bare "<" cut the rich text
     assert "Draw a box" in panel.pointing_text.text()

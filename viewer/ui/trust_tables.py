@@ -12,7 +12,7 @@ from viewer.export.explanation import method_title
 
 from . import theme
 
-ROW = "<tr><td>{}</td>{}</tr>"
+ROW = "<tr><td style='white-space:nowrap'>{}</td>{}</tr>"  # a wrapped name doubled a row's height
 
 
 def _table(header: Sequence[str], rows: Sequence[tuple[str, Sequence[str]]]) -> str:
@@ -29,7 +29,7 @@ def _number(value) -> str:
 def curve_table(curves: Mapping, baselines: Mapping[str, Mapping], deletion: str, insertion: str) -> str:
     """Blur deletion (lower is better) and insertion AUC (higher is better) of the map and each baseline."""
     rows = [("<b>this map</b>", (f"<b>{curves['deletion_auc']:.3f}</b>", f"<b>{curves['insertion_auc']:.3f}</b>"))]
-    rows += [(f"{name} map", (_number(found.get("deletion_auc")), _number(found.get("insertion_auc"))))
+    rows += [(name, (_number(found.get("deletion_auc")), _number(found.get("insertion_auc"))))
              for name, found in baselines.items()]
     return _table([f"<span style='color:{deletion}'>deletion ↓</span>",
                    f"<span style='color:{insertion}'>insertion ↑</span>"], rows)
@@ -45,7 +45,7 @@ def road_table(road: Mapping, baselines: Mapping[str, Mapping | None]) -> str:
         return tuple(f"<b>{value}</b>" for value in values) if bold else values
 
     rows = [("<b>this map</b>", cells(road, bold=True))]
-    rows += [(f"{name} map", cells(found)) for name, found in baselines.items()]
+    rows += [(name, cells(found)) for name, found in baselines.items()]
     share = road.get("percentiles") or ()
     removed = f"{min(share):.0%}–{max(share):.0%}" if share else "a share"
     return (_table(["MoRF ↓", "LeRF ↑", "combined ↑"], rows)
