@@ -101,8 +101,8 @@ def test_details_hold_blur_road_sanity_and_pointing_one_click_away(panel, qtbot)
     assert "&lt; 0.5: it changed" in panel.sanity_text.text()  # shown as text: a bare "<" cut the rich text
     assert "Draw a box" in panel.pointing_text.text()
     # Nothing is wider than the tab (the horizontal scroll bar is off: a wider row was cut at the right edge).
-    qtbot.waitUntil(lambda: panel.scroll.verticalScrollBar().isVisible())
-    assert panel.scroll.widget().minimumSizeHint().width() <= panel.scroll.viewport().width()
+    qtbot.waitUntil(lambda: panel.scroll_area.verticalScrollBar().isVisible())
+    assert panel.scroll_area.widget().minimumSizeHint().width() <= panel.scroll_area.viewport().width()
     qtbot.mouseClick(panel.details_button, Qt.MouseButton.LeftButton)
     assert panel.details.isHidden()
 

@@ -172,7 +172,7 @@ class TrustPanel(QWidget):
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setWidget(content)
-        self.scroll = scroll
+        self.scroll_area = scroll
         main = QVBoxLayout(self)
         main.setContentsMargins(0, 0, 0, 6)
         main.addWidget(scroll, 1)
