@@ -86,6 +86,9 @@ def main() -> int:
             print(f"make_trust_screenshot: error: no such file: {path}", file=sys.stderr)
             return 2
     out = args.out.resolve()
+    if not out.parent.is_dir():  # said now, not after the minutes the check takes
+        print(f"make_trust_screenshot: error: no such folder: {out.parent}", file=sys.stderr)
+        return 2
     if not os.environ.get("DISPLAY") and not os.environ.get("RADCAM_SHOT_CHILD"):
         child = {**os.environ, "RADCAM_SHOT_CHILD": "1"}
         return subprocess.run(["xvfb-run", "-a", "-s", "-screen 0 1600x1000x24", sys.executable, __file__,

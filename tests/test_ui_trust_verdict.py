@@ -175,3 +175,16 @@ def test_a_real_check_on_the_two_label_demo_model_fills_the_verdict_and_the_clas
         assert "<b>yes</b>" not in panel.class_text.text() and window.model_thread.submitted == jobs
         window.trust.set_box(None)
         assert "peak in box" not in panel.class_text.text()
+
+
+def test_the_screenshot_script_says_a_bad_input_in_one_line_before_the_work(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "make_trust_screenshot.py"
+    for argv in (["--model", str(tmp_path / "absent.h5")], [str(tmp_path / "no" / "trust.png")]):
+        done = subprocess.run([sys.executable, str(script), *argv, "--image", __file__], capture_output=True,
+                              text=True, timeout=60)
+        assert done.returncode == 2 and done.stdout == "", done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1 and done.stderr.startswith("make_trust_screenshot: error:")
