@@ -188,3 +188,24 @@ def test_the_screenshot_script_says_a_bad_input_in_one_line_before_the_work(tmp_
                               text=True, timeout=60)
         assert done.returncode == 2 and done.stdout == "", done.stderr
         assert len(done.stderr.strip().splitlines()) == 1 and done.stderr.startswith("make_trust_screenshot: error:")
+
+
+def test_the_trust_job_compares_the_labels_through_grad_cam_for_a_method_without_the_batched_pass():
+    from viewer.app import ExplainKey, Quiet, TrustRequest
+    from viewer.app.session import ModelSession
+    from viewer.assets import demo_studies
+    from viewer.io import open_image
+    from viewer.model import default_model_path
+
+    session = ModelSession()
+    session.load(default_model_path(), False, Quiet())
+    pixels = open_image(demo_studies()[0]).render()[::4, ::4].copy()
+    found = {}
+    for method in ("hirescam", "eigencam"):  # HiResCAM shares the pass; Eigen-CAM would need a map per label
+        result = session.engine.explain(pixels, method=method)
+        key = ExplainKey("demo", 0, method, None, None, None)
+        found[method] = session.check(TrustRequest(key=key, pixels=pixels, result=result, region=None), Quiet())[1]
+    assert found["hirescam"]["classes"]["method"] == "hirescam"
+    assert found["eigencam"]["classes"]["method"] == "gradcam"
+    assert all(report["verdict"] in VERDICTS and report["classes"]["pointing"] == {
+        label: None for label in report["classes"]["labels"]} for report in found.values())
