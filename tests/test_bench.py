@@ -32,7 +32,8 @@ MODEL_FIGURES = (
     "forward_best_batch_ms", "forward_per_image_ms", "scorecam_ms", "scorecam_over_forward_batch",
     "reference_scorecam_ms", "scorecam_over_reference", "reference_scorecam_correlation", "scorecam_peak_extra_mb",
     "reference_scorecam_peak_extra_mb", "scorecam_peak_extra_over_reference", "faster_scorecam_ms",
-    "faster_scorecam_over_gradcam", "retraces_while_timed",
+    "faster_scorecam_over_gradcam", "retraces_while_timed", "trust_check_ms", "trust_forward_ms",
+    "trust_check_forwards", "trust_check_method_forwards",
 )
 
 
@@ -117,11 +118,35 @@ def test_table_shows_each_figure_its_ratio_and_goal(report):
     table = format_table(report)
     for text in ("Grad-CAM", "reference Grad-CAM (Keras tutorial)", "Score-CAM, 64 channels",
                  "reference Score-CAM (naive per-channel loop)", "Faster Score-CAM, N = 32", "window/level 2048x2048",
-                 "process start to main window", "<= 1.3", "<= 0.2", "<= 1536", "TensorFlow"):
+                 "process start to main window", "<= 1.3", "<= 0.2", "<= 1536", "TensorFlow",
+                 "trust check of one map", "<= 60"):
         assert text in table, text
     grad = next(line for line in table.splitlines() if line.strip().startswith("Grad-CAM"))
     assert f"{report['models'][0]['figures']['gradcam_over_forward']:.3g} / forward pass" in grad
     assert grad.rstrip().endswith(("yes", "NO"))
+
+
+def test_trust_check_cost_is_counted_in_forward_passes():
+    """One full trust check (curves, ROAD, average drop, sanity, baselines once) over one forward pass timed in
+    the same rounds; the parts in forward passes too (issue 17: the goal is at most 60)."""
+    import warnings
+
+    from viewer.bench.suite import benchmark_image
+    from viewer.bench.trust_cost import PARTS, add_trust_figures
+    from viewer.model import load_model
+
+    display, _ = benchmark_image()
+    result: dict = {"figures": {}, "runs": {}, "calls_per_sample": {}, "notes": {}}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        add_trust_figures(result, load_model(default_model_path()), display, repeat=1)
+    figures = result["figures"]
+    print(f"\ntrust check of one map: {figures['trust_check_forwards']:.0f} forward passes; " + ", ".join(
+        f"{name} {figures[f'trust_{name}_forwards']:.1f}" for name in PARTS))
+    assert figures["trust_check_forwards"] == pytest.approx(figures["trust_check_ms"] / figures["trust_forward_ms"])
+    assert all(_finite(figures[f"trust_{name}_forwards"]) and figures[f"trust_{name}_forwards"] > 0 for name in PARTS)
+    assert figures["trust_road_imputation_forwards"] < figures["trust_road_forwards"]
+    assert "baselines" in result["notes"]["trust_check_forwards"]
 
 
 def test_reference_recipes_give_the_same_maps_as_radcam():

@@ -31,6 +31,7 @@ GOALS: dict[str, tuple[str, float]] = {
     "prescan_over_batched_forward": (">", 0.8),
     "next_image_map_ms": ("<=", 100.0),
     "worklist_open_10000_ms": ("<=", 1000.0),
+    "trust_check_forwards": ("<=", 60.0),
 }
 
 # ratio -> (numerator, denominator): every ratio the benchmark reports, as the figures it divides.
@@ -46,6 +47,7 @@ RATIOS: dict[str, tuple[str, str]] = {
     "first_heatmap_over_first_window": ("first_heatmap_ms", "first_window_ms"),
     "next_image_map_over_cold": ("next_image_map_ms", "next_image_map_cold_ms"),
     "prescan_over_batched_forward": ("prescan_images_per_s", "batched_forward_images_per_s"),
+    "trust_check_forwards": ("trust_check_ms", "trust_forward_ms"),
 }
 # and scorecam_over_forward_batch = scorecam_ms / (scorecam_channels × forward_per_image_ms), where
 # forward_per_image_ms = forward_best_batch_ms / best_batch_size.
@@ -140,6 +142,7 @@ def run_benchmark(models: Sequence[Path] | None = None, repeat: int = 5,
     from .models import bench_model, write_densenet121
     from .review_latency import next_image_figures
     from .startup import startup_figures
+    from .trust_cost import add_trust_figures
     from .worklist import worklist_figures
 
     started = time.perf_counter()
@@ -181,6 +184,7 @@ def run_benchmark(models: Sequence[Path] | None = None, repeat: int = 5,
             result = bench_model(model, display, repeat, work, say)
             if prescan is not None:
                 add_prescan_figures(result, model, prescan, bench_file(), work, repeat, say)
+            add_trust_figures(result, model, display, repeat, say)
             if models is None and i == 1:
                 result["path"] = ("(temporary .keras: keras.applications.DenseNet121(weights=None) + GAP + "
                                   "Dense(14, sigmoid))")

@@ -32,6 +32,8 @@ MODEL_ROWS = (
     ("faster_scorecam_ms", "Faster Score-CAM, N = {faster_scorecam_channels}", "faster_scorecam_over_gradcam",
      "/ Grad-CAM"),
     ("retraces_while_timed", "tf.function retraces while timed", None, ""),
+    ("trust_check_ms", "trust check of one map (curves, ROAD, drop, sanity, baselines)", "trust_check_forwards",
+     "/ forward pass"),
     ("prescan_images_per_s", "pre-scan, images/s ({prescan_images} DICOM files, decode included)",
      "prescan_over_batched_forward", "/ batched forward images/s"),
 )

@@ -23,7 +23,7 @@ import numpy as np
 from viewer.cam import QUIET, Cancelled, Part, Reporter, Target
 
 from .curves import at_input_grid, pixel_order
-from .imputation import NOISE, impute
+from .imputation import NOISE, impute_each
 from .scoring import score_raw
 
 DEFAULT_PERCENTILES = (0.2, 0.4, 0.6, 0.8)
@@ -46,6 +46,19 @@ class Road:
                 "noise": self.noise}
 
 
+def removal_masks(engine, saliency: np.ndarray, fractions: tuple[float, ...], seed: int = 0) -> list[np.ndarray]:
+    """Bool (h, w) masks of the removed model-input pixels: MoRF at each fraction, then LeRF at each."""
+    h, w = engine.model.input_size
+    if not fractions or any(not 0 < p < 1 or not 0 < round(p * h * w) < h * w for p in fractions):
+        raise ValueError(f"ROAD percentiles must be fractions in (0, 1) that remove at least one of the "
+                         f"{h * w} input pixels and keep one, not {list(fractions)}")
+    rank = np.empty(h * w, np.int64)
+    rank[pixel_order(at_input_grid(engine, saliency), seed)] = np.arange(h * w)
+    rank = rank.reshape(h, w)
+    morf = [rank < round(p * h * w) for p in fractions]  # the top of the ranking
+    return morf + [rank >= h * w - round(p * h * w) for p in fractions]  # LeRF: its bottom
+
+
 def road(engine, display: np.ndarray, saliency: np.ndarray, target: Target, *,
          percentiles=DEFAULT_PERCENTILES, seed: int = 0, reporter: Reporter = QUIET) -> Road:
     """MoRF and LeRF scores of `saliency` (display-sized map, higher = more important) explaining `target`
@@ -61,22 +74,16 @@ def road(engine, display: np.ndarray, saliency: np.ndarray, target: Target, *,
     if saliency.shape != shape:
         raise ValueError(f"map {saliency.shape} and image {shape} differ in size")
     raw = engine.model.prepare_raw(display)[0]
-    h, w, c = raw.shape
-    if not fractions or any(not 0 < p < 1 or not 0 < round(p * h * w) < h * w for p in fractions):
-        raise ValueError(f"ROAD percentiles must be fractions in (0, 1) that remove at least one of the "
-                         f"{h * w} input pixels and keep one, not {list(percentiles)}")
-    rank = np.empty(h * w, np.int64)
-    rank[pixel_order(at_input_grid(engine, saliency), seed)] = np.arange(h * w)
-    rank = rank.reshape(h, w)
+    removals = removal_masks(engine, saliency, fractions, seed)
     rng = np.random.default_rng(seed)
-    removals = [rank < round(p * h * w) for p in fractions]  # MoRF: the top of the ranking
-    removals += [rank >= h * w - round(p * h * w) for p in fractions]  # LeRF: its bottom
-    batch = np.empty((len(removals), h, w, c), np.float32)
-    for i, removed in enumerate(removals):
+    batch = np.empty((len(removals), *raw.shape), np.float32)
+    if reporter.cancelled():
+        raise Cancelled("ROAD cancelled")
+    for i, image in enumerate(impute_each(raw, removals, rng)):
+        batch[i] = image
+        reporter.progress(IMPUTE_SHARE * (i + 1) / len(removals))
         if reporter.cancelled():
             raise Cancelled("ROAD cancelled")
-        batch[i] = impute(raw, removed, rng)
-        reporter.progress(IMPUTE_SHARE * (i + 1) / len(removals))
     scores = score_raw(engine, batch, target, Part(reporter, IMPUTE_SHARE, 1 - IMPUTE_SHARE))
     morf, lerf = scores[:len(fractions)], scores[len(fractions):]
     return Road(fractions, tuple(float(s) for s in morf), tuple(float(s) for s in lerf), float(morf.mean()),
