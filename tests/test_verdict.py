@@ -185,6 +185,8 @@ def test_every_evaluate_row_carries_a_verdict_consistent_with_its_numbers(capsys
     assert len(rows) > 10 and not any("error" in row for row in rows)
     for row in rows:
         assert row["verdict"] in VERDICTS and row["verdict_reasons"] and all(row["verdict_reasons"])
+        assert row["road"] and all(base["road"] for base in row["baselines"].values())  # both fills measured
+        assert f"{row['road']['combined']:.3f} vs random" in " ".join(row["verdict_reasons"])
         assert judge_report(row) == {"verdict": row["verdict"], "verdict_reasons": row["verdict_reasons"]}
         assert f"{row['curves']['deletion_auc']:.3f} vs random" in " ".join(row["verdict_reasons"])
         if row["randomisation"]["verdict"] == "fail":

@@ -128,7 +128,7 @@ def _summary(name: str, tally: _Tally, baseline: bool) -> Summary:
         insertion_auc=mean(s.curves.insertion_auc for s in scores),
         average_drop=mean(s.confidence.drop for s in scores), increase=mean(s.confidence.increase for s in scores),
         seconds=tally.seconds)
-    roads = [road for road in (getattr(s, "road", None) for s in scores) if road is not None]
+    roads = [s.road for s in scores if s.road is not None]
     if roads:
         found.update(morf_mean=mean(r.morf_mean for r in roads), lerf_mean=mean(r.lerf_mean for r in roads),
                      combined=mean(r.combined for r in roads))
