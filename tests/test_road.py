@@ -15,7 +15,7 @@ from conftest import run_cli
 
 from viewer.cam import Cancelled, Target
 from viewer.model import default_model_path
-from viewer.trust.imputation import impute, linear_fill
+from viewer.trust.imputation import TOLERANCE, exact_fill, fill_all, impute, linear_fill
 from viewer.trust.road import DEFAULT_PERCENTILES, road
 
 DEMO_PNG = default_model_path().parents[1] / "demo" / "demo_nodule.png"
@@ -113,23 +113,47 @@ def test_linear_fill_of_a_ramp_is_the_ramp():
     removed = np.zeros(ramp.shape, bool)
     removed[5:35, 4:45] = True  # away from the border, where dropped neighbours would skew the mean
     removed[10:20, 20:30] = False  # an island of kept pixels inside the hole
-    filled = linear_fill(ramp[..., None], removed)[..., 0]
-    np.testing.assert_allclose(filled, ramp, atol=1e-8)
+    np.testing.assert_allclose(linear_fill(ramp[..., None], removed)[..., 0], ramp, atol=TOLERANCE)
+    np.testing.assert_allclose(exact_fill(ramp[..., None], removed)[..., 0], ramp, atol=1e-8)
 
 
-@pytest.mark.parametrize("kind", ["blobs", "random", "border"])
+@pytest.mark.parametrize("kind", ["blobs", "random", "border", "stripes"])
 def test_linear_fill_equals_the_per_pixel_reference(kind):
+    """The multigrid solve within TOLERANCE (its stop is a bound on the error only in expectation, so every kind
+    of mask is checked), the factorisation exactly; odd sides exercise the padding of the coarse grids."""
     rng = np.random.default_rng(3)
-    image = cv2.GaussianBlur(rng.uniform(0, 255, (48, 40)), (0, 0), 2.0)
+    image = cv2.GaussianBlur(rng.uniform(0, 255, (57, 43)), (0, 0), 2.0)
     if kind == "blobs":
         removed = _cam_like(image.shape, 1) > 0.3
     elif kind == "random":
         removed = rng.random(image.shape) < 0.7
+    elif kind == "stripes":
+        removed = np.zeros(image.shape, bool)
+        removed[:, ::3] = removed[::4] = True
     else:
         removed = np.ones(image.shape, bool)
         removed[20, 20] = False  # one kept pixel: everything else, corners and edges included, hangs on it
-    np.testing.assert_allclose(linear_fill(image[..., None], removed)[..., 0], reference_fill(image, removed),
-                               atol=1e-6)
+    expected = reference_fill(image, removed)
+    np.testing.assert_allclose(linear_fill(image[..., None], removed)[..., 0], expected, atol=TOLERANCE)
+    np.testing.assert_allclose(exact_fill(image[..., None], removed)[..., 0], expected, atol=1e-6)
+
+
+def test_fill_all_of_a_maps_masks_at_224_within_the_tolerance():
+    """The 8 masks of one map on DenseNet's grid, solved together, against the factorisation: the largest
+    systems (blobs of up to 80 % of the image) and a colour image (3 systems per mask)."""
+    rng = np.random.default_rng(5)
+    image = cv2.GaussianBlur(rng.uniform(0, 255, (224, 224, 3)), (0, 0), 3.0)
+    rank = np.argsort(np.argsort(-_cam_like((224, 224), 2).ravel())).reshape(224, 224)
+    masks = [rank < f * rank.size for f in (0.2, 0.8)] + [rank >= (1 - f) * rank.size for f in (0.2, 0.8)]
+    for filled, removed in zip(fill_all(image, masks), masks, strict=True):
+        np.testing.assert_allclose(filled, exact_fill(image, removed), atol=TOLERANCE)
+
+
+def test_a_system_multigrid_does_not_settle_is_factorised():
+    rng = np.random.default_rng(6)
+    image = rng.uniform(0, 255, (30, 30, 1))
+    removed = _cam_like((30, 30), 3) > 0.2
+    np.testing.assert_allclose(fill_all(image, [removed], iterations=0)[0], exact_fill(image, removed), atol=1e-9)
 
 
 def test_impute_adds_seeded_noise_at_removed_pixels_only_and_keeps_grey_grey():
@@ -154,9 +178,10 @@ def test_no_kept_pixel_is_refused():
 # ---- ROAD on the demo model ----
 
 def test_road_equals_the_reference_on_the_demo_model(engine, case):
-    """Same MoRF, LeRF and combined scores. Tolerance 1e-4: both fills solve the same system exactly (to ~1e-9
-    grey levels) and add the same noise; what is left is float32 rounding in the model, batches of 8 against one
-    batch of 8 made another way (observed ≤ 1e-6)."""
+    """Same MoRF, LeRF and combined scores. Tolerance 1e-4: both fills solve the same system (the reference
+    exactly, ROAD's multigrid within 0.05 grey levels, measured ≤ 0.002) and add the same noise, 2.55 grey levels
+    per pixel; the scores differed by ≤ 1e-5 on the demo's nodule and consolidation phantoms (float32 rounding in
+    the model and the fill's 0.002)."""
     target = Target.resolve(engine.model, case.kind)
     index = engine.model.labels.index(case.kind)
     for saliency in (case.mask.astype(np.float32), np.random.default_rng(9).random(case.mask.shape)):

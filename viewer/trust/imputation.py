@@ -6,33 +6,66 @@ the 4 diagonal ones; kept neighbours are constants). All removed pixels are solv
 system per channel, symmetric positive definite (a weighted graph Laplacian with the kept pixels as its Dirichlet
 boundary). Then Gaussian noise is added to the removed pixels.
 
-The system is solved exactly by a sparse LU factorisation ordered as a symmetric matrix (SuperLU's minimum degree
-on A + Aᵀ without pivoting: a Cholesky in effect, 1.3-1.5x faster than spsolve's default column ordering here).
-Conjugate gradient was measured and rejected: warm-started from a blurred, a push-pull pyramid or a coarse exact
-fill it still needs 100-450 Jacobi-preconditioned iterations on a class-activation map's removed blob at 224²,
-no faster than the factorisation. Only scattered removals converge in 10-40, and with a stop that provably keeps
-the error under 0.05 grey levels (a random-walk bound on ||A⁻¹||) a hybrid was slower overall than factorising
-every system; a nested-dissection ordering or single precision gained under 25 % (and single precision missed
-0.05 at 224²). The systems of one map are solved on threads instead (impute_each).
+All systems of one map (its 8 masks) are solved together by conjugate gradient with a multigrid preconditioner
+(multigrid.py), to within TOLERANCE grey levels of the exact solution: 9-16 iterations whatever the mask, 2-3x
+faster than factorising each system (SuperLU, minimum degree on A + Aᵀ without pivoting: a Cholesky in effect),
+which stays as the fallback for a system CG does not settle. Measured and rejected: plain CG, warm-started from a
+blurred, a push-pull pyramid or a coarse exact fill (100-450 Jacobi-preconditioned iterations on a map's removed
+blob at 224², no faster than the factorisation); a nested-dissection ordering or single precision in SuperLU
+(under 25 % faster; single precision missed 0.05 grey levels at 224²).
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from . import multigrid
+
 NOISE = 0.01 * 255.0  # the paper's 0.01 of the value range, on the [0, 255] model-input grid
+TOLERANCE = 0.05  # grey levels: the fill's largest difference from the exact solution, 2 % of the noise
 # (row offset, column offset) -> weight; the paper's (and pytorch-grad-cam's) neighbour weights
 NEIGHBOURS = {(-1, 0): 1 / 6, (1, 0): 1 / 6, (0, -1): 1 / 6, (0, 1): 1 / 6,
               (-1, -1): 1 / 12, (-1, 1): 1 / 12, (1, -1): 1 / 12, (1, 1): 1 / 12}
 
 
 def linear_fill(values: np.ndarray, removed: np.ndarray) -> np.ndarray:
-    """`values` (h, w, k) with the `removed` (h, w bool) pixels replaced by the joint weighted-neighbour solution,
-    float64, no noise. ValueError when nothing is kept (the system has no boundary: no solution)."""
+    """`values` (h, w, k) with the `removed` (h, w bool) pixels replaced by the joint weighted-neighbour solution
+    (within TOLERANCE), float64, no noise. ValueError when nothing is kept (no boundary: no solution)."""
+    return fill_all(values, [removed])[0]
+
+
+def fill_all(values: np.ndarray, removals: Sequence[np.ndarray], iterations: int = multigrid.ITERATIONS) \
+        -> list[np.ndarray]:
+    """linear_fill() of `values` (h, w, k) for each mask of `removals`, all systems (masks × channels) solved
+    together by multigrid-preconditioned CG (multigrid.py); a system it does not settle in `iterations` is
+    factorised (exact_fill)."""
+    values = np.asarray(values, np.float64)
+    masks = np.asarray(removals, bool).reshape(len(removals), *values.shape[:2])
+    if masks.reshape(len(masks), -1).all(axis=1).any():
+        raise ValueError("linear imputation needs at least one kept pixel")
+    k = values.shape[2]
+    active = np.repeat(masks, k, axis=0)  # system i: mask i // k, channel i % k
+    known = np.tile(values.transpose(2, 0, 1), (len(masks), 1, 1))
+    removed = active.astype(np.float64)
+    exists = np.ones(values.shape[:2])
+    stencil, rhs = {}, np.zeros(active.shape)
+    diagonal = np.zeros(values.shape[:2])
+    for offset, weight in NEIGHBOURS.items():
+        stencil[offset] = -weight * removed * multigrid.shifted(removed, offset)
+        diagonal += weight * multigrid.shifted(exists, offset)  # the weights of the neighbours that exist
+        rhs += weight * multigrid.shifted(known * (1.0 - removed), offset)
+    stencil[multigrid.CENTRE] = diagonal * removed
+    solution, converged = multigrid.solve(stencil, active, rhs * removed, NEIGHBOURS, iterations)
+    out = np.where(active, solution, known)
+    for i in np.flatnonzero(~converged):
+        out[i] = exact_fill(known[i][..., None], active[i])[..., 0]
+    return [out[i * k:(i + 1) * k].transpose(1, 2, 0) for i in range(len(masks))]
+
+
+def exact_fill(values: np.ndarray, removed: np.ndarray) -> np.ndarray:
+    """linear_fill() by a sparse factorisation: exact, and 2-3x slower."""
     import scipy.sparse as sparse
     from scipy.sparse.linalg import splu
 
@@ -84,21 +117,12 @@ def impute(raw: np.ndarray, removed: np.ndarray, rng: np.random.Generator, noise
 
 def impute_each(raw: np.ndarray, removals: Sequence[np.ndarray], rng: np.random.Generator,
                 noise: float = NOISE) -> Iterator[np.ndarray]:
-    """impute() of `raw` for each mask of `removals`, in order, the noise drawn in that order. The systems are
-    solved on a thread each (SuperLU releases the GIL: 8 systems took 1.1 s instead of 1.8 s on 2 busy cores), at
-    most one per core; stop iterating to cancel (the systems not started are dropped)."""
+    """impute() of `raw` for each mask of `removals`, in order, the noise drawn in that order; the systems are
+    solved together (fill_all)."""
     raw = np.asarray(raw, np.float32)
     grey = all(np.array_equal(raw[..., 0], raw[..., i]) for i in range(1, raw.shape[-1]))
     values = raw[..., :1] if grey else raw
-    workers = max(1, min(len(removals), os.cpu_count() or 1))
-    with ThreadPoolExecutor(workers, thread_name_prefix="radcam-impute") as pool:
-        solving = [pool.submit(linear_fill, values, removed) for removed in removals]
-        try:
-            for removed, future in zip(removals, solving, strict=True):
-                filled = future.result()
-                if noise > 0:
-                    filled[removed] += rng.normal(0.0, noise, values.shape)[removed]
-                yield np.broadcast_to(filled, raw.shape).astype(np.float32)
-        finally:
-            for future in solving:
-                future.cancel()
+    for removed, filled in zip(removals, fill_all(values, removals), strict=True):
+        if noise > 0:
+            filled[removed] += rng.normal(0.0, noise, values.shape)[removed]
+        yield np.broadcast_to(filled, raw.shape).astype(np.float32)
