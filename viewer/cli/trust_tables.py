@@ -56,23 +56,29 @@ def _row(name: str, scores: dict, check: dict, box) -> str:
     return row
 
 
+def _faithful(summary) -> float | None:
+    return summary.verdicts.get("faithful", 0) / max(1, summary.n) if summary.verdicts else None
+
+
 def demo_table(summaries, count: int, model: str, steps: int, seconds: float) -> str:
     """Rates and means per method over the phantoms, baselines last."""
     rows = [f"{count} demo phantoms (one lesion each, nodule/consolidation alternating), model {model}, target = "
             f"the lesion's kind, {steps} deletion/insertion steps",
             f"{'method':<18} {'point':>5} {'energy':>6} {'del':>6} {'ins':>6} {'road':>6} {'drop':>6} {'incr':>5} "
-            f"{'|rho|':>6} {'SSIM':>6} {'pass':>5} {'sanity':<6} {'verdict':<{VERDICT_WIDTH}} {'s/img':>6}"]
+            f"{'|rho|':>6} {'SSIM':>6} {'pass':>5} {'sanity':<6} {'verdict':<{VERDICT_WIDTH}} {'faith':>5} "
+            f"{'s/img':>6}"]
     for s in summaries:
         name = f"{s.name} (baseline)" if s.baseline else s.name
         rows.append(f"{name:<18} {s.pointing:>5.2f} {s.energy:>6.3f} {s.deletion_auc:>6.3f} {s.insertion_auc:>6.3f} "
                     f"{_number(s.combined):>6} "
                     f"{s.average_drop:>6.3f} {s.increase:>5.2f} {_number(s.spearman, 2):>6} {_number(s.ssim, 2):>6} "
                     f"{_number(s.passed, 2):>5} {s.sanity or '-':<6} {s.verdict or '-':<{VERDICT_WIDTH}} "
-                    f"{s.seconds / max(1, s.n):>6.3f}")
+                    f"{_number(_faithful(s), 2):>5} {s.seconds / max(1, s.n):>6.3f}")
     why = [f"{s.name}: {s.verdict_reasons[0]}" for s in summaries if s.verdict_reasons]
     notes = ("point: pointing-game hit rate (map maximum within the tolerance of the lesion mask); energy: mean map "
              "mass inside the lesion; road: mean ROAD combined score; pass: fraction of phantoms passing the "
              "randomisation check; sanity: mean |rho| < 0.5; verdict: from the means of blur deletion and ROAD "
-             "against the baselines' means, and sanity; s/img: seconds per phantom for the map and its measures. "
+             "against the baselines' means, and sanity; faith: share of phantoms whose own verdict is faithful; "
+             "s/img: seconds per phantom for the map and its measures. "
              f"{LEGEND.split('; drop')[0]}. Took {seconds:.0f} s.")
     return "\n".join([row.rstrip() for row in rows] + why + textwrap.wrap(notes, 118))

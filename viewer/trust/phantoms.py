@@ -20,7 +20,7 @@ from .baselines import BASELINES
 from .curves import DEFAULT_STEPS
 from .pointing import Localisation
 from .randomisation import THRESHOLD, RandomisedModel
-from .verdict import Evidence, judge
+from .verdict import VERDICTS, Evidence, judge
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,7 @@ class Summary:
     combined: float | None = None
     verdict: str | None = None  # viewer.trust.verdict's, from these means (methods only)
     verdict_reasons: tuple[str, ...] = ()
+    verdicts: dict[str, int] | None = None  # how many phantoms got each verdict, judged one phantom at a time
     seconds: float = 0.0  # computing the maps and their measures
 
     def to_dict(self) -> dict:
@@ -55,6 +56,7 @@ class Summary:
 class _Tally:
     scores: list[MapScores] = field(default_factory=list)
     checks: list = field(default_factory=list)
+    verdicts: list[str] = field(default_factory=list)  # per phantom
     seconds: float = 0.0
 
 
@@ -90,11 +92,18 @@ def demo_report(engine, methods: list[str], count: int = 100, *, steps: int = DE
             tallies[method].scores.append(found.scores)
             if found.randomisation is not None:
                 tallies[method].checks.append(found.randomisation)
+            tallies[method].verdicts.append(judge(_evidence(found.scores), {
+                name: _evidence(scores) for name, scores in baselines.items()},
+                found.randomisation.verdict if found.randomisation else None).verdict)
             tallies[method].seconds += time.perf_counter() - start
         reporter.progress((i + 1) / count)
     summaries = [_summary(name, tally, name in BASELINES) for name, tally in tallies.items()
                  if name not in failed]
     return _judged(summaries), failed
+
+
+def _evidence(scores: MapScores) -> Evidence:
+    return Evidence(scores.curves.deletion_auc, scores.road.combined if scores.road else None)
 
 
 def _judged(summaries: list[Summary]) -> list[Summary]:
@@ -128,6 +137,8 @@ def _summary(name: str, tally: _Tally, baseline: bool) -> Summary:
         insertion_auc=mean(s.curves.insertion_auc for s in scores),
         average_drop=mean(s.confidence.drop for s in scores), increase=mean(s.confidence.increase for s in scores),
         seconds=tally.seconds)
+    if tally.verdicts:
+        found.update(verdicts={v: tally.verdicts.count(v) for v in VERDICTS if v in tally.verdicts})
     roads = [s.road for s in scores if s.road is not None]
     if roads:
         found.update(morf_mean=mean(r.morf_mean for r in roads), lerf_mean=mean(r.lerf_mean for r in roads),
