@@ -48,6 +48,8 @@ RATIOS: dict[str, tuple[str, str]] = {
     "next_image_map_over_cold": ("next_image_map_ms", "next_image_map_cold_ms"),
     "prescan_over_batched_forward": ("prescan_images_per_s", "batched_forward_images_per_s"),
     "trust_check_forwards": ("trust_check_ms", "trust_forward_ms"),
+    "trust_baselines_forwards": ("trust_baselines_ms", "trust_forward_ms"),
+    "trust_first_check_forwards": ("trust_first_check_ms", "trust_forward_ms"),
 }
 # and scorecam_over_forward_batch = scorecam_ms / (scorecam_channels × forward_per_image_ms), where
 # forward_per_image_ms = forward_best_batch_ms / best_batch_size.
