@@ -44,6 +44,7 @@ def add_trust_figures(result: dict, loaded, display: np.ndarray, repeat: int,
     from viewer.trust.imputation import impute_each
     from viewer.trust.randomisation import randomisation_check
     from viewer.trust.road import DEFAULT_PERCENTILES, removal_masks, road
+    from viewer.trust.scoring import forget_shared
 
     say(f"{loaded.name}: a full trust check of a Grad-CAM map (curves, ROAD, average drop, sanity; baselines)")
     engine = CamEngine(loaded)
@@ -55,6 +56,7 @@ def add_trust_figures(result: dict, loaded, display: np.ndarray, repeat: int,
     forward = tf.function(loaded.call, input_signature=[tf.TensorSpec((None, h, w, loaded.channels), tf.float32)])
 
     def baselines() -> None:
+        forget_shared(engine)  # they pay for the images every map of the image shares (scoring.shared_scores)
         score_baselines(engine, display, target)
 
     def check() -> None:

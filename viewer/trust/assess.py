@@ -14,11 +14,11 @@ import numpy as np
 from viewer.cam import QUIET, Part, Reporter, Target
 
 from .baselines import baseline_maps
-from .confidence import Confidence, confidence_change
-from .curves import DEFAULT_STEPS, Curves, deletion_insertion
+from .confidence import Confidence, confidence_from, masked_image
+from .curves import DEFAULT_STEPS, Curves, curve_images, curves_from, score_with_shared
 from .pointing import DEFAULT_TOLERANCE, Localisation, localise
 from .randomisation import Randomisation, RandomisedModel, randomisation_check
-from .road import Road, road
+from .road import Road, road_from, road_images
 
 
 @dataclass(frozen=True)
@@ -50,10 +50,17 @@ def score_map(engine, display: np.ndarray, saliency: np.ndarray, target: Target,
               reporter: Reporter = QUIET) -> MapScores:
     """Deletion/insertion (blur), ROAD (noisy linear imputation), average drop/increase and (with `region`, bool
     at the display size) pointing/energy of `saliency` (display-sized, in [0, 1]) explaining `target`
-    (CamResult.target). 2 × steps + 4 + 2 × 4 (ROAD) model inputs."""
-    curves = deletion_insertion(engine, display, saliency, target, steps, Part(reporter, 0.0, 0.6))
-    removed = road(engine, display, saliency, target, reporter=Part(reporter, 0.6, 0.3))
-    confidence = confidence_change(engine, display, saliency, target, Part(reporter, 0.9, 0.1))
+    (CamResult.target). 2 × (steps − 1) + 2 × 4 (ROAD) + 1 model inputs in one pass (one call to the model in
+    its memory-bounded batches, not one per measure), and the original and the blurred canvas, which every map of
+    the same input and target shares (both curves' ends, the average drop's Y), when no map has scored them yet."""
+    fractions, curve_batch = curve_images(engine, display, saliency, steps)
+    percentiles, road_batch = road_images(engine, display, saliency, reporter=Part(reporter, 0.0, 0.3))
+    batch = np.concatenate([curve_batch, road_batch, masked_image(engine, display, saliency)])
+    shared, scores = score_with_shared(engine, display, target, batch, Part(reporter, 0.3, 0.7))
+    original = shared["original"]
+    curves = curves_from(fractions, scores[:len(curve_batch)], original, shared["canvas"])
+    removed = road_from(percentiles, scores[len(curve_batch):-1])
+    confidence = confidence_from(original, scores[-1])
     localisation = localise(saliency, region, tolerance) if region is not None else None
     return MapScores(curves, confidence, localisation, removed)
 

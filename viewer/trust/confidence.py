@@ -30,11 +30,21 @@ class Confidence:
                 "increase": self.increase}
 
 
+def masked_image(engine, display: np.ndarray, saliency: np.ndarray) -> np.ndarray:
+    """The raw model input multiplied by `saliency` (display-sized, clipped to [0, 1]): (1, h, w, c)."""
+    raw = engine.model.prepare_raw(display)
+    return raw * np.clip(at_input_grid(engine, saliency), 0.0, 1.0)[None, ..., None]
+
+
+def confidence_from(y: float, o: float) -> Confidence:
+    """Average drop and increase from Y (the image's score) and O (the masked image's)."""
+    drop = max(0.0, y - o) / y if y > 0 else 0.0
+    return Confidence(float(y), float(o), float(drop), bool(o > y))
+
+
 def confidence_change(engine, display: np.ndarray, saliency: np.ndarray, target: Target,
                       reporter: Reporter = QUIET) -> Confidence:
     """Y and O for `saliency` (display-sized, in [0, 1]) explaining `target` (CamResult.target) on `display`."""
     raw = engine.model.prepare_raw(display)
-    mask = np.clip(at_input_grid(engine, saliency), 0.0, 1.0)[None, ..., None]
-    y, o = score_raw(engine, np.concatenate([raw, raw * mask]), target, reporter)
-    drop = max(0.0, y - o) / y if y > 0 else 0.0
-    return Confidence(float(y), float(o), float(drop), bool(o > y))
+    y, o = score_raw(engine, np.concatenate([raw, masked_image(engine, display, saliency)]), target, reporter)
+    return confidence_from(y, o)

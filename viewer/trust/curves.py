@@ -16,7 +16,7 @@ import numpy as np
 
 from viewer.cam import QUIET, Reporter, Target
 
-from .scoring import score_raw
+from .scoring import score_raw, shared_scores
 
 DEFAULT_STEPS = 16
 BLUR_SIGMA = 0.05  # of the input side: 6.4 px at 128 px, 11 px at 224 px, wider than a phantom nodule's radius
@@ -65,10 +65,11 @@ def at_input_grid(engine, saliency: np.ndarray) -> np.ndarray:
     return cv2.resize(saliency, (w, h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
 
 
-def deletion_insertion(engine, display: np.ndarray, saliency: np.ndarray, target: Target, steps: int = DEFAULT_STEPS,
-                       reporter: Reporter = QUIET) -> Curves:
-    """Both curves for `saliency` (a map at the display size, higher = more important) explaining `target`
-    (CamResult.target) on `display`; 2 × (steps + 1) images scored in memory-bounded batches."""
+def curve_images(engine, display: np.ndarray, saliency: np.ndarray, steps: int = DEFAULT_STEPS
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """The fractions (steps + 1 from 0 to 1) and the images between the curves' ends: deletion at fractions[1:-1],
+    then insertion there, 2 × (steps − 1) raw images. At 0 and 1 both curves are the original or the blurred canvas,
+    the same for every map of the input (score_with_shared)."""
     if steps < 1:
         raise ValueError(f"steps must be at least 1, got {steps}")
     raw = engine.model.prepare_raw(display)[0]
@@ -76,14 +77,45 @@ def deletion_insertion(engine, display: np.ndarray, saliency: np.ndarray, target
     canvas = blurred(raw)
     order = pixel_order(at_input_grid(engine, saliency))
     fractions = np.linspace(0.0, 1.0, steps + 1)
-    batch = np.empty((2 * len(fractions), h, w, c), np.float32)
+    inner = fractions[1:-1]
+    batch = np.empty((2 * len(inner), h, w, c), np.float32)
     rank = np.empty(h * w, np.int64)
     rank[order] = np.arange(h * w)  # position of each pixel in the removal order
-    for i, fraction in enumerate(fractions):
+    for i, fraction in enumerate(inner):
         chosen = (rank < round(fraction * h * w)).reshape(h, w, 1)
         batch[i] = np.where(chosen, canvas, raw)  # deletion: chosen pixels blurred away
-        batch[len(fractions) + i] = np.where(chosen, raw, canvas)  # insertion: chosen pixels revealed
-    scores = score_raw(engine, batch, target, reporter)
-    deletion, insertion = scores[:len(fractions)], scores[len(fractions):]
+        batch[len(inner) + i] = np.where(chosen, raw, canvas)  # insertion: chosen pixels revealed
+    return fractions, batch
+
+
+def score_with_shared(engine, display: np.ndarray, target: Target, batch: np.ndarray,
+                      reporter: Reporter = QUIET) -> tuple[dict[str, float], np.ndarray]:
+    """The scores of `batch` (raw images) and of the images every map of this input and target shares: "original"
+    and "canvas" (the fully blurred one). Those are scored in the same pass only when no map of this input and
+    target has scored them yet (scoring.shared_scores)."""
+    prepared = engine.model.prepare_raw(display)
+    shared = shared_scores(engine, prepared, target)
+    if "original" in shared and "canvas" in shared:
+        return shared, score_raw(engine, batch, target, reporter) if len(batch) else np.empty(0)
+    scores = score_raw(engine, np.concatenate([prepared, blurred(prepared[0])[None], batch]), target, reporter)
+    shared["original"], shared["canvas"] = float(scores[0]), float(scores[1])
+    return shared, scores[2:]
+
+
+def curves_from(fractions: np.ndarray, scores: np.ndarray, original: float, canvas: float) -> Curves:
+    """Curves from curve_images()'s fractions and its images' scores, with the original's and the canvas's."""
+    inner = len(fractions) - 2
+    deletion = np.concatenate([[original], scores[:inner], [canvas]])
+    insertion = np.concatenate([[canvas], scores[inner:], [original]])
     return Curves(tuple(float(f) for f in fractions), tuple(float(s) for s in deletion),
                   tuple(float(s) for s in insertion), auc(fractions, deletion), auc(fractions, insertion))
+
+
+def deletion_insertion(engine, display: np.ndarray, saliency: np.ndarray, target: Target, steps: int = DEFAULT_STEPS,
+                       reporter: Reporter = QUIET) -> Curves:
+    """Both curves for `saliency` (a map at the display size, higher = more important) explaining `target`
+    (CamResult.target) on `display`: 2 × (steps − 1) images scored in memory-bounded batches, and the curves' ends
+    (the original and the blurred canvas) with them unless a map of the same input and target has scored them."""
+    fractions, batch = curve_images(engine, display, saliency, steps)
+    shared, scores = score_with_shared(engine, display, target, batch, reporter)
+    return curves_from(fractions, scores, shared["original"], shared["canvas"])

@@ -59,13 +59,10 @@ def removal_masks(engine, saliency: np.ndarray, fractions: tuple[float, ...], se
     return morf + [rank >= h * w - round(p * h * w) for p in fractions]  # LeRF: its bottom
 
 
-def road(engine, display: np.ndarray, saliency: np.ndarray, target: Target, *,
-         percentiles=DEFAULT_PERCENTILES, seed: int = 0, reporter: Reporter = QUIET) -> Road:
-    """MoRF and LeRF scores of `saliency` (display-sized map, higher = more important) explaining `target`
-    (CamResult.target) on `display`. `seed` breaks ties in the ranking and draws the imputation noise, in the
-    order MoRF at each percentile, then LeRF at each (imputation.impute). Raises viewer.cam.Cancelled when
-    `reporter` says cancelled; ValueError for a map that is empty or not the display's size, or percentiles that
-    are not fractions in (0, 1) removing at least one pixel and keeping at least one."""
+def road_images(engine, display: np.ndarray, saliency: np.ndarray, *, percentiles=DEFAULT_PERCENTILES,
+                seed: int = 0, reporter: Reporter = QUIET) -> tuple[tuple[float, ...], np.ndarray]:
+    """The fractions removed and the 2 × len(percentiles) imputed raw images (MoRF at each, then LeRF) that road()
+    scores; progress over the imputation. Raises as road() does."""
     fractions = tuple(float(p) for p in percentiles)
     saliency = np.asarray(saliency)
     shape = np.asarray(display).shape[:2]
@@ -81,10 +78,26 @@ def road(engine, display: np.ndarray, saliency: np.ndarray, target: Target, *,
         raise Cancelled("ROAD cancelled")
     for i, image in enumerate(impute_each(raw, removals, rng)):
         batch[i] = image
-        reporter.progress(IMPUTE_SHARE * (i + 1) / len(removals))
+        reporter.progress((i + 1) / len(removals))
         if reporter.cancelled():
             raise Cancelled("ROAD cancelled")
-    scores = score_raw(engine, batch, target, Part(reporter, IMPUTE_SHARE, 1 - IMPUTE_SHARE))
+    return fractions, batch
+
+
+def road_from(fractions: tuple[float, ...], scores: np.ndarray) -> Road:
+    """Road from road_images()'s fractions and its images' scores."""
     morf, lerf = scores[:len(fractions)], scores[len(fractions):]
     return Road(fractions, tuple(float(s) for s in morf), tuple(float(s) for s in lerf), float(morf.mean()),
                 float(lerf.mean()), float(np.mean((lerf - morf) / 2)), NOISE)
+
+
+def road(engine, display: np.ndarray, saliency: np.ndarray, target: Target, *,
+         percentiles=DEFAULT_PERCENTILES, seed: int = 0, reporter: Reporter = QUIET) -> Road:
+    """MoRF and LeRF scores of `saliency` (display-sized map, higher = more important) explaining `target`
+    (CamResult.target) on `display`. `seed` breaks ties in the ranking and draws the imputation noise, in the
+    order MoRF at each percentile, then LeRF at each (imputation.impute). Raises viewer.cam.Cancelled when
+    `reporter` says cancelled; ValueError for a map that is empty or not the display's size, or percentiles that
+    are not fractions in (0, 1) removing at least one pixel and keeping at least one."""
+    fractions, batch = road_images(engine, display, saliency, percentiles=percentiles, seed=seed,
+                                   reporter=Part(reporter, 0.0, IMPUTE_SHARE))
+    return road_from(fractions, score_raw(engine, batch, target, Part(reporter, IMPUTE_SHARE, 1 - IMPUTE_SHARE)))
