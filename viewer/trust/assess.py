@@ -15,7 +15,7 @@ from viewer.cam import QUIET, Part, Reporter, Target
 
 from .baselines import baseline_maps
 from .confidence import Confidence, confidence_from, masked_image
-from .curves import DEFAULT_STEPS, Curves, curve_images, curves_from, score_with_shared
+from .curves import DEFAULT_STEPS, Curves, at_input_grid, curve_images, curves_from, pixel_order, score_with_shared
 from .pointing import DEFAULT_TOLERANCE, Localisation, localise
 from .randomisation import Randomisation, RandomisedModel, randomisation_check
 from .road import Road, road_from, road_images
@@ -53,8 +53,9 @@ def score_map(engine, display: np.ndarray, saliency: np.ndarray, target: Target,
     (CamResult.target). 2 × (steps − 1) + 2 × 4 (ROAD) + 1 model inputs in one pass (one call to the model in
     its memory-bounded batches, not one per measure), and the original and the blurred canvas, which every map of
     the same input and target shares (both curves' ends, the average drop's Y), when no map has scored them yet."""
-    fractions, curve_batch = curve_images(engine, display, saliency, steps)
-    percentiles, road_batch = road_images(engine, display, saliency, reporter=Part(reporter, 0.0, 0.3))
+    order = pixel_order(at_input_grid(engine, saliency))  # the same ranking for the curves and ROAD (seed 0)
+    fractions, curve_batch = curve_images(engine, display, saliency, steps, order=order)
+    percentiles, road_batch = road_images(engine, display, saliency, order=order, reporter=Part(reporter, 0.0, 0.3))
     batch = np.concatenate([curve_batch, road_batch, masked_image(engine, display, saliency)])
     shared, scores = score_with_shared(engine, display, target, batch, Part(reporter, 0.3, 0.7))
     original = shared["original"]

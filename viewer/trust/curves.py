@@ -47,7 +47,10 @@ def pixel_order(saliency: np.ndarray, seed: int = 0) -> np.ndarray:
     seeded random order: raster order would always remove the top rows first."""
     flat = np.asarray(saliency, np.float64).ravel()
     tiebreak = np.random.default_rng(seed).permutation(flat.size)
-    return np.lexsort((tiebreak, -flat))
+    # = np.lexsort((tiebreak, -flat)), twice as fast: a stable sort of the pixels already in tie-break order
+    by_tiebreak = np.empty_like(tiebreak)
+    by_tiebreak[tiebreak] = np.arange(flat.size)
+    return by_tiebreak[np.argsort(-flat[by_tiebreak], kind="stable")]
 
 
 def blurred(raw: np.ndarray) -> np.ndarray:
@@ -65,17 +68,19 @@ def at_input_grid(engine, saliency: np.ndarray) -> np.ndarray:
     return cv2.resize(saliency, (w, h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
 
 
-def curve_images(engine, display: np.ndarray, saliency: np.ndarray, steps: int = DEFAULT_STEPS
-                 ) -> tuple[np.ndarray, np.ndarray]:
+def curve_images(engine, display: np.ndarray, saliency: np.ndarray, steps: int = DEFAULT_STEPS, *,
+                 order: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The fractions (steps + 1 from 0 to 1) and the images between the curves' ends: deletion at fractions[1:-1],
     then insertion there, 2 × (steps − 1) raw images. At 0 and 1 both curves are the original or the blurred canvas,
-    the same for every map of the input (score_with_shared)."""
+    the same for every map of the input (score_with_shared). `order`: pixel_order(at_input_grid(engine, saliency))
+    when the caller has it already."""
     if steps < 1:
         raise ValueError(f"steps must be at least 1, got {steps}")
     raw = engine.model.prepare_raw(display)[0]
     h, w, c = raw.shape
     canvas = blurred(raw)
-    order = pixel_order(at_input_grid(engine, saliency))
+    if order is None:
+        order = pixel_order(at_input_grid(engine, saliency))
     fractions = np.linspace(0.0, 1.0, steps + 1)
     inner = fractions[1:-1]
     batch = np.empty((2 * len(inner), h, w, c), np.float32)

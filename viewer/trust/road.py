@@ -46,23 +46,26 @@ class Road:
                 "noise": self.noise}
 
 
-def removal_masks(engine, saliency: np.ndarray, fractions: tuple[float, ...], seed: int = 0) -> list[np.ndarray]:
-    """Bool (h, w) masks of the removed model-input pixels: MoRF at each fraction, then LeRF at each."""
+def removal_masks(engine, saliency: np.ndarray, fractions: tuple[float, ...], seed: int = 0, *,
+                  order: np.ndarray | None = None) -> list[np.ndarray]:
+    """Bool (h, w) masks of the removed model-input pixels: MoRF at each fraction, then LeRF at each. `order`:
+    pixel_order(at_input_grid(engine, saliency), seed) when the caller has it already."""
     h, w = engine.model.input_size
     if not fractions or any(not 0 < p < 1 or not 0 < round(p * h * w) < h * w for p in fractions):
         raise ValueError(f"ROAD percentiles must be fractions in (0, 1) that remove at least one of the "
                          f"{h * w} input pixels and keep one, not {list(fractions)}")
     rank = np.empty(h * w, np.int64)
-    rank[pixel_order(at_input_grid(engine, saliency), seed)] = np.arange(h * w)
+    rank[pixel_order(at_input_grid(engine, saliency), seed) if order is None else order] = np.arange(h * w)
     rank = rank.reshape(h, w)
     morf = [rank < round(p * h * w) for p in fractions]  # the top of the ranking
     return morf + [rank >= h * w - round(p * h * w) for p in fractions]  # LeRF: its bottom
 
 
 def road_images(engine, display: np.ndarray, saliency: np.ndarray, *, percentiles=DEFAULT_PERCENTILES,
-                seed: int = 0, reporter: Reporter = QUIET) -> tuple[tuple[float, ...], np.ndarray]:
+                seed: int = 0, order: np.ndarray | None = None,
+                reporter: Reporter = QUIET) -> tuple[tuple[float, ...], np.ndarray]:
     """The fractions removed and the 2 × len(percentiles) imputed raw images (MoRF at each, then LeRF) that road()
-    scores; progress over the imputation. Raises as road() does."""
+    scores; progress over the imputation; `order` as removal_masks'. Raises as road() does."""
     fractions = tuple(float(p) for p in percentiles)
     saliency = np.asarray(saliency)
     shape = np.asarray(display).shape[:2]
@@ -71,7 +74,7 @@ def road_images(engine, display: np.ndarray, saliency: np.ndarray, *, percentile
     if saliency.shape != shape:
         raise ValueError(f"map {saliency.shape} and image {shape} differ in size")
     raw = engine.model.prepare_raw(display)[0]
-    removals = removal_masks(engine, saliency, fractions, seed)
+    removals = removal_masks(engine, saliency, fractions, seed, order=order)
     rng = np.random.default_rng(seed)
     batch = np.empty((len(removals), *raw.shape), np.float32)
     if reporter.cancelled():
