@@ -53,6 +53,7 @@ class Grid:
                  weights: dict[tuple[int, int], float] | None = None):
         self.stencil = stencil
         self.active = active
+        self.zero_inactive = active.astype(np.float64)  # multiplies as the bool array, unconverted each time
         self.diagonal = np.where(active, stencil[CENTRE], 1.0)  # an inactive cell is an identity row
         self.offsets = [d for d in OFFSETS if d != CENTRE and stencil[d].any()]
         self.kernel = None
@@ -69,14 +70,21 @@ class Grid:
         if self.kernel is not None:
             import cv2
 
-            around = np.stack([cv2.filter2D(plane, -1, self.kernel, borderType=cv2.BORDER_CONSTANT) for plane in u])
-            return self.active * (self.stencil[CENTRE] * u - around)
+            u = np.ascontiguousarray(u)
+            around = np.empty_like(u)
+            for plane, into in zip(u, around, strict=True):  # filtered in place: no stacked copy
+                cv2.filter2D(plane, -1, self.kernel, dst=into, borderType=cv2.BORDER_CONSTANT)
+            out = self.stencil[CENTRE] * u
+            out -= around
+            out *= self.zero_inactive
+            return out
         b, h, w = u.shape
         padded = np.zeros((b, h + 2, w + 2))
         padded[:, 1:-1, 1:-1] = u
         out = self.stencil[CENTRE] * u
+        term = np.empty_like(out)
         for dr, dc in self.offsets:
-            out += self.stencil[dr, dc] * padded[:, 1 + dr:1 + dr + h, 1 + dc:1 + dc + w]
+            out += np.multiply(self.stencil[dr, dc], padded[:, 1 + dr:1 + dr + h, 1 + dc:1 + dc + w], out=term)
         return out
 
     def coarser(self) -> Grid:
@@ -132,7 +140,7 @@ class Multigrid:
         coarse = self.grids[level + 1].shape
         correction = self.cycle(restrict(r - grid.apply(e), (r.shape[0], 2 * coarse[1], 2 * coarse[2])), level + 1)
         e += OVERCORRECT * np.repeat(np.repeat(correction, 2, axis=1), 2, axis=2)[:, :r.shape[1], :r.shape[2]] \
-            * grid.active
+            * grid.zero_inactive
         return e + OMEGA * (r - grid.apply(e)) / grid.diagonal
 
 
