@@ -57,7 +57,7 @@ def test_g_draws_every_finding_and_off_restores_the_single_map(qtbot, window):
     assert state.all_findings and action.isChecked()
     qtbot.waitUntil(lambda: state.findings is not None, timeout=TIMEOUT_MS)
     found = state.findings.findings
-    assert [f.target.name for f in found.findings] == ["consolidation", "nodule"]  # both above 0.5 on this study
+    assert [f.target.name for f in found.findings] == ["nodule", "consolidation"]  # both above 0.5, highest first
     assert found.shared_pass  # Grad-CAM: one batched pass
     np.testing.assert_array_equal(pixels(overlay)[:, :, 0], state.base)  # the original, outlined by screen items
     assert not overlay.contour.isVisible()  # the one map's own outline steps aside
@@ -99,7 +99,7 @@ def test_export_writes_the_all_findings_overlay(qtbot, window, tmp_path):
     from viewer.app.findings import caption
 
     text = caption(window.state)  # what the overlay's caption bar says: the findings, not one target
-    assert text.startswith("All findings (consolidation 0.767, nodule 0.709) · Grad-CAM · model demo_phantom_cnn")
+    assert text.startswith("All findings (nodule 0.968, consolidation 0.586) · Grad-CAM · model demo_phantom_cnn")
     assert overlay.shape[0] > 1024  # the caption and NOT FOR DIAGNOSIS bars below the 1024² film
 
 
@@ -159,5 +159,5 @@ def test_a_method_without_the_shared_pass_runs_once_per_finding(qtbot, window):
     qtbot.waitUntil(lambda: state.findings is not None and state.findings.key.method == "eigencam",
                     timeout=TIMEOUT_MS)
     found = state.findings.findings
-    assert not found.shared_pass and [f.target.name for f in found.findings] == ["consolidation", "nodule"]
+    assert not found.shared_pass and [f.target.name for f in found.findings] == ["nodule", "consolidation"]
     assert has_colour(on_screen(window.views["overlay"]), 0)
