@@ -137,3 +137,14 @@ def test_pixel_order_is_the_seeded_lexsort(seed):
     tiebreak = np.random.default_rng(seed).permutation(saliency.size)
     expected = np.lexsort((tiebreak, -saliency.astype(np.float64).ravel()))
     assert np.array_equal(pixel_order(saliency, seed), expected)
+
+
+def test_a_model_without_weak_references_keeps_nothing(demo):
+    """A stand-in model object (here a SimpleNamespace, which takes no weak reference) is scored without the cache."""
+    from types import SimpleNamespace
+
+    engine, display, results = demo
+    stand_in = SimpleNamespace(model=SimpleNamespace())
+    raw = engine.model.prepare_raw(display)
+    assert shared_scores(stand_in, raw, results[0].target) == {}
+    forget_shared(stand_in)

@@ -39,7 +39,10 @@ def shared_scores(engine, raw: np.ndarray, target: Target) -> dict[str, float]:
     read-only array: LoadedModel memoises the last display's input that way (the same object for the same pixels,
     a new one for other pixels), so a kept score can never belong to other pixels."""
     model = engine.model
-    kept = _shared.get(model)
+    try:
+        kept = _shared.get(model)
+    except TypeError:  # a model object without weak references (a stand-in): nothing is kept
+        return {}
     if kept is not None and kept[0] is raw and kept[1] == target:
         return kept[2]
     scores: dict[str, float] = {}
@@ -50,4 +53,7 @@ def shared_scores(engine, raw: np.ndarray, target: Target) -> dict[str, float]:
 
 def forget_shared(engine) -> None:
     """Drop the kept scores of `engine`'s model (the next map scores the shared images again)."""
-    _shared.pop(engine.model, None)
+    try:
+        _shared.pop(engine.model, None)
+    except TypeError:  # never kept (shared_scores)
+        pass
