@@ -83,8 +83,8 @@ def test_the_dicom_secondary_capture_carries_the_caption_bar_and_warning(capsys,
     explain(capsys, tmp_path, "--dicom-sc")
     ds = pydicom.dcmread(tmp_path / "demo_cr_nodule_overlay_sc.dcm")
     described = str(ds.DerivationDescription)
-    for words in ("demo_phantom_cnn", "Grad-CAM", "consolidation", f"CAM threshold {DEFAULTS.cam_threshold:.2f}",
-                  "decision threshold (consolidation) 0.50", "NOT FOR DIAGNOSIS"):
+    for words in ("demo_phantom_cnn", "Grad-CAM", "nodule", f"CAM threshold {DEFAULTS.cam_threshold:.2f}",
+                  "decision threshold (nodule) 0.50", "NOT FOR DIAGNOSIS"):  # the study's top label is the target
         assert words in described, words
     pixels = ds.pixel_array
     assert ds.BurnedInAnnotation == "YES" and ds.Columns > 1024 and has_warning_bar(pixels)
