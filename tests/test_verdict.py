@@ -191,3 +191,29 @@ def test_every_evaluate_row_carries_a_verdict_consistent_with_its_numbers(capsys
         assert f"{row['curves']['deletion_auc']:.3f} vs random" in " ".join(row["verdict_reasons"])
         if row["randomisation"]["verdict"] == "fail":
             assert row["verdict"] == "model-independent"
+
+
+# ---- review (issue 17): a measured baseline that beats the map, and malformed reports ----
+
+def test_a_baseline_that_beats_the_map_counts_even_when_another_was_not_measured():
+    """The random map beats it under blur; the edge map's deletion is missing. 'Some baseline beats it' is known:
+    the fill is "worse" (with ROAD tied that is not-faithful), and the reasons say the random map beats it."""
+    baselines = {"random": Evidence(0.30, 0.0), "edge": Evidence(float("nan"), 0.05)}
+    found = judge(Evidence(0.60, 0.06), baselines, "pass")
+    assert found.verdict == "not-faithful"
+    assert "the random map beats it" in found.reasons[1] and "not measured for the edge map" in found.reasons[1]
+    # nothing beats it, one baseline missing: still not measured (never better, so never faithful)
+    found = judge(Evidence(0.10, 0.5), baselines, "pass")
+    assert found.verdict == "inconclusive" and "not measured for the edge map" in found.reasons[1]
+
+
+@pytest.mark.parametrize("report", [
+    {"error": "Score-CAM needs a spatial layer"},  # an evaluate row for a map that could not be made
+    {"curves": None, "road": None, "randomisation": None, "baselines": None},
+    {"curves": "n/a", "road": [], "randomisation": "pass", "baselines": {"random": None, "edge": "x"}},
+    {"curves": {"deletion_auc": "bad"}, "road": {"combined": "nan"}, "baselines": {"random": {"curves": {}}}},
+    {"curves": {"deletion_auc": True}, "road": {"combined": None}, "randomisation": {"verdict": 3}},
+])
+def test_judge_report_never_raises_on_a_malformed_report(report):
+    found = judge_report(report)
+    assert found["verdict"] in {"inconclusive", "not-faithful"} and found["verdict_reasons"]

@@ -12,7 +12,8 @@ MARGIN, is BEATEN when the baseline is better by more than MARGIN, else TIES. Pe
 4. anything else → inconclusive; the reasons say which measures disagree, or what did not run.
 
 A fill that was not measured (no ROAD in an older report, a missing baseline value) is "unclear": such a map is at
-most inconclusive. So a map that a random map beats under either fill is never faithful.
+most inconclusive; but a baseline that was measured and beats the map makes that fill "worse" all the same. So a map
+that a random map beats under either fill is never faithful.
 """
 
 from __future__ import annotations
@@ -75,18 +76,19 @@ def _compare(fill: _Fill, method: Evidence, baselines: dict[str, Evidence]) -> t
     if value is None:
         return UNMEASURED, f"{fill.name}: not measured for this map."
     missing = [name for name, v in others.items() if v is None]
-    if not others or missing:
-        what = f"for {_names(missing)}" if missing else "for any baseline"
-        return UNMEASURED, f"{fill.name}: not measured {what} ({value:.3f} for this map)."
-    figures = f"{value:.3f} vs " + ", ".join(f"{name} {v:.3f}" for name, v in others.items())
+    figures = f"{value:.3f} vs " + ", ".join(f"{name} {v:.3f}" for name, v in others.items() if v is not None)
     sign = 1.0 if fill.higher_is_better else -1.0
     gain = {name: sign * (value - v) for name, v in others.items() if v is not None}  # > 0: the map is better
     beaten = [name for name, g in gain.items() if g < -(MARGIN + _SLACK)]
     tied = [name for name, g in gain.items() if abs(g) <= MARGIN + _SLACK]
     every = "both baselines" if len(gain) == 2 else ("every baseline" if len(gain) > 2 else "the baseline")
-    if beaten:
+    if beaten:  # "some baseline beats it" is known even when another baseline was not measured
         verb = "beats" if len(beaten) == 1 else "beat"
-        return WORSE, f"{fill.name}: {_names(beaten)} {verb} it ({figures})."
+        unmeasured = f"; not measured for {_names(missing)}" if missing else ""
+        return WORSE, f"{fill.name}: {_names(beaten)} {verb} it ({figures}{unmeasured})."
+    if not others or missing:
+        what = f"for {_names(missing)}" if missing else "for any baseline"
+        return UNMEASURED, f"{fill.name}: not measured {what} ({value:.3f} for this map)."
     if tied:
         return UNCLEAR, f"{fill.name}: it is within {MARGIN:g} of {_names(tied)} ({figures})."
     return BETTER, f"{fill.name}: it beats {every} by more than {MARGIN:g} ({figures})."
@@ -128,18 +130,31 @@ def judge(method: Evidence, baselines: dict[str, Evidence], sanity: str | None) 
     return Verdict("inconclusive", (head, *details))
 
 
-def _evidence(report: dict) -> Evidence:
+def _figure(part: Any, key: str) -> float | None:
+    """part[key] as a float; None when the part or the figure is missing or not a number (an error row, a damaged
+    file): a verdict must never crash the trust job or evaluate."""
+    value = part.get(key) if isinstance(part, dict) else None
+    try:
+        return None if value is None or isinstance(value, str) else float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _evidence(report: Any) -> Evidence:
     """Evidence from one to_dict() map report (a method's or a baseline's); missing figures are not measured."""
-    curves, road = report.get("curves") or {}, report.get("road") or {}
-    deletion = curves.get("deletion_auc")
-    return Evidence(float("nan") if deletion is None else float(deletion),
-                    None if road.get("combined") is None else float(road["combined"]))
+    if not isinstance(report, dict):
+        report = {}
+    deletion = _figure(report.get("curves"), "deletion_auc")
+    return Evidence(float("nan") if deletion is None else deletion, _figure(report.get("road"), "combined"))
 
 
 def judge_report(report: dict[str, Any]) -> dict:
     """{"verdict", "verdict_reasons"} for a to_dict() report with its "baselines" ({name: report}) and
     "randomisation" (its "verdict" is the sanity check). A report without "road" (an older map, a failure) has
     that fill not measured, so it is at most inconclusive."""
-    baselines = {name: _evidence(scores) for name, scores in (report.get("baselines") or {}).items()}
-    sanity = (report.get("randomisation") or {}).get("verdict")
+    found = report.get("baselines")
+    baselines = {name: _evidence(scores) for name, scores in (found.items() if isinstance(found, dict) else ())}
+    check = report.get("randomisation")
+    sanity = check.get("verdict") if isinstance(check, dict) else None
+    sanity = sanity if sanity in _SANITY else None  # anything else: the check did not run
     return judge(_evidence(report), baselines, sanity).to_dict()
