@@ -252,3 +252,19 @@ def test_evaluate_json_carries_road_for_the_map_and_each_baseline(capsys, engine
     for report in (line, *line["baselines"].values()):
         assert len(report["road"]["morf"]) == len(report["road"]["lerf"]) == 4
         assert -1.0 <= report["road"]["combined"] <= 1.0
+
+
+def test_a_model_input_too_small_for_the_percentiles_is_one_clear_error(capsys, tmp_path):
+    """A 1×1-input model (guided backprop needs no spatial layer): no fraction of one pixel can be removed. That is the
+    model's limit, not a bug: `radcam: error:` and exit 2, not 'internal error' and exit 1 (review of issue 17)."""
+    keras = pytest.importorskip("keras")
+    from conftest import assert_one_line_error
+
+    inputs = keras.Input((1, 1, 1))
+    outputs = keras.layers.Dense(2, activation="sigmoid")(keras.layers.Flatten()(inputs))
+    keras.Model(inputs, outputs).save(tmp_path / "pixel.keras")
+    cv2.imwrite(str(tmp_path / "image.png"), np.full((32, 32), 128, np.uint8))
+    code, _out, err = run_cli(capsys, "evaluate", tmp_path / "image.png", "--model", tmp_path / "pixel.keras",
+                              "--method", "guided-backprop", "--steps", "4")
+    assert_one_line_error(code, err)
+    assert "1×1 model input" in err and "internal error" not in err

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from viewer.cam import QUIET, Cancelled, Part, Reporter, Target
+from viewer.errors import ModelError
 
 from .curves import at_input_grid, pixel_order
 from .imputation import NOISE, impute_each
@@ -28,6 +29,10 @@ from .scoring import score_raw
 
 DEFAULT_PERCENTILES = (0.2, 0.4, 0.6, 0.8)
 IMPUTE_SHARE = 0.6  # of the progress bar: on a small model the imputation costs more than the scoring
+
+
+class RoadError(ModelError, ValueError):
+    """The model's input has too few pixels for ROAD's percentiles: one line to the user (exit 2), not a bug."""
 
 
 @dataclass(frozen=True)
@@ -51,9 +56,11 @@ def removal_masks(engine, saliency: np.ndarray, fractions: tuple[float, ...], se
     """Bool (h, w) masks of the removed model-input pixels: MoRF at each fraction, then LeRF at each. `order`:
     pixel_order(at_input_grid(engine, saliency), seed) when the caller has it already."""
     h, w = engine.model.input_size
-    if not fractions or any(not 0 < p < 1 or not 0 < round(p * h * w) < h * w for p in fractions):
-        raise ValueError(f"ROAD percentiles must be fractions in (0, 1) that remove at least one of the "
-                         f"{h * w} input pixels and keep one, not {list(fractions)}")
+    if not fractions or any(not 0 < p < 1 for p in fractions):
+        raise ValueError(f"ROAD percentiles must be fractions in (0, 1), not {list(fractions)}")
+    if any(not 0 < round(p * h * w) < h * w for p in fractions):  # a tiny model input: the model's limit, not a bug
+        raise RoadError(f"ROAD percentiles {list(fractions)} cannot each remove at least one pixel of the {h}×{w} "
+                        f"model input and keep one")
     rank = np.empty(h * w, np.int64)
     rank[pixel_order(at_input_grid(engine, saliency), seed) if order is None else order] = np.arange(h * w)
     rank = rank.reshape(h, w)
