@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 from conftest import run_cli
 from hypothesis import given, strategies as st
@@ -217,3 +218,23 @@ def test_a_baseline_that_beats_the_map_counts_even_when_another_was_not_measured
 def test_judge_report_never_raises_on_a_malformed_report(report):
     found = judge_report(report)
     assert found["verdict"] in {"inconclusive", "not-faithful"} and found["verdict_reasons"]
+
+
+def test_an_evaluate_row_for_a_map_that_could_not_be_made_carries_a_verdict(capsys, tmp_path):
+    """--method all on a Flatten-head model: the original CAM cannot be made. Its row still carries the top-level
+    "verdict" (inconclusive: nothing to judge) and the reason in words, like every other row."""
+    keras = pytest.importorskip("keras")
+    import cv2
+
+    inputs = keras.Input((8, 8, 1))
+    x = keras.layers.Conv2D(2, 3, padding="same", activation="relu", name="feat")(inputs)
+    outputs = keras.layers.Dense(2, activation="sigmoid")(keras.layers.Flatten()(x))
+    keras.Model(inputs, outputs).save(tmp_path / "flat.keras")
+    cv2.imwrite(str(tmp_path / "image.png"), np.random.default_rng(0).integers(0, 255, (32, 32), np.uint8))
+    code, out, err = run_cli(capsys, "evaluate", tmp_path / "image.png", "--model", tmp_path / "flat.keras",
+                             "--method", "all", "--json", "--steps", "4", "--out", tmp_path)
+    assert code == 0, err
+    rows = [json.loads(text) for text in out.splitlines()]
+    failed = [row for row in rows if "error" in row]
+    assert failed and all(row["verdict"] in VERDICTS and row["verdict_reasons"] for row in rows)
+    assert failed[0]["verdict"] == "inconclusive" and failed[0]["error"] in failed[0]["verdict_reasons"][0]

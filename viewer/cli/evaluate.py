@@ -168,7 +168,7 @@ def _run_images(args: argparse.Namespace, paths: list[Path], methods: list[str])
 def _evaluate(args, engine, randomised, image, base, methods: list[str]) -> tuple[list[dict], dict]:
     """JSON lines (one per method) for one image, and {method: CamResult} of the maps that could be made."""
     from viewer.trust import DEFAULT_TOLERANCE, assess, box_mask, score_baselines
-    from viewer.trust.verdict import judge_report
+    from viewer.trust.verdict import judge_report, no_map
 
     region = box_mask(base.shape, args.box) if args.box else None
     tolerance = DEFAULT_TOLERANCE if args.tolerance is None else args.tolerance
@@ -181,7 +181,8 @@ def _evaluate(args, engine, randomised, image, base, methods: list[str]) -> tupl
         except CamError as exc:
             if len(methods) == 1:
                 raise
-            lines.append({**common, "method": method, "error": " ".join(str(exc).split())})
+            why = " ".join(str(exc).split())
+            lines.append({**common, "method": method, "error": why, **no_map(why)})
             continue
         found = assess(engine, base, result, randomised=randomised, region=region, tolerance=tolerance,
                        steps=args.steps)

@@ -158,3 +158,9 @@ def judge_report(report: dict[str, Any]) -> dict:
     sanity = check.get("verdict") if isinstance(check, dict) else None
     sanity = sanity if sanity in _SANITY else None  # anything else: the check did not run
     return judge(_evidence(report), baselines, sanity).to_dict()
+
+
+def no_map(why: str) -> dict:
+    """{"verdict", "verdict_reasons"} for a row whose map could not be made: nothing to judge, so inconclusive (every
+    evaluate row carries a verdict)."""
+    return Verdict("inconclusive", (f"No map to judge: {why}",)).to_dict()
