@@ -379,7 +379,8 @@ def test_cli_demo_report_json(capsys):
     assert [line["name"] for line in lines] == ["gradcam", "random", "edge"]
     assert all(line["phantoms"] == 2 and line["n"] == 2 for line in lines)
     assert lines[0]["sanity"] in ("pass", "fail") and lines[1]["sanity"] is None  # the randomisation check
-    assert lines[0]["verdict"] in VERDICTS and lines[0]["verdict_reasons"] and lines[1]["verdict"] is None
+    assert lines[0]["verdict"] in VERDICTS and lines[0]["verdict_reasons"]
+    assert lines[1]["verdict"] in VERDICTS and lines[1]["verdict"] != "faithful"  # a baseline, against the other
     assert sum(lines[0]["verdicts"].values()) == 2 and set(lines[0]["verdicts"]) <= set(VERDICTS)  # per phantom
     assert all(line[key] is not None for line in lines for key in ("morf_mean", "lerf_mean", "combined"))  # ROAD
     assert {"pointing", "energy", "deletion_auc", "insertion_auc", "average_drop", "spearman"} <= set(lines[0])

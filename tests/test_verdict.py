@@ -58,7 +58,7 @@ def test_the_reasons_name_the_baselines_and_fills_with_the_numbers():
     assert found.verdict == "inconclusive"
     assert found.reasons[0] == ("The measures disagree: under ROAD combined the map beats every baseline, under blur "
                                 "deletion AUC a baseline beats it.")
-    assert found.reasons[1] == "blur deletion AUC: the random map beats it (0.980 vs random 0.750, edge 0.990)."
+    assert found.reasons[1] == "Blur deletion AUC: the random map beats it (0.980 vs random 0.750, edge 0.990)."
     assert found.reasons[2] == ("ROAD combined: it beats both baselines by more than 0.02 (0.210 vs random 0.010, "
                                 "edge 0.050).")
     assert found.reasons[3].startswith("Sanity check: passed")
@@ -238,3 +238,18 @@ def test_an_evaluate_row_for_a_map_that_could_not_be_made_carries_a_verdict(caps
     failed = [row for row in rows if "error" in row]
     assert failed and all(row["verdict"] in VERDICTS and row["verdict_reasons"] for row in rows)
     assert failed[0]["verdict"] == "inconclusive" and failed[0]["error"] in failed[0]["verdict_reasons"][0]
+
+
+@pytest.mark.skipif(not default_model_path().is_file(), reason="the shipped demo model is absent")
+def test_every_evaluate_demo_row_carries_a_verdict_the_baselines_too(capsys):
+    """The random and edge rows of evaluate --demo --json carried "verdict": null. A baseline is judged against the
+    other baseline with no sanity check (it has no model to randomise), so it is never faithful."""
+    code, out, err = run_cli(capsys, "evaluate", "--demo", "--count", "2", "--method", "gradcam", "--json",
+                             "--steps", "4")
+    assert code == 0, err
+    rows = [json.loads(text) for text in out.splitlines()]
+    assert {row["name"] for row in rows if row["baseline"]} == {"random", "edge"}
+    for row in rows:
+        assert row["verdict"] in VERDICTS and row["verdict_reasons"] and all(row["verdict_reasons"])
+        if row["baseline"]:
+            assert row["verdict"] != "faithful" and "baseline map" in row["verdict_reasons"][0]

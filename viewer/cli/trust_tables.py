@@ -74,7 +74,7 @@ def demo_table(summaries, count: int, model: str, steps: int, seconds: float) ->
                     f"{s.average_drop:>6.3f} {s.increase:>5.2f} {_number(s.spearman, 2):>6} {_number(s.ssim, 2):>6} "
                     f"{_number(s.passed, 2):>5} {s.sanity or '-':<6} {s.verdict or '-':<{VERDICT_WIDTH}} "
                     f"{_number(_faithful(s), 2):>5} {s.seconds / max(1, s.n):>6.3f}")
-    why = [f"{s.name}: {s.verdict_reasons[0]}" for s in summaries if s.verdict_reasons]
+    why = [f"{s.name}: {s.verdict_reasons[0]}" for s in summaries if s.verdict_reasons and not s.baseline]
     notes = ("point: pointing-game hit rate (map maximum within the tolerance of the lesion mask); energy: mean map "
              "mass inside the lesion; road: mean ROAD combined score; pass: fraction of phantoms passing the "
              "randomisation check; sanity: mean |rho| < 0.5; verdict: from the means of blur deletion and ROAD "

@@ -43,7 +43,7 @@ class Summary:
     morf_mean: float | None = None  # ROAD means (None when no phantom had ROAD)
     lerf_mean: float | None = None
     combined: float | None = None
-    verdict: str | None = None  # viewer.trust.verdict's, from these means (methods only)
+    verdict: str | None = None  # viewer.trust.verdict's, from these means (a baseline: against the others)
     verdict_reasons: tuple[str, ...] = ()
     verdicts: dict[str, int] | None = None  # how many phantoms got each verdict, judged one phantom at a time
     seconds: float = 0.0  # computing the maps and their measures
@@ -117,6 +117,12 @@ def _judged(summaries: list[Summary]) -> list[Summary]:
         if not s.baseline:
             verdict = judge(evidence(s), baselines, s.sanity)
             s = replace(s, verdict=verdict.verdict, verdict_reasons=verdict.reasons)
+        else:  # every --json row carries a verdict: a baseline against the others, never faithful (no sanity check)
+            others = {name: e for name, e in baselines.items() if name != s.name}
+            verdict = judge(evidence(s), others, None)
+            s = replace(s, verdict=verdict.verdict, verdict_reasons=(
+                f"A baseline map, judged against the {', '.join(others) or 'no other'} map by the same rules; it has "
+                "no sanity check, so it is never faithful.", *verdict.reasons))
         found.append(s)
     return found
 
