@@ -55,6 +55,11 @@ class _Fill:
     field: str  # Evidence attribute
     higher_is_better: bool
 
+    @property
+    def title(self) -> str:
+        """The name at the start of a sentence."""
+        return self.name[:1].upper() + self.name[1:]
+
 
 FILLS = (_Fill("blur deletion AUC", "deletion_auc", False), _Fill("ROAD combined", "road_combined", True))
 
@@ -74,7 +79,7 @@ def _compare(fill: _Fill, method: Evidence, baselines: dict[str, Evidence]) -> t
     value = _value(method, fill)
     others = {name: _value(e, fill) for name, e in baselines.items()}
     if value is None:
-        return UNMEASURED, f"{fill.name}: not measured for this map."
+        return UNMEASURED, f"{fill.title}: not measured for this map."
     missing = [name for name, v in others.items() if v is None]
     figures = f"{value:.3f} vs " + ", ".join(f"{name} {v:.3f}" for name, v in others.items() if v is not None)
     sign = 1.0 if fill.higher_is_better else -1.0
@@ -85,13 +90,13 @@ def _compare(fill: _Fill, method: Evidence, baselines: dict[str, Evidence]) -> t
     if beaten:  # "some baseline beats it" is known even when another baseline was not measured
         verb = "beats" if len(beaten) == 1 else "beat"
         unmeasured = f"; not measured for {_names(missing)}" if missing else ""
-        return WORSE, f"{fill.name}: {_names(beaten)} {verb} it ({figures}{unmeasured})."
+        return WORSE, f"{fill.title}: {_names(beaten)} {verb} it ({figures}{unmeasured})."
     if not others or missing:
         what = f"for {_names(missing)}" if missing else "for any baseline"
-        return UNMEASURED, f"{fill.name}: not measured {what} ({value:.3f} for this map)."
+        return UNMEASURED, f"{fill.title}: not measured {what} ({value:.3f} for this map)."
     if tied:
-        return UNCLEAR, f"{fill.name}: it is within {MARGIN:g} of {_names(tied)} ({figures})."
-    return BETTER, f"{fill.name}: it beats {every} by more than {MARGIN:g} ({figures})."
+        return UNCLEAR, f"{fill.title}: it is within {MARGIN:g} of {_names(tied)} ({figures})."
+    return BETTER, f"{fill.title}: it beats {every} by more than {MARGIN:g} ({figures})."
 
 
 _SANITY = {"pass": "Sanity check: passed (the map changes when the model's top layers are re-initialised).",
