@@ -9,8 +9,9 @@ leak which pixels were removed).
 Conventions (pytorch-grad-cam's ROADMostRelevantFirst / ROADLeastRelevantFirst / ROADCombined): the scores are
 averaged over the percentiles, and combined = mean over percentiles of (LeRF - MoRF) / 2 (their score differences
 from the unmodified image; its score cancels). A percentile here is the FRACTION REMOVED (the contract's
-`percentiles`); pytorch-grad-cam's percentile p keeps p % and removes the rest, so over the symmetric default
-{20, 40, 60, 80} the two remove the same fractions and agree. Pixels are ranked on the model-input grid as in the
+`percentiles`); pytorch-grad-cam's MoRF at percentile p keeps the map's lowest p % and removes the rest, its LeRF
+at p removes the lowest p %, so over the symmetric default {20, 40, 60, 80} the two remove the same fractions and
+agree. Pixels are ranked on the model-input grid as in the
 deletion curves (curves.pixel_order, seeded tie-break); all 2 × len(percentiles) images are scored in one batch.
 """
 
