@@ -99,7 +99,10 @@ def test_export_writes_the_all_findings_overlay(qtbot, window, tmp_path):
     from viewer.app.findings import caption
 
     text = caption(window.state)  # what the overlay's caption bar says: the findings, not one target
-    assert text.startswith("All findings (nodule 0.968, consolidation 0.586) · Grad-CAM · model demo_phantom_cnn")
+    found = window.state.findings.findings.findings  # both lesions found, the best score first, each with its own score
+    assert [f.target.name for f in found] == ["nodule", "consolidation"]
+    scores = ", ".join(f"{f.target.name} {f.score:.3f}" for f in found)
+    assert text.startswith(f"All findings ({scores}) · Grad-CAM · model demo_phantom_cnn")
     assert overlay.shape[0] > 1024  # the caption and NOT FOR DIAGNOSIS bars below the 1024² film
 
 
