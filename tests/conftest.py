@@ -108,3 +108,16 @@ def main_window(qtbot, tmp_path: Path, size: tuple[int, int] | None = (1400, 800
         yield win
     finally:
         win.shutdown()
+
+
+@pytest.fixture(scope="module")
+def demo_engine():
+    """A CamEngine on the shipped demo model, one per test module; skips when the model is absent."""
+    from viewer.model import default_model_path
+
+    if not default_model_path().is_file():
+        pytest.skip("the shipped demo model is absent (scripts/train_demo_model.py makes it)")
+    from viewer.cam import CamEngine
+    from viewer.model import load_model
+
+    return CamEngine(load_model(default_model_path()))

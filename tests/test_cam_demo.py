@@ -9,8 +9,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from viewer.model import default_model_path
-
 pytest.importorskip("keras")
 
 N_PHANTOMS = 100
@@ -28,13 +26,8 @@ def localisation_hits(engine, method: str, n: int = N_PHANTOMS, **options) -> np
 
 
 @pytest.fixture(scope="module")
-def engine():
-    if not default_model_path().is_file():
-        pytest.skip("the shipped demo model is absent (scripts/train_demo_model.py makes it)")
-    from viewer.cam import CamEngine
-    from viewer.model import load_model
-
-    return CamEngine(load_model(default_model_path()))
+def engine(demo_engine):
+    return demo_engine
 
 
 @pytest.fixture(scope="module")

@@ -203,13 +203,8 @@ needs_demo_model = pytest.mark.skipif(not default_model_path().is_file(), reason
 
 
 @pytest.fixture(scope="module")
-def engine():
-    if not default_model_path().is_file():
-        pytest.skip("the shipped demo model is absent")
-    from viewer.cam import CamEngine
-    from viewer.model import load_model
-
-    return CamEngine(load_model(default_model_path()))
+def engine(demo_engine):
+    return demo_engine
 
 
 @pytest.fixture(scope="module")

@@ -80,13 +80,8 @@ def reference_road(model, display, saliency, index, percentiles, seed):
 # ---- the model ----
 
 @pytest.fixture(scope="module")
-def engine():
-    if not default_model_path().is_file():
-        pytest.skip("the shipped demo model is absent (scripts/train_demo_model.py makes it)")
-    from viewer.cam import CamEngine
-    from viewer.model import load_model
-
-    return CamEngine(load_model(default_model_path()))
+def engine(demo_engine):
+    return demo_engine
 
 
 @pytest.fixture(scope="module")
