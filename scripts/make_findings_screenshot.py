@@ -9,11 +9,10 @@ window.
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
+
+from screenshot_window import rerun_under_xvfb, shot_window
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -23,20 +22,12 @@ LAYOUT = 4  # View → Layout: the large overlay with the original and the heatm
 
 
 def shoot(out: Path) -> int:
-    from PySide6.QtCore import QSettings, QTimer
-    from PySide6.QtWidgets import QApplication
+    from PySide6.QtCore import QTimer
 
     from viewer.assets import resource_path
     from viewer.model import default_model_path
-    from viewer.ui.main_window import MainWindow
-    from viewer.ui.settings import Settings
 
-    app = QApplication.instance() or QApplication([])
-    settings = Settings(QSettings(str(Path(tempfile.mkdtemp()) / "radcam.ini"), QSettings.Format.IniFormat))
-    window = MainWindow(settings)
-    window.headless = True
-    window.resize(1600, 1000)
-    window.show()
+    app, window = shot_window()
     window.set_layout(LAYOUT)
     state = window.state
 
@@ -63,8 +54,5 @@ def shoot(out: Path) -> int:
 
 if __name__ == "__main__":
     target = Path(sys.argv[1] if len(sys.argv) > 1 else "docs/screenshot.png").resolve()
-    if not os.environ.get("DISPLAY") and not os.environ.get("RADCAM_SHOT_CHILD"):
-        child = {**os.environ, "RADCAM_SHOT_CHILD": "1"}
-        raise SystemExit(subprocess.run(["xvfb-run", "-a", "-s", "-screen 0 1600x1000x24", sys.executable,
-                                         __file__, str(target)], env=child).returncode)
-    raise SystemExit(shoot(target))
+    rerun = rerun_under_xvfb(__file__, [str(target)])
+    raise SystemExit(shoot(target) if rerun is None else rerun)

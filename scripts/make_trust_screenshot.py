@@ -13,11 +13,10 @@ with exit 2 when they are absent.
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
+
+from screenshot_window import rerun_under_xvfb, shot_window
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -28,18 +27,9 @@ TIMEOUT_MS = 600_000  # the first check on 2 CPUs: TensorFlow's start, the map, 
 
 
 def shoot(out: Path, method: str, details: bool, model: Path, image: Path) -> int:
-    from PySide6.QtCore import QSettings, QTimer
-    from PySide6.QtWidgets import QApplication
+    from PySide6.QtCore import QTimer
 
-    from viewer.ui.main_window import MainWindow
-    from viewer.ui.settings import Settings
-
-    app = QApplication.instance() or QApplication([])
-    settings = Settings(QSettings(str(Path(tempfile.mkdtemp()) / "radcam.ini"), QSettings.Format.IniFormat))
-    window = MainWindow(settings)
-    window.headless = True
-    window.resize(1600, 1000)
-    window.show()
+    app, window = shot_window()
     window.controls.set_method(method)
     window.side_tabs.setCurrentWidget(window.trust_panel)
     window.trust_panel.show_details(details)
@@ -89,10 +79,9 @@ def main() -> int:
     if not out.parent.is_dir():  # said now, not after the minutes the check takes
         print(f"make_trust_screenshot: error: no such folder: {out.parent}", file=sys.stderr)
         return 2
-    if not os.environ.get("DISPLAY") and not os.environ.get("RADCAM_SHOT_CHILD"):
-        child = {**os.environ, "RADCAM_SHOT_CHILD": "1"}
-        return subprocess.run(["xvfb-run", "-a", "-s", "-screen 0 1600x1000x24", sys.executable, __file__,
-                               *sys.argv[1:]], env=child).returncode
+    rerun = rerun_under_xvfb(__file__, sys.argv[1:])
+    if rerun is not None:
+        return rerun
     return shoot(out, args.method, args.details, args.model.resolve(), args.image.resolve())
 
 
