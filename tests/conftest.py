@@ -110,6 +110,21 @@ def main_window(qtbot, tmp_path: Path, size: tuple[int, int] | None = (1400, 800
         win.shutdown()
 
 
+@pytest.fixture
+def exposed_window(qtbot, tmp_path):
+    """main_window() at its default size, waited for until it is on screen."""
+    with main_window(qtbot, tmp_path) as win:
+        qtbot.waitExposed(win)
+        yield win
+
+
+def opened(qtbot, win, path):
+    """`win` after opening `path`, once the original panel shows it."""
+    win.open_paths([str(path)])
+    qtbot.waitUntil(lambda: win.state.image is not None and win.views["original"].has_image(), timeout=30_000)
+    return win
+
+
 @pytest.fixture(scope="module")
 def demo_engine():
     """A CamEngine on the shipped demo model, one per test module; skips when the model is absent."""

@@ -7,7 +7,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
-from conftest import FIXTURES, main_window, needs_fixtures, write_dicom  # noqa: E402
+from conftest import FIXTURES, needs_fixtures, opened, write_dicom  # noqa: E402
 from PySide6.QtCore import QPointF, QRectF  # noqa: E402
 from PySide6.QtGui import QImage  # noqa: E402
 
@@ -32,16 +32,8 @@ def image_rect(view: ImageView):
 
 
 @pytest.fixture
-def window(qtbot, tmp_path):
-    with main_window(qtbot, tmp_path) as win:
-        qtbot.waitExposed(win)
-        yield win
-
-
-def opened(qtbot, win, path):
-    win.open_paths([path])
-    qtbot.waitUntil(lambda: win.state.image is not None and win.views["original"].has_image(), timeout=30_000)
-    return win
+def window(exposed_window):
+    return exposed_window
 
 
 def zoom_shown(view: ImageView) -> str:

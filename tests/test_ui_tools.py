@@ -9,7 +9,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
-from conftest import main_window, write_dicom  # noqa: E402
+from conftest import opened, write_dicom  # noqa: E402
 from PySide6.QtCore import QPoint, QPointF, Qt  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
 
@@ -20,16 +20,8 @@ NIH = "/work/shared/fixtures/dicom/dx_chest_nih_uncompressed.dcm"
 
 
 @pytest.fixture
-def window(qtbot, tmp_path):
-    with main_window(qtbot, tmp_path) as win:
-        qtbot.waitExposed(win)
-        yield win
-
-
-def opened(qtbot, win, path):
-    win.open_paths([str(path)])
-    qtbot.waitUntil(lambda: win.state.image is not None and win.views["original"].has_image(), timeout=30_000)
-    return win
+def window(exposed_window):
+    return exposed_window
 
 
 def action(win, keys: str):
