@@ -35,8 +35,8 @@ def test_only_ui_imports_qt():
 
 
 # Layers from the bottom; a module may import its own layer and those before it, never one after it.
-LAYER_ORDER = ("errors", "stderr_capture", "assets", "io", "demo", "render", "model", "cam", "export", "trust", "app",
-               "bench", "cli", "ui")
+LAYER_ORDER = ("errors", "stderr_capture", "assets", "progress", "io", "pacs", "demo", "render", "model", "cam",
+               "export", "trust", "app", "bench", "cli", "ui")
 
 
 def _viewer_imports(source: Path) -> set[str]:

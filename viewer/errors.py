@@ -41,6 +41,10 @@ class SessionLockedError(SessionError):
     """Another reader (or another RadCAM) holds the session's lock."""
 
 
+class PacsError(RadcamError):
+    """A PACS node cannot be reached, refuses, or a transfer stops; the message names the node, never a patient."""
+
+
 class UsageError(RadcamError):
     """Bad command-line arguments (`radcam-cli`, `radcam`)."""
 

@@ -1,16 +1,24 @@
 """The values every CAM module shares: what a method is (MethodInfo), a candidate layer (LayerInfo), what a map
-explains (Target), an explanation (CamResult), how long work reports progress and learns of cancellation (Reporter),
-and the map normalisation. No TensorFlow, no engine:
+explains (Target), an explanation (CamResult), and the map normalisation; Reporter and its kin come from viewer.progress
+(re-exported here). No TensorFlow, no engine:
 method files, the engine and the registry all import this module, and it imports none of them."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from viewer.errors import ModelError
+from viewer.progress import (
+    QUIET as QUIET,
+    Cancelled as Cancelled,
+    Muted as Muted,
+    Part as Part,
+    Quiet as Quiet,
+    Reporter as Reporter,
+)
 
 if TYPE_CHECKING:
     from viewer.model.loaded import LoadedModel
@@ -20,58 +28,6 @@ if TYPE_CHECKING:
 # CAM looks past them for its GAP → Dense head.
 PASS_THROUGH = ("MaxPooling2D", "AveragePooling2D", "Dropout", "SpatialDropout2D", "GaussianNoise",
                 "GaussianDropout", "AlphaDropout", "ActivityRegularization", "Identity")
-
-class Cancelled(Exception):
-    """Raised by a long CAM computation (Score-CAM) or trust measure when its reporter says it is cancelled."""
-
-
-class Reporter(Protocol):
-    """What long work (explain, the trust measures, the batched scoring) is given: where to say how far it is, and
-    whether to stop. viewer.app's jobs hand one to every job; Quiet is the default."""
-
-    def progress(self, fraction: float) -> None: ...
-
-    def cancelled(self) -> bool: ...
-
-
-class Quiet:
-    """A reporter for work nobody watches: progress goes nowhere, never cancelled."""
-
-    def progress(self, fraction: float) -> None:
-        pass
-
-    def cancelled(self) -> bool:
-        return False
-
-
-QUIET = Quiet()
-
-
-class Part:
-    """`span` of another reporter's bar from `start`: step n of a batch, the baselines after the measures."""
-
-    def __init__(self, reporter: Reporter, start: float, span: float) -> None:
-        self.reporter, self.start, self.span = reporter, start, span
-
-    def progress(self, fraction: float) -> None:
-        self.reporter.progress(self.start + self.span * fraction)
-
-    def cancelled(self) -> bool:
-        return self.reporter.cancelled()
-
-
-class Muted:
-    """Another reporter's cancellation without its progress: steps whose fractions the caller's bar does not show."""
-
-    def __init__(self, reporter: Reporter) -> None:
-        self.reporter = reporter
-
-    def progress(self, fraction: float) -> None:
-        pass
-
-    def cancelled(self) -> bool:
-        return self.reporter.cancelled()
-
 
 @dataclass(frozen=True)
 class MethodInfo:
