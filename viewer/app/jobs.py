@@ -6,8 +6,9 @@
 `on_done(result)` or `on_error(one_line_reason)` runs afterwards on the UI thread, and only while the job is still
 the wanted one of its kind: a newer job of the same kind supersedes it (`replace=True` also cancels it), and its
 result is dropped (JobTracker). The reporter is the job's one handle on the UI: `progress(fraction)` and
-`cancelled()`; `Part(reporter, start, span)` gives a step its share of the bar. The reporter is viewer.cam's
-(`Reporter`, `Quiet`, `Part`, defined there because cam cannot import app): the job passes it on as it is to
+`cancelled()`; `Part(reporter, start, span)` gives a step its share of the bar. The reporter is viewer.progress's
+(`Reporter`, `Quiet`, `Part`, defined below every layer that does long work: cam, trust and pacs cannot import
+app): the job passes it on as it is to
 CamEngine.explain and the trust measures (`reporter=`).
 """
 
@@ -16,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol, TypeVar
 
-from viewer.cam.base import Part, Quiet, Reporter
+from viewer.progress import Part, Quiet, Reporter
 
 R = TypeVar("R")
 
