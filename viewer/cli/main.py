@@ -41,7 +41,11 @@ def build_parser() -> argparse.ArgumentParser:
 LOG = logging.getLogger("radcam")
 LOG.addHandler(logging.NullHandler())  # nothing reaches stderr through logging's last-resort handler
 # Libraries that log to stderr with handlers of their own (TensorFlow adds one to "tensorflow").
-LIBRARY_LOGGERS = ("tensorflow", "absl", "keras", "h5py", "pydicom", "highdicom", "PIL")
+LIBRARY_LOGGERS = ("tensorflow", "absl", "keras", "h5py", "pydicom", "highdicom", "PIL", "pynetdicom",
+                   "dicomweb_client", "urllib3", "keyring")
+# At WARNING while a command runs, whatever the root's level: below it pynetdicom dumps every identifier it sends
+# (patient names and IDs) and urllib3 every URL (a QIDO query's PatientName), into the --log file too.
+NETWORK_LOGGERS = ("pynetdicom", "dicomweb_client", "urllib3")
 
 
 def _forward(record: logging.LogRecord) -> bool:
@@ -89,11 +93,16 @@ def warnings_to_log(path: Path | None = None, debug: bool = False) -> Iterator[N
     root.addHandler(catch_all)
     for name in LIBRARY_LOGGERS:
         logging.getLogger(name).addFilter(_forward)
+    levels = {name: logging.getLogger(name).level for name in NETWORK_LOGGERS}
+    for name in NETWORK_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
     try:
         with warnings.catch_warnings():  # restores showwarning and the filters when the command ends
             warnings.showwarning = to_log
             yield
     finally:
+        for name, previous in levels.items():
+            logging.getLogger(name).setLevel(previous)
         for name in LIBRARY_LOGGERS:
             logging.getLogger(name).removeFilter(_forward)
         root.removeHandler(catch_all)
