@@ -136,3 +136,73 @@ def demo_engine():
     from viewer.model import load_model
 
     return CamEngine(load_model(default_model_path()))
+
+
+# -- a real PACS: Debian's Orthanc with DICOMweb, started by the tests themselves (viewer.bench.orthanc) ------------
+def _orthanc_missing() -> str | None:
+    from viewer.bench.orthanc import orthanc_available
+
+    return orthanc_available()
+
+
+ORTHANC_MISSING = _orthanc_missing()
+needs_orthanc = pytest.mark.skipif(ORTHANC_MISSING is not None, reason=ORTHANC_MISSING or "")
+
+
+def _orthanc_with_radcam(workdir: Path, **kwargs):
+    """An Orthanc that knows our AE title RADCAM (a free port: the C-MOVE destination, our Storage SCP)."""
+    from viewer.bench.orthanc import Orthanc, free_port
+
+    kwargs.setdefault("modalities", {"RADCAM": ("127.0.0.1", free_port())})
+    return Orthanc(workdir, **kwargs)
+
+
+@pytest.fixture(scope="session")
+def orthanc(tmp_path_factory):
+    """One Orthanc for the whole session (auth on, RADCAM known for C-MOVE), empty at start: upload what a test
+    needs (its own instances, so tests never depend on each other) and delete nothing that others use."""
+    if ORTHANC_MISSING:
+        pytest.skip(ORTHANC_MISSING)
+    server = _orthanc_with_radcam(tmp_path_factory.mktemp("orthanc")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def orthanc_factory(tmp_path):
+    """orthanc_factory(**Orthanc kwargs) -> a started Orthanc of the test's own (fault tests stop or kill it),
+    ended at teardown."""
+    if ORTHANC_MISSING:
+        pytest.skip(ORTHANC_MISSING)
+    servers = []
+
+    def make(**kwargs):
+        server = _orthanc_with_radcam(tmp_path / f"orthanc{len(servers)}", **kwargs)
+        servers.append(server)
+        return server.start()
+
+    yield make
+    for server in servers:
+        server.kill()  # its storage is thrown away: no need for Orthanc's 3-second clean shutdown
+
+
+def dimse_node(server, **changes):
+    """A DIMSE Node for `server` (calling as RADCAM, C-MOVE to its RADCAM modality's port); `changes` override."""
+    from viewer.pacs.nodes import Node
+
+    settings = dict(name="orthanc-dimse", kind="dimse", ae_title=server.aet, host="127.0.0.1",
+                    port=server.dicom_port, our_ae_title="RADCAM", timeout=10.0)
+    if "RADCAM" in server.modalities:
+        settings["move_port"] = server.modalities["RADCAM"][1]
+    settings.update(changes)
+    return Node(**settings)
+
+
+def web_node(server, **changes):
+    """A DICOMweb Node for `server` with basic authentication (its password: server.password)."""
+    from viewer.pacs.nodes import Node
+
+    settings = dict(name="orthanc-web", kind="dicomweb", url=server.dicomweb_url, auth="basic",
+                    username=server.username, timeout=10.0)
+    settings.update(changes)
+    return Node(**settings)
