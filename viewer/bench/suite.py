@@ -50,6 +50,8 @@ RATIOS: dict[str, tuple[str, str]] = {
     "trust_check_forwards": ("trust_check_ms", "trust_forward_ms"),
     "trust_baselines_forwards": ("trust_baselines_ms", "trust_forward_ms"),
     "trust_first_check_forwards": ("trust_first_check_ms", "trust_forward_ms"),
+    "retrieve_cget_over_disk": ("retrieve_cget_mb_s", "retrieve_disk_mb_s"),
+    "retrieve_wado_over_disk": ("retrieve_wado_mb_s", "retrieve_disk_mb_s"),
 }
 # and scorecam_over_forward_batch = scorecam_ms / (scorecam_channels × forward_per_image_ms), where
 # forward_per_image_ms = forward_best_batch_ms / best_batch_size.
@@ -142,6 +144,7 @@ def run_benchmark(models: Sequence[Path] | None = None, repeat: int = 5,
 
     from .display import display_figures
     from .models import bench_model, write_densenet121
+    from .retrieve import retrieve_figures
     from .review_latency import next_image_figures
     from .startup import startup_figures
     from .trust_cost import add_trust_figures
@@ -176,6 +179,11 @@ def run_benchmark(models: Sequence[Path] | None = None, repeat: int = 5,
         figures.update(found_figures)
         runs.update(found_runs)
         notes.update(found_notes)
+        say("PACS: retrieve throughput from a local Orthanc (C-GET, WADO-RS) against reading from disk")
+        pacs_figures, pacs_runs, pacs_notes = retrieve_figures(folder, repeat, say)  # absent Orthanc: notes say why
+        figures.update(pacs_figures)
+        runs.update(pacs_runs)
+        notes.update(pacs_notes)
         viewer = {"figures": figures, "goals": goals(figures), "runs": runs, "notes": notes}
 
         display, source = benchmark_image()

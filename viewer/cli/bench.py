@@ -54,6 +54,9 @@ VIEWER_ROWS = (
      "/ not prefetched"),
     ("next_image_map_cold_ms", "J to the next image's map, not prefetched (demo)", None, ""),
     ("worklist_open_10000_ms", "open a worklist of 10,000 images, sorted by score", None, ""),
+    ("retrieve_disk_mb_s", "read a study from disk (pydicom)", None, ""),
+    ("retrieve_cget_mb_s", "retrieve it from a local Orthanc by C-GET", "retrieve_cget_over_disk", "/ disk"),
+    ("retrieve_wado_mb_s", "retrieve it from a local Orthanc by WADO-RS", "retrieve_wado_over_disk", "/ disk"),
 )
 
 
@@ -96,6 +99,8 @@ def _value(name: str, value) -> str:
         return "-"
     if name.endswith("_ms"):
         return f"{value / 1e3:.2f} s" if value >= 10_000 else f"{value:.1f} ms" if value < 100 else f"{value:.0f} ms"
+    if name.endswith("_mb_s"):
+        return f"{value:.0f} MB/s"
     if name.endswith("_mb"):
         return f"{value:.0f} MB"
     if name.endswith("correlation"):
@@ -142,6 +147,11 @@ def format_table(report: dict) -> str:
         "viewer",
         *_table(_rows(report["viewer"], VIEWER_ROWS, {})),
     ]
+    missing: dict[str, str] = {}  # a figure that could not be made says why (no Orthanc), once per reason
+    for figure, note in report["viewer"]["notes"].items():
+        if note.startswith("not measured"):
+            missing.setdefault(note, figure)
+    lines += [f"  {figure}: {note}" for note, figure in missing.items()]
     for model in report["models"]:
         h, w = model["input_size"]
         lines += ["", f"{model['name']}: {h}x{w}x{model['channels']}, layer {model['layer']} "
