@@ -35,6 +35,7 @@ from .jobs import QtJobs
 from .menus import Menus
 from .model_controller import ModelController
 from .opening import OpeningController
+from .pacs_controller import PacsController
 from .prior_controller import PriorController, PriorView
 from .review_controller import ReviewController
 from .review_panel import ReviewPanel
@@ -146,6 +147,7 @@ class MainWindow(QMainWindow):
         self.worklist = WorklistController(self, state, self.review_state, jobs, self.session, self.worklist_panel,
                                            self.left_tabs, self.settings, self.imaging.select, report)
         self.reviewing.order = self.worklist_panel.walk  # J/K follow the worklist as sorted and filtered
+        self.pacs = PacsController(self, state, jobs, self.open_paths, report, headless)  # View → PACS, Send
 
     def _wire(self) -> None:
         state = self.state
@@ -235,5 +237,6 @@ class MainWindow(QMainWindow):
     def shutdown(self) -> None:
         """Stop the threads; a TensorFlow call cannot be interrupted, so app.main leaves without it if need be."""
         self.decoder.shutdown()
+        self.pacs.shutdown()
         self.clean_exit = all([self.opening.thumb_thread.shutdown(0.2), self.io_thread.shutdown(0.4),
                                self.model_thread.shutdown(1.0)])

@@ -40,8 +40,12 @@ class Menus:
         file.addSeparator()
         self._add(file, "&Export…", w.exporting.dialog, "Ctrl+E")
         self._add(file, "Export &All Open Images…", lambda: w.exporting.dialog(batch=True), "Ctrl+Shift+E")
+        self._add(file, "Send to &PACS…", w.pacs.send_dialog, tip="The explanation as DICOM objects, to a PACS")
         file.addSeparator()
         self._add(file, "&Quit", w.close, QKeySequence.StandardKey.Quit)
+
+        edit = self._menu(bar, "&Edit")
+        self._add(edit, "&Preferences…", w.pacs.preferences, "Ctrl+,", tip="PACS nodes")
 
         view = self._menu(bar, "&View")
         shown = lambda: w.priors.group(w.view_group)  # noqa: E731 (the views on screen: normal or current|prior)
@@ -78,6 +82,7 @@ class Menus:
         self._add(view, "Next Frame", lambda: self._step(1, frames=True), "PgDown")
         self._add(view, "Previous Frame", lambda: self._step(-1, frames=True), "PgUp")
         self._add(view, "Filter the &Worklist", w.worklist.focus_filter, "Ctrl+F", tip="Type to filter; Enter: back")
+        w.pacs.fill_view_menu(view, self._add)  # the PACS dock: search, retrieve into the worklist
         self._add(view, "Full &Screen", lambda: w.showNormal() if w.isFullScreen() else w.showFullScreen(), "F11")
 
         explain = self._menu(bar, "E&xplain")
