@@ -9,17 +9,15 @@ from typing import Any
 import numpy as np
 from highdicom.sc import SCImage
 from pydicom import Dataset
-from pydicom.datadict import dictionary_description
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
-from pydicom.valuerep import DA, TM
 
 import viewer
 from viewer.errors import ExportError
 
 from .anonymize import ANONYMOUS_NAME, AnonymizationSession, anonymize_dataset
 from .atomic import atomic_write
+from .dicom_common import CHARACTER_SET, MANUFACTURER, ST_BYTES, fit, set_laterality, unfit_for_highdicom, unfit_message
 
-MANUFACTURER = "RadCAM"
 DEFAULT_SERIES_NUMBER = 9901  # high, so the derived series sorts after the acquired ones in a PACS
 # Attributes RadCAM writes itself (no patient data): a second anonymization pass of the SC must keep them.
 _WRITTEN_BY_RADCAM = ("SeriesDescription", "DerivationDescription", "ImageComments")
@@ -45,15 +43,13 @@ def write_secondary_capture(path: str | os.PathLike, image: np.ndarray, source: 
         bits_allocated=8, coordinate_system="PATIENT", series_instance_uid=generate_uid(),
         series_number=series_number, sop_instance_uid=generate_uid(), instance_number=instance_number,
         manufacturer=MANUFACTURER, manufacturer_model_name=MANUFACTURER, software_versions=viewer.__version__,
-        series_description=description[:64], patient_orientation=orientation or ("L", "F"),
+        series_description=fit(description), patient_orientation=orientation or ("L", "F"),
         transfer_syntax_uid=ExplicitVRLittleEndian,
-        specific_character_set="ISO_IR 192",  # captions use "·"; UTF-8 also holds any source name
+        specific_character_set=CHARACTER_SET,
     )
-    unfit = _unfit_for_highdicom(ref)
+    unfit = unfit_for_highdicom(ref)
     if unfit:  # highdicom's ValueError quotes the value (a birth date): the words here never do
-        what = "is not a valid DICOM value" if len(unfit) == 1 else "are not valid DICOM values"
-        raise ExportError(f"cannot write {path}: the source's {' and '.join(unfit)} {what}, which a Secondary "
-                          "Capture must copy (export it anonymised, or without DICOM)")
+        raise ExportError(unfit_message(path, unfit, "Secondary Capture"))
     sc: Dataset  # an SCImage, then (anonymised) a plain Dataset
     with warnings.catch_warnings():
         # highdicom warns about single-component person names; the source's name is what it is.
@@ -68,7 +64,8 @@ def write_secondary_capture(path: str | os.PathLike, image: np.ndarray, source: 
         sc.PatientOrientation = None  # type: ignore[assignment]  # Type 2C: unknown is empty, not a guess (highdicom insists on a value)
     sc.ConversionType = "WSD"  # workstation
     sc.BurnedInAnnotation = "YES"
-    sc.DerivationDescription = description[:1024]
+    sc.DerivationDescription = fit(description, ST_BYTES)
+    set_laterality(sc, ref)
     if ref is not None and "SOPClassUID" in ref and "SOPInstanceUID" in ref:
         item = Dataset()
         item.ReferencedSOPClassUID = ref.SOPClassUID
@@ -79,24 +76,6 @@ def write_secondary_capture(path: str | os.PathLike, image: np.ndarray, source: 
         sc = anonymize_dataset(sc, session, keep=_WRITTEN_BY_RADCAM)
     atomic_write(path, lambda temporary: sc.save_as(temporary, enforce_file_format=True), overwrite)
     return sc
-
-
-def _unfit_for_highdicom(ds: Dataset | None) -> list[str]:
-    """The patient and study attributes highdicom copies and converts (SCImage.from_ref_dataset) that it would refuse:
-    a date or time that is not DA/TM (1961-07-04), a sex other than M, F, O (MALE); their names, never values."""
-    if ds is None:
-        return []
-    unfit = []
-    for keyword, kind in (("PatientBirthDate", DA), ("StudyDate", DA), ("StudyTime", TM)):
-        value = ds.get(keyword)
-        if value:
-            try:
-                kind(value)
-            except (ValueError, TypeError):
-                unfit.append(dictionary_description(keyword))
-    if ds.get("PatientSex") not in (None, "", "M", "F", "O"):
-        unfit.append(dictionary_description("PatientSex"))
-    return unfit
 
 
 def _orientation(ds: Dataset | None) -> tuple[str, str] | None:

@@ -1,0 +1,107 @@
+"""What every DICOM object RadCAM writes (Secondary Capture, GSPS, Parametric Map) shares: values cut to their VR's
+length in bytes, the laterality copied from the source, and the source attributes highdicom would refuse."""
+
+from __future__ import annotations
+
+from copy import deepcopy
+
+from pydicom import Dataset, config
+from pydicom.datadict import dictionary_description
+from pydicom.valuerep import DA, TM, validate_value
+
+from viewer.errors import ExportError
+
+MANUFACTURER = "RadCAM"
+CHARACTER_SET = "ISO_IR 192"  # UTF-8: captions use "·", and a source name may be in any script
+LO_BYTES = 64  # LO, and so Series Description: 64 bytes, not characters ("·" is 2 bytes in UTF-8)
+ST_BYTES = 1024
+
+
+def fit(text: str, limit: int = LO_BYTES) -> str:
+    """`text` cut to at most `limit` bytes of UTF-8, never inside a character nor after a dangling separator."""
+    data = text.encode("utf-8")
+    if len(data) <= limit:
+        return text
+    return data[:limit].decode("utf-8", errors="ignore").rstrip(" |·:")
+
+
+def laterality(ds: Dataset | None) -> str | None:
+    """The source's Laterality (else its Image Laterality) when R or L; None when unknown or both."""
+    if ds is None:
+        return None
+    for keyword in ("Laterality", "ImageLaterality"):
+        value = str(ds.get(keyword) or "").strip().upper()
+        if value in ("R", "L"):
+            return value
+    return None
+
+
+def set_laterality(out: Dataset, source: Dataset | None) -> None:
+    """General Series' Laterality (Type 2C): the source's, else present and empty. RadCAM never writes Body Part
+    Examined, so the body part is unknown and dciodvfy wants the attribute there, empty when unknown."""
+    out.Laterality = laterality(source)
+
+
+def unfit_for_highdicom(ds: Dataset | None) -> list[str]:
+    """The patient and study attributes highdicom copies and converts that it would refuse: a date or time that
+    is not DA/TM (1961-07-04), a sex other than M, F, O (MALE); their names, never their values."""
+    if ds is None:
+        return []
+    unfit = []
+    for keyword, kind in (("PatientBirthDate", DA), ("StudyDate", DA), ("StudyTime", TM)):
+        value = ds.get(keyword)
+        if value:
+            try:
+                kind(value)
+            except (ValueError, TypeError):
+                unfit.append(dictionary_description(keyword))
+    if ds.get("PatientSex") not in (None, "", "M", "F", "O"):
+        unfit.append(dictionary_description("PatientSex"))
+    return unfit
+
+
+def unfit_message(path, unfit: list[str], what: str) -> str:
+    verb = "is not a valid DICOM value" if len(unfit) == 1 else "are not valid DICOM values"
+    return (f"cannot write {path}: the source's {' and '.join(unfit)} {verb}, which a {what} must copy "
+            "(export it anonymised, or without DICOM)")
+
+
+# Type 2 attributes highdicom reads from a referenced image as attributes (ref.PatientBirthDate): present, maybe empty.
+_COPIED = ("PatientName", "PatientID", "PatientBirthDate", "PatientSex", "AccessionNumber", "StudyID", "StudyDate",
+           "StudyTime", "ReferringPhysicianName")
+_PIXELS = (0x7FE00010, 0x7FE00008, 0x7FE00009)  # Pixel Data, Float and Double Float Pixel Data
+_TEXT_VRS = {"AE", "AS", "CS", "DA", "DS", "DT", "IS", "LO", "LT", "PN", "SH", "ST", "TM", "UC", "UI", "UR", "UT"}
+_REFERENCED = ("SOPClassUID", "SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID")
+
+
+def reference_header(source: Dataset, path, what: str) -> Dataset:
+    """The source's header as a GSPS or Parametric Map references and copies it: no pixel data, no private tags,
+    no value its VR forbids (a Patient's Age "81": copied, it would fail dciodvfy; the original keeps it), and the
+    patient and study attributes highdicom reads always present."""
+    missing = [dictionary_description(keyword) for keyword in _REFERENCED if not source.get(keyword)]
+    if missing:
+        raise ExportError(f"cannot write {path}: a {what} references its original, which has no "
+                          f"{' and no '.join(missing)}")
+    header = Dataset()
+    for elem in source:
+        if elem.tag in _PIXELS or elem.tag.is_private:
+            continue
+        if elem.VR in _TEXT_VRS and not elem.is_empty:
+            try:
+                for value in elem.value if elem.VM > 1 else [elem.value]:
+                    validate_value(elem.VR, str(value), config.RAISE)
+            except (ValueError, TypeError):
+                continue
+        header.add(deepcopy(elem))
+    for keyword, kind in (("PatientBirthDate", DA), ("StudyDate", DA), ("StudyTime", TM)):
+        try:  # highdicom converts these: 1961-07-04 passes DA's VR check, not its parser
+            kind(header.get(keyword) or None)
+        except (ValueError, TypeError):
+            del header[keyword]
+    if header.get("PatientSex") not in (None, "", "M", "F", "O"):
+        header.PatientSex = None  # highdicom takes only M, F, O
+    for keyword in _COPIED:
+        if keyword not in header:
+            setattr(header, keyword, None)
+    header.SpecificCharacterSet = CHARACTER_SET  # values are decoded now; RadCAM's text needs UTF-8
+    return header
