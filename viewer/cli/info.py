@@ -9,6 +9,7 @@ from pathlib import Path
 
 from viewer.export.names import printable_tree
 from viewer.io import load, open_image
+from viewer.io.presentation import presentations_beside
 
 from .paths import add_input, input_paths, non_negative_int
 
@@ -32,6 +33,9 @@ def image_info(path: Path, frame: int = 0) -> dict:
         "windows": [w.as_dict() for w in image.windows],
         "default_window": image.default_window.as_dict(),
         "inverted": bool(image.invert),
+        # the presentation states (GSPS) beside the file that annotate it, as the viewer draws them when opened with it
+        "presentation_states": [state.summary() for state in presentations_beside(path, meta.get("sop_instance_uid"))
+                                if state.applies_to(meta.get("sop_instance_uid"), image.frame)],
     }
 
 

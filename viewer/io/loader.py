@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,12 +16,25 @@ from .dicom import frame_count, metadata, no_image_reason, read_dataset
 from .dicomdir import is_dicomdir, referenced_files
 from .failures import describe
 from .opening import check_file
+from .presentation import PRESENTATION_CLASSES, is_presentation_state, referenced_instances
 from .raster import is_raster, probe_raster
 from .study import Instance, LoadResult, Series, Skipped, Study
 
-# What examining one file gives: an image and its header metadata, a refusal, or a DICOMDIR's references.
-Examined = tuple[Instance, dict[str, Any]] | Skipped | list[Path | Skipped]
 NO_PATIENT = {"name": None, "id": None, "sex": None, "age": None}
+
+
+@dataclass(frozen=True)
+class FoundState:
+    """A presentation state found while listing: its file, the images it applies to, its SOP class's name."""
+
+    path: Path
+    images: frozenset[str]
+    what: str
+
+
+# What examining one file gives: an image and its header metadata, a refusal, a DICOMDIR's references, or a
+# presentation state (not an image: attached to the images it references once the listing is done).
+Examined = tuple[Instance, dict[str, Any]] | Skipped | list[Path | Skipped] | FoundState
 
 
 def load(paths: Iterable[str | Path]) -> LoadResult:
@@ -33,6 +47,7 @@ def load(paths: Iterable[str | Path]) -> LoadResult:
         else:
             queue.append(path)
     seen: set[Path] = set()
+    states: list[FoundState] = []
     studies: dict[str, Study] = {}
     series: dict[tuple[str, str], Series] = {}
     while queue:
@@ -50,8 +65,11 @@ def load(paths: Iterable[str | Path]) -> LoadResult:
             result.skipped += [item for item in found if isinstance(item, Skipped)]
         elif isinstance(found, Skipped):
             result.skipped.append(found)
+        elif isinstance(found, FoundState):
+            states.append(found)
         else:
             _add(studies, series, *found)
+    _attach(studies, states, result)
     for study in studies.values():
         study.series.sort(key=lambda s: (s.number is None, s.number or 0, s.uid))
         for one in study.series:
@@ -79,6 +97,12 @@ def _examine_file(path: Path) -> Examined:
         return _raster(path)  # perhaps an image without the usual suffix
     if is_dicomdir(ds):
         return referenced_files(ds, path)
+    if is_presentation_state(ds):  # not an image: drawn over the images it references (viewer.io.presentation)
+        what = PRESENTATION_CLASSES[str(ds.SOPClassUID)]
+        try:
+            return FoundState(path, frozenset(referenced_instances(ds)), what)
+        except Exception:  # noqa: BLE001 — damaged references: reported as referencing nothing
+            return FoundState(path, frozenset(), what)
     reason = no_image_reason(ds)
     if reason:
         return Skipped(path, reason)
@@ -111,6 +135,25 @@ def _add(studies: dict[str, Study], series: dict[tuple[str, str], Series], insta
                              number=meta["series_number"])
         study.series.append(series[key])
     series[key].instances.append(instance)
+
+
+def _attach(studies: dict[str, Study], states: list[FoundState], result: LoadResult) -> None:
+    """Each presentation state onto the images it references that were opened with it; one whose images were not
+    is reported (it is no image to refuse, and nothing to draw it over)."""
+    by_uid: dict[str, list[Instance]] = {}
+    for study in studies.values():
+        for one in study.series:
+            for instance in one.instances:
+                if instance.sop_instance_uid:
+                    by_uid.setdefault(instance.sop_instance_uid, []).append(instance)
+    for state in states:
+        targets = [instance for uid in sorted(state.images) for instance in by_uid.get(uid, [])]
+        for instance in targets:
+            instance.presentations.append(state.path)
+        if not targets:
+            images = f"{len(state.images)} image(s)" if state.images else "no image"
+            result.skipped.append(Skipped(state.path, f"{state.what} for {images} not opened with it: open it "
+                                                      "together with the image it annotates"))
 
 
 def _reason(path: Path, exc: Exception) -> str:

@@ -26,6 +26,7 @@ class Instance:
     instance_number: int | None = None
     sop_instance_uid: str | None = None
     view_position: str | None = None  # PA, AP, LL...: the worklist's view column, without decoding again
+    presentations: list[Path] = field(default_factory=list)  # presentation states opened with it that apply to it
 
     def image(self, frame: int = 0) -> DisplayImage:
         return open_image(self.path, frame)
@@ -33,7 +34,8 @@ class Instance:
     def summary(self) -> dict[str, Any]:
         return {"path": str(self.path), "frames": self.frames, "kind": self.kind,
                 "instance_number": self.instance_number, "sop_instance_uid": self.sop_instance_uid,
-                "view_position": self.view_position}
+                "view_position": self.view_position,
+                "presentation_states": [str(p) for p in self.presentations]}
 
 
 @dataclass
