@@ -55,7 +55,8 @@ def read_source(path: Path) -> pydicom.Dataset:
 
 def identifiers(source: pydicom.Dataset, path: Path) -> list[bytes]:
     """What must never leave an anonymised export: the patient's name (and its parts) and ID, the source's path."""
-    found = [str(path).encode(), path.name.encode(), path.stem.encode()]
+    found = [str(path).encode(), str(path.parent).encode()]
+    found += [name.encode() for name in (path.name, path.stem) if len(name) >= 8]  # "6154" occurs in UIDs by chance
     for keyword in ("PatientName", "PatientID"):
         text = str(source.get(keyword) or "")
         if text and text.upper() not in ("ANONYMIZED", "ANONYMOUS"):
@@ -108,7 +109,7 @@ def test_series_description_is_cut_to_64_bytes_never_inside_a_character(tmp_path
 
 
 def test_secondary_capture_copies_the_source_laterality(tmp_path):
-    source = read_source(Path(get_testdata_file("CT_small.dcm")))
+    source = read_source(Path(get_testdata_file("CT_small.dcm", download=False)))
     source.ImageLaterality = "L"
     write_secondary_capture(tmp_path / "sc.dcm", np.zeros((8, 8), np.uint8), source, "x")
     assert pydicom.dcmread(tmp_path / "sc.dcm").Laterality == "L"
@@ -116,3 +117,152 @@ def test_secondary_capture_copies_the_source_laterality(tmp_path):
     write_secondary_capture(tmp_path / "none.dcm", np.zeros((8, 8), np.uint8), source, "x")
     back = pydicom.dcmread(tmp_path / "none.dcm")
     assert "Laterality" in back and not back.Laterality  # Type 2C with the body part unknown: present, empty
+
+
+# Grayscale Softcopy Presentation State ----------------------------------------------------------------------------
+
+def _cam(source: pydicom.Dataset) -> np.ndarray:
+    """A blob left of centre, as a CAM at the original's resolution."""
+    rows, columns = int(source.Rows), int(source.Columns)
+    y, x = np.mgrid[0:rows, 0:columns]
+    return np.exp(-(((x - columns * 0.4) / (columns * 0.15)) ** 2 + ((y - rows * 0.5) / (rows * 0.2)) ** 2)
+                  ).astype(np.float32)
+
+
+def _findings(source: pydicom.Dataset) -> list:
+    from viewer.export.gsps import GspsFinding
+    from viewer.render.contours import contour_polygons
+
+    return [GspsFinding("Pneumonia", 0.931, "Grad-CAM", "am1codes_pneumonia_150", contour_polygons(_cam(source), 0.5),
+                        not_for_diagnosis=True),
+            GspsFinding("Effusion", 0.612, "Grad-CAM", "am1codes_pneumonia_150", [], not_for_diagnosis=True)]
+
+
+@needs_dciodvfy
+@pytest.mark.parametrize("anonymize", [False, True], ids=["identified", "anonymised"])
+@pytest.mark.parametrize("source_path", SOURCES)
+def test_gsps_passes_dciodvfy_and_references_the_original(tmp_path, source_path, anonymize):
+    from viewer.export.gsps import write_gsps
+
+    source, session = read_source(source_path), AnonymizationSession()
+    findings = _findings(source)
+    out = tmp_path / "gsps.dcm"
+    write_gsps(out, source, findings, (1234.0, 567.0), description=LONG_DESCRIPTION, anonymize=anonymize,
+               session=session)
+    assert dciodvfy_errors(out) == []
+    back = pydicom.dcmread(out)
+    assert back.SOPClassUID == "1.2.840.10008.5.1.4.1.1.11.1" and back.Modality == "PR"  # highdicom 0.28 reads no PR
+    series = back.ReferencedSeriesSequence[0]
+    image = series.ReferencedImageSequence[0]
+    assert image.ReferencedSOPClassUID == source.SOPClassUID
+    expected = session.uid if anonymize else str
+    assert image.ReferencedSOPInstanceUID == expected(source.SOPInstanceUID)
+    assert series.SeriesInstanceUID == expected(source.SeriesInstanceUID)
+    assert back.StudyInstanceUID == expected(source.StudyInstanceUID)
+    if anonymize:
+        assert back.StudyInstanceUID != source.StudyInstanceUID
+        assert_no_identifier(out, source, source_path)
+    # one annotation per finding, on its own layer; the contour as closed POLYLINEs in PIXEL units
+    annotations = back.GraphicAnnotationSequence
+    assert [a.GraphicLayer for a in annotations] == ["FINDING_1", "FINDING_2"]
+    assert [layer.GraphicLayerDescription for layer in back.GraphicLayerSequence] == ["Pneumonia", "Effusion"]
+    outlines = annotations[0].GraphicObjectSequence
+    assert len(outlines) == len(findings[0].contours) >= 1
+    for outline, contour in zip(outlines, findings[0].contours, strict=True):
+        assert outline.GraphicType == "POLYLINE" and outline.GraphicAnnotationUnits == "PIXEL"
+        points = np.asarray(outline.GraphicData, dtype=float).reshape(-1, 2)
+        assert np.allclose(points[:-1], contour, atol=1e-3) and np.allclose(points[0], points[-1])
+        assert points[:, 0].max() <= source.Columns and points[:, 1].max() <= source.Rows
+    assert "GraphicObjectSequence" not in annotations[1]  # no contour above the threshold: text only
+    texts = [a.TextObjectSequence[0].UnformattedTextValue for a in annotations]
+    assert texts[0] == "Pneumonia 0.931 · Grad-CAM · model am1codes_pneumonia_150 · NOT FOR DIAGNOSIS"
+    assert texts[1].startswith("Effusion 0.612 · Grad-CAM")
+    for annotation in annotations:
+        left, top, right, bottom = (float(v) for v in (*annotation.TextObjectSequence[0].BoundingBoxTopLeftHandCorner,
+                                                       *annotation.TextObjectSequence[0].BoundingBoxBottomRightHandCorner))
+        assert 0 <= left < right <= source.Columns and 0 <= top < bottom <= source.Rows
+    voi = back.SoftcopyVOILUTSequence[0]  # the reader's window, not the file's
+    assert (float(voi.WindowCenter), float(voi.WindowWidth)) == (1234.0, 567.0)
+    assert voi.WindowCenterWidthExplanation == "RadCAM reader's window"
+
+
+def test_gsps_without_a_window_keeps_the_originals_and_says_no_diagnosis_only_when_asked(tmp_path):
+    from viewer.export.gsps import GspsFinding, write_gsps
+
+    source = read_source(Path(get_testdata_file("6154", download=False)))  # pydicom's CR: window 1600/2800
+    finding = GspsFinding("Nodule", None, "Grad-CAM", "demo", [np.array([[1, 1], [9, 1], [9, 9]])])
+    write_gsps(tmp_path / "g.dcm", source, [finding], None, description="RadCAM")
+    back = pydicom.dcmread(tmp_path / "g.dcm")
+    assert back.GraphicAnnotationSequence[0].TextObjectSequence[0].UnformattedTextValue == (
+        "Nodule · Grad-CAM · model demo")  # no score known, and the model's spec does not say NOT FOR DIAGNOSIS
+    voi = back.SoftcopyVOILUTSequence[0]  # no reader's window: the original's own
+    assert (float(voi.WindowCenter), float(voi.WindowWidth)) == (1600, 2800)
+
+
+def test_gsps_refusals_are_one_clear_line(tmp_path):
+    from viewer.errors import ExportError
+    from viewer.export.gsps import write_gsps
+
+    colour = read_source(Path(get_testdata_file("SC_rgb_small_odd.dcm", download=False)))
+    with pytest.raises(ExportError, match="greyscale original"):
+        write_gsps(tmp_path / "c.dcm", colour, [], None, description="x")
+    legacy = read_source(Path(get_testdata_file("CT_small.dcm", download=False)))
+    legacy.NumberOfFrames = 2  # frames without the enhanced functional groups
+    with pytest.raises(ExportError, match="legacy multi-frame"):
+        write_gsps(tmp_path / "m.dcm", legacy, [], None, description="x")
+    source = read_source(Path(get_testdata_file("CT_small.dcm", download=False)))
+    with pytest.raises(ExportError, match="not a usable VOI window"):
+        write_gsps(tmp_path / "w.dcm", source, [], (float("nan"), 1.0), description="x")
+    write_gsps(tmp_path / "ok.dcm", source, [], None, description="x")
+    with pytest.raises(ExportError, match="exist"):
+        write_gsps(tmp_path / "ok.dcm", source, [], None, description="x")
+    assert not list(tmp_path.glob("[cmw].dcm"))
+
+
+# Parametric Map ---------------------------------------------------------------------------------------------------
+
+@needs_dciodvfy
+@pytest.mark.parametrize("anonymize", [False, True], ids=["identified", "anonymised"])
+@pytest.mark.parametrize("source_path", SOURCES)
+def test_parametric_map_passes_dciodvfy_and_holds_the_cam(tmp_path, source_path, anonymize):
+    import highdicom as hd
+
+    from viewer.export.parametric_map import write_parametric_map
+
+    source, session = read_source(source_path), AnonymizationSession()
+    cam = _cam(source)
+    out = tmp_path / "pmap.dcm"
+    write_parametric_map(out, source, cam, label="Pneumonia", method="Grad-CAM", model="am1codes_pneumonia_150",
+                         anonymize=anonymize, session=session)
+    assert dciodvfy_errors(out) == []
+    back = hd.pm.ParametricMap.from_dataset(pydicom.dcmread(out))
+    assert back.pixel_array.dtype == np.float32 and back.pixel_array.shape == (source.Rows, source.Columns)
+    assert np.array_equal(back.pixel_array, cam)  # the values themselves, at the original's resolution
+    mapping = back.SharedFunctionalGroupsSequence[0].RealWorldValueMappingSequence[0]
+    assert mapping.LUTLabel == "CAM"
+    assert mapping.LUTExplanation == "Grad-CAM CAM of Pneumonia, model am1codes_pneumonia_150"
+    assert mapping.DoubleFloatRealWorldValueFirstValueMapped == 0
+    assert mapping.DoubleFloatRealWorldValueLastValueMapped == 1
+    assert (mapping.RealWorldValueSlope, mapping.RealWorldValueIntercept) == (1, 0)
+    assert mapping.MeasurementUnitsCodeSequence[0].CodeValue == "1"  # UCUM: no units
+    expected = session.uid if anonymize else str
+    ((study, series, instance),) = back.get_source_image_uids()
+    assert (study, series, instance) == tuple(expected(source[k].value) for k in
+                                              ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID"))
+    assert back.StudyInstanceUID == expected(source.StudyInstanceUID)
+    derived = back.PerFrameFunctionalGroupsSequence[0].DerivationImageSequence[0].SourceImageSequence[0]
+    assert derived.ReferencedSOPClassUID == source.SOPClassUID and derived.SpatialLocationsPreserved == "YES"
+    if anonymize:
+        assert_no_identifier(out, source, source_path)
+
+
+def test_parametric_map_refuses_a_cam_not_at_the_originals_resolution(tmp_path):
+    from viewer.errors import ExportError
+    from viewer.export.parametric_map import write_parametric_map
+
+    source = read_source(Path(get_testdata_file("CT_small.dcm", download=False)))
+    for cam, why in ((np.zeros((64, 64), np.float32), "128x128"), (np.zeros((128, 128), np.uint8), "float"),
+                     (np.full((128, 128), np.nan, np.float32), "not finite")):
+        with pytest.raises(ExportError, match=why):
+            write_parametric_map(tmp_path / "p.dcm", source, cam, label="x", method="y", model="z")
+    assert not (tmp_path / "p.dcm").exists()

@@ -1,4 +1,5 @@
-"""Exports, each written atomically: PNG/JPEG/TIFF images, DICOM Secondary Capture, JSON sidecars, whole explained
+"""Exports, each written atomically: PNG/JPEG/TIFF images, DICOM Secondary Capture, Grayscale Softcopy Presentation
+State and Parametric Map, JSON sidecars, whole explained
 images (explanation.py); anonymisation.
 
 Names are imported on first use (PEP 562) so the viewer can show its window without paying for highdicom.
@@ -9,6 +10,7 @@ from importlib import import_module
 _WHERE = {
     "AnonymizationSession": "anonymize", "anonymize_dataset": "anonymize", "anonymize_metadata": "anonymize",
     "header_text": "anonymize", "atomic_write": "atomic", "write_secondary_capture": "dicom_sc",
+    "GspsFinding": "gsps", "write_gsps": "gsps", "write_parametric_map": "parametric_map",
     "save_image": "images", "write_sidecar": "sidecar", "StagedSet": "atomic", "printable": "names",
     "printable_tree": "names", "ModelCard": "caption", "NOT_FOR_DIAGNOSIS": "caption",
     **{name: "explanation" for name in ("FORMATS", "PANELS", "OverlayStyle", "caption", "explanation_stem",

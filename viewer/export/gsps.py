@@ -1,0 +1,149 @@
+"""Findings as a DICOM Grayscale Softcopy Presentation State (highdicom): contours and captions a PACS viewer draws
+over the original, with the reader's window, and no pixel of the original changed or copied.
+
+Each finding is one graphic layer holding one graphic annotation: its thresholded CAM contours as closed POLYLINEs
+in PIXEL units, and one text object (label, score, method, model, NOT FOR DIAGNOSIS when the model says so). PIXEL
+units are DICOM's: pixel (i, j) spans [i, i + 1] x [j, j + 1], as viewer.render.contours gives the polygons.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from pydicom import Dataset
+from pydicom.uid import generate_uid
+
+import viewer
+from viewer.errors import ExportError
+
+from .anonymize import DUMMIES, AnonymizationSession, anonymize_dataset
+from .atomic import atomic_write
+from .caption import NOT_FOR_DIAGNOSIS
+from .dicom_common import CHARACTER_SET, MANUFACTURER, fit, reference_header, set_laterality
+
+SERIES_NUMBER = 9902  # after the Secondary Captures' 9901
+CONTENT_LABEL = "RADCAM"
+LAYER_COLOR = (97.14, -21.56, 94.48)  # CIELab yellow: seen over any grey
+TEXT_HEIGHT = 0.035  # of the image's rows: one line of caption
+_WRITTEN_BY_RADCAM = ("SeriesDescription", "ContentDescription", "ContentLabel", "UnformattedTextValue",
+                      "GraphicLayerDescription")
+
+
+@dataclass(frozen=True)
+class GspsFinding:
+    """One shown finding: what it is and its contours, N x 2 (x, y) in the source image's pixel grid."""
+
+    label: str
+    score: float | None
+    method: str
+    model: str
+    contours: list[np.ndarray] = field(default_factory=list)
+    not_for_diagnosis: bool = False
+
+    @property
+    def text(self) -> str:
+        scored = f" {self.score:.3f}" if self.score is not None else ""
+        words = [f"{self.label}{scored}", self.method, f"model {self.model}"]
+        return " · ".join(words + ([NOT_FOR_DIAGNOSIS] if self.not_for_diagnosis else []))
+
+
+def write_gsps(path: str | os.PathLike, source: Dataset, findings: Sequence[GspsFinding],
+               window: tuple[float, float] | None, *, description: str, anonymize: bool = False,
+               overwrite: bool = False, session: AnonymizationSession | None = None, frame: int = 0) -> Dataset:
+    """Write a GSPS referencing `source` (frame `frame` of a multi-frame one) with one annotation per finding, and
+    `window` (centre, width in modality units) as its VOI LUT (None: the source's own windows), and return it."""
+    from highdicom.color import CIELabColor
+    from highdicom.pr import (
+        GraphicAnnotation,
+        GraphicLayer,
+        GrayscaleSoftcopyPresentationState,
+        SoftcopyVOILUTTransformation,
+    )
+
+    if int(source.get("SamplesPerPixel") or 1) != 1:
+        raise ExportError(f"cannot write {path}: a Grayscale Softcopy Presentation State needs a greyscale "
+                          "original, and this one is in colour")
+    ref = reference_header(source, path, "presentation state")
+    if anonymize:
+        ref = anonymize_dataset(ref, session)
+    rows, columns = int(ref.get("Rows") or 0), int(ref.get("Columns") or 0)
+    if not rows or not columns:
+        raise ExportError(f"cannot write {path}: the original has no image size (Rows, Columns)")
+    frames = int(ref.get("NumberOfFrames") or 1)
+    if frames > 1 and "SharedFunctionalGroupsSequence" not in ref:
+        raise ExportError(f"cannot write {path}: a presentation state needs a single-frame or enhanced "
+                          "multi-frame original, and this one is a legacy multi-frame image")
+    frame_number = frame + 1 if frames > 1 else None
+    color = CIELabColor(*LAYER_COLOR)
+    layers, annotations = [], []
+    for index, finding in enumerate(findings, 1):
+        layer = GraphicLayer(f"FINDING_{index}", index, fit(finding.label), display_color=color)
+        layers.append(layer)
+        annotations.append(GraphicAnnotation(
+            [ref], layer, referenced_frame_number=frame_number,
+            graphic_objects=_outlines(finding.contours, rows, columns) or None,
+            text_objects=[_caption(finding, index, rows, columns)]))
+    voi = None
+    if window is not None:
+        center, width = (float(v) for v in window)
+        if not (np.isfinite(center) and np.isfinite(width) and width >= 1):
+            raise ExportError(f"cannot write {path}: window {center:g}/{width:g} is not a usable VOI window")
+        # lists: highdicom 0.28 splits a lone explanation string into one value per character
+        voi = [SoftcopyVOILUTTransformation(window_center=[center], window_width=[width],
+                                            window_explanation=["RadCAM reader's window"])]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # single-component person names: the source's are what they are
+        gsps = GrayscaleSoftcopyPresentationState(
+            [ref], series_instance_uid=generate_uid(), series_number=SERIES_NUMBER, sop_instance_uid=generate_uid(),
+            instance_number=1, manufacturer=MANUFACTURER, manufacturer_model_name=MANUFACTURER,
+            software_versions=viewer.__version__, device_serial_number="", content_label=CONTENT_LABEL,
+            content_description=fit(description), graphic_annotations=annotations or None,
+            graphic_layers=layers or None, voi_lut_transformations=voi, series_description=fit(description),
+            specific_character_set=CHARACTER_SET)
+    out = Dataset(gsps)
+    out.file_meta = gsps.file_meta
+    set_laterality(out, ref)
+    if anonymize:
+        # highdicom adds its own dates and equipment: the profile runs over the result too, keeping RadCAM's words
+        out = anonymize_dataset(out, session, keep=_WRITTEN_BY_RADCAM)
+        # Type 1 here: the profile's X/D allows a dummy where removing would break the object
+        out.PresentationCreationDate, out.PresentationCreationTime = DUMMIES["DA"], DUMMIES["TM"]
+    atomic_write(path, lambda temporary: out.save_as(temporary, enforce_file_format=True), overwrite)
+    return out
+
+
+def _outlines(contours: Sequence[np.ndarray], rows: int, columns: int) -> list:
+    """Closed POLYLINEs (first point repeated) kept inside the image; a contour of under 3 points is no outline."""
+    from highdicom.pr import GraphicObject
+
+    outlines = []
+    for contour in contours:
+        points = np.asarray(contour, dtype=np.float64).reshape(-1, 2)
+        if len(points) < 3 or not np.isfinite(points).all():
+            continue
+        points = np.clip(points, 0.0, [float(columns), float(rows)])
+        outlines.append(GraphicObject("POLYLINE", np.vstack([points, points[:1]]), "PIXEL"))
+    return outlines
+
+
+def _caption(finding: GspsFinding, index: int, rows: int, columns: int):
+    """The finding's text in a box above its largest outline (at the top-left, one line per finding, without one)."""
+    from highdicom.pr import TextObject
+
+    height = max(1.0, rows * TEXT_HEIGHT)
+    width = min(float(columns), max(columns * 0.6, height * len(finding.text) * 0.5))
+    shapes = [np.asarray(c, dtype=np.float64).reshape(-1, 2) for c in finding.contours if len(c) >= 3]
+    if shapes:
+        biggest = max(shapes, key=lambda p: np.ptp(p[:, 0]) * np.ptp(p[:, 1]))
+        left, top = float(biggest[:, 0].min()), float(biggest[:, 1].min()) - height
+        top = top if top >= 0 else float(min(biggest[:, 1].max(), rows - height))  # no room above: below it
+    else:
+        left, top = 0.0, (index - 1) * height
+    left = float(np.clip(left, 0.0, columns - width))
+    top = float(np.clip(top, 0.0, rows - height))
+    return TextObject(fit(finding.text, 1024), "PIXEL", bounding_box=(left, top, left + width, top + height),
+                      text_justification="LEFT")
