@@ -60,7 +60,7 @@ def vendor_gsps(image: Path, out: Path) -> Dataset:
         GraphicObject("INTERPOLATED", np.array([[0.1, 0.9], [0.5, 0.8], [0.9, 0.9]]), "DISPLAY"),
     ]
     texts = [TextObject("vendor note", "DISPLAY", bounding_box=(0.5, 0.0, 1.0, 0.1)),
-             TextObject("anchored", "PIXEL", anchor_point=(20.0, 50.0))]
+             TextObject("anchored", "PIXEL", anchor_point=(2.0, 62.0))]
     gsps = GrayscaleSoftcopyPresentationState(
         [source], series_instance_uid=generate_uid(), series_number=77, sop_instance_uid=generate_uid(),
         instance_number=1, manufacturer="Another Vendor", manufacturer_model_name="Workstation",

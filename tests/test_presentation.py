@@ -64,7 +64,7 @@ def test_vendor_gsps_display_units_scale_to_the_displayed_area(study, tmp_path):
     np.testing.assert_allclose(kinds["INTERPOLATED"].points, [[52.8, 57.6], [72, 51.2], [91.2, 57.6]])
     labels = {label.text: label for label in drawing.labels}
     assert labels["vendor note"].box == pytest.approx((72.0, 0.0, 96.0, 6.4))
-    assert labels["anchored"].anchor == (20.0, 50.0)
+    assert labels["anchored"].anchor == (2.0, 62.0)
     assert [s.layer for s in drawing.shapes] == ["MEASURE"] * 4 and drawing.labels[0].layer == "NOTES"
     assert (drawing.window.center, drawing.window.width) == (500.0, 100.0)
 

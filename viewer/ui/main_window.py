@@ -36,6 +36,7 @@ from .menus import Menus
 from .model_controller import ModelController
 from .opening import OpeningController
 from .pacs_controller import PacsController
+from .presentation_layer import PresentationLayer
 from .prior_controller import PriorController, PriorView
 from .review_controller import ReviewController
 from .review_panel import ReviewPanel
@@ -138,6 +139,7 @@ class MainWindow(QMainWindow):
         self.corner_text = CornerText(state, self.views, self.view_group)
         self.tools = tools_controller.ToolsController(self, state, self.views, report)  # flips, loupe, ruler, CTR
         self.contours = ContourLayer(state, self.views["overlay"])
+        self.presentation = PresentationLayer(state, self.views["original"], report)  # a GSPS opened with the image
         self.priors = PriorController(self, state, self.review_state, jobs, self.session, self.prior_view,
                                       self.views_row, self.decoder, report)
         self.reviewing = ReviewController(self, state, self.review_state, jobs, self.session, self.decoder,
@@ -153,6 +155,7 @@ class MainWindow(QMainWindow):
         state = self.state
         self.browser.imageSelected.connect(self.imaging.select)
         self.opening.loaded.connect(self.worklist.add)
+        self.opening.loaded.connect(self.presentation.add)
         self.worklist_panel.openFilesRequested.connect(self.opening.open_files_dialog)
         self.worklist_panel.openFolderRequested.connect(self.opening.open_folder_dialog)
         self.explaining.shown.connect(self.explanationShown)

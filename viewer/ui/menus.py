@@ -73,6 +73,11 @@ class Menus:
                                             f"Alt+{count}", checkable=True)
             group.addAction(self.layouts[count])
         self.compare_prior = self._add(view, "Compare with &Prior", w.priors.show, "Ctrl+P", checkable=True)
+        self.presentation = self._add(view, "Presentation Stat&e", w.presentation.toggle, checkable=True,
+                                      tip="Draw the presentation state (GSPS) opened with the image, with its window")
+        self.presentation.setChecked(w.presentation.enabled)
+        self.presentation.setEnabled(False)  # until an image with a presentation state is shown
+        w.presentation.available.connect(self.presentation.setEnabled)
         w.priors.toggled.connect(self.compare_prior.setChecked)
         w.priors.available.connect(self._prior_available)
         view.aboutToShow.connect(w.priors.refresh)  # studies opened since may hold a prior

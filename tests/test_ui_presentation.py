@@ -1,0 +1,153 @@
+"""The viewer drawing a GSPS opened with its image over the Original view: the drawn pixels land where the
+presentation state's coordinates say (an image wider than tall: a transposed or flipped overlay fails), its window
+becomes the reader's, View → Presentation State turns it off and on, a damaged one is one message, a lone one is
+reported."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import main_window
+from gsps_files import COLUMNS, ROWS, radcam_gsps, vendor_gsps, write_image
+
+from viewer.io import load
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+def scene_pixels(view) -> np.ndarray:
+    """The view's scene over the image's own rectangle, one scene unit to one pixel: (ROWS, COLUMNS, 3) RGB, so
+    pixel (y, x) is what is drawn over image pixel (x, y)."""
+    from PySide6.QtCore import QRectF
+    from PySide6.QtGui import QImage, QPainter
+
+    image = QImage(COLUMNS, ROWS, QImage.Format.Format_RGB888)
+    painter = QPainter(image)
+    rect = QRectF(0, 0, COLUMNS, ROWS)
+    view.scene().render(painter, rect, rect)
+    painter.end()
+    ptr = image.constBits()
+    return np.frombuffer(ptr, np.uint8).reshape(ROWS, image.bytesPerLine())[:, :COLUMNS * 3].reshape(
+        ROWS, COLUMNS, 3).copy()
+
+
+def yellow(rgb) -> bool:
+    return rgb[0] > 180 and rgb[1] > 150 and rgb[2] < 100
+
+
+def red(rgb) -> bool:
+    return rgb[0] > 180 and rgb[1] < 100 and rgb[2] < 100
+
+
+def near(pixels, x, y, test, reach=1) -> bool:
+    """Whether `test` holds for a pixel within `reach` of image pixel (x, y): a 2 px line on a pixel edge."""
+    block = pixels[max(0, y - reach):y + reach + 1, max(0, x - reach):x + reach + 1].reshape(-1, 3)
+    return any(test(rgb) for rgb in block)
+
+
+def shown(qtbot, win, folder):
+    win.open_paths([str(folder)])
+    qtbot.waitUntil(lambda: win.state.image is not None and win.views["original"].has_image(), timeout=30_000)
+    qtbot.waitUntil(lambda: win.presentation.shown is not None, timeout=10_000)
+    qtbot.wait(50)  # the window's redraw runs on the next pass of the event loop
+    return win
+
+
+def test_radcam_gsps_drawn_where_its_contour_says_with_its_window(qtbot, tmp_path):
+    image = write_image(tmp_path / "study")
+    radcam_gsps(image, tmp_path / "study" / "image_gsps.dcm")
+    with main_window(qtbot, tmp_path) as win:
+        shown(qtbot, win, tmp_path / "study")
+        state = win.state
+        assert (state.window.center, state.window.width) == (300.0, 200.0)  # the GSPS's, not the file's 2048/4096
+        assert win.menus.presentation.isEnabled() and win.menus.presentation.isChecked()
+        pixels = scene_pixels(win.views["original"])
+        # the rectangle's edges: top y=20 and bottom y=40 from x=10 to 50, left x=10 and right x=50
+        for x, y in [(30, 20), (30, 40), (10, 30), (50, 30), (20, 20), (45, 40)]:
+            assert near(pixels, x, y, yellow), (x, y)
+        # transposed (x, y) -> (y, x), flipped up-down (y -> ROWS - y) or left-right: nothing there
+        for x, y in [(20, 30), (40, 30), (30, ROWS - 20), (COLUMNS - 30, 20), (30, 30)]:
+            assert not near(pixels, x, y, yellow), (x, y)
+        assert pixels[60, 90].tolist() == [255, 255, 255]  # 400 under the GSPS's window 300/200: white
+
+        win.menus.presentation.trigger()  # off: nothing drawn, the file's own window back
+        assert not win.presentation.items and not win.menus.presentation.isChecked()
+        assert state.window == state.image.default_window
+        qtbot.wait(50)
+        assert not near(scene_pixels(win.views["original"]), 30, 20, yellow)
+        win.menus.presentation.trigger()  # on again
+        assert win.presentation.items and (state.window.center, state.window.width) == (300.0, 200.0)
+        win.imaging.reset_view()  # R: the file's window; the same frame shown again gets the GSPS's once more
+        assert state.window == state.image.default_window
+        before = state.image
+        (instance,) = [i for study in load([image]).studies for s in study.series for i in s.instances]
+        win.imaging.select(instance, 0)
+        qtbot.waitUntil(lambda: state.image is not before, timeout=30_000)
+        assert (state.window.center, state.window.width) == (300.0, 200.0) and win.presentation.items
+
+
+def test_vendor_gsps_every_graphic_type_and_display_units(qtbot, tmp_path):
+    image = write_image(tmp_path / "study")
+    vendor_gsps(image, tmp_path / "study" / "vendor.dcm")
+    with main_window(qtbot, tmp_path) as win:
+        shown(qtbot, win, tmp_path / "study")
+        assert (win.state.window.center, win.state.window.width) == (500.0, 100.0)
+        pixels = scene_pixels(win.views["original"])
+        assert near(pixels, 80, 30, red) and near(pixels, 70, 20, red)  # the circle: centre (70, 30), radius 10
+        assert not near(pixels, 70, 30, red)  # not filled
+        # the ellipse in DISPLAY units over the right half: its ends at (60, 32), (84, 32), (72, 16), (72, 48)
+        for x, y in [(60, 32), (84, 32), (72, 16), (72, 48)]:
+            assert near(pixels, x, y, red), (x, y)
+        assert near(pixels, 72, 51, red)  # the interpolated curve passes through (72, 51.2)
+        assert near(pixels, 5, 5, red, reach=2)  # the point's cross
+        assert not near(pixels, 32, 60, red)  # the ellipse, transposed
+        texts = [item.text() for top in win.presentation.items for item in top.childItems() if hasattr(item, "text")]
+        assert sorted(texts) == ["anchored", "vendor note"]
+
+
+def test_a_damaged_gsps_is_one_message_and_the_rest_is_drawn(qtbot, tmp_path):
+    image = write_image(tmp_path / "study")
+    path = tmp_path / "study" / "vendor.dcm"
+    ds = vendor_gsps(image, path)
+    ds.GraphicAnnotationSequence[0].GraphicObjectSequence[0].GraphicData = [70.0, 30.0, 80.0]
+    ds.GraphicAnnotationSequence[0].GraphicObjectSequence[1].GraphicType = "SPLINE"
+    ds.save_as(path, enforce_file_format=True)
+    messages = []
+    with main_window(qtbot, tmp_path) as win:
+        win.errorReported.connect(messages.append)
+        shown(qtbot, win, tmp_path / "study")
+        about = [m for m in messages if "presentation state" in m]  # not the one saying no model is loaded
+        assert len(about) == 1 and "VENDOR" in about[0] and "\n" not in about[0]
+        pixels = scene_pixels(win.views["original"])
+        assert near(pixels, 60, 32, red)  # the ellipse is still drawn
+        assert not near(pixels, 80, 30, red)  # the damaged circle is not
+
+
+def test_gsps_without_its_image_is_reported_and_nothing_breaks(qtbot, tmp_path):
+    image = write_image(tmp_path / "study")
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    radcam_gsps(image, alone / "gsps.dcm")
+    with main_window(qtbot, tmp_path) as win:
+        with qtbot.waitSignal(win.errorReported, timeout=10_000) as signal:
+            win.open_paths([str(alone)])
+        assert "not opened with it" in signal.args[0]
+        assert win.state.image is None and not win.menus.presentation.isEnabled()
+        # the image opened afterwards, on its own: no presentation state to draw
+        win.open_paths([str(image)])
+        qtbot.waitUntil(lambda: win.state.image is not None, timeout=30_000)
+        assert win.presentation.shown is None and not win.presentation.items
+        assert win.state.window == win.state.image.default_window
+
+
+def test_the_gsps_applies_only_to_its_own_image(qtbot, tmp_path):
+    image = write_image(tmp_path / "study")
+    other = write_image(tmp_path / "study", "other.dcm", value=100)
+    radcam_gsps(image, tmp_path / "study" / "image_gsps.dcm")
+    with main_window(qtbot, tmp_path) as win:
+        shown(qtbot, win, tmp_path / "study")
+        (instance,) = [i for study in load([other]).studies for s in study.series for i in s.instances]
+        win.imaging.select(instance, 0)
+        qtbot.waitUntil(lambda: win.state.image is not None and win.state.image.path == other, timeout=30_000)
+        assert win.presentation.shown is None and not win.presentation.items
+        assert not win.menus.presentation.isEnabled()
