@@ -58,6 +58,14 @@ class _Session(requests.Session):
             request.url = f"{base}?{query.replace('%2A', '*').replace('%3F', '?')}"
         return super().send(request, **kwargs)
 
+    def merge_environment_settings(self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any) -> Any:
+        # requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override a session's own `verify` (psf/requests#3829):
+        # the node's CA file or its "no verification" must win; the environment's bundle serves the default only.
+        settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
+        if verify is None and self.verify is not True:
+            settings["verify"] = self.verify
+        return settings
+
 
 def shown_url(url: str) -> str:
     """The URL without any user:password@ it might carry: what messages show."""
