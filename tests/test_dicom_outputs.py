@@ -266,3 +266,109 @@ def test_parametric_map_refuses_a_cam_not_at_the_originals_resolution(tmp_path):
         with pytest.raises(ExportError, match=why):
             write_parametric_map(tmp_path / "p.dcm", source, cam, label="x", method="y", model="z")
     assert not (tmp_path / "p.dcm").exists()
+
+
+# radcam-cli explain --dicom-sc --dicom-gsps --dicom-pmap, and File → Export ------------------------------------------
+
+def _demo(name: str) -> Path:
+    from viewer.assets import resource_path
+
+    return resource_path("demo", name)
+
+
+@needs_dciodvfy
+@pytest.mark.parametrize("anonymize", [False, True], ids=["identified", "anonymised"])
+def test_explain_writes_the_three_dicom_objects(capsys, tmp_path, anonymize):
+    import json
+
+    from conftest import run_cli
+
+    source_path = _demo("demo_cr_nodule.dcm")
+    source = read_source(source_path)
+    code, out, err = run_cli(capsys, "explain", source_path, "--out", tmp_path, "--dicom-sc", "--dicom-gsps",
+                             "--dicom-pmap", "--all-findings", *(["--anonymize"] if anonymize else []))
+    assert code == 0, err
+    stem = "radcam_001" if anonymize else "demo_cr_nodule"
+    (line,) = [json.loads(text) for text in out.splitlines()]
+    objects = [tmp_path / f"{stem}_{suffix}.dcm" for suffix in ("overlay_sc", "gsps", "pmap")]
+    assert [str(path) for path in objects] == [o for o in line["outputs"] if o.endswith(".dcm")]
+    for path in objects:
+        assert dciodvfy_errors(path) == [], path.name
+        back = pydicom.dcmread(path)
+        assert back.StudyInstanceUID != source.StudyInstanceUID if anonymize else \
+            back.StudyInstanceUID == source.StudyInstanceUID
+    sc, gsps, pmap = (pydicom.dcmread(path) for path in objects)
+    # one session per run: the three objects reference the same (pseudonymous) original
+    assert len({sc.StudyInstanceUID, gsps.StudyInstanceUID, pmap.StudyInstanceUID}) == 1
+    original = sc.SourceImageSequence[0].ReferencedSOPInstanceUID
+    assert gsps.ReferencedSeriesSequence[0].ReferencedImageSequence[0].ReferencedSOPInstanceUID == original
+    assert pmap.PerFrameFunctionalGroupsSequence[0].DerivationImageSequence[0].SourceImageSequence[0] \
+        .ReferencedSOPInstanceUID == original
+    # --all-findings: every finding the findings image shows is one annotation of the presentation state
+    assert [a.TextObjectSequence[0].UnformattedTextValue.split(" ")[0] for a in gsps.GraphicAnnotationSequence] \
+        == [row["name"] for row in line["findings"]]
+    assert pmap.Rows == source.Rows and pmap.Columns == source.Columns
+    if anonymize:
+        for path in objects:
+            assert_no_identifier(path, source, source_path)
+        for secret in identifiers(source, source_path):
+            assert secret.decode() not in out + err
+
+
+def test_explain_refuses_presentation_states_and_maps_of_a_non_dicom_image(capsys, tmp_path):
+    from conftest import assert_one_line_error, run_cli
+
+    for option in ("--dicom-gsps", "--dicom-pmap"):
+        code, out, err = run_cli(capsys, "explain", _demo("demo_nodule.png"), "--out", tmp_path, option)
+        assert_one_line_error(code, err)
+        assert "needs a DICOM original" in err and out == ""
+    assert list(tmp_path.iterdir()) == []  # refused before anything was written
+
+
+def test_file_export_writes_the_dicom_kinds_with_the_readers_window(tmp_path):
+    from viewer.app import ExplainRequest, InlineJobs, ViewerState
+    from viewer.app.exporting import ExportOptions, ExportPlan
+    from viewer.app.session import ModelSession
+    from viewer.io import open_image
+    from viewer.io.windows import Window
+    from viewer.model import default_model_path
+
+    if not default_model_path().is_file():
+        pytest.skip("the shipped demo model is absent (scripts/train_demo_model.py makes it)")
+    state, jobs, session, errors = ViewerState(), InlineJobs(), ModelSession(), []
+    jobs.submit(lambda reporter: session.load(default_model_path(), False, reporter),
+                lambda info: setattr(state, "model", info), errors.append, kind="model")
+    image = open_image(_demo("demo_cr_nodule.dcm"))
+    state.show_image(image, image.render(), image.value_span())
+    request = ExplainRequest(key=state.key(), pixels=state.model_input, base=state.base, style=state.style)
+    jobs.submit(lambda reporter: session.explain(request, reporter), state.accept, errors.append, kind="explain")
+    state.window = Window(1500.0, 900.0, "dragged")  # the reader's own window
+    options = ExportOptions(panels=["overlay"], folder=tmp_path, sidecar=False, dicom=["sc", "gsps", "pmap"])
+    assert ExportOptions.from_settings(lambda key, default: options.to_settings().get(key.split("/")[1], default)
+                                       ).dicom == ["sc", "gsps", "pmap"]
+    plan = ExportPlan(state, options, [image.path], 100)
+    assert [p.name for p in plan.paths] == ["demo_cr_nodule_overlay.png", "demo_cr_nodule_overlay_sc.dcm",
+                                            "demo_cr_nodule_gsps.dcm", "demo_cr_nodule_pmap.dcm"]
+    written: list[Path] = []
+    jobs.submit(plan.job(session, open_image), written.extend, errors.append, kind="export")
+    assert not errors and written == plan.paths
+    voi = pydicom.dcmread(tmp_path / "demo_cr_nodule_gsps.dcm").SoftcopyVOILUTSequence[0]
+    assert (float(voi.WindowCenter), float(voi.WindowWidth)) == (1500.0, 900.0)
+    png = open_image(_demo("demo_nodule.png"))  # a PNG study: the plan says why in one line before anything runs
+    state.show_image(png, png.render(), png.value_span())
+    request = ExplainRequest(key=state.key(), pixels=state.model_input, base=state.base, style=state.style)
+    jobs.submit(lambda reporter: session.explain(request, reporter), state.accept, errors.append, kind="explain")
+    assert "needs a DICOM original" in ExportPlan(state, options, [png.path], 100).refusal()
+    assert ExportPlan(state, ExportOptions(folder=tmp_path, dicom=["sc"]), [png.path], 100).refusal() is None
+
+
+def test_export_dialog_offers_the_dicom_kinds(qtbot, tmp_path):
+    from viewer.app.exporting import ExportOptions
+    from viewer.ui.export_dialog import ExportDialog
+
+    dialog = ExportDialog(ExportOptions(folder=tmp_path, dicom=["gsps"]), open_images=1)
+    qtbot.addWidget(dialog)
+    assert [kind for kind, box in dialog.dicom.items() if box.isChecked()] == ["gsps"]
+    dialog.dicom["pmap"].setChecked(True)
+    dialog.dicom["gsps"].setChecked(False)
+    assert dialog.options().dicom == ["pmap"]

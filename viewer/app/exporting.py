@@ -28,6 +28,9 @@ if TYPE_CHECKING:
     from .state import ViewerState
 
 Getter = Callable[[str, Any], Any]  # settings.get(key, default)
+# DICOM objects beside the panels: the overlay as a Secondary Capture, the findings as a presentation state drawn by
+# PACS viewers over the original, the CAM's values as a Parametric Map (the last two need a DICOM original).
+DICOM_KINDS = ("sc", "gsps", "pmap")
 Source = tuple[Path, int]  # a file and its frame
 
 
@@ -41,11 +44,12 @@ class ExportOptions:
     sidecar: bool = True  # a JSON record of the explanation beside the images
     folder: Path = field(default_factory=Path.home)
     batch: bool = False  # every open image, not only the current one
+    dicom: list[str] = field(default_factory=list)  # DICOM_KINDS to write beside the panels
 
     def to_settings(self) -> dict[str, Any]:
         return {"panels": ",".join(self.panels), "format": self.format, "full_resolution": self.full_resolution,
                 "caption": self.caption, "anonymize": self.anonymize, "sidecar": self.sidecar,
-                "folder": str(self.folder)}
+                "folder": str(self.folder), "dicom": ",".join(self.dicom)}
 
     @classmethod
     def from_settings(cls, get: Getter) -> ExportOptions:
@@ -55,7 +59,16 @@ class ExportOptions:
         return cls(panels=panels or default.panels, format=fmt if fmt in FORMATS else default.format,
                    full_resolution=bool(get("export/full_resolution", True)), caption=bool(get("export/caption", True)),
                    anonymize=bool(get("export/anonymize", False)), sidecar=bool(get("export/sidecar", True)),
-                   folder=Path(str(get("export/folder", str(default.folder)))))
+                   folder=Path(str(get("export/folder", str(default.folder)))),
+                   dicom=[k for k in str(get("export/dicom", "")).split(",") if k in DICOM_KINDS])
+
+    @property
+    def dicom_panels(self) -> tuple[str, ...]:
+        return ("overlay",) if "sc" in self.dicom else ()
+
+    @property
+    def dicom_objects(self) -> tuple[str, ...]:
+        return tuple(kind for kind in ("gsps", "pmap") if kind in self.dicom)
 
 
 @dataclass
@@ -70,6 +83,8 @@ class ExportItem:
     view: Callable[[np.ndarray], np.ndarray] | None = None  # export_view.panel_view: as turned on screen, measured
     overlay: np.ndarray | None = None  # the overlay panel as on screen when it is not the one map's (All findings)
     overlay_caption: str | None = None  # what that overlay panel is, in place of the one map's caption
+    window: tuple[float, float] | None = None  # the reader's window (centre, width) for a presentation state
+    findings: list[tuple[str, float, np.ndarray]] | None = None  # All findings on screen: the presentation state's
 
 
 def planned_files(options: ExportOptions, source: Path, frame: int, index: int, numbered: bool) -> list[Path]:
@@ -78,6 +93,7 @@ def planned_files(options: ExportOptions, source: Path, frame: int, index: int, 
 
     stem = explanation_stem(source, frame, index, numbered, options.anonymize)
     files: list[Path] = export_files(options.folder, stem, panels=options.panels, fmt=options.format,
+                                     dicom_panels=options.dicom_panels, dicom_objects=options.dicom_objects,
                                      sidecar=options.sidecar)
     return files
 
@@ -85,12 +101,15 @@ def planned_files(options: ExportOptions, source: Path, frame: int, index: int, 
 def write_item(item: ExportItem, options: ExportOptions, style: OverlayStyle, scale: float,
                overwrite: bool) -> list[Path]:
     from viewer.export import explanation_stem, write_explanation
+    from viewer.export.dicom_objects import window_of
     from viewer.model.domain import image_out_of_domain
 
     stem = explanation_stem(item.image.path, item.image.frame, item.index, item.numbered, options.anonymize)
     written: list[Path] = write_explanation(
         options.folder, stem, item.image, item.base, item.explanation, item.model, style, panels=options.panels,
         fmt=options.format, captioned=options.panels if options.caption else (), sidecar=options.sidecar,
+        dicom_panels=options.dicom_panels, dicom_objects=options.dicom_objects,
+        window=item.window if item.window is not None else window_of(item.image), findings=item.findings,
         anonymize=options.anonymize, overwrite=overwrite, scale=scale, instance_number=item.index,
         out_of_domain=image_out_of_domain(item.image, item.expects), view=item.view, overlay_image=item.overlay,
         overlay_caption=item.overlay_caption)
@@ -119,6 +138,9 @@ class ExportPlan:
             return "Nothing to export: open an image first"
         if not self.batch and self.state.explanation is None:
             return "Nothing to export yet: the explanation has not finished"
+        if not self.batch and self.options.dicom_objects and self.state.image.dataset is None:
+            return ("A DICOM presentation state or parametric map needs a DICOM original to reference: this image "
+                    "is not DICOM")
         return None
 
     def job(self, session: ModelSession, open_image: Callable[[Path, int], DisplayImage]) -> Callable[
@@ -141,6 +163,13 @@ class ExportPlan:
         item.view = panel_view(image, state.orientation, state.measurements)
         item.overlay = all_findings_overlay(state)  # None unless All findings is on and its maps are in
         item.overlay_caption = all_findings_caption(state) if item.overlay is not None else None
+        from viewer.export.dicom_objects import window_of
+
+        from .findings import items as finding_items, on_screen
+
+        item.window = window_of(image, state.window)
+        shown = on_screen(state)
+        item.findings = finding_items(shown.findings) if shown is not None else None
 
         def single(_reporter: Reporter) -> list[Path]:
             return write_item(item, options, style, scale, overwrite)

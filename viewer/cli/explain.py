@@ -53,6 +53,13 @@ def register(sub) -> None:
     out.add_argument("--overwrite", action="store_true", help="replace files that exist")
     out.add_argument("--dicom-sc", action="store_true",
                      help="also write the overlay as a DICOM Secondary Capture (STEM_overlay_sc.dcm)")
+    out.add_argument("--dicom-gsps", action="store_true",
+                     help="also write a DICOM Grayscale Softcopy Presentation State (STEM_gsps.dcm): the contour at "
+                          "the CAM threshold and the caption drawn by any PACS viewer over the original, with its "
+                          "window (every finding with --all-findings); needs a DICOM original")
+    out.add_argument("--dicom-pmap", action="store_true",
+                     help="also write the CAM's values as a DICOM Parametric Map (STEM_pmap.dcm, float, at the "
+                          "original's resolution); needs a DICOM original")
     out.add_argument("--anonymize", action="store_true",
                      help="no patient data in the DICOM export, the sidecar or the burned-in text, and no source "
                           "path or name in what is printed or written: image N is radcam_NNN everywhere")
@@ -92,6 +99,7 @@ def _explain_one(args, path: Path, stem: str, names, engine, method: str, style,
                  model_ms: float) -> None:
     """One image of the batch: its files and JSON line, or its one error line; the batch goes on either way."""
     from viewer.export import ModelCard, write_explanation
+    from viewer.export.dicom_objects import refuse_without_dicom, window_of
     from viewer.io import open_image
 
     model = engine.model
@@ -100,6 +108,8 @@ def _explain_one(args, path: Path, stem: str, names, engine, method: str, style,
         try:
             t0 = time.perf_counter()
             image = open_image(path, frame=args.frame)
+            objects = [kind for kind, wanted in (("gsps", args.dicom_gsps), ("pmap", args.dicom_pmap)) if wanted]
+            refuse_without_dicom(image, objects, label)  # before the model's time is spent on it
             domain = check_domain(image, model, label, args.strict_domain, args.anonymize)
             base = image.render()
             t1 = time.perf_counter()
@@ -109,7 +119,8 @@ def _explain_one(args, path: Path, stem: str, names, engine, method: str, style,
             extra = findings_output(args, engine, base, result, stem, style.threshold)  # --all-findings
             written = write_explanation(
                 args.out, stem, image, base, result, ModelCard.of(model), style, cam_array=True,
-                dicom_panels=("overlay",) if args.dicom_sc else (), anonymize=args.anonymize,
+                dicom_panels=("overlay",) if args.dicom_sc else (), dicom_objects=objects, window=window_of(image),
+                findings=extra.items if extra is not None else None, anonymize=args.anonymize,
                 overwrite=args.overwrite, out_of_domain=domain)
             if extra is not None:
                 written.append(extra.write())

@@ -25,6 +25,7 @@ class FindingsOutput:
     rows: list[dict[str, Any]]  # per finding: name, index, score, decision threshold, empty map
     shared_pass: bool
     overwrite: bool
+    items: list[tuple[str, float, np.ndarray]] | None = None  # (label, score, CAM): the presentation state's findings
 
     def write(self) -> Path:
         from viewer.export.images import save_image
@@ -57,4 +58,4 @@ def findings_output(args: argparse.Namespace, engine: Any, base: np.ndarray, res
     pixels = compose_panels([draw_findings(base, items, threshold)], caption=text, warning=warning(card))
     rows = [{**f.target.as_dict(), "score": f.score, "decision_threshold": f.threshold, "empty_map": f.result.empty}
             for f in found.findings]
-    return FindingsOutput(path, pixels, rows, found.shared_pass, args.overwrite)
+    return FindingsOutput(path, pixels, rows, found.shared_pass, args.overwrite, items)

@@ -112,11 +112,15 @@ def record(image, result, model: str | ModelCard, style: OverlayStyle, files: li
 
 
 def planned_files(folder: Path, stem: str, *, panels=("original", "heatmap", "overlay", "side_by_side"),
-                  fmt: str = "png", dicom_panels=(), cam_array: bool = False, sidecar: bool = True) -> list[Path]:
+                  fmt: str = "png", dicom_panels=(), dicom_objects=(), cam_array: bool = False,
+                  sidecar: bool = True) -> list[Path]:
     """Every file write_explanation will write, known before anything is written."""
+    from .dicom_objects import object_paths
+
     folder = Path(folder)
     files = [panel_path(folder, stem, panel, fmt) for panel in panels]
     files += [folder / f"{stem}_{PANEL_FILE_NAMES[panel]}_sc.dcm" for panel in dicom_panels]
+    files += object_paths(folder, stem, dicom_objects)
     files += [folder / f"{stem}_cam.npy"] if cam_array else []
     return files + ([folder / f"{stem}.json"] if sidecar else [])
 
@@ -132,24 +136,29 @@ def refuse_existing(files: list[Path], overwrite: bool) -> None:
 def write_explanation(folder: Path, stem: str, image, base: np.ndarray, result, model: str | ModelCard,
                       style: OverlayStyle, *,
                       panels=("original", "heatmap", "overlay", "side_by_side"), fmt: str = "png",
-                      captioned=("side_by_side",), dicom_panels=(), cam_array: bool = False, sidecar: bool = True,
-                      anonymize: bool = False, overwrite: bool = False, scale: float = 1.0, instance_number: int = 1,
-                      session: AnonymizationSession | None = None, out_of_domain=(),
+                      captioned=("side_by_side",), dicom_panels=(), dicom_objects=(), cam_array: bool = False,
+                      sidecar: bool = True, anonymize: bool = False, overwrite: bool = False, scale: float = 1.0,
+                      instance_number: int = 1, session: AnonymizationSession | None = None, out_of_domain=(),
                       overlay_image: np.ndarray | None = None, overlay_caption: str | None = None,
-                      view=None) -> list[Path]:
+                      view=None, window=None, findings=None) -> list[Path]:
     """Write an explained image's files into `folder`: STEM_<panel>.<ext> (the side-by-side one is STEM_panels),
-    STEM_<panel>_sc.dcm for `dicom_panels`, STEM_cam.npy, STEM.json; returns them in that order.
+    STEM_<panel>_sc.dcm for `dicom_panels`, STEM_gsps.dcm and STEM_pmap.dcm for `dicom_objects` ("gsps", "pmap":
+    a presentation state with the reader's `window` (centre, width), and the CAM as a Parametric Map; both need a
+    DICOM original), STEM_cam.npy, STEM.json; returns them in that order. `findings` ((label, score, CAM), All
+    findings as shown) go into the presentation state in place of the one target.
 
     `model` is a ModelCard (ModelCard.of(loaded)) or a bare name. Every map panel (heatmap, overlay, side by side)
     and every DICOM carries the colour bar, the caption (method, target, score, model, CAM threshold, decision
     threshold) and NOT FOR DIAGNOSIS when the model says so; panels in `captioned` also carry the caption and the
     patient/study line (without patient data when anonymising). Nothing is replaced unless `overwrite`; the set
     is written all or nothing."""
+    from .dicom_objects import SUFFIXES, refuse_without_dicom, write_objects
     from .dicom_sc import write_secondary_capture  # highdicom takes 0.2 s to import; the viewer starts without it
 
     folder = Path(folder)
-    files = planned_files(folder, stem, panels=panels, fmt=fmt, dicom_panels=dicom_panels, cam_array=cam_array,
-                          sidecar=sidecar)
+    refuse_without_dicom(image, dicom_objects, stem)
+    files = planned_files(folder, stem, panels=panels, fmt=fmt, dicom_panels=dicom_panels,
+                          dicom_objects=dicom_objects, cam_array=cam_array, sidecar=sidecar)
     stage = StagedSet(files, overwrite)  # refuses existing files before anything is written
     shown = render_panels(base, result.cam, style, scale)
     if overlay_image is not None:  # the overlay as drawn for the screen (All findings), at the base's size
@@ -186,6 +195,15 @@ def write_explanation(folder: Path, stem: str, image, base: np.ndarray, result, 
             write_secondary_capture(stage.path(path), compose(shown, panel, said_text, header, style, warn),
                                     image.dataset, f"RadCAM {PANELS[panel]}: {summary(said_text)}",
                                     instance_number=instance_number, anonymize=anonymize, session=session)
+        objects = {kind: folder / f"{stem}{suffix}" for kind, suffix in SUFFIXES.items() if kind in dicom_objects}
+        if objects:
+            said_text = text
+            if findings:  # the presentation state holds every finding shown, not only the one target
+                said_text = overlay_caption or "All findings: " + ", ".join(
+                    f"{label} {score:.3f}" if score is not None else label for label, score, _cam in findings)
+            write_objects(objects, image, result, card, method_title(result.method), target_score(result),
+                          style.threshold, f"RadCAM: {summary(said_text)}", window=window, findings=findings,
+                          anonymize=anonymize, session=session, staged=stage.path)
         if cam_array:
             cam = np.ascontiguousarray(result.cam, np.float32)
 
@@ -193,7 +211,7 @@ def write_explanation(folder: Path, stem: str, image, base: np.ndarray, result, 
                 with open(temporary, "wb") as handle:  # np.save(path) would append .npy to the temporary name
                     np.save(handle, cam, allow_pickle=False)
 
-            atomic_write(stage.path(files[len(panels) + len(dicom_panels)]), save_cam)
+            atomic_write(stage.path(folder / f"{stem}_cam.npy"), save_cam)
         if sidecar:
             write_sidecar(stage.path(files[-1]), record(image, result, card, style, files, out_of_domain),
                           anonymize=anonymize)

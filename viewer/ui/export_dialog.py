@@ -1,4 +1,4 @@
-"""File → Export…: which panels, which format and size, caption, anonymisation, and where."""
+"""File → Export…: which panels, which format and size, which DICOM objects, caption, anonymisation, and where."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from viewer.app.exporting import ExportOptions
+from viewer.app.exporting import DICOM_KINDS, ExportOptions
 from viewer.export.explanation import FORMATS, PANELS
 
 __all__ = ["ExportDialog", "ExportOptions"]
@@ -56,6 +56,18 @@ class ExportDialog(QDialog):
         self.caption.setChecked(options.caption)
         self.anonymize = QCheckBox("Anonymise (no patient data in files, names or DICOM)")
         self.anonymize.setChecked(options.anonymize)
+        self.dicom = {kind: QCheckBox(text) for kind, text in zip(DICOM_KINDS, (
+            "Secondary Capture (the overlay)", "Presentation state (contours over the original)",
+            "Parametric Map (the CAM's values)"), strict=True)}
+        tips = ("The overlay panel as an image any PACS stores and shows",
+                "Each finding's contour and caption, drawn by PACS viewers over the original with your window; "
+                "needs a DICOM original", "The CAM as float values at the original's resolution, for research "
+                "pipelines; needs a DICOM original")
+        dicom_row = QHBoxLayout()
+        for (kind, box), tip in zip(self.dicom.items(), tips, strict=True):
+            box.setChecked(kind in options.dicom)
+            box.setToolTip(tip)
+            dicom_row.addWidget(box)
         self.sidecar = QCheckBox("JSON record (model, method, target, scores, settings)")
         self.sidecar.setChecked(options.sidecar)
         self.batch = QCheckBox(f"Export all open images ({open_images}), explaining each with the current settings")
@@ -73,6 +85,7 @@ class ExportDialog(QDialog):
         form.addRow("Panels", panel_row)
         form.addRow("Format", self.format)
         form.addRow("Resolution", resolution)
+        form.addRow("DICOM", dicom_row)
         form.addRow("", self.caption)
         form.addRow("", self.anonymize)
         form.addRow("", self.sidecar)
@@ -92,7 +105,8 @@ class ExportDialog(QDialog):
                              format=self.format.currentData(), full_resolution=self.full.isChecked(),
                              caption=self.caption.isChecked(), anonymize=self.anonymize.isChecked(),
                              sidecar=self.sidecar.isChecked(),
-                             folder=Path(self.folder.text().strip()).expanduser(), batch=self.batch.isChecked())
+                             folder=Path(self.folder.text().strip()).expanduser(), batch=self.batch.isChecked(),
+                             dicom=[kind for kind, box in self.dicom.items() if box.isChecked()])
 
     def _browse(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Export to folder", self.folder.text())
