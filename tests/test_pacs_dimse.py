@@ -31,7 +31,7 @@ pytestmark = needs_orthanc
 def make_study(folder: Path, count: int = 3, size: int = 64, **attributes) -> list[Path]:
     """`count` instances of one new study and series, each `size`² 16-bit (distinct pixels), with `attributes`."""
     folder.mkdir(parents=True, exist_ok=True)
-    study, series = generate_uid(), generate_uid()
+    study, series = attributes.pop("StudyInstanceUID", generate_uid()), generate_uid()
     rng = np.random.default_rng(count)
     return [write_dicom(folder / f"i{n}.dcm", rng.integers(0, 4096, (size, size), dtype=np.uint16),
                         bits_stored=12, StudyInstanceUID=study, SeriesInstanceUID=series, InstanceNumber=n + 1,
@@ -160,6 +160,20 @@ def test_fetch_brings_exactly_the_wanted_instances(orthanc, tmp_path, via):
     assert_only_whole_files(folder.root, folder.uids())
 
 
+@pytest.mark.parametrize("via", ["get", "move"])
+def test_fetch_a_study_of_two_series(orthanc, tmp_path, via):
+    first = make_study(tmp_path / "one", 2)
+    study_uid = dcmread(first[0]).StudyInstanceUID
+    second = make_study(tmp_path / "two", 1, StudyInstanceUID=study_uid, SeriesNumber=2)
+    orthanc.upload(first + second)
+    client = DimseClient(dimse_node(orthanc), retrieve=via)
+    assert len(client.find_series(study_uid)) == 2
+    refs = client.list_instances(study_uid)
+    folder = Folder(tmp_path / "out")
+    client.fetch(refs, folder)
+    assert folder.uids() == {dcmread(p).SOPInstanceUID for p in first + second}
+
+
 @needs_fixtures
 @pytest.mark.parametrize("via", ["get", "move"])
 def test_compressed_instances_arrive_as_stored(orthanc, tmp_path, via):
@@ -174,14 +188,22 @@ def test_compressed_instances_arrive_as_stored(orthanc, tmp_path, via):
         assert ds.PixelData == source.PixelData
 
 
-def test_cancel_stops_between_instances_with_c_cancel(orthanc, tmp_path):
+@pytest.mark.parametrize("via", ["get", "move"])
+def test_cancel_sends_c_cancel_and_stops(orthanc, tmp_path, monkeypatch, via):
+    from pynetdicom.association import Association
+
+    cancels = []
+    real = Association.send_c_cancel
+    monkeypatch.setattr(Association, "send_c_cancel",
+                        lambda assoc, *args, **kw: cancels.append(args) or real(assoc, *args, **kw))
     paths = make_study(tmp_path / "src", 6, size=256)
     orthanc.upload(paths)
-    client = DimseClient(dimse_node(orthanc))
+    client = DimseClient(dimse_node(orthanc), retrieve=via)
     refs = client.list_instances(dcmread(paths[0]).StudyInstanceUID)
     folder = Folder(tmp_path / "out")
     with pytest.raises(Cancelled):
         client.fetch(refs, folder, Canceller(after=1 / 6))
+    assert len(cancels) == 1 and cancels[0][0] == 1  # the C-GET/C-MOVE's message ID
     assert 1 <= len(folder.datasets) < 6
     assert_only_whole_files(folder.root, {ref.sop_instance_uid for ref in refs})
     client.echo()  # the PACS is fine after the cancel

@@ -188,8 +188,8 @@ class DimseClient:
                 ae = self._ae()
                 ae.add_requested_context(StudyRootQueryRetrieveInformationModelMove)
                 with self._association(ae) as assoc:
-                    self._requests(assoc, wanted, receiver, reporter, lambda ds: assoc.send_c_move(
-                        ds, self.node.our_ae_title, StudyRootQueryRetrieveInformationModelMove), "C-MOVE")
+                    self._requests(assoc, wanted, receiver, reporter, lambda ds, mid: assoc.send_c_move(
+                        ds, self.node.our_ae_title, StudyRootQueryRetrieveInformationModelMove, msg_id=mid), "C-MOVE")
         missing = len({ref.sop_instance_uid for ref in wanted} - receiver.received)
         if missing:
             raise PacsError(f"{self.where}: {missing} of {len(wanted)} instances did not arrive")
@@ -212,11 +212,11 @@ class DimseClient:
         roles = [build_role(sop_class, scp_role=True) for sop_class in classes]
         handlers = [(evt.EVT_C_STORE, receiver.handle)]
         with self._association(ae, ext_neg=roles, handlers=handlers) as assoc:
-            self._requests(assoc, wanted, receiver, reporter, lambda ds: assoc.send_c_get(
-                ds, StudyRootQueryRetrieveInformationModelGet), "C-GET")
+            self._requests(assoc, wanted, receiver, reporter, lambda ds, mid: assoc.send_c_get(
+                ds, StudyRootQueryRetrieveInformationModelGet, msg_id=mid), "C-GET")
 
     def _requests(self, assoc: Association, wanted: Sequence[InstanceRef], receiver: Receiver, reporter: Reporter,
-                  send: Callable[[Dataset], Iterator[tuple[Dataset, Dataset | None]]], what: str) -> None:
+                  send: Callable[[Dataset, int], Iterator[tuple[Dataset, Dataset | None]]], what: str) -> None:
         series: dict[tuple[str, str], list[str]] = {}
         for ref in wanted:
             series.setdefault((ref.study_uid, ref.series_uid), []).append(ref.sop_instance_uid)
@@ -229,7 +229,7 @@ class DimseClient:
             request.SeriesInstanceUID = series_uid
             request.SOPInstanceUID = sops if len(sops) > 1 else sops[0]
             status = Dataset()
-            for status, _ in send(request):
+            for status, _ in send(request, message_id):
                 if "Status" not in status:
                     receiver.raise_if_failed(self.where)
                     raise self._lost(assoc, f"{what} interrupted")
