@@ -151,3 +151,17 @@ def test_the_gsps_applies_only_to_its_own_image(qtbot, tmp_path):
         qtbot.waitUntil(lambda: win.state.image is not None and win.state.image.path == other, timeout=30_000)
         assert win.presentation.shown is None and not win.presentation.items
         assert not win.menus.presentation.isEnabled()
+
+
+def test_a_long_caption_wraps_at_spaces(qtbot):
+    from PySide6.QtGui import QFont, QFontMetricsF
+
+    from viewer.ui.presentation_layer import wrapped
+
+    metrics = QFontMetricsF(QFont())
+    text = "nodule 0.998 · Grad-CAM · model demo_phantom_cnn · NOT FOR DIAGNOSIS"
+    lines = wrapped(text, metrics, 200)
+    assert len(lines) > 1 and " ".join(lines) == text
+    assert all(metrics.horizontalAdvance(line) <= 200 for line in lines)
+    assert wrapped("one\ntwo", metrics, 200) == ["one", "two"]
+    assert wrapped("averyveryverylongwordwithoutspaces", metrics, 10) == ["averyveryverylongwordwithoutspaces"]

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QBrush, QColor, QFont, QPainterPath, QPen, QPolygonF, QTransform
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainterPath, QPen, QPolygonF, QTransform
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem, QGraphicsRectItem, QGraphicsSimpleTextItem
 
 from viewer.app import ViewerState
@@ -31,6 +31,7 @@ HALO = QColor(0, 0, 0, 200)
 LINE_PX, HALO_PX = 2.0, 4.0
 MARKER_PX = 6.0  # a POINT's cross, half its size in screen pixels
 TEXT_PT = 10
+TEXT_WIDTH_PX = 300  # a long caption (label, score, method, model, NOT FOR DIAGNOSIS) wraps instead of running off
 BACKING = QColor(0, 0, 0, 170)
 Z = 0.9  # above the findings' outlines and labels
 
@@ -165,7 +166,7 @@ class PresentationLayer:
                 self._marker(at, colour, MARKER_PX / 2)
         font = QFont()
         font.setPointSize(TEXT_PT)
-        lines = [line for line in label.text.splitlines() if line.strip()] or [label.text]
+        lines = wrapped(label.text, QFontMetricsF(font), TEXT_WIDTH_PX)
         texts, y = [], 0.0
         for line in lines:
             item = QGraphicsSimpleTextItem(line)
@@ -188,6 +189,23 @@ class PresentationLayer:
         item.setZValue(Z)
         self.view.scene().addItem(item)
         self.items.append(item)
+
+
+def wrapped(text: str, metrics: QFontMetricsF, width: float) -> list[str]:
+    """`text`'s lines, each broken at spaces to fit `width` (a word longer than that keeps its own line)."""
+    lines: list[str] = []
+    for paragraph in text.splitlines() or [text]:
+        line = ""
+        for word in paragraph.split(" "):
+            candidate = f"{line} {word}" if line else word
+            if line and metrics.horizontalAdvance(candidate) > width:
+                lines.append(line)
+                line = word
+            else:
+                line = candidate
+        if line.strip():
+            lines.append(line)
+    return lines or [text]
 
 
 def shape_path(shape: Shape) -> QPainterPath:
