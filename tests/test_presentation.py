@@ -5,13 +5,15 @@ one is a warning, never a crash; `radcam-cli info` names it."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import run_cli
+from conftest import FIXTURES, needs_fixtures, run_cli
 from gsps_files import COLUMNS, RECTANGLE, ROWS, WINDOW, radcam_gsps, vendor_gsps, write_image
 from pydicom import dcmread
+from pydicom.multival import MultiValue
 
 from viewer.errors import StudyError
 from viewer.io import load
@@ -158,6 +160,12 @@ def test_info_names_the_presentation_states(study, tmp_path, capsys):
     (instance,) = folder["studies"][0]["series"][0]["instances"]
     assert sorted(Path(p).name for p in instance["presentation_states"]) == ["a_gsps.dcm", "b_vendor.dcm"]
     assert folder["skipped"] == []
+    code, out, err = run_cli(capsys, "info", tmp_path / "study" / "b_vendor.dcm")  # the GSPS itself
+    assert code == 0, err
+    described = json.loads(out)
+    assert described["kind"] == "presentation_state" and described["label"] == "VENDOR"
+    assert described["images"] == [dcmread(image).SOPInstanceUID] and described["layers"] == ["MEASURE", "NOTES"]
+    assert described["windows"][0]["center"] == 500.0 and described["warnings"] == []
 
 
 def test_beside_passes_over_other_files(study, tmp_path):
@@ -165,3 +173,34 @@ def test_beside_passes_over_other_files(study, tmp_path):
     (tmp_path / "study" / "notes.txt").write_text("not DICOM")
     write_image(tmp_path / "study", "other.dcm")
     assert presentations_beside(image, uid) == []
+
+
+def first(value) -> float:
+    return float(value[0]) if isinstance(value, MultiValue) else float(value)
+
+
+@needs_fixtures
+def test_radcam_gsps_on_real_films_reads_back(tmp_path):
+    """RadCAM's writer on a real CR (1955 x 1841, not square) and a real DX: opened with its film, attached; read
+    back, the outline where it was written."""
+    from viewer.export.gsps import GspsFinding, write_gsps
+
+    outline = np.array([[100.0, 1500.0], [1800.0, 1500.0], [1800.0, 1700.0], [100.0, 1700.0]])
+    for name, scale in (("cr_chest_mono1_j2k.dcm", 1.0), ("dx_chest_nih_uncompressed.dcm", 0.5)):
+        folder = tmp_path / name
+        folder.mkdir()
+        image = folder / name
+        shutil.copyfile(FIXTURES / "dicom" / name, image)
+        source = dcmread(image, stop_before_pixels=True)
+        finding = GspsFinding("finding", 0.9, "gradcam", "test", [outline * scale])
+        write_gsps(folder / "gsps.dcm", source, [finding], None, description="real film")
+        (instance,) = [i for study in load([folder]).studies for s in study.series for i in s.instances]
+        assert instance.presentations == [folder / "gsps.dcm"]
+        state = read_presentation(folder / "gsps.dcm")
+        size = (int(source.Columns), int(source.Rows))
+        (shape,) = state.drawing(source.SOPInstanceUID, 0, size).shapes
+        np.testing.assert_allclose(shape.points[:4], outline * scale)
+        assert state.warning() is None
+        if "WindowCenter" in source:  # no window given: the writer keeps the film's own
+            window = state.windows[0][1]
+            assert (window.center, window.width) == (first(source.WindowCenter), first(source.WindowWidth))

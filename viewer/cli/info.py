@@ -7,9 +7,10 @@ import json
 import math
 from pathlib import Path
 
+from viewer.errors import NoImageError, StudyError
 from viewer.export.names import printable_tree
 from viewer.io import load, open_image
-from viewer.io.presentation import presentations_beside
+from viewer.io.presentation import presentations_beside, read_presentation
 
 from .paths import add_input, input_paths, non_negative_int
 
@@ -22,7 +23,14 @@ def register(sub) -> None:
 
 
 def image_info(path: Path, frame: int = 0) -> dict:
-    image = open_image(path, frame=frame)
+    try:
+        image = open_image(path, frame=frame)
+    except NoImageError:
+        try:  # a presentation state holds no image: what it is and which images it annotates
+            return {**read_presentation(path).summary(), "path": str(path), "kind": "presentation_state"}
+        except StudyError:
+            pass
+        raise
     meta = dict(image.metadata)
     return {
         **meta,

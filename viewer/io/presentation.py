@@ -110,7 +110,8 @@ class PresentationState:
     def summary(self) -> dict[str, Any]:
         return {"path": str(self.path) if self.path else None, "label": self.label, "description": self.description,
                 "created": self.created or None, "layers": sorted(self.layers),
-                "annotations": len(self.annotations), "windows": [w.as_dict() for _, w in self.windows]}
+                "annotations": len(self.annotations), "windows": [w.as_dict() for _, w in self.windows],
+                "images": sorted(self.references), "warnings": list(self.notes)}
 
     def drawing(self, sop_uid: str, frame: int, size: tuple[int, int]) -> Drawing:
         """Frame `frame` (0-based) of image `sop_uid`, `size` = (columns, rows): its shapes, labels and window."""
