@@ -99,6 +99,14 @@ def test_secondary_capture_passes_dciodvfy(tmp_path, source_path, anonymize):
         assert back.StudyInstanceUID == source.StudyInstanceUID
 
 
+@needs_dciodvfy
+@pytest.mark.parametrize("anonymize", [False, True], ids=["identified", "anonymised"])
+def test_secondary_capture_of_a_png_study_passes_dciodvfy(tmp_path, anonymize):
+    write_secondary_capture(tmp_path / "sc.dcm", np.zeros((32, 48, 3), np.uint8), None, LONG_DESCRIPTION,
+                            anonymize=anonymize)
+    assert dciodvfy_errors(tmp_path / "sc.dcm") == []
+
+
 def test_series_description_is_cut_to_64_bytes_never_inside_a_character(tmp_path):
     from viewer.export.dicom_common import fit
 

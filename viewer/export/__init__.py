@@ -1,6 +1,5 @@
 """Exports, each written atomically: PNG/JPEG/TIFF images, DICOM Secondary Capture, Grayscale Softcopy Presentation
-State and Parametric Map, JSON sidecars, whole explained
-images (explanation.py); anonymisation.
+State and Parametric Map, JSON sidecars, whole explained images (explanation.py); anonymisation.
 
 Names are imported on first use (PEP 562) so the viewer can show its window without paying for highdicom.
 """
