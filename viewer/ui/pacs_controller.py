@@ -9,6 +9,7 @@ fetches only what is missing. Passwords come from viewer.pacs.credentials (keyri
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
@@ -78,11 +79,13 @@ class PacsController:
         self.transfer_thread.progressed.connect(self._progressed)
         state.connect("anonymous", self.panel.set_anonymous)
         self.dock_action: QAction | None = None
+        quiet = logging.getLogger("pynetdicom")  # below WARNING it logs identifiers (patient names) of every query
+        quiet.setLevel(max(quiet.getEffectiveLevel(), logging.WARNING))
 
     # -- the dock (Menus calls fill_view_menu with its _add) ----------------------------------------------------
 
     def fill_view_menu(self, view: QMenu, add: Add) -> None:
-        self.dock_action = add(view, "P&ACS", self.show_dock, "Ctrl+Shift+K", checkable=True,
+        self.dock_action = add(view, "PACS &Query and Retrieve", self.show_dock, "Ctrl+Shift+K", checkable=True,
                                tip="Search a PACS, retrieve studies into the worklist")
         self.dock.visibilityChanged.connect(self._dock_visible)
 

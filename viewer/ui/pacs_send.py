@@ -74,10 +74,8 @@ def explanation_export(window: Any, state: ViewerState, kinds: list[str], anonym
     if unknown or not kinds:
         raise ExportError(f"nothing to send: choose one of {', '.join(KINDS)}" if not kinds
                           else f"unknown DICOM kind {unknown[0]!r}")
-    if state.image is not None and state.image.dataset is None and set(kinds) - {"sc"}:
-        raise ExportError("the presentation state and the parametric map need a DICOM original")
-    options = ExportOptions(panels=["overlay"], format="dicom", caption=True, anonymize=anonymize, sidecar=False)
-    options.dicom_kinds = list(kinds)  # type: ignore[attr-defined]
+    # only the DICOM objects: no picture panels, no JSON sidecar (it names the source file)
+    options = ExportOptions(panels=[], caption=True, anonymize=anonymize, sidecar=False, dicom=list(kinds))
     plan = ExportPlan(state, options, [], 100.0)
     refusal = plan.refusal()
     if refusal is not None:

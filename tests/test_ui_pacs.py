@@ -1,0 +1,337 @@
+"""The viewer's PACS (issue 18) against a real Orthanc: the preferences' nodes and Test, the PACS dock's search,
+retrieve with progress into the worklist, Cancel and a PACS that dies mid-retrieve leave nothing shown as complete
+and Retrieve resumes, a password asked once per session, Send to PACS with per-instance results (anonymised on the
+wire when asked), and the window never waits for the network."""
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import tempfile  # noqa: E402
+import time  # noqa: E402
+import uuid  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from conftest import dimse_node, main_window, needs_orthanc, web_node, write_dicom  # noqa: E402
+from pydicom.uid import generate_uid  # noqa: E402
+from PySide6.QtCore import QTimer  # noqa: E402
+
+from viewer.pacs.cache import PacsCache  # noqa: E402
+from viewer.pacs.nodes import Node, NodeStore  # noqa: E402
+
+pytestmark = needs_orthanc
+TIMEOUT_MS = 60_000
+EXPLAIN_TIMEOUT_MS = 180_000
+
+
+@pytest.fixture(autouse=True)
+def private_folders(tmp_path, monkeypatch):
+    """The nodes file and the cache in the test's own folders, never the user's."""
+    monkeypatch.setenv("RADCAM_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.setenv("RADCAM_CACHE_DIR", str(tmp_path / "cache"))
+
+
+@pytest.fixture
+def no_keyring():
+    """No usable keyring (keyring's fail backend): secrets live in this session's memory only."""
+    import keyring
+    from keyring.backends import fail
+
+    before = keyring.get_keyring()
+    keyring.set_keyring(fail.Keyring())
+    yield
+    keyring.set_keyring(before)
+
+
+@pytest.fixture
+def window(qtbot, tmp_path):
+    with main_window(qtbot, tmp_path) as win:
+        qtbot.waitExposed(win)
+        yield win
+
+
+def make_study(folder: Path, count: int, **attributes) -> tuple[str, list[Path]]:
+    """`count` small CR instances of one new study for one new patient; (patient ID, paths)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    patient = f"E5-{uuid.uuid4().hex[:10]}"
+    study, series = generate_uid(), generate_uid()
+    rng = np.random.default_rng(count)
+    paths = [write_dicom(folder / f"{number}.dcm", rng.integers(0, 4000, (96, 96), dtype=np.uint16),
+                         bits_stored=12, StudyInstanceUID=study, SeriesInstanceUID=series, InstanceNumber=number + 1,
+                         PatientID=patient, PatientName="Pacs^Tester", Modality="CR", AccessionNumber="E5ACC1",
+                         StudyDescription="E5 chest", **attributes)
+             for number in range(count)]
+    return patient, paths
+
+
+def configure(*nodes: Node) -> None:
+    store = NodeStore()
+    for node in nodes:
+        store.put(node)
+
+
+class SlowCache(PacsCache):
+    """The real cache, `delay` seconds slower per instance: a retrieve long enough to be cancelled or killed."""
+
+    def __init__(self, root: Path, delay: float):
+        super().__init__(root, limit_bytes=1 << 40)
+        self.delay, self.puts = delay, 0
+
+    def put(self, ds):
+        path = super().put(ds)
+        self.puts += 1
+        time.sleep(self.delay)
+        return path
+
+
+def search(qtbot, win, patient: str, node: str, rows: int = 1) -> None:
+    panel = win.pacs.panel
+    win.pacs.show_dock(True)
+    panel.node.setCurrentText(node)
+    panel.patient_id.setText(patient)
+    panel.set_matches([], {})
+    panel.search.click()
+    qtbot.waitUntil(lambda: panel.table.rowCount() == rows and bool(panel.matches), timeout=TIMEOUT_MS)
+
+
+def worklist_uids(win) -> set[str]:
+    session = win.review_state.session
+    return {entry.sop_instance_uid for entry in session.entries} if session is not None else set()
+
+
+def uids_of(paths: list[Path]) -> set[str]:
+    from pydicom import dcmread
+
+    return {str(dcmread(path, stop_before_pixels=True).SOPInstanceUID) for path in paths}
+
+
+class Ticks:
+    """The UI thread's heartbeat: the longest gap between 20 ms timer ticks while it runs."""
+
+    def __init__(self):
+        self.last, self.longest = time.perf_counter(), 0.0
+        self.timer = QTimer()
+        self.timer.timeout.connect(self._tick)
+        self.timer.start(20)
+
+    def _tick(self):
+        now = time.perf_counter()
+        self.longest, self.last = max(self.longest, now - self.last), now
+
+    def stop(self) -> float:
+        self.timer.stop()
+        return self.longest
+
+
+# -- preferences ---------------------------------------------------------------------------------------------------
+
+def test_preferences_add_edit_remove_and_test_a_node(qtbot, window, orthanc, tmp_path, no_keyring):
+    from viewer.bench.orthanc import free_port
+    from viewer.ui.pacs_prefs import NodeDialog
+
+    dialog = window.pacs.preferences()
+    page = dialog.nodes_page
+    form = NodeDialog(None, page)
+    form.name.setText("pacs")
+    form.ae_title.setText(orthanc.aet)
+    form.accept()  # no host: refused in one line, nothing saved
+    assert form.node is None and "needs a host" in form.error.text()
+    form.host.setText("127.0.0.1")
+    form.port.setValue(orthanc.dicom_port)
+    form.accept()
+    assert page.add(form)
+    assert list(NodeStore().nodes) == ["pacs"] and window.pacs.panel.node.currentText() == "pacs"
+
+    page.test_button.click()
+    qtbot.waitUntil(lambda: "answered in" in page.result.text(), timeout=TIMEOUT_MS)
+
+    closed = NodeDialog(NodeStore().get("pacs"), page)  # a port nobody listens on: one line, the page stays usable
+    closed.name.setText("closed")
+    closed.port.setValue(free_port())
+    closed.accept()
+    assert page.edit(closed)
+    assert list(NodeStore().nodes) == ["closed"]
+    started = time.perf_counter()
+    page.test_button.click()
+    assert time.perf_counter() - started < 0.5  # the echo runs off the UI thread
+    qtbot.waitUntil(lambda: page.test_button.isEnabled(), timeout=TIMEOUT_MS)
+    message = page.result.text()
+    assert "closed" in message and "\n" not in message and "Traceback" not in message and "answered" not in message
+
+    web = NodeDialog(None, page)  # a DICOMweb node: its password goes to the session, never into the file
+    web.name.setText("web")
+    web.kind.setCurrentIndex(web.kind.findData("dicomweb"))
+    web.url.setText(orthanc.dicomweb_url)
+    web.auth.setCurrentIndex(web.auth.findData("basic"))
+    web.username.setText(orthanc.username)
+    web.password.setText(orthanc.password)
+    web.accept()
+    assert page.add(web)
+    assert "this session only" in page.result.text()
+    assert orthanc.password not in (tmp_path / "config" / "pacs.json").read_text()
+    page.list.setCurrentRow([page.list.item(i).text().split(" ")[0] for i in range(page.list.count())].index("web"))
+    page.test_button.click()
+    qtbot.waitUntil(lambda: "answered in" in page.result.text(), timeout=TIMEOUT_MS)
+
+    page.list.setCurrentRow(0)
+    page.remove()
+    assert "closed" not in NodeStore().nodes
+    assert [window.pacs.panel.node.itemText(i) for i in range(window.pacs.panel.node.count())] == ["web"]
+    from viewer.pacs.credentials import forget_secret
+
+    forget_secret(web_node(orthanc, name="web"))
+
+
+# -- search and retrieve -------------------------------------------------------------------------------------------
+
+def test_search_shows_the_study_and_retrieve_opens_it_into_the_worklist(qtbot, window, orthanc, tmp_path):
+    patient, paths = make_study(tmp_path / "study", 3)
+    orthanc.upload(paths)
+    configure(dimse_node(orthanc))
+    search(qtbot, window, patient, "orthanc-dimse")
+    panel = window.pacs.panel
+    row = [panel.table.item(0, column).text() for column in range(panel.table.columnCount())]
+    assert row[:4] == ["Pacs Tester", patient, "2024-01-01", "E5ACC1"] and row[-1] == ""
+    assert "E5 chest" in row
+
+    fractions: list[float] = []
+    window.pacs.transfer_thread.progressed.connect(lambda _id, fraction: fractions.append(fraction))
+    ticks = Ticks()
+    panel.retrieve.click()
+    assert panel.progress.isVisible() and panel.cancel.isVisible()
+    qtbot.waitUntil(lambda: worklist_uids(window) == uids_of(paths), timeout=TIMEOUT_MS)
+    assert ticks.stop() < 0.5
+    assert fractions and fractions[-1] == 1.0
+    assert panel.state_text(panel.matches[0].study_uid) == "in cache"
+    assert not panel.progress.isVisible() and "3 instance(s)" in panel.status_text()
+    entries = window.review_state.session.entries
+    assert all(Path(entry.path).is_relative_to(tmp_path / "cache") for entry in entries)
+
+    window.state.anonymous = True  # the results table follows Anonymise Display
+    assert panel.table.item(0, 0).text() == "—" and panel.table.item(0, 1).text() == "—"
+
+
+def test_cancel_leaves_the_study_partial_and_retrieve_resumes(qtbot, window, orthanc, tmp_path):
+    patient, paths = make_study(tmp_path / "study", 8)
+    orthanc.upload(paths)
+    configure(dimse_node(orthanc))
+    cache = window.pacs.cache = SlowCache(tmp_path / "cache", delay=0.3)
+    search(qtbot, window, patient, "orthanc-dimse")
+    panel = window.pacs.panel
+    study = panel.matches[0].study_uid
+    ticks = Ticks()
+    panel.retrieve.click()
+    qtbot.waitUntil(lambda: cache.puts >= 2, timeout=TIMEOUT_MS)
+    panel.cancel.click()
+    qtbot.waitUntil(lambda: window.pacs.transfer is None, timeout=TIMEOUT_MS)
+    assert ticks.stop() < 0.5  # 0.3 s per instance on the transfer thread; the UI thread never waited for it
+    assert cache.puts < 8 and not cache.is_complete(study)
+    assert panel.state_text(study).startswith("partial") and "cancelled" in panel.status_text().lower()
+    assert worklist_uids(window) == set()  # nothing half-retrieved was opened
+
+    cache.delay = 0.0
+    panel.retrieve.click()
+    qtbot.waitUntil(lambda: worklist_uids(window) == uids_of(paths), timeout=TIMEOUT_MS)
+    retrieved = window.pacs.last_retrieved
+    assert retrieved.reused >= 2 and retrieved.fetched == 8 - retrieved.reused  # only what was missing
+    assert panel.state_text(study) == "in cache" and cache.is_complete(study)
+
+
+def test_a_pacs_stopped_mid_retrieve_is_one_message_partial_and_resumes(qtbot, window, orthanc_factory, tmp_path):
+    server = orthanc_factory()
+    patient, paths = make_study(tmp_path / "study", 6)
+    server.upload(paths)
+    configure(dimse_node(server, name="dying"))
+    cache = window.pacs.cache = SlowCache(tmp_path / "cache", delay=0.3)
+    errors: list[str] = []
+    window.errorReported.connect(errors.append)
+    search(qtbot, window, patient, "dying")
+    panel = window.pacs.panel
+    study = panel.matches[0].study_uid
+    panel.retrieve.click()
+    qtbot.waitUntil(lambda: cache.puts >= 2, timeout=TIMEOUT_MS)
+    server.kill()
+    qtbot.waitUntil(lambda: window.pacs.transfer is None, timeout=TIMEOUT_MS)
+    assert len(errors) == 1 and "dying" in errors[0] and "Traceback" not in errors[0]
+    assert "resume" in errors[0]
+    assert panel.state_text(study).startswith("partial") and not cache.is_complete(study)
+    assert worklist_uids(window) == set()
+
+    server.restart()
+    cache.delay = 0.0
+    panel.retrieve.click()
+    qtbot.waitUntil(lambda: worklist_uids(window) == uids_of(paths), timeout=TIMEOUT_MS)
+    assert window.pacs.last_retrieved.reused >= 2 and panel.state_text(study) == "in cache"
+
+
+def test_a_dicomweb_password_is_asked_once_per_session(qtbot, window, orthanc, tmp_path, no_keyring):
+    from viewer.pacs.credentials import forget_secret
+
+    patient, paths = make_study(tmp_path / "study", 2)
+    orthanc.upload(paths)
+    node = web_node(orthanc)
+    configure(node)
+    errors: list[str] = []
+    window.errorReported.connect(errors.append)
+    window.pacs.show_dock(True)
+    window.pacs.panel.patient_id.setText(patient)
+    window.pacs.panel.search.click()  # headless: nobody to ask, so one clear line and nothing sent
+    assert errors and "needs a password" in errors[-1] and orthanc.password not in errors[-1]
+    asked: list[str] = []
+    window.pacs._ask_secret = lambda n: asked.append(n.name) or orthanc.password
+    try:
+        search(qtbot, window, patient, "orthanc-web")
+        search(qtbot, window, patient, "orthanc-web")  # the second search uses the remembered password
+        window.pacs.panel.retrieve.click()  # WADO-RS with the remembered password
+        qtbot.waitUntil(lambda: worklist_uids(window) == uids_of(paths), timeout=TIMEOUT_MS)
+        assert asked == ["orthanc-web"]
+    finally:
+        forget_secret(node)
+
+
+# -- send ----------------------------------------------------------------------------------------------------------
+
+def test_send_to_pacs_shows_per_instance_results_and_anonymises_on_the_wire(qtbot, orthanc, tmp_path):
+    from viewer.assets import resource_path
+    from viewer.model import default_model_path
+
+    if not default_model_path().is_file():
+        pytest.skip("the shipped demo model is absent (scripts/train_demo_model.py makes it)")
+    study = resource_path("demo", "demo_cr_nodule.dcm")
+    configure(dimse_node(orthanc))
+    with main_window(qtbot, tmp_path) as win:
+        errors: list[str] = []
+        win.errorReported.connect(errors.append)
+        assert win.pacs.send("unconfigured", ["sc"], False) is None  # nothing goes to a node that is not set up
+        assert "no PACS node named 'unconfigured'" in errors[-1]
+        with qtbot.waitSignal(win.explanationShown, timeout=EXPLAIN_TIMEOUT_MS):
+            win.load_model(default_model_path())
+            win.open_paths([study])
+        qtbot.waitUntil(lambda: not win.model_thread.busy(), timeout=EXPLAIN_TIMEOUT_MS)
+
+        def sent(anonymize: bool) -> list[dict]:
+            before = {item["ID"] for item in orthanc.instances()}
+            win.pacs.last_sent = None
+            assert win.pacs.send("orthanc-dimse", KINDS, anonymize) is not None
+            qtbot.waitUntil(lambda: win.pacs.last_sent is not None, timeout=TIMEOUT_MS)
+            results = win.pacs.last_sent.results
+            table = win.pacs.panel.sent
+            assert table.rowCount() == len(results) == len(KINDS)
+            assert all(table.item(row, 1).text() == "stored" for row in range(table.rowCount()))
+            new = [item for item in orthanc.instances() if item["ID"] not in before]
+            assert {item["MainDicomTags"]["SOPInstanceUID"] for item in new} == {r.sop_instance_uid for r in results}
+            return new
+
+        plain = sent(False)
+        assert all(b"RADCAM-DEMO-0001" in orthanc.instance_file(item["ID"]) for item in plain)
+        anonymous = sent(True)
+        for item in anonymous:
+            data = orthanc.instance_file(item["ID"])
+            assert b"RADCAM-DEMO-0001" not in data and b"DEMO^SYNTHETIC" not in data
+            assert b"demo_cr_nodule" not in data
+        assert not list(Path(tempfile.gettempdir()).glob("radcam-send-*"))  # the temporary folder is gone
+
+
+KINDS = ["sc", "gsps", "pmap"]
