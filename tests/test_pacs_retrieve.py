@@ -128,6 +128,8 @@ def test_a_study_the_node_does_not_hold_is_one_clear_error(orthanc, tmp_path):
     with client_for(orthanc, "wado") as client, pytest.raises(PacsError, match="has no instances of that study"):
         retrieve(client, cache, generate_uid())
     assert cache.studies() == []
+    with client_for(orthanc, "wado") as client, pytest.raises(PacsError, match="^'1.2.x' is not a valid Study"):
+        retrieve(client, cache, "1.2.x")
 
 
 def test_a_retrieve_evicts_older_studies_over_the_limit_but_never_itself(orthanc, tmp_path):

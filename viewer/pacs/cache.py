@@ -46,8 +46,13 @@ class CachedStudy:
 def _uid(value: object, what: str) -> str:
     text = str(value or "").strip()
     if not UID.fullmatch(text) or len(text) > 64:
-        raise PacsError(f"the PACS sent an instance with an invalid {what} ({text[:70]!r})")
+        raise PacsError(f"{text[:70]!r} is not a valid {what} (digits and dots, at most 64)")
     return text
+
+
+def check_uid(value: str, what: str = "Study Instance UID") -> str:
+    """`value` if it is a DICOM UID, else a PacsError saying so (a typed UID, before asking any node)."""
+    return _uid(value, what)
 
 
 def _alive(pid: int) -> bool:

@@ -11,7 +11,7 @@ from pydicom import Dataset
 from viewer.errors import PacsError
 from viewer.progress import QUIET, Cancelled, Part, Reporter
 
-from .cache import PacsCache
+from .cache import PacsCache, check_uid
 from .client import PacsClient, RetrieveResult
 
 
@@ -19,6 +19,9 @@ def retrieve(client: PacsClient, cache: PacsCache, study_uid: str, series_uid: s
              reporter: Reporter = QUIET) -> RetrieveResult:
     """The study's (or series') instances into `cache`; raises PacsError("... stopped after N of M instances:
     <why>; retrieve again to resume") when it stops, Cancelled unchanged."""
+    check_uid(study_uid)
+    if series_uid is not None:
+        check_uid(series_uid, "Series Instance UID")
     if reporter.cancelled():
         raise Cancelled()
     refs = client.list_instances(study_uid, series_uid)
