@@ -57,9 +57,8 @@ class ExportDialog(QDialog):
         self.anonymize = QCheckBox("Anonymise (no patient data in files, names or DICOM)")
         self.anonymize.setChecked(options.anonymize)
         self.dicom = {kind: QCheckBox(text) for kind, text in zip(DICOM_KINDS, (
-            "Secondary Capture (the overlay)", "Presentation state (contours over the original)",
-            "Parametric Map (the CAM's values)"), strict=True)}
-        tips = ("The overlay panel as an image any PACS stores and shows",
+            "Secondary Capture", "Presentation state", "Parametric Map"), strict=True)}
+        tips = ("The overlay panel, captioned, as an image any PACS stores and shows",
                 "Each finding's contour and caption, drawn by PACS viewers over the original with your window; "
                 "needs a DICOM original", "The CAM as float values at the original's resolution, for research "
                 "pipelines; needs a DICOM original")
