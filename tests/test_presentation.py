@@ -42,7 +42,7 @@ def test_radcam_gsps_reads_back_in_the_images_pixel_grid(study, tmp_path):
     (caption,) = drawing.labels
     assert caption.text.startswith("nodule 0.968") and "NOT FOR DIAGNOSIS" in caption.text
     assert caption.box is not None and caption.box[0] == pytest.approx(10.0)
-    assert caption.box[3] <= 20.0  # above the outline
+    assert caption.box[3] <= 20.0 and caption.justification == "LEFT"  # above the outline
     assert outline.colour is not None and outline.colour[0] > 200 and outline.colour[2] < 80  # the writer's yellow
     assert (drawing.window.center, drawing.window.width) == WINDOW
     assert drawing.area == (0.0, 0.0, COLUMNS, ROWS)
@@ -66,6 +66,7 @@ def test_vendor_gsps_display_units_scale_to_the_displayed_area(study, tmp_path):
     np.testing.assert_allclose(kinds["INTERPOLATED"].points, [[52.8, 57.6], [72, 51.2], [91.2, 57.6]])
     labels = {label.text: label for label in drawing.labels}
     assert labels["vendor note"].box == pytest.approx((72.0, 0.0, 96.0, 6.4))
+    assert labels["vendor note"].justification == "CENTER"  # highdicom's default
     assert labels["anchored"].anchor == (2.0, 62.0)
     assert [s.layer for s in drawing.shapes] == ["MEASURE"] * 4 and drawing.labels[0].layer == "NOTES"
     assert (drawing.window.center, drawing.window.width) == (500.0, 100.0)

@@ -101,8 +101,15 @@ def test_vendor_gsps_every_graphic_type_and_display_units(qtbot, tmp_path):
         assert near(pixels, 72, 51, red)  # the interpolated curve passes through (72, 51.2)
         assert near(pixels, 5, 5, red, reach=2)  # the point's cross
         assert not near(pixels, 32, 60, red)  # the ellipse, transposed
-        texts = [item.text() for top in win.presentation.items for item in top.childItems() if hasattr(item, "text")]
-        assert sorted(texts) == ["anchored", "vendor note"]
+        labels = {item.text(): top for top in win.presentation.items for item in top.childItems()
+                  if hasattr(item, "text")}
+        assert sorted(labels) == ["anchored", "vendor note"]
+        # CENTER-justified in its box (x 72..96, y 0..6.4): standing on the box's lower edge, centred on x = 84
+        note = labels["vendor note"]
+        assert (note.pos().x(), note.pos().y()) == pytest.approx((84.0, 6.4))
+        assert note.rect().center().x() == pytest.approx(0.0) and note.rect().bottom() == pytest.approx(0.0)
+        anchored = labels["anchored"]  # beside its anchor (2, 62): its lower left corner there
+        assert (anchored.pos().x(), anchored.pos().y()) == (2.0, 62.0) and anchored.rect().left() == 0.0
 
 
 def test_a_damaged_gsps_is_one_message_and_the_rest_is_drawn(qtbot, tmp_path):

@@ -69,6 +69,7 @@ class Label:
     anchor_visible: bool
     layer: str
     colour: tuple[int, int, int] | None
+    justification: str = "LEFT"
 
 
 @dataclass(frozen=True)
@@ -134,7 +135,7 @@ class PresentationState:
                                           _point(text.box[2:], text.box_units, area))
                     box = (x0, y0, x1, y1)
                 labels.append((layer.order, Label(text.text, anchor, box, text.anchor_visible, layer.name,
-                                                  layer.colour)))
+                                                  layer.colour, text.justification)))
         window = next((w for images, w in self.windows if applies(images, sop_uid, frame)), None)
         return Drawing(tuple(s for _, s in sorted(shapes, key=lambda p: p[0])),
                        tuple(t for _, t in sorted(labels, key=lambda p: p[0])), window, area)

@@ -48,6 +48,7 @@ class Text:
     box: tuple[float, float, float, float] | None = None  # x0, y0, x1, y1
     box_units: str = "PIXEL"
     anchor_visible: bool = False
+    justification: str = "LEFT"  # of the text in its box: LEFT, RIGHT or CENTER
 
 
 @dataclass(frozen=True)
@@ -206,7 +207,9 @@ def read_text(item: Dataset) -> Text:
     values = [v for v in (anchor or ()) + (box or ()) if not np.isfinite(v)]
     if values:
         raise ValueError("a coordinate that is not a finite number")
-    return Text(value, anchor, anchor_units, box, box_units, as_text(item.get("AnchorPointVisibility")).upper() == "Y")
+    justification = as_text(item.get("BoundingBoxTextHorizontalJustification")).upper()
+    return Text(value, anchor, anchor_units, box, box_units, as_text(item.get("AnchorPointVisibility")).upper() == "Y",
+                justification if justification in ("RIGHT", "CENTER") else "LEFT")
 
 
 def read_window(item: Dataset) -> Window | None:

@@ -152,13 +152,15 @@ class PresentationLayer:
             self._add(item)
 
     def _label(self, label: Label) -> None:
-        """Screen-sized text on a dark backing, its lower left corner at its bounding box's (text grows up, away
-        from what a caption box above an outline labels, however small the box is at this zoom), else at its
-        anchor."""
+        """Screen-sized text on a dark backing standing on its bounding box's lower edge, at its left, centre or
+        right as justified (text grows up, away from what a caption box above an outline labels, however small the
+        box is at this zoom), else with its lower left corner at its anchor."""
         colour = QColor(*(label.colour or DEFAULT_COLOUR))
+        share = 0.0  # of the label's width left of `at`
         if label.box is not None:
             x0, y0, x1, y1 = label.box
-            at = QPointF(min(x0, x1), max(y0, y1))
+            share = {"CENTER": 0.5, "RIGHT": 1.0}.get(label.justification, 0.0)
+            at = QPointF(min(x0, x1) + share * abs(x1 - x0), max(y0, y1))
         else:
             assert label.anchor is not None  # the reader refuses a text object with neither
             at = QPointF(*label.anchor)
@@ -175,14 +177,14 @@ class PresentationLayer:
             texts.append((item, y))
             y += item.boundingRect().height()
         width = max(item.boundingRect().width() for item, _ in texts) + 8
-        backing = QGraphicsRectItem(QRectF(0, -(y + 4), width, y + 4))
+        backing = QGraphicsRectItem(QRectF(-share * width, -(y + 4), width, y + 4))
         backing.setBrush(QBrush(BACKING))
         backing.setPen(QPen(Qt.PenStyle.NoPen))
         backing.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations)
         backing.setPos(at)
         for item, offset in texts:
             item.setParentItem(backing)
-            item.setPos(4, -(y + 2) + offset)
+            item.setPos(4 - share * width, -(y + 2) + offset)
         self._add(backing)
 
     def _add(self, item: QGraphicsItem) -> None:
