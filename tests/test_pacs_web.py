@@ -76,23 +76,23 @@ def test_open_client_gives_the_web_client_and_echo_answers(orthanc):
 
 def test_find_studies_by_patient_id_name_accession_date_and_modality(client, orthanc, tmp_path):
     patient = f"E3-{uuid.uuid4().hex[:10]}"
-    study, paths = make_study(tmp_path / "a", count=2, PatientID=patient, PatientName="Curie^Marie",
+    study, paths = make_study(tmp_path / "a", count=2, PatientID=patient, PatientName="Curie Sklodowska^Marie",
                               AccessionNumber="ACC-E3-1", StudyDate="20240315", StudyDescription="CHEST PA",
                               Modality="DX")
-    other, more = make_study(tmp_path / "b", count=1, PatientID=patient, PatientName="Curie^Marie",
+    other, more = make_study(tmp_path / "b", count=1, PatientID=patient, PatientName="Curie Sklodowska^Marie",
                              StudyDate="20230101", Modality="CR")
     orthanc.upload(paths + more)
     [match] = client.find_studies(StudyQuery(patient_id=patient, modality="DX"))
     assert match.study_uid == study
-    assert (match.patient_name, match.patient_id, match.accession) == ("Curie^Marie", patient, "ACC-E3-1")
+    assert (match.patient_name, match.patient_id, match.accession) == ("Curie Sklodowska^Marie", patient, "ACC-E3-1")
     assert (match.study_date, match.description, match.modalities) == ("20240315", "CHEST PA", ("DX",))
     assert (match.series_count, match.instance_count) == (1, 2)
     found = {m.study_uid for m in client.find_studies(StudyQuery(patient_id=patient))}
     assert found == {study, other}
-    # a name with wildcards, and one written with its "^" (both reach Orthanc as wildcards it matches)
+    # a name with wildcards, and one written in full with its space and "^" (they reach Orthanc as wildcards)
     assert {m.study_uid for m in client.find_studies(StudyQuery(patient_id=patient, patient_name="Cur*"))} == found
     assert {m.study_uid for m in client.find_studies(StudyQuery(patient_id=patient,
-                                                                patient_name="curie^marie"))} == found
+                                                                patient_name="curie sklodowska^marie"))} == found
     assert client.find_studies(StudyQuery(patient_id=patient, patient_name="Bohr*")) == []
     assert [m.study_uid for m in client.find_studies(StudyQuery(accession="ACC-E3-1"))] == [study]
     in_2024 = StudyQuery(patient_id=patient, date_from=date(2024, 1, 1), date_to=date(2024, 12, 31))

@@ -179,8 +179,8 @@ class WebClient:
 
     def find_studies(self, query: StudyQuery) -> list[StudyMatch]:
         filters = {keyword: value for keyword, value in (
-            # "^" (between name parts) becomes the one-character wildcard: the URL would carry it escaped.
-            ("PatientID", query.patient_id), ("PatientName", query.patient_name.replace("^", "?")),
+            # "^" and " " become the one-character wildcard: escaped in the URL, Orthanc would match them literally
+            ("PatientID", query.patient_id), ("PatientName", query.patient_name.replace("^", "?").replace(" ", "?")),
             ("AccessionNumber", query.accession), ("StudyDate", query.date_range()),
             ("ModalitiesInStudy", query.modality)) if value}
         found = self._call(lambda: _json_datasets(self.web.search_for_studies(
