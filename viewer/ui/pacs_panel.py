@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QProgressBar,
     QPushButton,
+    QSizePolicy,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -122,10 +123,12 @@ class PacsPanel(QWidget):
         self.cancel.clicked.connect(self.cancelRequested)
         self.cancel.hide()
         self.status = ElidedLabel(2)
+        self.retrieve.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Fixed)
         actions = QHBoxLayout()
         actions.addWidget(self.retrieve)
-        actions.addWidget(self.progress, 1)
+        actions.addWidget(self.progress, 10)
         actions.addWidget(self.cancel)
+        actions.addStretch(1)  # the buttons stay their size while no progress is shown
 
         self.sent = QTableWidget(0, len(SENT_COLUMNS))
         self.sent.setHorizontalHeaderLabels(SENT_COLUMNS)
@@ -191,7 +194,8 @@ class PacsPanel(QWidget):
             self.show_status("No PACS node yet: add one with Nodes… (Edit → Preferences)")
 
     def set_matches(self, matches: Sequence[StudyMatch], states: dict[str, str]) -> None:
-        self.matches = list(matches)
+        """The studies found, the newest first (as a worklist reads), each with its cache state."""
+        self.matches = sorted(matches, key=lambda match: match.study_date, reverse=True)
         self.table.setRowCount(len(self.matches))
         for row, match in enumerate(self.matches):
             hidden = self.anonymous
