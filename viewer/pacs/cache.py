@@ -58,6 +58,8 @@ def check_uid(value: str, what: str = "Study Instance UID") -> str:
 def _alive(pid: int) -> bool:
     if pid == os.getpid():
         return True
+    if os.name == "nt":  # there os.kill(pid, 0) would send CTRL_C_EVENT: another process's retrieve is not seen
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
