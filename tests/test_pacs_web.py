@@ -72,6 +72,9 @@ def test_open_client_gives_the_web_client_and_echo_answers(orthanc):
     with open_client(web_node(orthanc), orthanc.password) as web:
         assert isinstance(web, WebClient)
         web.echo()
+    with WebClient(web_node(orthanc, url=orthanc.dicomweb_url + "/"), orthanc.password) as pasted:  # a trailing /
+        pasted.echo()
+        assert pasted.web.base_url == orthanc.dicomweb_url  # no "//studies" for a stricter server
 
 
 def test_find_studies_by_patient_id_name_accession_date_and_modality(client, orthanc, tmp_path):

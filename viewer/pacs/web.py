@@ -119,7 +119,8 @@ class WebClient:
             session.verify = node.ca_file
         self.session = session
         try:
-            self.web = DICOMwebClient(node.url, session=session, timeout=node.timeout)
+            # "…/dicom-web/" as pasted from a browser would make "…/dicom-web//studies", which some servers refuse
+            self.web = DICOMwebClient(node.url.rstrip("/"), session=session, timeout=node.timeout)
         except ValueError:
             raise PacsError(f"{self.where}: not a usable DICOMweb URL") from None
         self.web.set_http_retry_params(retry=False)  # retries are send()'s and retrieve's to decide, visibly
@@ -135,7 +136,7 @@ class WebClient:
             return f"no answer within {self.node.timeout:g} s (timeout)"
         if isinstance(exc, requests.exceptions.ConnectionError):
             text = str(exc)
-            if "Connection refused" in text or "Errno 111" in text:
+            if any(sign in text for sign in ("Connection refused", "Errno 111", "actively refused", "10061")):
                 return "connection refused (is the server running, is the URL right?)"
             if "Name or service not known" in text or "nodename nor servname" in text or "getaddrinfo" in text:
                 return "unknown host"
