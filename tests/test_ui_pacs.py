@@ -186,10 +186,11 @@ def test_preferences_add_edit_remove_and_test_a_node(qtbot, window, orthanc, tmp
 
 # -- search and retrieve -------------------------------------------------------------------------------------------
 
-def test_search_shows_the_study_and_retrieve_opens_it_into_the_worklist(qtbot, window, orthanc, tmp_path):
+@pytest.mark.parametrize("via", ["get", "move"])
+def test_search_shows_the_study_and_retrieve_opens_it_into_the_worklist(qtbot, window, orthanc, tmp_path, via):
     patient, paths = make_study(tmp_path / "study", 3)
     orthanc.upload(paths)
-    configure(dimse_node(orthanc))
+    configure(dimse_node(orthanc, retrieve=via))  # C-GET, or C-MOVE to RadCAM's own Storage SCP
     search(qtbot, window, patient, "orthanc-dimse")
     panel = window.pacs.panel
     row = [panel.table.item(0, column).text() for column in range(panel.table.columnCount())]
@@ -212,6 +213,15 @@ def test_search_shows_the_study_and_retrieve_opens_it_into_the_worklist(qtbot, w
     window.state.anonymous = True  # the results table follows Anonymise Display
     assert panel.table.item(0, 0).text() == "—" and panel.table.item(0, 1).text() == "—"
 
+    box = window.pacs.preferences().cache_box  # Preferences: the cache's limit and Clear
+    qtbot.waitUntil(lambda: box.text.text().startswith("1 study"), timeout=TIMEOUT_MS)
+    box.limit.setValue(2048)
+    box.limit.editingFinished.emit()
+    assert NodeStore().cache_limit_mb == 2048 and window.pacs.cache.limit_bytes == 2048 * 1024 * 1024
+    box.clear.click()
+    qtbot.waitUntil(lambda: box.text.text().startswith("Removed 1; 0 studies"), timeout=TIMEOUT_MS)
+    assert panel.state_text(panel.matches[0].study_uid) == ""
+
 
 def test_cancel_leaves_the_study_partial_and_retrieve_resumes(qtbot, window, orthanc, tmp_path):
     patient, paths = make_study(tmp_path / "study", 8)
@@ -224,6 +234,10 @@ def test_cancel_leaves_the_study_partial_and_retrieve_resumes(qtbot, window, ort
     ticks = Ticks()
     panel.retrieve.click()
     qtbot.waitUntil(lambda: cache.puts >= 2, timeout=TIMEOUT_MS)
+    errors: list[str] = []
+    window.errorReported.connect(errors.append)
+    assert window.pacs.retrieve("orthanc-dimse", [study]) is None  # one transfer at a time, said in one line
+    assert errors == ["A PACS retrieve or send is running: wait for it or cancel it first"]
     panel.cancel.click()
     qtbot.waitUntil(lambda: window.pacs.transfer is None, timeout=TIMEOUT_MS)
     assert ticks.stop() < 0.5  # 0.3 s per instance on the transfer thread; the UI thread never waited for it

@@ -116,12 +116,26 @@ def retrieve_job(node: Node, secret: str | None, study_uids: Sequence[str], cach
 
 def study_states(cache: PacsCache, study_uids: Sequence[str]) -> dict[str, str]:
     """Each study's cache state: 'complete' when every instance the PACS listed is there, 'partial' when a retrieve
-    began and did not finish (stopped, failed, cancelled, or running now), else ''."""
-    try:
-        known = {study.study_uid: study.complete for study in cache.studies()}
-    except (OSError, PacsError):  # an unreadable cache shows no state; retrieving says why
-        known = {}
-    return {uid: ("complete" if known[uid] else "partial") if uid in known else "" for uid in study_uids}
+    began and did not finish (stopped, failed, cancelled, or running now), else ''. One manifest read per study, no
+    walk of the cache: cheap enough for the UI thread."""
+    states = {}
+    for uid in study_uids:
+        try:
+            states[uid] = "complete" if cache.is_complete(uid) else "partial" if cache.study_dir(uid).is_dir() else ""
+        except (OSError, PacsError):  # a UID that cannot be a folder name was never cached
+            states[uid] = ""
+    return states
+
+
+def cache_job(cache: PacsCache, clear: bool = False) -> Job[str]:
+    """What the cache holds, in one line; with `clear`, every study removed first (but one being retrieved)."""
+    def job(_reporter: Reporter) -> str:
+        removed = cache.clear() if clear else []
+        studies = cache.studies()
+        size = sum(study.size_bytes for study in studies) / (1024 * 1024)
+        held = f"{len(studies)} stud{'y' if len(studies) == 1 else 'ies'}, {size:.1f} MB in {cache.root}"
+        return f"Removed {len(removed)}; {held}" if clear else held
+    return job
 
 
 @dataclass
@@ -162,5 +176,5 @@ def send_job(node: Node, secret: str | None, export: Export) -> Job[Sent]:
     return job
 
 
-__all__ = ["Ask", "Export", "Retrieved", "Sent", "echo_job", "find_job", "node_secret", "retrieve_job", "send_job",
-           "study_states"]
+__all__ = ["Ask", "Export", "Retrieved", "Sent", "cache_job", "echo_job", "find_job", "node_secret", "retrieve_job",
+           "send_job", "study_states"]

@@ -21,6 +21,7 @@ from viewer.app import ViewerState
 from viewer.app.pacs_jobs import (
     Retrieved,
     Sent,
+    cache_job,
     echo_job,
     find_job,
     node_secret,
@@ -34,7 +35,7 @@ from viewer.pacs.nodes import Node, NodeStore
 
 from .jobs import QtJobs, ThreadJobs
 from .pacs_panel import PacsPanel
-from .pacs_prefs import PacsNodesPage, PreferencesDialog
+from .pacs_prefs import CacheBox, PacsNodesPage, PreferencesDialog
 from .worker import JobThread
 
 if TYPE_CHECKING:
@@ -166,9 +167,26 @@ class PacsController:
         page.changed.connect(lambda: self.panel.set_nodes(list(store.nodes)))
         if self.prefs is not None:
             self.prefs.close()
-        self.prefs = PreferencesDialog(page, self.window)
+        self.prefs = PreferencesDialog(page, CacheBox(store, self.ask_cache, self._set_cache_limit), self.window)
         self.prefs.show()
         return self.prefs
+
+    def ask_cache(self, clear: bool, show: Callable[[str], None]) -> None:
+        try:
+            cache = self.cache
+        except RadcamError as exc:
+            show(" ".join(str(exc).split()))
+            return
+        def done(text: str) -> None:
+            show(text)
+            self.panel.set_states(self._states([m.study_uid for m in self.panel.matches]))  # after a Clear
+        self.queries.submit(cache_job(cache, clear), done, show, kind="pacs-cache")
+
+    def _set_cache_limit(self, megabytes: int) -> None:
+        from viewer.pacs.cache import MB
+
+        if self._cache is not None:
+            self._cache.limit_bytes = megabytes * MB
 
     def test_node(self, node: Node, show: Callable[[bool, str], None]) -> None:
         usable, secret = self.secret(node)
@@ -206,9 +224,14 @@ class PacsController:
         except RadcamError:
             return {}
 
+    def _transfer_running(self) -> bool:
+        if self.transfer is not None:
+            self.report("A PACS retrieve or send is running: wait for it or cancel it first")
+        return self.transfer is not None
+
     def retrieve(self, name: str, study_uids: Sequence[str]) -> int | None:
         node = self.node(name)
-        if node is None or not study_uids:
+        if node is None or not study_uids or self._transfer_running():
             return None
         usable, secret = self.secret(node)
         if not usable:
@@ -275,7 +298,7 @@ class PacsController:
         from .pacs_send import explanation_export
 
         node = self.node(name)
-        if node is None:
+        if node is None or self._transfer_running():
             return None
         try:
             export = explanation_export(self.window, self.state, list(kinds), anonymize or self.state.anonymous)

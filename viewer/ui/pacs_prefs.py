@@ -189,7 +189,7 @@ class PacsNodesPage(QWidget):
         row = QHBoxLayout()
         row.addWidget(self.list, 1)
         row.addLayout(buttons)
-        layout = QVBoxLayout(self)
+        self.rows = layout = QVBoxLayout(self)
         layout.addWidget(QLabel(f"Nodes are kept in {store.path}; passwords only in the system keyring."))
         layout.addLayout(row)
         layout.addWidget(self.result)
@@ -281,16 +281,58 @@ class PacsNodesPage(QWidget):
         self.result.setStyleSheet("" if ok else "color: #d04040")
 
 
+class CacheBox(QWidget):
+    """The retrieve cache: what it holds, its size limit (least recently used studies go first beyond it), Clear.
+    `ask(clear, show)` reads (or clears) it off the UI thread and calls `show(text)`."""
+
+    def __init__(self, store: NodeStore, ask: Callable[[bool, Callable[[str], None]], None],
+                 set_limit: Callable[[int], None], parent: QWidget | None = None):
+        super().__init__(parent)
+        self.store, self.ask, self.set_limit = store, ask, set_limit
+        self.limit = QSpinBox()
+        self.limit.setRange(100, 10_000_000)
+        self.limit.setSingleStep(1024)
+        self.limit.setSuffix(" MB")
+        self.limit.setValue(store.cache_limit_mb)
+        self.limit.editingFinished.connect(self._limit_changed)
+        self.clear = QPushButton("Clear cache")
+        self.clear.setToolTip("Remove every retrieved study from this computer (not from the PACS)")
+        self.clear.clicked.connect(lambda: self.ask(True, self.show_text))
+        self.text = QLabel("")
+        self.text.setWordWrap(True)
+        row = QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(QLabel("Cache limit"))
+        row.addWidget(self.limit)
+        row.addWidget(self.text, 1)
+        row.addWidget(self.clear)
+        self.ask(False, self.show_text)
+
+    def show_text(self, text: str) -> None:
+        self.text.setText(text)
+
+    def _limit_changed(self) -> None:
+        if self.limit.value() != self.store.cache_limit_mb:
+            self.store.cache_limit_mb = self.limit.value()
+            try:
+                self.store.save()
+            except PacsError as exc:
+                self.show_text(str(exc))
+                return
+            self.set_limit(self.limit.value())
+
+
 class PreferencesDialog(QDialog):
     """Edit → Preferences…: one tab per page (today: PACS nodes)."""
 
-    def __init__(self, nodes_page: PacsNodesPage, parent: QWidget | None = None):
+    def __init__(self, nodes_page: PacsNodesPage, cache_box: CacheBox, parent: QWidget | None = None):
         super().__init__(parent)
         self.setWindowTitle("Preferences")
-        self.resize(640, 380)
+        self.resize(720, 420)
         self.pages = QTabWidget()
         self.pages.addTab(nodes_page, "PACS nodes")
-        self.nodes_page = nodes_page
+        self.nodes_page, self.cache_box = nodes_page, cache_box
+        nodes_page.rows.addWidget(cache_box)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
