@@ -17,6 +17,7 @@ import pytest  # noqa: E402
 from conftest import dimse_node, main_window, needs_orthanc, web_node, write_dicom  # noqa: E402
 from pydicom.uid import generate_uid  # noqa: E402
 from PySide6.QtCore import QTimer  # noqa: E402
+from PySide6.QtWidgets import QPushButton  # noqa: E402
 
 from viewer.pacs.cache import PacsCache  # noqa: E402
 from viewer.pacs.nodes import Node, NodeStore  # noqa: E402
@@ -171,17 +172,50 @@ def test_preferences_add_edit_remove_and_test_a_node(qtbot, window, orthanc, tmp
     assert page.add(web)
     assert "this session only" in page.result.text()
     assert orthanc.password not in (tmp_path / "config" / "pacs.json").read_text()
-    page.list.setCurrentRow([page.list.item(i).text().split(" ")[0] for i in range(page.list.count())].index("web"))
+    select(page, "web")
     page.test_button.click()
     qtbot.waitUntil(lambda: "answered in" in page.result.text(), timeout=TIMEOUT_MS)
 
-    page.list.setCurrentRow(0)
+    renamed = NodeDialog(NodeStore().get("web"), page)  # renamed, password not typed again: it follows the node
+    renamed.name.setText("web2")
+    renamed.accept()
+    assert page.edit(renamed)
+    page.result.setText("")
+    page.test_button.click()
+    qtbot.waitUntil(lambda: "answered in" in page.result.text(), timeout=TIMEOUT_MS)
+
+    select(page, "closed")
     page.remove()
     assert "closed" not in NodeStore().nodes
-    assert [window.pacs.panel.node.itemText(i) for i in range(window.pacs.panel.node.count())] == ["web"]
-    from viewer.pacs.credentials import forget_secret
+    assert [window.pacs.panel.node.itemText(i) for i in range(window.pacs.panel.node.count())] == ["web2"]
+    select(page, "web2")
+    page.remove()  # its password goes with it
+    from viewer.pacs.credentials import secret_for
 
-    forget_secret(web_node(orthanc, name="web"))
+    assert secret_for(web_node(orthanc, name="web2")) is None and secret_for(web_node(orthanc, name="web")) is None
+    assert not NodeStore().nodes
+
+
+def select(page, name: str) -> None:
+    names = [page.list.item(row).text().split(" ")[0] for row in range(page.list.count())]
+    page.list.setCurrentRow(names.index(name))
+
+
+def test_send_to_pacs_asks_which_node_and_objects(qtbot, window, orthanc):
+    from viewer.ui.pacs_send import SendDialog
+
+    errors: list[str] = []
+    window.errorReported.connect(errors.append)
+    window.pacs.send_dialog()  # nothing explained: one line, no dialog
+    assert errors == ["Nothing to send: explain an image first"]
+    assert any(action.text() == "Send to &PACS…" for _menu, action in window.menus.all_actions())
+    dialog = SendDialog(["a", "b"], anonymous=True, parent=window)
+    assert dialog.kinds() == ["sc", "gsps"] and dialog.anonymize() and not dialog.anonymous.isEnabled()
+    for box in dialog.boxes.values():
+        box.setChecked(False)
+    assert not [button for button in dialog.findChildren(QPushButton) if button.text() == "Send"][0].isEnabled()
+    dialog.boxes["pmap"].setChecked(True)
+    assert dialog.kinds() == ["pmap"] and SendDialog(["a"], anonymous=False).anonymous.isEnabled()
 
 
 # -- search and retrieve -------------------------------------------------------------------------------------------

@@ -44,12 +44,32 @@ if TYPE_CHECKING:
 Add = Callable[..., QAction]  # Menus._add
 
 
-def remember_secret(node: Node, secret: str) -> bool:
-    """The keyring keeps it (True), else this session's memory (False); never a file, never a log."""
-    from viewer.pacs.credentials import store_secret
+class Secrets:
+    """What the preferences do with a node's password (viewer.pacs.credentials): never a file, never a log."""
 
-    kept: bool = store_secret(node, secret)
-    return kept
+    @staticmethod
+    def remember(node: Node, secret: str) -> bool:
+        """The keyring keeps it (True), else this session's memory (False)."""
+        from viewer.pacs.credentials import store_secret
+
+        kept: bool = store_secret(node, secret)
+        return kept
+
+    @staticmethod
+    def forget(node: Node) -> None:
+        from viewer.pacs.credentials import forget_secret
+
+        forget_secret(node)
+
+    @classmethod
+    def move(cls, old: Node, new: Node) -> None:
+        """A renamed node (or another user name) keeps its password under its new name; none stays behind."""
+        from viewer.pacs.credentials import secret_for
+
+        secret = secret_for(old, None)
+        cls.forget(old)
+        if secret and new.needs_secret:
+            cls.remember(new, secret)
 
 
 class PacsController:
@@ -163,7 +183,7 @@ class PacsController:
             self.report(str(exc))
             return None
         self._store = store
-        page = PacsNodesPage(store, self.test_node, remember_secret)
+        page = PacsNodesPage(store, self.test_node, Secrets())
         page.changed.connect(lambda: self.panel.set_nodes(list(store.nodes)))
         if self.prefs is not None:
             self.prefs.close()

@@ -8,6 +8,7 @@ usable keyring it is kept in memory for this session only, and the page says so.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Protocol
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -37,6 +38,14 @@ from .panel_widgets import guard_wheel
 
 KIND_TEXT = {"dimse": "DIMSE (C-FIND, C-GET/C-MOVE, C-STORE)", "dicomweb": "DICOMweb (QIDO, WADO, STOW)"}
 NAME_ROLE = Qt.ItemDataRole.UserRole
+
+
+class SecretKeeper(Protocol):
+    def remember(self, node: Node, secret: str) -> bool: ...
+
+    def forget(self, node: Node) -> None: ...
+
+    def move(self, old: Node, new: Node) -> None: ...
 
 
 class NodeDialog(QDialog):
@@ -166,9 +175,9 @@ class PacsNodesPage(QWidget):
     changed = Signal()
 
     def __init__(self, store: NodeStore, test: Callable[[Node, Callable[[bool, str], None]], None],
-                 remember_secret: Callable[[Node, str], bool], parent: QWidget | None = None):
+                 secrets: SecretKeeper, parent: QWidget | None = None):
         super().__init__(parent)
-        self.store, self.test, self.remember_secret = store, test, remember_secret
+        self.store, self.test, self.secrets = store, test, secrets
         self.list = QListWidget()
         self.list.itemDoubleClicked.connect(lambda _item: self.edit())
         self.list.currentRowChanged.connect(lambda _row: self._enable())
@@ -234,6 +243,7 @@ class PacsNodesPage(QWidget):
         node = dialog.node
         if node is None:
             return False
+        before = self.store.nodes.get(old) if old is not None else None
         try:
             if old is not None and old != node.name:
                 if node.name in self.store.nodes:
@@ -246,8 +256,11 @@ class PacsNodesPage(QWidget):
             self.result.setText(str(exc))
             return False
         note = ""
+        if before is not None and before.needs_secret and (
+                (before.name, before.username) != (node.name, node.username) or not node.needs_secret):
+            self.secrets.move(before, node)  # its account changed: the password follows, none stays behind
         if dialog.secret and node.needs_secret:
-            kept = self.remember_secret(node, dialog.secret)
+            kept = self.secrets.remember(node, dialog.secret)
             note = "" if kept else " No system keyring: the password is remembered for this session only."
         self.result.setText(f"Saved {node.name}.{note}")
         self.refresh(node.name)
@@ -258,11 +271,14 @@ class PacsNodesPage(QWidget):
         name = self.current_name()
         if name is None:
             return
+        node = self.store.nodes.get(name)
         try:
             self.store.remove(name)
         except PacsError as exc:
             self.result.setText(str(exc))
             return
+        if node is not None and node.needs_secret:
+            self.secrets.forget(node)  # a removed node's password does not linger in the keyring
         self.result.setText(f"Removed {name}.")
         self.refresh()
         self.changed.emit()
