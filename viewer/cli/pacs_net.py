@@ -65,7 +65,11 @@ def _secret(node, from_stdin: bool) -> str | None:
         return read_secret_line(node)
     from viewer.pacs.credentials import secret_for
 
-    return secret_for(node, _ask)
+    secret = secret_for(node, _ask)
+    if not secret:
+        word = "token" if node.auth == "bearer" else "password"
+        raise PacsError(f"PACS node {node.name!r} needs a {word} and none was given")
+    return secret
 
 
 def _ask(node) -> str | None:
