@@ -131,6 +131,17 @@ def test_wado_rs_retrieves_each_instance_with_progress(client, orthanc, tmp_path
         assert back.PatientID == original.PatientID
 
 
+def test_instances_come_without_gzip_searches_may_use_it(client, orthanc, tmp_path):
+    study, paths = make_study(tmp_path / "src", count=2)
+    orthanc.upload(paths)
+    seen: list[tuple[str, str | None]] = []
+    client.session.hooks["response"].append(
+        lambda r, *a, **kw: seen.append((r.request.headers.get("Accept-Encoding"), r.headers.get("Content-Encoding"))))
+    client.fetch(client.list_instances(study), lambda ds: tmp_path)
+    assert seen[0][0] != "identity"  # the QIDO listing: JSON, worth compressing
+    assert seen[-2:] == [("identity", None), ("identity", None)]  # the two instances, as stored
+
+
 def test_a_cancel_stops_the_retrieve_between_instances(client, orthanc, tmp_path):
     study, paths = make_study(tmp_path / "src", count=4)
     orthanc.upload(paths)

@@ -50,12 +50,16 @@ class _Bearer(requests.auth.AuthBase):
 
 class _Session(requests.Session):
     """Wildcards (* and ?) go unescaped in the query string, as RFC 3986 allows there: dicomweb-client escapes them
-    (%2A, %3F) and some servers (Orthanc 1.10's DICOMweb plugin) do not unescape them, so no wildcard ever matched."""
+    (%2A, %3F) and some servers (Orthanc 1.10's DICOMweb plugin) do not unescape them, so no wildcard ever matched.
+    Instances (WADO-RS, multipart) are asked for without gzip: pixel data shrinks little, and the server's gzip made
+    a local Orthanc's retrieve of a real 1 MB DX chest 4.5 times slower (117 against 26 ms; JPEG 2000: 35 vs 15)."""
 
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
         if request.url and "?" in request.url:
             base, query = request.url.split("?", 1)
             request.url = f"{base}?{query.replace('%2A', '*').replace('%3F', '?')}"
+        if str(request.headers.get("Accept", "")).startswith("multipart/related"):
+            request.headers["Accept-Encoding"] = "identity"
         return super().send(request, **kwargs)
 
     def merge_environment_settings(self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any) -> Any:
