@@ -172,3 +172,20 @@ def test_a_long_caption_wraps_at_spaces(qtbot):
     assert all(metrics.horizontalAdvance(line) <= 200 for line in lines)
     assert wrapped("one\ntwo", metrics, 200) == ["one", "two"]
     assert wrapped("averyveryverylongwordwithoutspaces", metrics, 10) == ["averyveryverylongwordwithoutspaces"]
+
+
+def test_its_flip_and_rotation_turn_the_view(qtbot, tmp_path):
+    from viewer.app.orientation import Orientation
+
+    image = write_image(tmp_path / "study")
+    path = tmp_path / "study" / "vendor.dcm"
+    ds = vendor_gsps(image, path)
+    ds.ImageHorizontalFlip, ds.ImageRotation = "Y", 90
+    ds.save_as(path, enforce_file_format=True)
+    with main_window(qtbot, tmp_path) as win:
+        shown(qtbot, win, tmp_path / "study")
+        assert win.state.orientation == Orientation().flipped_h().rotated()  # the flip first, then the turn
+        win.menus.presentation.trigger()
+        assert win.state.orientation == Orientation()
+        win.menus.presentation.trigger()
+        assert win.state.orientation == Orientation().flipped_h().rotated()

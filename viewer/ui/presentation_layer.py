@@ -4,7 +4,9 @@ The loader attaches a presentation state to the images it references when they a
 (`Instance.presentations`); this layer reads the newest one that applies to the frame on screen
 (viewer.io.presentation) and draws its graphics as vector paths with a cosmetic pen (one width in screen pixels at
 every zoom, as the findings' outlines) in its layers' colours, its text in screen-sized labels, and applies its window
-as the reader's window. View → Presentation State turns it off and on; it is on by default.
+as the reader's window and its flip and quarter turns as the view's orientation. View → Presentation State turns it
+off and on (taking back the window and orientation it applied, unless the reader changed them); it is on by
+default.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem, QGraphicsRectIte
 
 from viewer.app import ViewerState
 from viewer.app.events import Event
+from viewer.app.orientation import Orientation
 from viewer.errors import StudyError
 from viewer.io import DisplayImage, LoadResult, Window
 from viewer.io.presentation import Drawing, Label, PresentationState, Shape, read_presentation
@@ -46,6 +49,7 @@ class PresentationLayer:
         self.items: list[QGraphicsItem] = []
         self.shown: PresentationState | None = None
         self.window: Window | None = None  # the window this layer applied (taken back when turned off)
+        self.orientation: Orientation | None = None  # the flip and turn it applied (likewise)
         state.connect("image", self._new_image)
 
     # -- what is attached to what ---------------------------------------------------------------------------
@@ -88,7 +92,8 @@ class PresentationLayer:
     # -- drawing --------------------------------------------------------------------------------------------
 
     def _new_image(self, _image: object) -> None:
-        self.window = None  # show_image put the file's default window back: the presentation state's applies again
+        # show_image put the file's own window and orientation back: the presentation state's apply again
+        self.window, self.orientation = None, None
         self.update()
 
     def toggle(self, checked: bool | None = None) -> None:
@@ -106,7 +111,9 @@ class PresentationLayer:
         if image is None or not states or not self.enabled:
             if self.window is not None and image is not None and self.state.window == self.window:
                 self.state.window = None if image.is_color else image.default_window
-            self.shown, self.window = None, None
+            if self.orientation is not None and self.state.orientation == self.orientation:
+                self.state.orientation = Orientation()
+            self.shown, self.window, self.orientation = None, None, None
             return
         self.shown = states[-1]  # the newest: a second export of the same image replaces the first
         height, width = image.modality.shape[:2]
@@ -115,6 +122,9 @@ class PresentationLayer:
         if drawing.window is not None and not image.is_color and self.window != drawing.window:
             self.window = drawing.window
             self.state.window = drawing.window  # the reader's window, as the presentation state's author saw it
+        turned = spatial(self.shown)
+        if turned != Orientation() and self.orientation is None:
+            self.orientation = self.state.orientation = turned  # its Spatial Transformation: a flip, quarter turns
 
     def _draw(self, drawing: Drawing) -> None:
         for shape in drawing.shapes:
@@ -191,6 +201,14 @@ class PresentationLayer:
         item.setZValue(Z)
         self.view.scene().addItem(item)
         self.items.append(item)
+
+
+def spatial(state: PresentationState) -> Orientation:
+    """The presentation state's flip (first) and clockwise quarter turns as the viewer's orientation."""
+    orientation = Orientation().flipped_h() if state.flip else Orientation()
+    for _ in range(state.rotation // 90):
+        orientation = orientation.rotated()
+    return orientation
 
 
 def wrapped(text: str, metrics: QFontMetricsF, width: float) -> list[str]:
