@@ -29,6 +29,7 @@ from viewer.progress import QUIET, Cancelled, Reporter
 from .client import InstanceRef, OnInstance, SendResult, SeriesMatch, StudyMatch, StudyQuery
 from .nodes import Node
 from .scp import COMPRESSED, UNCOMPRESSED, Receiver, storage_scp
+from .send import PacsRefusal
 from .store_status import store_result
 
 # pynetdicom's DEBUG and INFO dump identifiers (patient names and IDs among them): unless someone chose a level for
@@ -81,7 +82,9 @@ class DimseClient:
         except (OSError, ValueError) as exc:
             raise PacsError(f"{self.where}: cannot connect ({exc})") from None
         if not assoc.is_established:
-            raise PacsError(f"{self.where}: {self._why_not(assoc, 'open' in events)}")
+            # A permanent rejection (an AE title not known) is a refusal: send() does not retry it.
+            permanent = assoc.is_rejected and getattr(assoc.acceptor.primitive, "result", None) == 1
+            raise (PacsRefusal if permanent else PacsError)(f"{self.where}: {self._why_not(assoc, 'open' in events)}")
         try:
             yield assoc
         finally:
@@ -102,10 +105,10 @@ class DimseClient:
             return "association aborted: the PACS accepted none of the proposed services"
         return "association aborted by the PACS"
 
-    def _lost(self, assoc: Association, what: str) -> PacsError:
-        how = ("association aborted" if assoc.is_aborted
-               else f"connection lost (or no answer within {self.node.timeout:g} s)")
-        return PacsError(f"{self.where}: {what}: {how}")
+    def _lost(self, what: str) -> PacsError:
+        # A killed peer shows as an abort or as a closed socket, by a race inside pynetdicom: one message for both.
+        return PacsError(f"{self.where}: {what}: connection lost (aborted, or no answer within "
+                         f"{self.node.timeout:g} s)")
 
     # -- echo and find -----------------------------------------------------------------------------------------
     def echo(self) -> None:
@@ -114,7 +117,7 @@ class DimseClient:
         with self._association(ae) as assoc:
             status = assoc.send_c_echo()
             if "Status" not in status:
-                raise self._lost(assoc, "C-ECHO")
+                raise self._lost("C-ECHO")
             if status.Status != 0:
                 raise PacsError(f"{self.where}: C-ECHO failed with status 0x{status.Status:04X}")
 
@@ -130,7 +133,7 @@ class DimseClient:
             status = None
             for status, identifier in assoc.send_c_find(query, StudyRootQueryRetrieveInformationModelFind):
                 if "Status" not in status:
-                    raise self._lost(assoc, f"C-FIND ({level.lower()} level)")
+                    raise self._lost(f"C-FIND ({level.lower()} level)")
                 if status.Status in PENDING and identifier is not None:
                     found.append(identifier)
             if status is not None and "Status" in status and status.Status not in (0, *PENDING):
@@ -232,13 +235,15 @@ class DimseClient:
             for status, _ in send(request, message_id):
                 if "Status" not in status:
                     receiver.raise_if_failed(self.where)
-                    raise self._lost(assoc, f"{what} interrupted")
+                    raise self._lost(f"{what} interrupted")
                 reporter.progress(receiver.count / len(wanted))
                 if status.Status in PENDING and (reporter.cancelled() or receiver.error is not None):
                     self._cancel(assoc, message_id)
                     receiver.raise_if_failed(self.where)
                     raise Cancelled()
             receiver.raise_if_failed(self.where)
+            if reporter.cancelled():  # the PACS finished before it heard; what arrived after was refused
+                raise Cancelled()
             if status.Status not in (0x0000, 0xB000):
                 raise PacsError(f"{self.where}: {what} failed with status 0x{status.Status:04X} after "
                                 f"{receiver.count} of {len(wanted)} instances{_failed_count(status)}")
@@ -302,7 +307,7 @@ class DimseClient:
         except (OSError, AttributeError) as exc:
             raise PacsError(f"{self.where}: C-STORE failed ({type(exc).__name__})") from None
         if "Status" not in status:
-            raise self._lost(assoc, "C-STORE")
+            raise self._lost("C-STORE")
         return store_result(path, sop, int(status.Status), _text(status, "ErrorComment"))
 
     def close(self) -> None:
