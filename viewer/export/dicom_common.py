@@ -3,10 +3,14 @@ length in bytes, the laterality copied from the source, and the source attribute
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from copy import deepcopy
 
+import numpy as np
 from pydicom import Dataset, config
 from pydicom.datadict import dictionary_description
+from pydicom.dataelem import DataElement
 from pydicom.valuerep import DA, TM, validate_value
 
 from viewer.errors import ExportError
@@ -104,4 +108,28 @@ def reference_header(source: Dataset, path, what: str) -> Dataset:
         if keyword not in header:
             setattr(header, keyword, None)
     header.SpecificCharacterSet = CHARACTER_SET  # values are decoded now; RadCAM's text needs UTF-8
+    if header.get("PatientIdentityRemoved") == "YES" and not (
+            header.get("DeidentificationMethod") or header.get("DeidentificationMethodCodeSequence")):
+        header.DeidentificationMethod = "not stated in the original"  # Type 1C once identity is said removed
+    frames = str(header.get("NumberOfFrames", "")).strip()
+    if "NumberOfFrames" in header and "SharedFunctionalGroupsSequence" not in header and not (
+            frames.isdigit() and int(frames) > 1):
+        del header.NumberOfFrames  # 1, empty or garbled: highdicom takes any for an enhanced multi-frame image
+    for item in header.get("VOILUTSequence") or []:
+        if isinstance(item.get("LUTData"), list):  # read as US values; highdicom's VOILUT takes OW bytes
+            item["LUTData"] = DataElement(0x00283006, "OW", np.asarray(item.LUTData, "<u2").tobytes())
     return header
+
+
+@contextmanager
+def built_by_highdicom(path, what: str, anonymize: bool) -> Iterator[None]:
+    """highdicom's refusal of an odd original (a Segmentation as source, a malformed LUT) as one ExportError line;
+    its words, which may quote a header value, only when not anonymising."""
+    try:
+        yield
+    except (ValueError, TypeError, AttributeError, KeyError, IndexError) as exc:
+        said = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+        why = "" if anonymize else f": {said}"
+        if "SharedFunctionalGroupsSequence" in said:  # an RT Dose, NM or US frame, say: a multi-frame kind of image
+            why = ": its kind of image holds frames, which highdicom reads only from enhanced functional groups"
+        raise ExportError(f"cannot write {path}: highdicom cannot build a {what} from this original{why}") from None

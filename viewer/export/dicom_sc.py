@@ -16,7 +16,16 @@ from viewer.errors import ExportError
 
 from .anonymize import ANONYMOUS_NAME, AnonymizationSession, anonymize_dataset
 from .atomic import atomic_write
-from .dicom_common import CHARACTER_SET, MANUFACTURER, ST_BYTES, fit, set_laterality, unfit_for_highdicom, unfit_message
+from .dicom_common import (
+    CHARACTER_SET,
+    MANUFACTURER,
+    ST_BYTES,
+    built_by_highdicom,
+    fit,
+    set_laterality,
+    unfit_for_highdicom,
+    unfit_message,
+)
 
 DEFAULT_SERIES_NUMBER = 9901  # high, so the derived series sorts after the acquired ones in a PACS
 # Attributes RadCAM writes itself (no patient data): a second anonymization pass of the SC must keep them.
@@ -50,8 +59,11 @@ def write_secondary_capture(path: str | os.PathLike, image: np.ndarray, source: 
     unfit = unfit_for_highdicom(ref)
     if unfit:  # highdicom's ValueError quotes the value (a birth date): the words here never do
         raise ExportError(unfit_message(path, unfit, "Secondary Capture"))
+    if ref is not None and not ref.get("StudyInstanceUID"):
+        raise ExportError(f"cannot write {path}: the original has no Study Instance UID, and a Secondary Capture "
+                          "joins the original's study (export it without DICOM)")
     sc: Dataset  # an SCImage, then (anonymised) a plain Dataset
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), built_by_highdicom(path, "Secondary Capture", anonymize):
         # highdicom warns about single-component person names; the source's name is what it is.
         warnings.simplefilter("ignore", UserWarning)
         if ref is not None:

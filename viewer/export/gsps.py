@@ -23,7 +23,7 @@ from viewer.errors import ExportError
 from .anonymize import DUMMIES, AnonymizationSession, anonymize_dataset
 from .atomic import atomic_write
 from .caption import NOT_FOR_DIAGNOSIS
-from .dicom_common import CHARACTER_SET, MANUFACTURER, fit, reference_header, set_laterality
+from .dicom_common import CHARACTER_SET, MANUFACTURER, built_by_highdicom, fit, reference_header, set_laterality
 
 SERIES_NUMBER = 9902  # after the Secondary Captures' 9901
 CONTENT_LABEL = "RADCAM"
@@ -95,7 +95,7 @@ def write_gsps(path: str | os.PathLike, source: Dataset, findings: Sequence[Gsps
         # lists: highdicom 0.28 splits a lone explanation string into one value per character
         voi = [SoftcopyVOILUTTransformation(window_center=[center], window_width=[width],
                                             window_explanation=["RadCAM reader's window"])]
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), built_by_highdicom(path, "presentation state", anonymize):
         warnings.simplefilter("ignore", UserWarning)  # single-component person names: the source's are what they are
         gsps = GrayscaleSoftcopyPresentationState(
             [ref], series_instance_uid=generate_uid(), series_number=SERIES_NUMBER, sop_instance_uid=generate_uid(),

@@ -22,7 +22,7 @@ from viewer.errors import ExportError
 
 from .anonymize import DUMMIES, AnonymizationSession, anonymize_dataset
 from .atomic import atomic_write
-from .dicom_common import CHARACTER_SET, MANUFACTURER, fit, reference_header, set_laterality
+from .dicom_common import CHARACTER_SET, MANUFACTURER, built_by_highdicom, fit, reference_header, set_laterality
 
 SERIES_NUMBER = 9903  # after the Secondary Captures (9901) and the presentation states (9902)
 LUT_LABEL = "CAM"
@@ -55,7 +55,7 @@ def write_parametric_map(path: str | os.PathLike, source: Dataset, cam: np.ndarr
                                           unit=codes.UCUM.NoUnits, value_range=(low, high), slope=1.0,
                                           intercept=0.0)
     _give_geometry(ref)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), built_by_highdicom(path, "Parametric Map", anonymize):
         warnings.simplefilter("ignore", UserWarning)  # single-component person names: the source's are what they are
         pm = hd.pm.ParametricMap(
             [ref], values, series_instance_uid=generate_uid(), series_number=SERIES_NUMBER,
@@ -80,7 +80,10 @@ def write_parametric_map(path: str | os.PathLike, source: Dataset, cam: np.ndarr
 
 
 def _give_geometry(ref: Dataset) -> None:
-    """Give `ref` (RadCAM's copy of the original's header) a plane geometry of its own when it has none."""
+    """Give `ref` (RadCAM's copy of the original's header) a plane geometry of its own when it has none (or one
+    dciodvfy rejects: a Frame of Reference UID equal to the Study's)."""
+    if ref.get("FrameOfReferenceUID") == ref.get("StudyInstanceUID"):
+        del ref.FrameOfReferenceUID
     if "SliceThickness" not in ref or not ref.SliceThickness:
         ref.SliceThickness = 1.0  # highdicom reads it for the pixel measures; a projection has no slice
     if "FrameOfReferenceUID" in ref and "ImageOrientationPatient" in ref and "ImagePositionPatient" in ref:
