@@ -10,7 +10,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import assert_one_line_error, run_cli, write_dicom
+from conftest import assert_one_line_error, needs_orthanc, run_cli, write_dicom
 
 from viewer.pacs.nodes import NodeStore
 
@@ -265,3 +265,94 @@ def test_network_loggers_stay_at_warning_while_a_command_runs(capsys, tmp_path):
     assert "association aborted" in text  # warnings still kept in the --log file
     assert "Doe^Jane" not in capsys.readouterr().err
     assert all(logging.getLogger(name).level == logging.NOTSET for name in NETWORK_LOGGERS)
+
+
+# -- against a real Orthanc: a refusal and a retrieve cut half-way, as the CLI shows them -----------------------------
+
+
+def _nodes_for(capsys, server) -> None:
+    for argv in (("dimse", "--ae-title", server.aet, "--host", "127.0.0.1", "--port", server.dicom_port,
+                  "--move-port", server.modalities["RADCAM"][1], "--timeout", "10"),
+                 ("web", "--url", server.dicomweb_url, "--username", server.username, "--timeout", "10")):
+        code, _out, err = run_cli(capsys, "pacs", "nodes", "add", *argv)
+        assert code == 0, err
+
+
+def _with_password(monkeypatch, server, node: str) -> tuple[str, ...]:
+    if node != "web":
+        return ()
+    _stdin(monkeypatch, server.password + "\n")
+    return ("--password-stdin",)
+
+
+@needs_orthanc
+@pytest.mark.parametrize("node", ["dimse", "web"])
+def test_send_with_a_refused_instance_prints_each_result_and_exits_2(capsys, monkeypatch, orthanc, tmp_path, node):
+    from pydicom import dcmread
+    from pydicom.uid import generate_uid
+
+    _nodes_for(capsys, orthanc)
+    good = write_dicom(tmp_path / "good.dcm", np.zeros((8, 8), np.uint16))
+    ds = dcmread(good)
+    ds.SOPInstanceUID = generate_uid()
+    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    del ds.StudyInstanceUID  # Orthanc refuses an instance without its study
+    broken = tmp_path / "broken.dcm"
+    ds.save_as(broken)
+    code, out, err = run_cli(capsys, "pacs", "send", node, good, broken, *_with_password(monkeypatch, orthanc, node))
+    lines = out.splitlines()
+    assert len(lines) == 2 and lines[0].startswith("stored") and "good.dcm" in lines[0], out
+    assert lines[1].startswith("REFUSED") and "broken.dcm" in lines[1], out
+    assert code == 2 and err.strip().splitlines()[-1] == \
+        f"radcam: error: {node}: 1 of 2 instance(s) not stored (see the lines above)", err
+    assert "Traceback" not in err
+    stored = {i["MainDicomTags"]["SOPInstanceUID"] for i in orthanc.instances()}
+    assert dcmread(good).SOPInstanceUID in stored and ds.SOPInstanceUID not in stored
+
+
+@needs_orthanc
+@pytest.mark.parametrize("via", ["get", "wado"])
+def test_a_get_cut_by_a_killed_orthanc_is_one_line_partial_and_resumes(capsys, monkeypatch, orthanc_factory,
+                                                                      tmp_path, via):
+    """Orthanc killed after the second instance arrived: `pacs get` says so in one line (exit 2), `pacs cache`
+    shows the study partial, and after a restart `pacs get` fetches only the missing instances."""
+    from viewer.bench.retrieve import write_study
+    from viewer.pacs.cache import PacsCache
+
+    server = orthanc_factory()
+    node = "web" if via == "wado" else "dimse"
+    _nodes_for(capsys, server)
+    paths = write_study(tmp_path / "study", count=4, size=256)
+    server.upload(paths)
+    from pydicom import dcmread
+
+    study = dcmread(paths[0], stop_before_pixels=True).StudyInstanceUID
+    put = PacsCache.put
+    arrived = []
+
+    def put_then_kill(self, ds):  # the fault: the PACS dies half-way through a real transfer
+        path = put(self, ds)
+        arrived.append(path)
+        if len(arrived) == 2:
+            server.kill()
+        return path
+
+    monkeypatch.setattr(PacsCache, "put", put_then_kill)
+    code, out, err = run_cli(capsys, "pacs", "get", node, study, "--via", via,
+                             *_with_password(monkeypatch, server, node))
+    errors = [line for line in err.splitlines() if line.startswith("radcam: error:")]
+    assert code == 2 and len(errors) == 1 and "Traceback" not in err, err
+    assert "of 4 instances" in errors[0] and errors[0].endswith("retrieve again to resume"), errors[0]
+    assert out == ""  # nothing claims the study is there
+    code, out, _ = run_cli(capsys, "pacs", "cache")
+    assert "1 study (0 complete, 1 partial)" in out
+    monkeypatch.setattr(PacsCache, "put", put)
+    server.restart()
+    code, out, err = run_cli(capsys, "pacs", "get", node, study, "--via", via, "--json",
+                             *_with_password(monkeypatch, server, node))
+    assert code == 0, err
+    got = json.loads(out)
+    have = 4 - got["fetched"]
+    assert got["complete"] and got["instances"] == 4 and got["reused"] == have and 2 <= have < 4, got
+    code, out, _ = run_cli(capsys, "pacs", "cache")
+    assert "1 study (1 complete, 0 partial)" in out
