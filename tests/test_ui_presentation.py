@@ -184,8 +184,8 @@ def test_its_flip_and_rotation_turn_the_view(qtbot, tmp_path):
     ds.save_as(path, enforce_file_format=True)
     with main_window(qtbot, tmp_path) as win:
         shown(qtbot, win, tmp_path / "study")
-        assert win.state.orientation == Orientation().flipped_h().rotated()  # the flip first, then the turn
+        assert win.state.orientation == Orientation().rotated().flipped_h()  # the turn first, then the flip
         win.menus.presentation.trigger()
         assert win.state.orientation == Orientation()
         win.menus.presentation.trigger()
-        assert win.state.orientation == Orientation().flipped_h().rotated()
+        assert win.state.orientation == Orientation().rotated().flipped_h()

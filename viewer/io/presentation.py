@@ -94,7 +94,7 @@ class PresentationState:
     annotations: list[Annotation] = field(default_factory=list)
     windows: list[tuple[Targets, Window]] = field(default_factory=list)
     areas: list[Area] = field(default_factory=list)
-    rotation: int = 0  # clockwise degrees, after the flip (Spatial Transformation module)
+    rotation: int = 0  # clockwise degrees, before the flip (Spatial Transformation module)
     flip: bool = False
     notes: list[str] = field(default_factory=list)
 

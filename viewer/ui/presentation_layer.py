@@ -4,7 +4,7 @@ The loader attaches a presentation state to the images it references when they a
 (`Instance.presentations`); this layer reads the newest one that applies to the frame on screen
 (viewer.io.presentation) and draws its graphics as vector paths with a cosmetic pen (one width in screen pixels at
 every zoom, as the findings' outlines) in its layers' colours, its text in screen-sized labels, and applies its window
-as the reader's window and its flip and quarter turns as the view's orientation. View → Presentation State turns it
+as the reader's window and its quarter turns and flip as the view's orientation. View → Presentation State turns it
 off and on (taking back the window and orientation it applied, unless the reader changed them); it is on by
 default.
 """
@@ -204,11 +204,12 @@ class PresentationLayer:
 
 
 def spatial(state: PresentationState) -> Orientation:
-    """The presentation state's flip (first) and clockwise quarter turns as the viewer's orientation."""
-    orientation = Orientation().flipped_h() if state.flip else Orientation()
+    """The presentation state's clockwise quarter turns, then its horizontal flip (PS3.3 C.10.6: Image Rotation
+    comes before any Image Horizontal Flip), as the viewer's orientation."""
+    orientation = Orientation()
     for _ in range(state.rotation // 90):
         orientation = orientation.rotated()
-    return orientation
+    return orientation.flipped_h() if state.flip else orientation
 
 
 def wrapped(text: str, metrics: QFontMetricsF, width: float) -> list[str]:
