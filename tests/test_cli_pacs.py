@@ -6,21 +6,56 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
+import select
+import subprocess
 import sys
+import time
 
+import keyring
 import numpy as np
 import pytest
 from conftest import assert_one_line_error, needs_orthanc, run_cli, write_dicom
+from keyring.backend import KeyringBackend
+from keyring.backends import fail
+from keyring.errors import PasswordDeleteError
 
 from viewer.pacs.nodes import NodeStore
 
 
+class MemoryKeyring(KeyringBackend):
+    """A keyring backend of keyring's own kind, its store a dict: the OS keyring without touching this machine's."""
+
+    priority = 1  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.items: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service, username):
+        return self.items.get((service, username))
+
+    def set_password(self, service, username, password):
+        self.items[(service, username)] = password
+
+    def delete_password(self, service, username):
+        if self.items.pop((service, username), None) is None:
+            raise PasswordDeleteError("not there")
+
+
 @pytest.fixture(autouse=True)
 def private_folders(tmp_path, monkeypatch):
-    """Every test gets its own configuration and cache folders: never the user's."""
+    """Every test gets its own configuration and cache folders and no keyring (keyring's fail backend) nor
+    remembered secret: never the user's folders or keyring."""
+    from viewer.pacs import credentials
+
     monkeypatch.setenv("RADCAM_CONFIG_DIR", str(tmp_path / "config"))
     monkeypatch.setenv("RADCAM_CACHE_DIR", str(tmp_path / "cache"))
-    return tmp_path
+    monkeypatch.setattr(credentials, "_session", {})
+    before = keyring.get_keyring()
+    keyring.set_keyring(fail.Keyring())
+    yield tmp_path
+    keyring.set_keyring(before)
 
 
 def _stdin(monkeypatch, text: str) -> None:
@@ -61,10 +96,7 @@ def test_nodes_add_a_dicomweb_node_keeps_no_secret_in_the_file(capsys, monkeypat
     assert (node.auth, node.username, node.verify_tls) == ("basic", "reader", False)  # basic: a user name given
     config = (tmp_path / "config" / "pacs.json").read_text()
     assert "s3cret-Pa55" not in config and "s3cret-Pa55" not in out + err
-    from viewer.pacs.credentials import keyring_available
-
-    if not keyring_available():  # this machine: the warning says the password was not kept
-        assert "no OS keyring" in err and "--password-stdin" in err
+    assert "no OS keyring" in err and "--password-stdin" in err  # the warning: the password was not kept
     code, out, _ = run_cli(capsys, "pacs", "nodes")
     assert "basic authentication as reader, TLS NOT VERIFIED" in out
 
@@ -160,11 +192,7 @@ def test_date_ranges_parse_open_ends():
 
 
 def test_a_node_that_needs_a_password_says_how_to_give_it(capsys, monkeypatch):
-    """No keyring here, stdin not a terminal, no --password-stdin: one line saying how, nothing contacted."""
-    from viewer.pacs.credentials import keyring_available
-
-    if keyring_available():
-        pytest.skip("a keyring backend is installed: the secret would come from it")
+    """No keyring, stdin not a terminal, no --password-stdin: one line saying how, nothing contacted."""
     _add_web(capsys, "http://127.0.0.1:9/dicom-web", "--auth", "basic", "--username", "u")
     _stdin(monkeypatch, "")  # not a terminal
     code, _out, err = run_cli(capsys, "pacs", "echo", "web")
@@ -356,3 +384,63 @@ def test_a_get_cut_by_a_killed_orthanc_is_one_line_partial_and_resumes(capsys, m
     assert got["complete"] and got["instances"] == 4 and got["reused"] == have and 2 <= have < 4, got
     code, out, _ = run_cli(capsys, "pacs", "cache")
     assert "1 study (1 complete, 0 partial)" in out
+
+
+@needs_orthanc
+def test_a_password_given_once_is_taken_from_the_keyring(capsys, monkeypatch, orthanc):
+    """`nodes add --password-stdin` puts it in the OS keyring (a real backend class kept in memory here); echo
+    then needs no password; `nodes remove` takes it out of the keyring."""
+    from viewer.pacs.credentials import SERVICE
+
+    backend = MemoryKeyring()
+    keyring.set_keyring(backend)
+    _stdin(monkeypatch, orthanc.password + "\n")
+    code, out, err = run_cli(capsys, "pacs", "nodes", "add", "web", "--url", orthanc.dicomweb_url, "--username",
+                             orthanc.username, "--password-stdin")
+    assert code == 0, err
+    assert "its password is in the OS keyring" in out and orthanc.password not in out + err
+    assert backend.items == {(SERVICE, f"web:{orthanc.username}"): orthanc.password}
+    _stdin(monkeypatch, "")  # nothing to read, not a terminal: the keyring must answer
+    code, out, err = run_cli(capsys, "pacs", "echo", "web")
+    assert code == 0 and out.startswith("web: echo ok"), err
+    code, out, err = run_cli(capsys, "pacs", "nodes", "remove", "web")
+    assert code == 0, err
+    assert backend.items == {}
+
+
+@needs_orthanc
+@pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs a pseudo-terminal")
+def test_on_a_terminal_the_password_is_asked_without_echo(orthanc, tmp_path):
+    """No keyring, no --password-stdin, stdin a terminal: a getpass prompt naming the node, the answer not echoed."""
+    env = {**os.environ, "RADCAM_CONFIG_DIR": str(tmp_path / "config"), "RADCAM_CACHE_DIR": str(tmp_path / "cache"),
+           "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}
+    cli = [sys.executable, "-m", "viewer.cli"]
+    subprocess.run([*cli, "pacs", "nodes", "add", "web", "--url", orthanc.dicomweb_url, "--username",
+                    orthanc.username], env=env, check=True, capture_output=True)
+    master, slave = os.openpty()
+    child = subprocess.Popen([*cli, "pacs", "echo", "web"], env=env, stdin=slave, stdout=subprocess.PIPE,
+                             stderr=slave, start_new_session=True)
+    os.close(slave)
+    said = b""
+    deadline = time.monotonic() + 60
+    while b"Password for" not in said and time.monotonic() < deadline:
+        ready, _, _ = select.select([master], [], [], 1)
+        if ready:
+            said += os.read(master, 1024)
+    os.write(master, orthanc.password.encode() + b"\n")
+    out, _ = child.communicate(timeout=60)
+    while True:
+        ready, _, _ = select.select([master], [], [], 0.2)
+        if not ready:
+            break
+        try:
+            chunk = os.read(master, 1024)
+        except OSError:
+            break
+        if not chunk:
+            break
+        said += chunk
+    os.close(master)
+    assert f"Password for {orthanc.username}@web ({orthanc.dicomweb_url}): ".encode() in said, said
+    assert orthanc.password.encode() not in said + out  # not echoed, not printed
+    assert child.returncode == 0 and out.decode().startswith("web: echo ok"), (out, said)
