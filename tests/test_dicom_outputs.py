@@ -192,6 +192,9 @@ def test_gsps_passes_dciodvfy_and_references_the_original(tmp_path, source_path,
     voi = back.SoftcopyVOILUTSequence[0]  # the reader's window, not the file's
     assert (float(voi.WindowCenter), float(voi.WindowWidth)) == (1234.0, 567.0)
     assert voi.WindowCenterWidthExplanation == "RadCAM reader's window"
+    # a presentation state ignores Photometric Interpretation: MONOCHROME1 shows as intended only through INVERSE
+    mono1 = source.PhotometricInterpretation == "MONOCHROME1"
+    assert back.PresentationLUTShape == ("INVERSE" if mono1 else "IDENTITY")
 
 
 def test_gsps_without_a_window_keeps_the_originals_and_says_no_diagnosis_only_when_asked(tmp_path):
@@ -351,6 +354,7 @@ def test_file_export_writes_the_dicom_kinds_with_the_readers_window(tmp_path):
     request = ExplainRequest(key=state.key(), pixels=state.model_input, base=state.base, style=state.style)
     jobs.submit(lambda reporter: session.explain(request, reporter), state.accept, errors.append, kind="explain")
     state.window = Window(1500.0, 900.0, "dragged")  # the reader's own window
+    state.inverted = True  # and flipped the grey scale
     options = ExportOptions(panels=["overlay"], folder=tmp_path, sidecar=False, dicom=["sc", "gsps", "pmap"])
     assert ExportOptions.from_settings(lambda key, default: options.to_settings().get(key.split("/")[1], default)
                                        ).dicom == ["sc", "gsps", "pmap"]
@@ -362,6 +366,9 @@ def test_file_export_writes_the_dicom_kinds_with_the_readers_window(tmp_path):
     assert not errors and written == plan.paths
     voi = pydicom.dcmread(tmp_path / "demo_cr_nodule_gsps.dcm").SoftcopyVOILUTSequence[0]
     assert (float(voi.WindowCenter), float(voi.WindowWidth)) == (1500.0, 900.0)
+    mono1 = image.dataset.PhotometricInterpretation == "MONOCHROME1"
+    assert pydicom.dcmread(tmp_path / "demo_cr_nodule_gsps.dcm").PresentationLUTShape == (
+        "IDENTITY" if mono1 else "INVERSE")
     png = open_image(_demo("demo_nodule.png"))  # a PNG study: the plan says why in one line before anything runs
     state.show_image(png, png.render(), png.value_span())
     request = ExplainRequest(key=state.key(), pixels=state.model_input, base=state.base, style=state.style)

@@ -53,10 +53,13 @@ class GspsFinding:
 
 def write_gsps(path: str | os.PathLike, source: Dataset, findings: Sequence[GspsFinding],
                window: tuple[float, float] | None, *, description: str, anonymize: bool = False,
-               overwrite: bool = False, session: AnonymizationSession | None = None, frame: int = 0) -> Dataset:
+               overwrite: bool = False, session: AnonymizationSession | None = None, frame: int = 0,
+               inverted: bool = False) -> Dataset:
     """Write a GSPS referencing `source` (frame `frame` of a multi-frame one) with one annotation per finding, and
-    `window` (centre, width in modality units) as its VOI LUT (None: the source's own windows), and return it."""
+    `window` (centre, width in modality units) as its VOI LUT (None: the source's own windows), and return it.
+    `inverted`: the reader flipped the grey scale from the original's own (MONOCHROME1 shows bright as dark)."""
     from highdicom.color import CIELabColor
+    from highdicom.content import PresentationLUTTransformation
     from highdicom.pr import (
         GraphicAnnotation,
         GraphicLayer,
@@ -95,6 +98,10 @@ def write_gsps(path: str | os.PathLike, source: Dataset, findings: Sequence[Gsps
         # lists: highdicom 0.28 splits a lone explanation string into one value per character
         voi = [SoftcopyVOILUTTransformation(window_center=[center], window_width=[width],
                                             window_explanation=["RadCAM reader's window"])]
+    # A presentation state ignores the original's Photometric Interpretation: MONOCHROME1 needs INVERSE to look as
+    # it does everywhere else (highdicom writes IDENTITY for all); the reader's own inversion flips it again.
+    monochrome1 = str(ref.get("PhotometricInterpretation", "")).strip() == "MONOCHROME1"
+    shape = PresentationLUTTransformation("INVERSE" if monochrome1 != inverted else "IDENTITY")
     with warnings.catch_warnings(), built_by_highdicom(path, "presentation state", anonymize):
         warnings.simplefilter("ignore", UserWarning)  # single-component person names: the source's are what they are
         gsps = GrayscaleSoftcopyPresentationState(
@@ -102,7 +109,8 @@ def write_gsps(path: str | os.PathLike, source: Dataset, findings: Sequence[Gsps
             instance_number=1, manufacturer=MANUFACTURER, manufacturer_model_name=MANUFACTURER,
             software_versions=viewer.__version__, device_serial_number="", content_label=CONTENT_LABEL,
             content_description=fit(description), graphic_annotations=annotations or None,
-            graphic_layers=layers or None, voi_lut_transformations=voi, series_description=fit(description),
+            graphic_layers=layers or None, voi_lut_transformations=voi, presentation_lut_transformation=shape,
+            series_description=fit(description),
             specific_character_set=CHARACTER_SET)
     out = Dataset(gsps)
     out.file_meta = gsps.file_meta
