@@ -196,6 +196,23 @@ def test_preferences_add_edit_remove_and_test_a_node(qtbot, window, orthanc, tmp
     assert not NodeStore().nodes
 
 
+def test_the_pacs_dock_is_where_it_was_left(qtbot, tmp_path):
+    from PySide6.QtCore import QSettings
+
+    from viewer.ui.settings import Settings
+
+    settings = Settings(QSettings(str(tmp_path / "radcam.ini"), QSettings.Format.IniFormat))
+    with main_window(qtbot, tmp_path / "one", settings=settings) as win:
+        assert win.pacs.dock.isHidden() and not win.pacs.dock_action.isChecked()
+        win.pacs.dock_action.trigger()  # View → PACS Query and Retrieve
+        assert not win.pacs.dock.isHidden() and win.pacs.dock_action.isChecked()
+        win.save_settings()
+    with main_window(qtbot, tmp_path / "two", settings=settings) as win:
+        assert not win.pacs.dock.isHidden() and win.pacs.dock_action.isChecked()
+        win.pacs.dock.close()  # its title bar's close button
+        assert not win.pacs.dock_action.isChecked()
+
+
 def select(page, name: str) -> None:
     names = [page.list.item(row).text().split(" ")[0] for row in range(page.list.count())]
     page.list.setCurrentRow(names.index(name))

@@ -68,6 +68,7 @@ TABLE = (
     Remembered("view/anonymous", False, lambda w: w.menus.anonymous.isChecked(),
                lambda w, v: _check(w.menus.anonymous, v, w.anonymise)),
     Remembered("view/layout", 3, lambda w: w.layout_count, lambda w, v: w.set_layout(v)),
+    Remembered("pacs/dock", False, lambda w: not w.pacs.dock.isHidden(), lambda w, v: w.pacs.show_dock(bool(v))),
 )
 
 
