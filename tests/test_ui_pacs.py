@@ -25,6 +25,7 @@ from viewer.pacs.nodes import Node, NodeStore  # noqa: E402
 pytestmark = needs_orthanc
 TIMEOUT_MS = 60_000
 EXPLAIN_TIMEOUT_MS = 180_000
+KINDS = ["sc", "gsps", "pmap"]  # Send to PACS: Secondary Capture, presentation state, Parametric Map
 
 
 @pytest.fixture(autouse=True)
@@ -399,4 +400,13 @@ def test_send_to_pacs_shows_per_instance_results_and_anonymises_on_the_wire(qtbo
         assert not list(Path(tempfile.gettempdir()).glob("radcam-send-*"))  # the temporary folder is gone
 
 
-KINDS = ["sc", "gsps", "pmap"]
+
+def test_the_screenshot_script_says_a_bad_folder_in_one_line_before_the_work(tmp_path):
+    import subprocess
+    import sys
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "make_pacs_screenshot.py"
+    done = subprocess.run([sys.executable, str(script), str(tmp_path / "no" / "pacs.png")], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 2 and done.stdout == "", done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and done.stderr.startswith("make_pacs_screenshot: error:")
