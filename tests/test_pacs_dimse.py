@@ -381,7 +381,7 @@ def test_orthanc_killed_mid_send(orthanc_factory, tmp_path):
 def test_nothing_reaches_a_stopped_pacs_quietly(orthanc_factory, tmp_path):
     server = orthanc_factory()
     node = dimse_node(server)
-    server.stop()
+    server.kill()
     client = DimseClient(replace(node, timeout=2.0))
     for action in (client.echo, lambda: client.find_studies(StudyQuery()),
                    lambda: client.store(make_study(tmp_path / "s", 1))):
