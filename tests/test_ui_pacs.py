@@ -214,6 +214,18 @@ def test_the_pacs_dock_is_where_it_was_left(qtbot, tmp_path):
         assert not win.pacs.dock_action.isChecked()
 
 
+def test_an_unreadable_nodes_file_is_one_message_wherever_it_is_read(qtbot, window, tmp_path):
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "pacs.json").write_text("{not json", encoding="utf-8")
+    errors: list[str] = []
+    window.errorReported.connect(errors.append)
+    window.pacs.show_dock(True)
+    assert window.pacs.preferences() is None
+    window.pacs.panel.search.click()
+    assert window.pacs.retrieve("any", ["1.2.3"]) is None
+    assert len(errors) == 4 and all(e.startswith("cannot read the PACS configuration") for e in errors), errors
+
+
 def select(page, name: str) -> None:
     names = [page.list.item(row).text().split(" ")[0] for row in range(page.list.count())]
     page.list.setCurrentRow(names.index(name))

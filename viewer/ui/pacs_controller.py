@@ -128,13 +128,15 @@ class PacsController:
             self._store = NodeStore()
         return self._store
 
-    def refresh_nodes(self) -> None:
+    def refresh_nodes(self) -> bool:
+        """Re-read the nodes file (the CLI may have changed it); False after saying why it cannot be read."""
         try:
-            self._store = NodeStore()  # the CLI may have changed the file meanwhile
+            self._store = NodeStore()
         except PacsError as exc:
             self.report(str(exc))
-            return
+            return False
         self.panel.set_nodes(list(self._store.nodes))
+        return True
 
     def node(self, name: str) -> Node | None:
         """The configured node called `name` (nothing goes to an unconfigured one), or None after saying why."""
@@ -305,7 +307,8 @@ class PacsController:
         if self.state.explanation is None:
             self.report("Nothing to send: explain an image first")
             return
-        self.refresh_nodes()
+        if not self.refresh_nodes():
+            return
         if not self.store.nodes:
             self.report("No PACS node configured: add one in Edit → Preferences → PACS nodes")
             return
