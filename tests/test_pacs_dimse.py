@@ -23,6 +23,7 @@ from pydicom.uid import generate_uid
 from viewer.errors import PacsError
 from viewer.pacs.client import StudyQuery, open_client
 from viewer.pacs.dimse import DimseClient
+from viewer.pacs.nodes import Node
 from viewer.progress import Cancelled
 
 pytestmark = needs_orthanc
@@ -319,6 +320,16 @@ def test_closed_port(orthanc):
         closed = probe.getsockname()[1]
     node = dimse_node(orthanc, port=closed)
     with pytest.raises(PacsError, match=r"^PACS orthanc-dimse \(ORTHANC@127\.0\.0\.1:\d+\): connection refused"):
+        DimseClient(node).echo()
+
+
+def test_an_unknown_host(monkeypatch):
+    def no_such_name(*args, **kwargs):
+        raise socket.gaierror(-2, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_such_name)  # the answer, without asking a name server
+    node = Node("nowhere", "dimse", ae_title="PACS", host="no-such-host.invalid", port=104, timeout=2.0)
+    with pytest.raises(PacsError, match=r"^PACS nowhere \(PACS@no-such-host.invalid:104\): unknown host "):
         DimseClient(node).echo()
 
 

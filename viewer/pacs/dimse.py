@@ -6,6 +6,7 @@ line naming the node and saying which failure it is (rejected, and why; refused 
 from __future__ import annotations
 
 import logging
+import socket
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -79,6 +80,8 @@ class DimseClient:
         try:
             assoc = ae.associate(self.node.host, self.node.port, ae_title=self.node.ae_title, ext_neg=ext_neg,
                                  evt_handlers=[*notes, *(handlers or [])])
+        except socket.gaierror:
+            raise PacsError(f"{self.where}: unknown host {self.node.host!r}") from None
         except (OSError, ValueError) as exc:
             raise PacsError(f"{self.where}: cannot connect ({exc})") from None
         if not assoc.is_established:
