@@ -62,6 +62,10 @@ def test_two_studies_in_one_retrieve_and_their_cache_states(orthanc, tmp_path):
     assert study_states(cache, uids) == {uid: "complete" for uid in uids}
     assert retrieved.summary() == "Retrieved 2 studies: 2 instance(s), 2 transferred"
 
+    tiny = PacsCache(tmp_path / "tiny", limit_bytes=1)  # each retrieve evicts the other: said, never opened half
+    retrieved, error = run(retrieve_job(node, None, uids, tiny))
+    assert retrieved is None and error.startswith("the PACS cache limit is smaller than the 2 studies")
+
 
 def test_send_removes_its_folder_and_refuses_an_export_without_dicom(orthanc_factory, tmp_path):
     server = orthanc_factory()

@@ -107,6 +107,10 @@ def retrieve_job(node: Node, secret: str | None, study_uids: Sequence[str], cach
                     raise PacsError(f"PACS node {node.name!r}: study {number + 1} of {len(uids)} is incomplete; "
                                     "retrieve again to resume")
                 done.results.append(result)
+        gone = [result for result in done.results if not cache.is_complete(result.study_uid)]
+        if gone:  # each retrieve evicts down to the limit, keeping only its own study: an earlier one may be gone
+            raise PacsError(f"the PACS cache limit is smaller than the {len(uids)} studies retrieved together: "
+                            f"{len(gone)} were evicted again; raise the limit in Edit → Preferences → PACS nodes")
         # series folders, not files: the instances open as one study, and Open Recent gets a line per series
         done.folders = sorted({path.parent for result in done.results for path in result.paths})
         reporter.progress(1.0)

@@ -199,7 +199,8 @@ class PacsNodesPage(QWidget):
         row.addWidget(self.list, 1)
         row.addLayout(buttons)
         self.rows = layout = QVBoxLayout(self)
-        layout.addWidget(QLabel(f"Nodes are kept in {store.path}; passwords only in the system keyring."))
+        layout.addWidget(QLabel(f"Nodes are kept in {store.path}; passwords never (the system keyring keeps them, "
+                                "else this session)."))
         layout.addLayout(row)
         layout.addWidget(self.result)
         self.refresh()
