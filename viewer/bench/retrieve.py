@@ -9,6 +9,7 @@ included. Without Orthanc (or its DICOMweb plugin) the figures are missing and t
 
 from __future__ import annotations
 
+import math
 import shutil
 import statistics
 import time
@@ -18,6 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from viewer.errors import RadcamError
+
+from .measure import SAMPLE_MS
 
 INSTANCES = 8
 SIZE = 2048
@@ -87,7 +90,8 @@ def retrieve_figures(folder: Path, repeat: int, say: Callable[[str], None] = lam
     runs = {name: len(times) for name, times in samples.items()}
     study = f"{len(paths)} CR instances {SIZE}x{SIZE} 16-bit uncompressed, {total / MB:.0f} MB"
     notes = {
-        "retrieve_disk_mb_s": f"pydicom.dcmread of each file of the study ({study}), page cache warm",
+        "retrieve_disk_mb_s": f"pydicom.dcmread of each file of the study ({study}), page cache warm; a sample is "
+                              f"the mean of as many reads as take {SAMPLE_MS:g} ms",
         "retrieve_cget_mb_s": f"the study by C-GET from a local Orthanc into an empty PACS cache ({study})",
         "retrieve_wado_mb_s": f"the study by WADO-RS (basic authentication) from the same Orthanc ({study})",
     }
@@ -129,11 +133,16 @@ def _transfers(pacs, paths: list[Path], cache_root: Path) -> dict[str, Callable[
 
 def _rounds(fns: dict[str, Callable[[], object]], repeat: int, reset: Callable[[], object]
             ) -> dict[str, list[float]]:
-    """A warm-up call of each, then `repeat` rounds, round r starting at the r-th (as measure.time_rounds);
-    `reset` (the cache emptied) before each call, untimed."""
-    for fn in fns.values():
+    """Seconds per call: a warm-up call of each, then `repeat` rounds, round r starting at the r-th (as
+    measure.time_rounds); `reset` (the cache emptied) before each sample, untimed. A sample of the disk read, which
+    needs no reset, is the mean of as many calls as take SAMPLE_MS (one read of the study takes a few ms)."""
+    calls: dict[str, int] = {}
+    for name, fn in fns.items():
         reset()
+        start = time.perf_counter()
         fn()
+        took_ms = (time.perf_counter() - start) * 1e3
+        calls[name] = max(1, math.ceil(SAMPLE_MS / max(took_ms, 1e-3))) if name == "retrieve_disk_mb_s" else 1
     names = list(fns)
     samples: dict[str, list[float]] = {name: [] for name in names}
     for r in range(repeat):
@@ -141,6 +150,7 @@ def _rounds(fns: dict[str, Callable[[], object]], repeat: int, reset: Callable[[
         for name in names[shift:] + names[:shift]:
             reset()
             start = time.perf_counter()
-            fns[name]()
-            samples[name].append(time.perf_counter() - start)
+            for _ in range(calls[name]):
+                fns[name]()
+            samples[name].append((time.perf_counter() - start) / calls[name])
     return samples
