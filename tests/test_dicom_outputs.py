@@ -387,3 +387,25 @@ def test_export_dialog_offers_the_dicom_kinds(qtbot, tmp_path):
     dialog.dicom["pmap"].setChecked(True)
     dialog.dicom["gsps"].setChecked(False)
     assert dialog.options().dicom == ["pmap"]
+
+
+def test_gsps_caption_box_sits_on_its_outline_however_long_the_caption(tmp_path):
+    """A LEFT-justified viewer writes the caption from its box's left edge: a box as wide as the image put every
+    long caption at the image's left edge, far from a finding on the right. The box is about as wide as the outline,
+    starts at its left and ends on its top, tall enough for the caption's lines; captions of findings without an
+    outline are stacked without overlapping."""
+    from viewer.export.gsps import GspsFinding, write_gsps
+
+    source = read_source(Path(get_testdata_file("CT_small.dcm", download=False)))  # 128 x 128
+    outline = np.array([[60.0, 60.0], [90.0, 60.0], [90.0, 90.0], [60.0, 90.0]])
+    findings = [GspsFinding("consolidation", 0.565, "Grad-CAM", "demo_phantom_cnn", [outline], True),
+                GspsFinding("nodule", 0.5, "Grad-CAM", "demo_phantom_cnn", [], True),
+                GspsFinding("effusion", 0.4, "Grad-CAM", "demo_phantom_cnn", [], True)]
+    write_gsps(tmp_path / "g.dcm", source, findings, None, description="RadCAM")
+    boxes = [tuple(float(v) for v in (*t.BoundingBoxTopLeftHandCorner, *t.BoundingBoxBottomRightHandCorner))
+             for t in (a.TextObjectSequence[0] for a in pydicom.dcmread(tmp_path / "g.dcm").GraphicAnnotationSequence)]
+    left, top, right, bottom = boxes[0]
+    assert left == pytest.approx(60.0) and right - left <= 128 * 0.45  # on the outline, not the image's width
+    assert bottom == pytest.approx(60.0) and bottom - top >= 2 * 128 * 0.035  # above it, room for several lines
+    (_, top1, _, bottom1), (_, top2, _, bottom2) = boxes[1:]
+    assert top1 == 0 and top2 >= bottom1 > top1 and bottom2 <= 128  # stacked, never over each other

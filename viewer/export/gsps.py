@@ -8,10 +8,12 @@ units are DICOM's: pixel (i, j) spans [i, i + 1] x [j, j + 1], as viewer.render.
 
 from __future__ import annotations
 
+import math
 import os
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from pydicom import Dataset
@@ -29,6 +31,8 @@ SERIES_NUMBER = 9902  # after the Secondary Captures' 9901
 CONTENT_LABEL = "RADCAM"
 LAYER_COLOR = (97.14, -21.56, 94.48)  # CIELab yellow: seen over any grey
 TEXT_HEIGHT = 0.035  # of the image's rows: one line of caption
+CHAR_WIDTH = 0.45  # of a line's height (font and leading): a proportional font's mean advance, to count lines
+MIN_TEXT_WIDTH = 0.4  # of the image's columns: a small outline's caption still gets a few words a line
 _WRITTEN_BY_RADCAM = ("SeriesDescription", "ContentDescription", "ContentLabel", "UnformattedTextValue",
                       "GraphicLayerDescription")
 
@@ -83,13 +87,14 @@ def write_gsps(path: str | os.PathLike, source: Dataset, findings: Sequence[Gsps
     frame_number = frame + 1 if frames > 1 else None
     color = CIELabColor(*LAYER_COLOR)
     layers, annotations = [], []
+    stacked = 0.0  # where the next caption without an outline goes, down the image's left edge
     for index, finding in enumerate(findings, 1):
         layer = GraphicLayer(f"FINDING_{index}", index, fit(finding.label), display_color=color)
         layers.append(layer)
+        caption, stacked = _caption(finding, stacked, rows, columns)
         annotations.append(GraphicAnnotation(
             [ref], layer, referenced_frame_number=frame_number,
-            graphic_objects=_outlines(finding.contours, rows, columns) or None,
-            text_objects=[_caption(finding, index, rows, columns)]))
+            graphic_objects=_outlines(finding.contours, rows, columns) or None, text_objects=[caption]))
     voi = None
     if window is not None:
         center, width = (float(v) for v in window)
@@ -138,20 +143,28 @@ def _outlines(contours: Sequence[np.ndarray], rows: int, columns: int) -> list:
     return outlines
 
 
-def _caption(finding: GspsFinding, index: int, rows: int, columns: int):
-    """The finding's text in a box above its largest outline (at the top-left, one line per finding, without one)."""
+def _caption(finding: GspsFinding, stacked: float, rows: int, columns: int) -> tuple[Any, float]:
+    """The finding's text in a box about as wide as its largest outline, from its left, standing on its top (below
+    it when there is no room above), as many lines tall as the caption needs at that width: a viewer writes the text
+    from the box's left edge, so a box wider than the outline would put it far from what it labels. Without an
+    outline the box goes at the image's left edge, below the one before (`stacked`). Returns it and the next
+    `stacked`."""
     from highdicom.pr import TextObject
 
-    height = max(1.0, rows * TEXT_HEIGHT)
-    width = min(float(columns), max(columns * 0.6, height * len(finding.text) * 0.5))
+    line = max(1.0, rows * TEXT_HEIGHT)
     shapes = [np.asarray(c, dtype=np.float64).reshape(-1, 2) for c in finding.contours if len(c) >= 3]
-    if shapes:
-        biggest = max(shapes, key=lambda p: np.ptp(p[:, 0]) * np.ptp(p[:, 1]))
+    biggest = max(shapes, key=lambda p: np.ptp(p[:, 0]) * np.ptp(p[:, 1])) if shapes else None
+    outline = float(np.ptp(biggest[:, 0])) if biggest is not None else columns * 0.6
+    width = min(float(columns), max(outline, columns * MIN_TEXT_WIDTH))
+    lines = math.ceil(len(finding.text) * line * CHAR_WIDTH / width)
+    height = min(float(rows), lines * line)
+    if biggest is not None:
         left, top = float(biggest[:, 0].min()), float(biggest[:, 1].min()) - height
-        top = top if top >= 0 else float(min(biggest[:, 1].max(), rows - height))  # no room above: below it
+        top = top if top >= 0 else float(biggest[:, 1].max())  # no room above: below it
     else:
-        left, top = 0.0, (index - 1) * height
+        left, top = 0.0, stacked
+        stacked = min(float(rows), stacked + height)
     left = float(np.clip(left, 0.0, columns - width))
     top = float(np.clip(top, 0.0, rows - height))
     return TextObject(fit(finding.text, 1024), "PIXEL", bounding_box=(left, top, left + width, top + height),
-                      text_justification="LEFT")
+                      text_justification="LEFT"), stacked
