@@ -92,7 +92,7 @@ def test_a_damaged_gsps_is_one_warning_and_the_rest_is_drawn(study, tmp_path):
     objects[1].GraphicType = "SPLINE"  # no such type
     ds.GraphicAnnotationSequence[1].TextObjectSequence[0].BoundingBoxAnnotationUnits = "FURLONGS"
     ds.SoftcopyVOILUTSequence[0].WindowWidth = 0  # no LINEAR window has width 0
-    ds.DisplayedAreaSelectionSequence[0].DisplayedAreaBottomRightHandCorner = [10, 1]  # left of its top left corner
+    ds.DisplayedAreaSelectionSequence[0].DisplayedAreaBottomRightHandCorner = 10  # a column without its row
     ds.save_as(path, enforce_file_format=True)
     state = read_presentation(path)
     assert len(state.notes) == 5
@@ -205,3 +205,30 @@ def test_radcam_gsps_on_real_films_reads_back(tmp_path):
         if "WindowCenter" in source:  # no window given: the writer keeps the film's own
             window = state.windows[0][1]
             assert (window.center, window.width) == (first(source.WindowCenter), first(source.WindowWidth))
+
+
+@pytest.mark.parametrize(("rotation", "flip", "corners", "expected"), [
+    # PS3.3 C.10.4: the corners are the displayed area's top left and bottom right pixels AFTER the spatial
+    # transformation, numbered in the image's grid before it; DISPLAY (0, 0) is the displayed top left. The text
+    # box's DISPLAY top left (0.5, 0.0) is half way along the displayed top edge, wherever that is in the image.
+    (0, "N", ([49, 1], [96, 64]), (72.0, 0.0)),
+    (0, "Y", ([96, 1], [49, 64]), (72.0, 0.0)),  # flipped: the displayed top edge still runs along row 0
+    (90, "N", ([49, 64], [96, 1]), (48.0, 32.0)),  # a clockwise quarter turn: the left edge is shown on top
+    (180, "N", ([96, 64], [49, 1]), (72.0, 64.0)),  # half a turn: the bottom edge is shown on top
+    (270, "Y", ([96, 64], [49, 1]), (96.0, 32.0)),  # three quarters then a flip: the right edge on top, upwards
+    (90, "N", ([49, 1], [96, 64]), (48.0, 32.0)),  # a writer that kept the corners unturned: the same rectangle
+])
+def test_display_units_follow_the_spatial_transformation(study, tmp_path, rotation, flip, corners, expected):
+    image, uid = study
+    path = tmp_path / "study" / "vendor.dcm"
+    ds = vendor_gsps(image, path)
+    ds.ImageRotation, ds.ImageHorizontalFlip = rotation, flip
+    area = ds.DisplayedAreaSelectionSequence[0]
+    area.DisplayedAreaTopLeftHandCorner, area.DisplayedAreaBottomRightHandCorner = corners
+    ds.save_as(path, enforce_file_format=True)
+    state = read_presentation(path)
+    assert state.notes == []  # corners in either order are valid, never 'damaged'
+    drawing = state.drawing(uid, 0, (COLUMNS, ROWS))
+    assert drawing.area == (48.0, 0.0, 96.0, 64.0)
+    note = next(label for label in drawing.labels if label.text == "vendor note")
+    assert note.box[:2] == pytest.approx(expected)

@@ -11,7 +11,7 @@ as RadCAM's scene does) and DISPLAY units scaled to the displayed area. A damage
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -116,8 +116,10 @@ class PresentationState:
 
     def drawing(self, sop_uid: str, frame: int, size: tuple[int, int]) -> Drawing:
         """Frame `frame` (0-based) of image `sop_uid`, `size` = (columns, rows): its shapes, labels and window."""
-        area = next((a.pixel_box() for a in self.areas if applies(a.images, sop_uid, frame)),
-                    (0.0, 0.0, float(size[0]), float(size[1])))
+        chosen = next((a for a in self.areas if applies(a.images, sop_uid, frame)),
+                      Area(None, (1, 1), (int(size[0]), int(size[1]))))
+        area = chosen.pixel_box()
+        to_pixels = partial(_to_pixels, area=chosen, rotation=self.rotation, flip=self.flip)
         shapes: list[tuple[int, Shape]] = []
         labels: list[tuple[int, Label]] = []
         for annotation in self.annotations:
@@ -125,14 +127,14 @@ class PresentationState:
                 continue
             layer = self.layers.get(annotation.layer, Layer(annotation.layer, 0, None))
             for graphic in annotation.graphics:
-                points = _to_pixels(graphic.points, graphic.units, area)
+                points = to_pixels(graphic.points, graphic.units)
                 shapes.append((layer.order, Shape(graphic.kind, points, graphic.filled, layer.name, layer.colour)))
             for text in annotation.texts:
-                anchor = None if text.anchor is None else _point(text.anchor, text.anchor_units, area)
+                anchor = None if text.anchor is None else _point(text.anchor, text.anchor_units, to_pixels)
                 box = None
                 if text.box is not None:
-                    (x0, y0), (x1, y1) = (_point(text.box[:2], text.box_units, area),
-                                          _point(text.box[2:], text.box_units, area))
+                    (x0, y0), (x1, y1) = (_point(text.box[:2], text.box_units, to_pixels),
+                                          _point(text.box[2:], text.box_units, to_pixels))
                     box = (x0, y0, x1, y1)
                 labels.append((layer.order, Label(text.text, anchor, box, text.anchor_visible, layer.name,
                                                   layer.colour, text.justification)))
@@ -207,15 +209,14 @@ def _read(ds: Dataset, path: Path | None) -> PresentationState:
     state.flip = as_text(ds.get("ImageHorizontalFlip")).upper() == "Y"
     return state
 
-def _to_pixels(points: np.ndarray, units: str, area: tuple[float, float, float, float]) -> np.ndarray:
+def _to_pixels(points: np.ndarray, units: str, area: Area, rotation: int, flip: bool) -> np.ndarray:
     if units == "PIXEL":
         return points.astype(np.float64, copy=True)
-    x0, y0, x1, y1 = area
-    return np.column_stack([x0 + points[:, 0] * (x1 - x0), y0 + points[:, 1] * (y1 - y0)])
+    return area.to_pixels(points, rotation, flip)
 
 
-def _point(point: Sequence[float], units: str, area: tuple[float, float, float, float]) -> Point:
-    x, y = _to_pixels(np.asarray([point], dtype=np.float64), units, area)[0]
+def _point(point: Sequence[float], units: str, to_pixels: Callable[[np.ndarray, str], np.ndarray]) -> Point:
+    x, y = to_pixels(np.asarray([point], dtype=np.float64), units)[0]
     return float(x), float(y)
 
 

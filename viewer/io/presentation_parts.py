@@ -69,9 +69,21 @@ class Area:
     size_mode: str | None = None
 
     def pixel_box(self) -> tuple[float, float, float, float]:
-        """x0, y0, x1, y1 in the image's pixel grid: from the top left pixel's corner to past the bottom right."""
-        return (self.top_left[0] - 1.0, self.top_left[1] - 1.0, float(self.bottom_right[0]),
-                float(self.bottom_right[1]))
+        """x0, y0, x1, y1 in the image's pixel grid: from the top left pixel's corner to past the bottom right (the
+        corners may come in either order: they are the displayed top left and bottom right, after any turn or flip)."""
+        (x0, x1), (y0, y1) = (sorted((a, b)) for a, b in zip(self.top_left, self.bottom_right, strict=True))
+        return x0 - 1.0, y0 - 1.0, float(x1), float(y1)
+
+    def to_pixels(self, points: np.ndarray, rotation: int, flip: bool) -> np.ndarray:
+        """DISPLAY `points` (fractions of the displayed area, (0, 0) its displayed top left) in the image's pixel grid
+        before the spatial transformation (PS3.3 C.10.4, C.10.6: clockwise `rotation` first, then the flip)."""
+        turn = np.linalg.matrix_power(np.array([[0.0, -1.0], [1.0, 0.0]]), rotation // 90 % 4)  # clockwise, y down
+        shown = (np.diag([-1.0, 1.0]) if flip else np.eye(2)) @ turn
+        # the corner pixels' centres turned onto the display; the displayed rectangle spans them and half a pixel
+        centres = shown @ (np.array([self.top_left, self.bottom_right], dtype=np.float64) - 0.5).T
+        low, high = centres.min(axis=1) - 0.5, centres.max(axis=1) + 0.5
+        pixels: np.ndarray = (np.linalg.inv(shown) @ (low + np.asarray(points, dtype=np.float64) * (high - low)).T).T
+        return pixels
 
 
 def part(notes: list[str], what: str, read: Callable[[], T]) -> T | None:
@@ -225,6 +237,4 @@ def read_window(item: Dataset) -> Window | None:
 def read_area(item: Dataset) -> Area:
     left, top = (int(v) for v in many(item.get("DisplayedAreaTopLeftHandCorner")))
     right, bottom = (int(v) for v in many(item.get("DisplayedAreaBottomRightHandCorner")))
-    if right < left or bottom < top:
-        raise ValueError(f"bottom right corner ({right}, {bottom}) above or left of the top left ({left}, {top})")
     return Area(targets(item), (left, top), (right, bottom), as_text(item.get("PresentationSizeMode")) or None)
