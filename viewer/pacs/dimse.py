@@ -32,6 +32,7 @@ from .nodes import Node
 from .scp import COMPRESSED, UNCOMPRESSED, Receiver, storage_scp
 from .send import PacsRefusal
 from .store_status import store_result
+from .tcp import HANDLERS as TCP_HANDLERS
 
 # pynetdicom's DEBUG and INFO dump identifiers (patient names and IDs among them): unless someone chose a level for
 # it, it says only warnings, which carry none.
@@ -79,7 +80,7 @@ class DimseClient:
         notes = [(evt.EVT_CONN_OPEN, lambda event: events.append("open"))]
         try:
             assoc = ae.associate(self.node.host, self.node.port, ae_title=self.node.ae_title, ext_neg=ext_neg,
-                                 evt_handlers=[*notes, *(handlers or [])])
+                                 evt_handlers=[*notes, *TCP_HANDLERS, *(handlers or [])])
         except socket.gaierror:
             raise PacsError(f"{self.where}: unknown host {self.node.host!r}") from None
         except (OSError, ValueError) as exc:

@@ -31,6 +31,7 @@ from viewer.progress import Reporter
 
 from .client import OnInstance
 from .nodes import Node
+from .tcp import HANDLERS as TCP_HANDLERS
 
 UNCOMPRESSED = [ExplicitVRLittleEndian, ImplicitVRLittleEndian, DeflatedExplicitVRLittleEndian, ExplicitVRBigEndian]
 # The compressed syntaxes X-ray archives hold; offered beside the uncompressed ones so that the PACS can send each
@@ -98,7 +99,7 @@ def storage_scp(node: Node, receiver: Receiver, bind: str = "") -> Iterator[None
             ae.add_supported_context(context.abstract_syntax, storage_syntaxes())
     try:
         server = ae.start_server((bind, node.move_port), block=False,
-                                 evt_handlers=[(evt.EVT_C_STORE, receiver.handle)])
+                                 evt_handlers=[(evt.EVT_C_STORE, receiver.handle), *TCP_HANDLERS])
     except OSError as exc:
         raise PacsError(f"PACS {node.name} ({node.address()}): cannot receive C-MOVE on port {node.move_port} "
                         f"({exc.strerror or exc}); choose another move port or retrieve by C-GET") from None
