@@ -422,3 +422,40 @@ def test_the_screenshot_script_says_a_bad_folder_in_one_line_before_the_work(tmp
                           text=True, timeout=60)
     assert done.returncode == 2 and done.stdout == "", done.stderr
     assert len(done.stderr.strip().splitlines()) == 1 and done.stderr.startswith("make_pacs_screenshot: error:")
+
+
+def test_a_study_open_in_the_worklist_is_never_evicted_by_the_next_retrieve(qtbot, window, orthanc, tmp_path):
+    """Each retrieve evicts the cache down to its limit: a study the reader has open in the worklist stays (its files
+    gone would make every image of it an error), however small the limit."""
+    first_patient, first = make_study(tmp_path / "first", 2)
+    second_patient, second = make_study(tmp_path / "second", 2)
+    orthanc.upload(first + second)
+    configure(dimse_node(orthanc))
+    cache = window.pacs.cache = PacsCache(tmp_path / "cache", limit_bytes=1)  # smaller than any study
+    search(qtbot, window, first_patient, "orthanc-dimse")
+    window.pacs.panel.retrieve.click()
+    qtbot.waitUntil(lambda: worklist_uids(window) == uids_of(first), timeout=TIMEOUT_MS)
+    first_study = window.pacs.panel.matches[0].study_uid
+    search(qtbot, window, second_patient, "orthanc-dimse")
+    window.pacs.panel.retrieve.click()
+    qtbot.waitUntil(lambda: worklist_uids(window) == uids_of(first + second), timeout=TIMEOUT_MS)
+    assert cache.is_complete(first_study)
+    assert all(Path(entry.path).is_file() for entry in window.review_state.session.entries)
+
+
+def test_esc_cancels_a_running_pacs_transfer_when_no_other_job_shows_progress(qtbot, window, orthanc, tmp_path):
+    """Explain → Cancel Job (Esc) stops what runs: the status bar's job first, else the dock's retrieve or send (it
+    did nothing to a retrieve, whose only Cancel was the dock's)."""
+    patient, paths = make_study(tmp_path / "study", 8)
+    orthanc.upload(paths)
+    configure(dimse_node(orthanc))
+    cache = window.pacs.cache = SlowCache(tmp_path / "cache", delay=0.3)
+    search(qtbot, window, patient, "orthanc-dimse")
+    window.pacs.panel.retrieve.click()
+    qtbot.waitUntil(lambda: cache.puts >= 1, timeout=TIMEOUT_MS)
+    from PySide6.QtGui import QAction
+
+    (cancel_job,) = [action for action in window.findChildren(QAction) if action.text() == "&Cancel Job"]
+    cancel_job.trigger()
+    qtbot.waitUntil(lambda: window.pacs.transfer is None, timeout=TIMEOUT_MS)
+    assert cache.puts < 8 and "cancelled" in window.pacs.panel.status_text().lower()

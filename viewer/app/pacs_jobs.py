@@ -89,10 +89,13 @@ class Retrieved:
                 f"{self.fetched} transferred{kept}")
 
 
-def retrieve_job(node: Node, secret: str | None, study_uids: Sequence[str], cache: PacsCache) -> Job[Retrieved]:
+def retrieve_job(node: Node, secret: str | None, study_uids: Sequence[str], cache: PacsCache,
+                 keep: Sequence[str] = ()) -> Job[Retrieved]:
     """Each study in turn into `cache`, each its share of the bar; a failure or Cancel stops with the study left
-    partial in the cache (viewer.pacs.retrieve says so, and the next retrieve fetches only what is missing)."""
+    partial in the cache (viewer.pacs.retrieve says so, and the next retrieve fetches only what is missing). The
+    cache's eviction never takes the studies of this retrieve nor those in `keep` (open in the worklist)."""
     uids = list(study_uids)
+    kept = [*uids, *keep]
 
     def job(reporter: Reporter) -> Retrieved:
         from viewer.pacs.retrieve import retrieve
@@ -102,7 +105,8 @@ def retrieve_job(node: Node, secret: str | None, study_uids: Sequence[str], cach
             for number, uid in enumerate(uids):
                 if reporter.cancelled():
                     raise Cancelled()
-                result = retrieve(client, cache, uid, None, Part(reporter, number / len(uids), 1 / len(uids)))
+                result = retrieve(client, cache, uid, None, Part(reporter, number / len(uids), 1 / len(uids)),
+                                  keep=kept)
                 if not result.complete:  # never opened as if it were whole
                     raise PacsError(f"PACS node {node.name!r}: study {number + 1} of {len(uids)} is incomplete; "
                                     "retrieve again to resume")

@@ -93,9 +93,10 @@ class Menus:
         explain = self._menu(bar, "E&xplain")
         controls = w.controls
         self._add(explain, "&Explain", lambda: w.explaining.request(force=True), ["Ctrl+Return", "Ctrl+Enter"])
-        # The job with the status bar's progress first (an Explain); with none, the worklist's pre-scan.
+        # The job with the status bar's progress first (an Explain), then the PACS dock's retrieve or send, then the
+        # worklist's pre-scan.
         self._add(explain, "&Cancel Job", lambda: w.jobs.cancel_running() if w.jobs.progress_job is not None
-                  else w.worklist.cancel_scan(), "Esc")
+                  else w.pacs.cancel() if w.pacs.transfer is not None else w.worklist.cancel_scan(), "Esc")
         self._add(explain, "Next &Method", controls.next_method, "M")
         explain.addSeparator()
         self._add(explain, "Raise &Threshold", lambda: controls.nudge(threshold=5), "]")

@@ -9,8 +9,8 @@ fetches only what is missing. Passwords come from viewer.pacs.credentials (keyri
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
@@ -100,8 +100,6 @@ class PacsController:
         self.transfer_thread.progressed.connect(self._progressed)
         state.connect("anonymous", self.panel.set_anonymous)
         self.dock_action: QAction | None = None
-        quiet = logging.getLogger("pynetdicom")  # below WARNING it logs identifiers (patient names) of every query
-        quiet.setLevel(max(quiet.getEffectiveLevel(), logging.WARNING))
 
     # -- the dock (Menus calls fill_view_menu with its _add) ----------------------------------------------------
 
@@ -266,10 +264,20 @@ class PacsController:
         self.panel.set_busy(True)
         self.panel.show_status(f"Retrieving {len(study_uids)} stud{'y' if len(study_uids) == 1 else 'ies'} "
                                f"from {node.name}…")
-        self.transfer = self.transfers.submit(retrieve_job(node, secret, study_uids, cache), self._retrieved,
+        self.transfer = self.transfers.submit(retrieve_job(node, secret, study_uids, cache, self._open_studies(cache)),
+                                              self._retrieved,
                                                 self._retrieve_failed, kind="pacs-retrieve",
                                                 on_cancel=self._retrieve_cancelled)
         return self.transfer
+
+    def _open_studies(self, cache: PacsCache) -> list[str]:
+        """The cached studies the worklist holds (a retrieve's eviction must not take their files from under it):
+        a cached instance is at ROOT/<study UID>/<series UID>/<SOP UID>.dcm."""
+        review = getattr(self.window, "review_state", None)  # the main window's worklist (none in a bare window)
+        session = review.session if review is not None else None
+        root = cache.root.resolve()
+        paths = [Path(entry.path).resolve() for entry in session.entries] if session is not None else []
+        return sorted({path.relative_to(root).parts[0] for path in paths if path.is_relative_to(root)})
 
     def cancel(self) -> None:
         if self.transfer is not None:
