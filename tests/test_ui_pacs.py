@@ -186,6 +186,7 @@ def test_preferences_add_edit_remove_and_test_a_node(qtbot, window, orthanc, tmp
     qtbot.waitUntil(lambda: "answered in" in page.result.text(), timeout=TIMEOUT_MS)
 
     select(page, "closed")
+    page.confirm = lambda _text: True  # Remove asks first
     page.remove()
     assert "closed" not in NodeStore().nodes
     assert [window.pacs.panel.node.itemText(i) for i in range(window.pacs.panel.node.count())] == ["web2"]
@@ -282,6 +283,7 @@ def test_search_shows_the_study_and_retrieve_opens_it_into_the_worklist(qtbot, w
     box.limit.setValue(2048)
     box.limit.editingFinished.emit()
     assert NodeStore().cache_limit_mb == 2048 and window.pacs.cache.limit_bytes == 2048 * 1024 * 1024
+    box.confirm = lambda _text: True  # Clear asks first
     box.clear.click()
     qtbot.waitUntil(lambda: box.text.text().startswith("Removed 1; 0 studies"), timeout=TIMEOUT_MS)
     assert panel.state_text(panel.matches[0].study_uid) == ""
@@ -459,3 +461,52 @@ def test_esc_cancels_a_running_pacs_transfer_when_no_other_job_shows_progress(qt
     cancel_job.trigger()
     qtbot.waitUntil(lambda: window.pacs.transfer is None, timeout=TIMEOUT_MS)
     assert cache.puts < 8 and "cancelled" in window.pacs.panel.status_text().lower()
+
+
+def test_anonymise_display_hides_what_was_typed_in_the_search_too(qtbot):
+    """Under Anonymise Display the dock shows no patient data: the patient ID, name and accession typed into the
+    search are masked as well as the matches' columns (shown again while edited, and when it is turned off)."""
+    from viewer.ui.pacs_panel import PacsPanel
+
+    panel = PacsPanel()
+    qtbot.addWidget(panel)
+    for line, text in ((panel.patient_id, "PAT-1234"), (panel.patient_name, "DOE^JANE"),
+                       (panel.accession, "ACC99")):
+        line.setText(text)
+    panel.set_anonymous(True)
+    for line, text in ((panel.patient_id, "PAT-1234"), (panel.patient_name, "DOE^JANE"),
+                       (panel.accession, "ACC99")):
+        assert text not in line.displayText() and line.text() == text  # the search still uses it
+    assert panel.query().patient_id == "PAT-1234"
+    panel.set_anonymous(False)
+    assert panel.patient_name.displayText() == "DOE^JANE"
+
+
+def test_preferences_ask_before_removing_a_node_or_clearing_the_cache(qtbot, tmp_path):
+    """Remove and Clear cache cannot be undone: each asks first (No does nothing); a failed Test's red does not
+    colour the next news."""
+    from viewer.ui.pacs_controller import Secrets
+    from viewer.ui.pacs_prefs import CacheBox, PacsNodesPage
+
+    configure(Node(name="main", kind="dimse", ae_title="PACS", host="127.0.0.1", port=1))
+    store = NodeStore()
+    page = PacsNodesPage(store, lambda _node, show: show(False, "main: connection refused"), Secrets())
+    qtbot.addWidget(page)
+    asked: list[str] = []
+    page.confirm = lambda text: asked.append(text) or False
+    page.remove()
+    assert "main" in NodeStore().nodes and "Remove the PACS node main?" in asked[0]
+    page.run_test()
+    assert "red" in page.result.styleSheet() or "#d04040" in page.result.styleSheet()
+    page.confirm = lambda _text: True
+    page.remove()
+    assert "main" not in NodeStore().nodes and page.result.text() == "Removed main." and page.result.styleSheet() == ""
+    cleared: list[bool] = []
+    box = CacheBox(store, lambda clear, show: cleared.append(clear), lambda _mb: None)
+    qtbot.addWidget(box)
+    box.confirm = lambda _text: False
+    box.clear.click()
+    assert cleared == [False]  # only the first look at what it holds
+    box.confirm = lambda _text: True
+    box.clear.click()
+    assert cleared == [False, True]

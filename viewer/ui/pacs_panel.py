@@ -231,6 +231,10 @@ class PacsPanel(QWidget):
 
     def set_anonymous(self, anonymous: bool) -> None:
         self.anonymous = anonymous
+        # what was typed to search is patient data too: masked, but shown while edited
+        mode = QLineEdit.EchoMode.PasswordEchoOnEdit if anonymous else QLineEdit.EchoMode.Normal
+        for line in (self.patient_id, self.patient_name, self.accession):
+            line.setEchoMode(mode)
         if self.matches:
             states = {m.study_uid: self._state_key(self.state_text(m.study_uid)) for m in self.matches}
             self.set_matches(self.matches, states)

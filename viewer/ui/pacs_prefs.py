@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QListWidget,
     QListWidgetItem,
+    QMessageBox,
     QPushButton,
     QSpinBox,
     QTabWidget,
@@ -178,6 +179,7 @@ class PacsNodesPage(QWidget):
                  secrets: SecretKeeper, parent: QWidget | None = None):
         super().__init__(parent)
         self.store, self.test, self.secrets = store, test, secrets
+        self.confirm: Callable[[str], bool] = lambda text: sure(self, "Remove PACS node", text)
         self.list = QListWidget()
         self.list.itemDoubleClicked.connect(lambda _item: self.edit())
         self.list.currentRowChanged.connect(lambda _row: self._enable())
@@ -254,7 +256,7 @@ class PacsNodesPage(QWidget):
                 raise PacsError(f"a PACS node named {node.name!r} exists already")
             self.store.put(node)
         except PacsError as exc:
-            self.result.setText(str(exc))
+            self.say(str(exc), ok=False)
             return False
         note = ""
         if before is not None and before.needs_secret and (
@@ -263,7 +265,7 @@ class PacsNodesPage(QWidget):
         if dialog.secret and node.needs_secret:
             kept = self.secrets.remember(node, dialog.secret)
             note = "" if kept else " No system keyring: the password is remembered for this session only."
-        self.result.setText(f"Saved {node.name}.{note}")
+        self.say(f"Saved {node.name}.{note}")
         self.refresh(node.name)
         self.changed.emit()
         return True
@@ -272,15 +274,18 @@ class PacsNodesPage(QWidget):
         name = self.current_name()
         if name is None:
             return
+        if not self.confirm(f"Remove the PACS node {name}? Its password is forgotten too; studies retrieved "
+                            "from it stay in the cache."):
+            return
         node = self.store.nodes.get(name)
         try:
             self.store.remove(name)
         except PacsError as exc:
-            self.result.setText(str(exc))
+            self.say(str(exc), ok=False)
             return
         if node is not None and node.needs_secret:
             self.secrets.forget(node)  # a removed node's password does not linger in the keyring
-        self.result.setText(f"Removed {name}.")
+        self.say(f"Removed {name}.")
         self.refresh()
         self.changed.emit()
 
@@ -288,12 +293,16 @@ class PacsNodesPage(QWidget):
         name = self.current_name()
         if name is None:
             return
-        self.result.setText(f"Testing {name}…")
+        self.say(f"Testing {name}…")
         self.test_button.setEnabled(False)
         self.test(self.store.nodes[name], self._tested)
 
     def _tested(self, ok: bool, text: str) -> None:
         self.test_button.setEnabled(self.current_name() is not None)
+        self.say(text, ok)
+
+    def say(self, text: str, ok: bool = True) -> None:
+        """The page's one line of news: red for a failure, in the normal colour for anything after it."""
         self.result.setText(text)
         self.result.setStyleSheet("" if ok else "color: #d04040")
 
@@ -314,7 +323,8 @@ class CacheBox(QWidget):
         self.limit.editingFinished.connect(self._limit_changed)
         self.clear = QPushButton("Clear cache")
         self.clear.setToolTip("Remove every retrieved study from this computer (not from the PACS)")
-        self.clear.clicked.connect(lambda: self.ask(True, self.show_text))
+        self.confirm: Callable[[str], bool] = lambda text: sure(self, "Clear cache", text)
+        self.clear.clicked.connect(self._clear)
         self.text = QLabel("")
         self.text.setWordWrap(True)
         row = QHBoxLayout(self)
@@ -328,6 +338,11 @@ class CacheBox(QWidget):
     def show_text(self, text: str) -> None:
         self.text.setText(text)
 
+    def _clear(self) -> None:
+        if self.confirm("Remove every retrieved study from this computer? They stay on the PACS; a study open in "
+                        "the worklist will no longer open until it is retrieved again."):
+            self.ask(True, self.show_text)
+
     def _limit_changed(self) -> None:
         if self.limit.value() != self.store.cache_limit_mb:
             self.store.cache_limit_mb = self.limit.value()
@@ -337,6 +352,13 @@ class CacheBox(QWidget):
                 self.show_text(str(exc))
                 return
             self.set_limit(self.limit.value())
+
+
+def sure(parent: QWidget, title: str, text: str) -> bool:
+    """A destructive step asked first; No is the default, so a stray Enter does nothing."""
+    buttons = QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No
+    return QMessageBox.question(parent, title, text, buttons, QMessageBox.StandardButton.No) == \
+        QMessageBox.StandardButton.Yes
 
 
 class PreferencesDialog(QDialog):
