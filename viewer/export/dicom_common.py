@@ -3,7 +3,7 @@ length in bytes, the laterality copied from the source, and the source attribute
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from copy import deepcopy
 
@@ -14,6 +14,9 @@ from pydicom.dataelem import DataElement
 from pydicom.valuerep import DA, TM, validate_value
 
 from viewer.errors import ExportError
+
+from .anonymize import anonymize_dataset
+from .atomic import atomic_write
 
 MANUFACTURER = "RadCAM"
 CHARACTER_SET = "ISO_IR 192"  # UTF-8: captions use "·", and a source name may be in any script
@@ -133,3 +136,18 @@ def built_by_highdicom(path, what: str, anonymize: bool) -> Iterator[None]:
         if "SharedFunctionalGroupsSequence" in said:  # an RT Dose, NM or US frame, say: a multi-frame kind of image
             why = ": its kind of image holds frames, which highdicom reads only from enhanced functional groups"
         raise ExportError(f"cannot write {path}: highdicom cannot build a {what} from this original{why}") from None
+
+
+def save_object(built: Dataset, ref: Dataset, path, *, anonymize: bool, session, keep: Sequence[str],
+                type1: Callable[[Dataset], None], overwrite: bool) -> Dataset:
+    """A highdicom object as a plain data set with the original's laterality, saved atomically; anonymised, the
+    profile runs over the result too (highdicom adds its own dates and equipment), keeping RadCAM's own words
+    (`keep`), and `type1` puts back the dummies its IOD cannot do without."""
+    out = Dataset(built)
+    out.file_meta = built.file_meta
+    set_laterality(out, ref)
+    if anonymize:
+        out = anonymize_dataset(out, session, keep=keep)
+        type1(out)
+    atomic_write(path, lambda temporary: out.save_as(temporary, enforce_file_format=True), overwrite)
+    return out

@@ -23,9 +23,8 @@ import viewer
 from viewer.errors import ExportError
 
 from .anonymize import DUMMIES, AnonymizationSession, anonymize_dataset
-from .atomic import atomic_write
 from .caption import NOT_FOR_DIAGNOSIS
-from .dicom_common import CHARACTER_SET, MANUFACTURER, built_by_highdicom, fit, reference_header, set_laterality
+from .dicom_common import CHARACTER_SET, MANUFACTURER, built_by_highdicom, fit, reference_header, save_object
 
 SERIES_NUMBER = 9902  # after the Secondary Captures' 9901
 CONTENT_LABEL = "RADCAM"
@@ -117,16 +116,13 @@ def write_gsps(path: str | os.PathLike, source: Dataset, findings: Sequence[Gsps
             graphic_layers=layers or None, voi_lut_transformations=voi, presentation_lut_transformation=shape,
             series_description=fit(description),
             specific_character_set=CHARACTER_SET)
-    out = Dataset(gsps)
-    out.file_meta = gsps.file_meta
-    set_laterality(out, ref)
-    if anonymize:
-        # highdicom adds its own dates and equipment: the profile runs over the result too, keeping RadCAM's words
-        out = anonymize_dataset(out, session, keep=_WRITTEN_BY_RADCAM)
-        # Type 1 here: the profile's X/D allows a dummy where removing would break the object
-        out.PresentationCreationDate, out.PresentationCreationTime = DUMMIES["DA"], DUMMIES["TM"]
-    atomic_write(path, lambda temporary: out.save_as(temporary, enforce_file_format=True), overwrite)
-    return out
+    return save_object(gsps, ref, path, anonymize=anonymize, session=session, keep=_WRITTEN_BY_RADCAM,
+                       type1=_dummy_dates, overwrite=overwrite)
+
+
+def _dummy_dates(out: Dataset) -> None:
+    # Type 1 here: the profile's X/D allows a dummy where removing would break the object
+    out.PresentationCreationDate, out.PresentationCreationTime = DUMMIES["DA"], DUMMIES["TM"]
 
 
 def _outlines(contours: Sequence[np.ndarray], rows: int, columns: int) -> list:

@@ -21,8 +21,7 @@ import viewer
 from viewer.errors import ExportError
 
 from .anonymize import DUMMIES, AnonymizationSession, anonymize_dataset
-from .atomic import atomic_write
-from .dicom_common import CHARACTER_SET, MANUFACTURER, built_by_highdicom, fit, reference_header, set_laterality
+from .dicom_common import CHARACTER_SET, MANUFACTURER, built_by_highdicom, fit, reference_header, save_object
 
 SERIES_NUMBER = 9903  # after the Secondary Captures (9901) and the presentation states (9902)
 LUT_LABEL = "CAM"
@@ -67,16 +66,14 @@ def write_parametric_map(path: str | os.PathLike, source: Dataset, cam: np.ndarr
                                                              window_width=max(high - low, 1e-6))],
             content_label=LUT_LABEL, content_description=explanation, series_description=explanation,
             specific_character_set=CHARACTER_SET)
-    out = Dataset(pm)
-    out.file_meta = pm.file_meta
-    set_laterality(out, ref)
-    if anonymize:
-        out = anonymize_dataset(out, session, keep=_WRITTEN_BY_RADCAM)
-        # Type 1 in this IOD: the profile's Z/D allows a dummy date; the serial number is RadCAM's, not the patient's
-        out.ContentDate, out.ContentTime = DUMMIES["DA"], DUMMIES["TM"]
-        out.DeviceSerialNumber = viewer.__version__
-    atomic_write(path, lambda temporary: out.save_as(temporary, enforce_file_format=True), overwrite)
-    return out
+    return save_object(pm, ref, path, anonymize=anonymize, session=session, keep=_WRITTEN_BY_RADCAM,
+                       type1=_dummy_dates, overwrite=overwrite)
+
+
+def _dummy_dates(out: Dataset) -> None:
+    # Type 1 in this IOD: the profile's Z/D allows a dummy date; the serial number is RadCAM's, not the patient's
+    out.ContentDate, out.ContentTime = DUMMIES["DA"], DUMMIES["TM"]
+    out.DeviceSerialNumber = viewer.__version__
 
 
 def _give_geometry(ref: Dataset) -> None:
