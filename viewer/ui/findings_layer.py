@@ -8,19 +8,18 @@ pixels at fit on a 2k film. The one map's own contour (the view's `contour`) is 
 from __future__ import annotations
 
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer
-from PySide6.QtGui import QBrush, QColor, QFont, QPainterPath, QPen, QPolygonF
-from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem, QGraphicsRectItem, QGraphicsSimpleTextItem
+from PySide6.QtGui import QColor, QPainterPath, QPen, QPolygonF
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem, QGraphicsRectItem
 
 from viewer.app import ViewerState, findings as all_findings
 from viewer.render.contours import contour_polygons
 from viewer.render.findings import HALO, NO_FINDING, finding_colour
 
+from .scene_text import text_block
 from .views import ImageView
 
 LINE_PX = 2.5
 HALO_PX = 5.0
-TEXT_PT = 10
-BACKING = QColor(0, 0, 0, 170)
 
 
 class FindingsLayer:
@@ -101,27 +100,9 @@ class FindingsLayer:
 
     def _text(self, lines: list[tuple[str, QColor]], anchor: QPointF, above: bool) -> QGraphicsRectItem:
         """Screen-sized lines on a dark backing whose lower left corner is at `anchor` (scene coordinates)."""
-        font = QFont()
-        font.setPointSize(TEXT_PT)
-        texts = []
-        y = 0.0
-        for text, colour in lines:
-            item = QGraphicsSimpleTextItem(text)
-            item.setFont(font)
-            item.setBrush(QBrush(colour))
-            texts.append((item, y))
-            y += item.boundingRect().height()
-        width = max(item.boundingRect().width() for item, _ in texts) + 8
-        backing = QGraphicsRectItem(QRectF(0, -(y + 4) if above else 0, width, y + 4))
-        backing.setBrush(QBrush(BACKING))
-        backing.setPen(QPen(Qt.PenStyle.NoPen))
-        backing.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations)
+        backing = text_block(lines, above=above)
         backing.setZValue(0.8)
         backing.setPos(anchor)
-        top = -(y + 2) if above else 2
-        for item, offset in texts:
-            item.setParentItem(backing)
-            item.setPos(4, top + offset)
         self._add(backing)
         return backing
 

@@ -16,9 +16,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainterPath, QPen, QPolygonF, QTransform
-from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem, QGraphicsRectItem, QGraphicsSimpleTextItem
+from PySide6.QtCore import QPointF, Qt
+from PySide6.QtGui import QBrush, QColor, QFontMetricsF, QPainterPath, QPen, QPolygonF, QTransform
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem
 
 from viewer.app import ViewerState
 from viewer.app.events import Event
@@ -27,15 +27,14 @@ from viewer.errors import StudyError
 from viewer.io import DisplayImage, LoadResult, Window
 from viewer.io.presentation import Drawing, Label, PresentationState, Shape, read_presentation
 
+from .scene_text import label_font, text_block
 from .views import ImageView
 
 DEFAULT_COLOUR = (255, 215, 0)  # a layer without a recommended colour
 HALO = QColor(0, 0, 0, 200)
 LINE_PX, HALO_PX = 2.0, 4.0
 MARKER_PX = 6.0  # a POINT's cross, half its size in screen pixels
-TEXT_PT = 10
 TEXT_WIDTH_PX = 300  # a long caption (label, score, method, model, NOT FOR DIAGNOSIS) wraps instead of running off
-BACKING = QColor(0, 0, 0, 170)
 Z = 0.9  # above the findings' outlines and labels
 
 
@@ -176,25 +175,9 @@ class PresentationLayer:
             at = QPointF(*label.anchor)
             if label.anchor_visible:
                 self._marker(at, colour, MARKER_PX / 2)
-        font = QFont()
-        font.setPointSize(TEXT_PT)
-        lines = wrapped(label.text, QFontMetricsF(font), TEXT_WIDTH_PX)
-        texts, y = [], 0.0
-        for line in lines:
-            item = QGraphicsSimpleTextItem(line)
-            item.setFont(font)
-            item.setBrush(QBrush(colour))
-            texts.append((item, y))
-            y += item.boundingRect().height()
-        width = max(item.boundingRect().width() for item, _ in texts) + 8
-        backing = QGraphicsRectItem(QRectF(-share * width, -(y + 4), width, y + 4))
-        backing.setBrush(QBrush(BACKING))
-        backing.setPen(QPen(Qt.PenStyle.NoPen))
-        backing.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations)
+        lines = wrapped(label.text, QFontMetricsF(label_font()), TEXT_WIDTH_PX)
+        backing = text_block([(line, colour) for line in lines], share=share)
         backing.setPos(at)
-        for item, offset in texts:
-            item.setParentItem(backing)
-            item.setPos(4 - share * width, -(y + 2) + offset)
         self._add(backing)
 
     def _add(self, item: QGraphicsItem) -> None:
