@@ -189,3 +189,33 @@ def test_its_flip_and_rotation_turn_the_view(qtbot, tmp_path):
         assert win.state.orientation == Orientation()
         win.menus.presentation.trigger()
         assert win.state.orientation == Orientation().rotated().flipped_h()
+
+
+@pytest.mark.parametrize(("photometric", "shape", "inverted"), [
+    ("MONOCHROME2", "INVERSE", True),  # the author saw it as a negative: so does the reader
+    ("MONOCHROME2", "IDENTITY", False),
+    ("MONOCHROME1", "INVERSE", True),  # RadCAM's own for a CR film: the film as it always looks, low values white
+    ("MONOCHROME1", "IDENTITY", False),  # a presentation state ignores Photometric Interpretation: low is black
+])
+def test_its_presentation_lut_shape_sets_the_grey_scale(qtbot, tmp_path, photometric, shape, inverted):
+    """PS3.3 C.11.6: the Presentation LUT Shape says which way the grey scale runs, whatever the original's
+    Photometric Interpretation; it is applied as the reader's inversion while shown, and taken back when off."""
+    from pydicom import dcmread
+
+    image = write_image(tmp_path / "study")
+    ds = dcmread(image)
+    ds.PhotometricInterpretation = photometric
+    ds.save_as(image)
+    path = tmp_path / "study" / "image_gsps.dcm"
+    radcam_gsps(image, path)
+    gsps = dcmread(path)
+    gsps.PresentationLUTShape = shape
+    gsps.save_as(path)
+    with main_window(qtbot, tmp_path) as win:
+        shown(qtbot, win, tmp_path / "study")
+        state = win.state
+        assert (state.image.invert != state.inverted) is inverted  # inverted: low values shown white
+        win.menus.presentation.trigger()  # off: the file's own grey scale
+        assert state.inverted is False
+        win.menus.presentation.trigger()
+        assert (state.image.invert != state.inverted) is inverted

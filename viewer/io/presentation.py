@@ -96,6 +96,7 @@ class PresentationState:
     areas: list[Area] = field(default_factory=list)
     rotation: int = 0  # clockwise degrees, before the flip (Spatial Transformation module)
     flip: bool = False
+    lut_shape: str | None = None  # IDENTITY (low values black) or INVERSE, whatever the image's photometry
     notes: list[str] = field(default_factory=list)
 
     def applies_to(self, sop_uid: str | None, frame: int = 0) -> bool:
@@ -207,6 +208,11 @@ def _read(ds: Dataset, path: Path | None) -> PresentationState:
         notes.append(f"an image rotation of {rotation} degrees (only quarter turns are drawn)")
     state.rotation = rotation % 360 // 90 * 90
     state.flip = as_text(ds.get("ImageHorizontalFlip")).upper() == "Y"
+    shape = as_text(ds.get("PresentationLUTShape")).upper()
+    if shape in ("IDENTITY", "INVERSE"):
+        state.lut_shape = shape
+    elif "PresentationLUTSequence" in ds:
+        notes.append("a Presentation LUT table (only the shapes IDENTITY and INVERSE are applied)")
     return state
 
 def _to_pixels(points: np.ndarray, units: str, area: Area, rotation: int, flip: bool) -> np.ndarray:

@@ -49,6 +49,7 @@ class PresentationLayer:
         self.shown: PresentationState | None = None
         self.window: Window | None = None  # the window this layer applied (taken back when turned off)
         self.orientation: Orientation | None = None  # the flip and turn it applied (likewise)
+        self.inversion: bool | None = None  # the reader's inversion its Presentation LUT Shape set (likewise)
         state.connect("image", self._new_image)
 
     # -- what is attached to what ---------------------------------------------------------------------------
@@ -92,7 +93,7 @@ class PresentationLayer:
 
     def _new_image(self, _image: object) -> None:
         # show_image put the file's own window and orientation back: the presentation state's apply again
-        self.window, self.orientation = None, None
+        self.window, self.orientation, self.inversion = None, None, None
         self.update()
 
     def toggle(self, checked: bool | None = None) -> None:
@@ -112,7 +113,9 @@ class PresentationLayer:
                 self.state.window = None if image.is_color else image.default_window
             if self.orientation is not None and self.state.orientation == self.orientation:
                 self.state.orientation = Orientation()
-            self.shown, self.window, self.orientation = None, None, None
+            if self.inversion is not None and self.state.inverted == self.inversion:
+                self.state.inverted = False
+            self.shown, self.window, self.orientation, self.inversion = None, None, None, None
             return
         self.shown = states[-1]  # the newest: a second export of the same image replaces the first
         height, width = image.modality.shape[:2]
@@ -124,6 +127,9 @@ class PresentationLayer:
         turned = spatial(self.shown)
         if turned != Orientation() and self.orientation is None:
             self.orientation = self.state.orientation = turned  # its Spatial Transformation: a flip, quarter turns
+        if self.shown.lut_shape is not None and not image.is_color and self.inversion is None:
+            # PS3.3 C.11.6: INVERSE shows low values white, whatever the Photometric Interpretation says
+            self.inversion = self.state.inverted = (self.shown.lut_shape == "INVERSE") != bool(image.invert)
 
     def _draw(self, drawing: Drawing) -> None:
         for shape in drawing.shapes:
