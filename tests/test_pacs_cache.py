@@ -187,3 +187,34 @@ def test_a_cache_that_cannot_be_written_is_one_clear_error(tmp_path):
     with pytest.raises(PacsError, match="cannot write to the PACS cache"):
         cache.begin(study, refs)
     assert os.path.isfile(blocker)
+
+
+def test_an_instance_gone_from_the_pacs_between_two_retrieves_does_not_keep_the_study_partial(tmp_path):
+    """A retrieve stopped half-way, then the PACS lost (deleted, merged) an instance it had listed: the next listing is
+    what the study is now, so the study completes with what is there instead of waiting forever for the gone one."""
+    cache = PacsCache(tmp_path / "c", limit_bytes=1 << 30)
+    study, datasets, refs = make_study(tmp_path, count=3)
+    cache.begin(study, refs)
+    cache.put(datasets[0])
+    cache.put(datasets[1])
+    cache.end(study)
+    cache.begin(study, refs[:2], whole_study=True)
+    assert cache.complete(study) and cache.is_complete(study)
+
+
+def test_a_series_listed_again_replaces_only_that_series_expected_instances(tmp_path):
+    cache = PacsCache(tmp_path / "c", limit_bytes=1 << 30)
+    study, datasets, refs = make_study(tmp_path, count=4, series=2)
+    first = [ref for ref in refs if ref.series_uid == refs[0].series_uid]
+    second = [ref for ref in refs if ref.series_uid != refs[0].series_uid]
+    cache.begin(study, second)
+    for ds in datasets:
+        if ds.SeriesInstanceUID == second[0].series_uid:
+            cache.put(ds)
+    assert cache.complete(study)
+    cache.begin(study, first)  # the other series now: it is expected too
+    cache.put(next(ds for ds in datasets if ds.SOPInstanceUID == first[0].sop_instance_uid))
+    cache.end(study)  # stopped before first[1]
+    assert not cache.complete(study)
+    cache.begin(study, first[:1])  # first[1] is gone from the PACS: that series is now only first[0]
+    assert cache.complete(study)

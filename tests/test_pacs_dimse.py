@@ -291,7 +291,7 @@ def test_wrong_called_ae_title(orthanc):
     node = dimse_node(orthanc, ae_title="NOTORTHANC")
     with pytest.raises(PacsError) as caught:
         DimseClient(node).echo()
-    assert str(caught.value) == (f"PACS orthanc-dimse (NOTORTHANC@127.0.0.1:{orthanc.dicom_port}): association "
+    assert str(caught.value) == (f"PACS node 'orthanc-dimse' (NOTORTHANC@127.0.0.1:{orthanc.dicom_port}): association "
                                  "rejected: called AE title 'NOTORTHANC' not recognised (check the node's AE title)")
 
 
@@ -319,7 +319,7 @@ def test_closed_port(orthanc):
         probe.bind(("127.0.0.1", 0))
         closed = probe.getsockname()[1]
     node = dimse_node(orthanc, port=closed)
-    with pytest.raises(PacsError, match=r"^PACS orthanc-dimse \(ORTHANC@127\.0\.0\.1:\d+\): connection refused"):
+    with pytest.raises(PacsError, match=r"^PACS node 'orthanc-dimse' \(ORTHANC@127\.0\.0\.1:\d+\): connection refused"):
         DimseClient(node).echo()
 
 
@@ -329,7 +329,7 @@ def test_an_unknown_host(monkeypatch):
 
     monkeypatch.setattr(socket, "getaddrinfo", no_such_name)  # the answer, without asking a name server
     node = Node("nowhere", "dimse", ae_title="PACS", host="no-such-host.invalid", port=104, timeout=2.0)
-    with pytest.raises(PacsError, match=r"^PACS nowhere \(PACS@no-such-host.invalid:104\): unknown host "):
+    with pytest.raises(PacsError, match=r"^PACS node 'nowhere' \(PACS@no-such-host.invalid:104\): unknown host "):
         DimseClient(node).echo()
 
 
@@ -360,7 +360,7 @@ def test_orthanc_killed_mid_retrieve(orthanc_factory, tmp_path, via):
     with pytest.raises(PacsError) as caught:
         client.fetch(refs, kill_after_first)
     message = str(caught.value)
-    assert message.startswith(f"PACS orthanc-dimse (ORTHANC@127.0.0.1:{server.dicom_port}): ")
+    assert message.startswith(f"PACS node 'orthanc-dimse' (ORTHANC@127.0.0.1:{server.dicom_port}): ")
     assert message.endswith(f"C-{via.upper()} interrupted: connection lost (aborted, or no answer within 10 s)")
     assert 1 <= len(folder.datasets) < 5
     assert_only_whole_files(folder.root, {ref.sop_instance_uid for ref in refs})
@@ -381,7 +381,7 @@ def test_orthanc_killed_mid_send(orthanc_factory, tmp_path):
     with pytest.raises(PacsError) as caught:
         DimseClient(dimse_node(server)).store(paths, KillAfterFirst())
     message = str(caught.value)
-    assert message == (f"PACS orthanc-dimse (ORTHANC@127.0.0.1:{server.dicom_port}): C-STORE: connection lost "
+    assert message == (f"PACS node 'orthanc-dimse' (ORTHANC@127.0.0.1:{server.dicom_port}): C-STORE: connection lost "
                        "(aborted, or no answer within 10 s)")
     server.restart()
     stored = server.instances()

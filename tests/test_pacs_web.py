@@ -22,9 +22,9 @@ from pydicom.uid import generate_uid
 
 from viewer.errors import PacsError
 from viewer.pacs.cache import MB, PacsCache
-from viewer.pacs.client import StudyQuery, open_client
+from viewer.pacs.client import StudyQuery, open_client, shown_url
 from viewer.pacs.send import PacsRefusal
-from viewer.pacs.web import WebClient, shown_url
+from viewer.pacs.web import WebClient
 from viewer.progress import Cancelled
 
 pytestmark = needs_orthanc

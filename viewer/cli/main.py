@@ -19,6 +19,7 @@ from pathlib import Path
 from viewer import __version__
 from viewer.command_line import ArgumentParser, report_error
 from viewer.errors import InternalBatchError, RadcamError, UsageError
+from viewer.pacs import NETWORK_LOGGERS
 
 from . import commands
 
@@ -43,9 +44,8 @@ LOG.addHandler(logging.NullHandler())  # nothing reaches stderr through logging'
 # Libraries that log to stderr with handlers of their own (TensorFlow adds one to "tensorflow").
 LIBRARY_LOGGERS = ("tensorflow", "absl", "keras", "h5py", "pydicom", "highdicom", "PIL", "pynetdicom",
                    "dicomweb_client", "urllib3", "keyring")
-# At WARNING while a command runs, whatever the root's level: below it pynetdicom dumps every identifier it sends
-# (patient names and IDs) and urllib3 every URL (a QIDO query's PatientName), into the --log file too.
-NETWORK_LOGGERS = ("pynetdicom", "dicomweb_client", "urllib3")
+# NETWORK_LOGGERS (viewer.pacs) at WARNING while a command runs, whatever the root's level: below it pynetdicom dumps
+# every identifier it sends (patient names and IDs) and urllib3 every URL (a QIDO query's PatientName), into --log too.
 
 
 def _forward(record: logging.LogRecord) -> bool:

@@ -172,7 +172,9 @@ def _get(client, node, store, args: argparse.Namespace) -> int:
                "fetched": result.fetched, "reused": result.reused, "bytes": result.bytes,
                "seconds": round(seconds, 3), "paths": [str(path) for path in result.paths]}
     if not result.complete:  # retrieve() raises on a failure; an incomplete result is still never shown as done
-        raise PacsError(f"{node.name}: the study is incomplete in the cache ({len(result.paths)} instance(s)); "
+        from viewer.pacs.client import where
+
+        raise PacsError(f"{where(node)}: the study is incomplete in the cache ({len(result.paths)} instance(s)); "
                         "retrieve again to resume")
     cache.evict(keep=[result.study_uid])  # under the limit, the study just retrieved kept
     if args.json:
@@ -229,6 +231,8 @@ def _send(client, node, paths: list[Path], args: argparse.Namespace) -> int:
             print(f"{state}{status}{tries} {printable(r.path)} {r.sop_instance_uid}{said}", flush=True)
     refused = sum(1 for r in results if not r.ok)
     if refused:
-        raise PacsError(f"{node.name}: {refused} of {len(results)} instance(s) not stored (see the lines above)")
+        from viewer.pacs.client import where
+
+        raise PacsError(f"{where(node)}: {refused} of {len(results)} instance(s) not stored (see the lines above)")
     print(f"{node.name}: {len(results)} instance(s) stored ({node.address()})", file=sys.stderr)
     return 0

@@ -122,12 +122,18 @@ class PacsCache:
 
     # -- one retrieve's life: begin, put..., complete (or end when it stops)
 
-    def begin(self, study_uid: str, refs: Sequence[InstanceRef]) -> None:
+    def begin(self, study_uid: str, refs: Sequence[InstanceRef], *, whole_study: bool = False) -> None:
         """Say that `refs` of the study are being retrieved: the study is partial (and not evictable) until
-        complete(). A series retrieved into a study already here adds its instances to those expected."""
+        complete(). `refs` is what the PACS lists now: with `whole_study` it replaces all that was expected, else it
+        replaces what was expected of its series, other series retrieved before staying expected (an instance the
+        PACS no longer lists would otherwise keep the study partial for ever)."""
         data = self._manifest(study_uid)
-        expected = list(dict.fromkeys([*data.get("expected", []), *(ref.sop_instance_uid for ref in refs)]))
-        series = dict(data.get("series", {}))
+        series = {} if whole_study else dict(data.get("series", {}))
+        listed = {ref.series_uid for ref in refs}
+        kept = [sop for sop in data.get("expected", []) if not whole_study and series.get(sop) not in listed]
+        expected = list(dict.fromkeys([*kept, *(ref.sop_instance_uid for ref in refs)]))
+        still = set(kept)
+        series = {sop: uid for sop, uid in series.items() if sop in still}
         for ref in refs:
             series[ref.sop_instance_uid] = _uid(ref.series_uid, "Series Instance UID")
         self._save_manifest(study_uid, {"state": "partial", "expected": expected, "series": series,

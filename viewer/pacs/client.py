@@ -7,8 +7,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from importlib import import_module
 from pathlib import Path
 from typing import Literal, Protocol
+from urllib.parse import urlsplit, urlunsplit
 
 from pydicom import Dataset
 
@@ -124,15 +126,27 @@ class PacsClient(Protocol):
     def close(self) -> None: ...
 
 
+def shown_url(url: str) -> str:
+    """The URL without any user:password@ it might carry: what messages show."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+
+
+def where(node: Node) -> str:
+    """How every PACS error line begins, whatever the protocol: "PACS node 'NAME' (ADDRESS)", never a secret."""
+    return f"PACS node {node.name!r} ({shown_url(node.address())})"
+
+
 Transport = Literal["get", "move", "wado"]
 
 
 def open_client(node: Node, secret: str | None = None, *, retrieve: Transport | None = None) -> PacsClient:
     """The client for `node` (`secret`: the DICOMweb password or token; `retrieve` overrides a DIMSE node's)."""
+    # importlib: dimse and web import this module's values, and a plain import back here would be a cycle
     if node.kind == "dimse":
-        from .dimse import DimseClient
-
-        return DimseClient(node, retrieve=retrieve)
-    from .web import WebClient
-
-    return WebClient(node, secret)
+        client: PacsClient = import_module(".dimse", __package__).DimseClient(node, retrieve=retrieve)
+    else:
+        client = import_module(".web", __package__).WebClient(node, secret)
+    return client

@@ -5,17 +5,17 @@ line naming the node and saying which failure it is (rejected, and why; refused 
 
 from __future__ import annotations
 
-import logging
 import socket
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
 from pydicom import Dataset, dcmread
 from pydicom.errors import InvalidDicomError
 from pydicom.multival import MultiValue
-from pynetdicom import AE, build_role, evt
+from pynetdicom import AE, _config, build_role, evt
 from pynetdicom.association import Association
 from pynetdicom.sop_class import (  # type: ignore[attr-defined]  # made at import time
     StudyRootQueryRetrieveInformationModelFind,
@@ -27,18 +27,17 @@ from pynetdicom.sop_class import (  # type: ignore[attr-defined]  # made at impo
 from viewer.errors import PacsError
 from viewer.progress import QUIET, Cancelled, Reporter
 
-from .client import InstanceRef, OnInstance, SendResult, SeriesMatch, StudyMatch, StudyQuery
+from .client import InstanceRef, OnInstance, SendResult, SeriesMatch, StudyMatch, StudyQuery, where
 from .nodes import Node
 from .scp import COMPRESSED, UNCOMPRESSED, Receiver, storage_scp
 from .send import PacsRefusal
 from .store_status import store_result
 from .tcp import HANDLERS as TCP_HANDLERS
 
-# pynetdicom's DEBUG and INFO dump identifiers (patient names and IDs among them): unless someone chose a level for
-# it, it says only warnings, which carry none.
-_LOGGER = logging.getLogger("pynetdicom")
-if _LOGGER.level == logging.NOTSET:
-    _LOGGER.setLevel(logging.WARNING)
+# Its DEBUG would dump every query's and answer's identifier (patient names and IDs); the logger itself is held at
+# WARNING by viewer.pacs, this keeps the identifiers out for someone who turns its DEBUG on to see an association.
+_config.LOG_REQUEST_IDENTIFIERS = False
+_config.LOG_RESPONSE_IDENTIFIERS = False
 
 MAX_CONTEXTS = 128
 PENDING = (0xFF00, 0xFF01)
@@ -57,13 +56,13 @@ class DimseClient:
 
     def __init__(self, node: Node, *, retrieve: str | None = None) -> None:
         if node.kind != "dimse":
-            raise PacsError(f"PACS node {node.name!r} is not a DIMSE node")
+            raise PacsError(f"{where(node)}: not a DIMSE node")
         way = retrieve or node.retrieve
         if way not in ("get", "move"):
-            raise PacsError(f"PACS {node.name} ({node.address()}): a DIMSE node retrieves by get or move, not {way}")
+            raise PacsError(f"{where(node)}: a DIMSE node retrieves by get or move, not {way}")
         self.node = node
         self.retrieve: Literal["get", "move"] = way  # type: ignore[assignment]
-        self.where = f"PACS {node.name} ({node.address()})"
+        self.where = where(node)
 
     # -- associations ------------------------------------------------------------------------------------------
     def _ae(self) -> AE:
@@ -236,7 +235,7 @@ class DimseClient:
             request.SeriesInstanceUID = series_uid
             request.SOPInstanceUID = sops if len(sops) > 1 else sops[0]
             status = Dataset()
-            for status, _ in send(request, message_id):
+            for status, _ in self._answers(partial(send, request, message_id), what):
                 if "Status" not in status:
                     receiver.raise_if_failed(self.where)
                     raise self._lost(f"{what} interrupted")
@@ -251,6 +250,14 @@ class DimseClient:
             if status.Status not in (0x0000, 0xB000):
                 raise PacsError(f"{self.where}: {what} failed with status 0x{status.Status:04X} after "
                                 f"{receiver.count} of {len(wanted)} instances{_failed_count(status)}")
+
+    def _answers(self, request: Callable[[], Iterator[tuple[Dataset, Dataset | None]]], what: str
+                 ) -> Iterator[tuple[Dataset, Dataset | None]]:
+        """pynetdicom refuses a request on an association the PACS aborted meanwhile with a RuntimeError."""
+        try:
+            yield from request()
+        except RuntimeError:
+            raise self._lost(f"{what} interrupted") from None
 
     def _cancel(self, assoc: Association, message_id: int) -> None:
         """C-CANCEL, then the association is aborted: the PACS may go on sending, and nothing more is wanted."""
@@ -308,6 +315,8 @@ class DimseClient:
             status = assoc.send_c_store(ds)
         except ValueError:  # no accepted presentation context for its SOP class / transfer syntax
             return SendResult(path, sop, False, 0x0122, f"refused: the PACS does not accept SOP class {ds.SOPClassUID}")
+        except RuntimeError:  # the PACS aborted the association after an earlier instance
+            raise self._lost("C-STORE") from None
         except (OSError, AttributeError) as exc:
             raise PacsError(f"{self.where}: C-STORE failed ({type(exc).__name__})") from None
         if "Status" not in status:

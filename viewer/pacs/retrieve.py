@@ -13,7 +13,7 @@ from viewer.errors import PacsError
 from viewer.progress import QUIET, Cancelled, Part, Reporter
 
 from .cache import PacsCache, check_uid
-from .client import PacsClient, RetrieveResult
+from .client import PacsClient, RetrieveResult, where
 
 
 def retrieve(client: PacsClient, cache: PacsCache, study_uid: str, series_uid: str | None = None,
@@ -29,9 +29,9 @@ def retrieve(client: PacsClient, cache: PacsCache, study_uid: str, series_uid: s
     refs = client.list_instances(study_uid, series_uid)
     if not refs:
         what = "series" if series_uid else "study"
-        raise PacsError(f"PACS node {client.node.name!r} ({client.node.address()}) has no instances of that {what}")
+        raise PacsError(f"{where(client.node)}: has no instances of that {what}")
     total = len(refs)
-    cache.begin(study_uid, refs)
+    cache.begin(study_uid, refs, whole_study=series_uid is None)
     arrived: list[Path] = []
 
     def on_instance(ds: Dataset) -> Path:
@@ -46,7 +46,7 @@ def retrieve(client: PacsClient, cache: PacsCache, study_uid: str, series_uid: s
             client.fetch(missing, on_instance, Part(reporter, reused / total, len(missing) / total))
         still = cache.missing(study_uid, refs)
         if still:
-            raise PacsError(f"PACS node {client.node.name!r} ({client.node.address()}) sent {total - len(still)} "
+            raise PacsError(f"{where(client.node)}: sent {total - len(still)} "
                             f"of the {total} instances it listed")
         if not cache.complete(study_uid):
             raise PacsError(f"the cached study is incomplete ({cache.root})")

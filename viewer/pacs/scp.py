@@ -29,7 +29,7 @@ from pynetdicom.presentation import AllStoragePresentationContexts
 from viewer.errors import PacsError
 from viewer.progress import Reporter
 
-from .client import OnInstance
+from .client import OnInstance, where
 from .nodes import Node
 from .tcp import HANDLERS as TCP_HANDLERS
 
@@ -101,7 +101,7 @@ def storage_scp(node: Node, receiver: Receiver, bind: str = "") -> Iterator[None
         server = ae.start_server((bind, node.move_port), block=False,
                                  evt_handlers=[(evt.EVT_C_STORE, receiver.handle), *TCP_HANDLERS])
     except OSError as exc:
-        raise PacsError(f"PACS {node.name} ({node.address()}): cannot receive C-MOVE on port {node.move_port} "
+        raise PacsError(f"{where(node)}: cannot receive C-MOVE on port {node.move_port} "
                         f"({exc.strerror or exc}); choose another move port or retrieve by C-GET") from None
     try:
         yield

@@ -37,11 +37,20 @@ def meaning(status: int) -> str:
     return "failed"
 
 
+def one_line(text: str, limit: int = 64) -> str:
+    """Text from the PACS as a message may show it: one line (a control character becomes a space), at most `limit`
+    characters (an Error Comment is LO, 64; a longer one is not the standard's and is cut)."""
+    flat = " ".join("".join(c if c.isprintable() else " " for c in text).split())
+    return flat if len(flat) <= limit else flat[:limit - 1] + "…"
+
+
 def store_result(path: Path, sop_uid: str, status: int, comment: str = "") -> SendResult:
-    """The SendResult for one answered C-STORE; the PACS's error comment is kept when it gives one (it names no
-    patient: it describes the refusal)."""
+    """The SendResult for one answered C-STORE. The PACS's Error Comment says why it refused (a duplicate, a
+    patient ID conflict with what it holds): kept, as one line of at most 64 characters, since the message is
+    one line and the comment is the PACS's free text."""
     if status == 0x0000:
         return SendResult(path, sop_uid, True, status, "stored")
+    comment = one_line(comment)
     said = f"{meaning(status)} (status 0x{status:04X})" + (f": {comment}" if comment else "")
     if status in WARNINGS or status & 0xF000 == 0xB000:
         return SendResult(path, sop_uid, True, status, f"stored with warning: {said}")

@@ -9,7 +9,6 @@ import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import urlsplit, urlunsplit
 
 import requests
 from dicomweb_client.api import DICOMwebClient
@@ -19,7 +18,7 @@ from pydicom.errors import InvalidDicomError
 from viewer.errors import PacsError
 from viewer.progress import QUIET, Cancelled, Reporter
 
-from .client import InstanceRef, OnInstance, SendResult, SeriesMatch, StudyMatch, StudyQuery
+from .client import InstanceRef, OnInstance, SendResult, SeriesMatch, StudyMatch, StudyQuery, where
 from .nodes import Node
 from .send import PacsRefusal
 
@@ -71,14 +70,6 @@ class _Session(requests.Session):
         return settings
 
 
-def shown_url(url: str) -> str:
-    """The URL without any user:password@ it might carry: what messages show."""
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
-
-
 def _text(ds: Dataset, keyword: str) -> str:
     value = ds.get(keyword, "")
     return str(value) if value is not None else ""
@@ -101,9 +92,9 @@ class WebClient:
 
     def __init__(self, node: Node, secret: str | None = None) -> None:
         if node.kind != "dicomweb":
-            raise PacsError(f"PACS node {node.name!r} is not a DICOMweb node")
+            raise PacsError(f"{where(node)}: not a DICOMweb node")
         self.node = node
-        self.where = f"PACS node {node.name!r} ({shown_url(node.url)})"
+        self.where = where(node)
         if node.needs_secret and not secret:
             what = "token" if node.auth == "bearer" else "password"
             raise PacsError(f"{self.where}: needs a {what} and none was given")

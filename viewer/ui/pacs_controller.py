@@ -9,7 +9,6 @@ fetches only what is missing. Passwords come from viewer.pacs.credentials (keyri
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -101,8 +100,6 @@ class PacsController:
         self.transfer_thread.progressed.connect(self._progressed)
         state.connect("anonymous", self.panel.set_anonymous)
         self.dock_action: QAction | None = None
-        quiet = logging.getLogger("pynetdicom")  # below WARNING it logs identifiers (patient names) of every query
-        quiet.setLevel(max(quiet.getEffectiveLevel(), logging.WARNING))
 
     # -- the dock (Menus calls fill_view_menu with its _add) ----------------------------------------------------
 
