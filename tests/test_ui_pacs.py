@@ -510,3 +510,22 @@ def test_preferences_ask_before_removing_a_node_or_clearing_the_cache(qtbot, tmp
     box.confirm = lambda _text: True
     box.clear.click()
     assert cleared == [False, True]
+
+
+def test_the_node_dialog_offers_only_what_its_choices_use(qtbot):
+    """Our C-MOVE port only for C-MOVE (C-GET needs no inbound port), a user name only for Basic, a password or
+    token only when the node authenticates."""
+    from viewer.ui.pacs_prefs import NodeDialog
+
+    dialog = NodeDialog(None)
+    qtbot.addWidget(dialog)
+    dialog.retrieve.setCurrentIndex(dialog.retrieve.findData("get"))
+    assert not dialog.move_port.isEnabled()
+    dialog.retrieve.setCurrentIndex(dialog.retrieve.findData("move"))
+    assert dialog.move_port.isEnabled()
+    for auth, username, password in (("none", False, False), ("basic", True, True), ("bearer", False, True)):
+        dialog.auth.setCurrentIndex(dialog.auth.findData(auth))
+        assert (dialog.username.isEnabled(), dialog.password.isEnabled()) == (username, password), auth
+    edited = NodeDialog(Node(name="web", kind="dicomweb", url="https://pacs.example.org/dicom-web"))
+    qtbot.addWidget(edited)
+    assert not edited.username.isEnabled() and not edited.password.isEnabled()  # no authentication: nothing asked

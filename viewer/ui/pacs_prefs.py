@@ -116,9 +116,12 @@ class NodeDialog(QDialog):
         layout.addWidget(self.error)
         layout.addWidget(buttons)
         self.kind.currentIndexChanged.connect(lambda _i: self._show_kind())
+        self.retrieve.currentIndexChanged.connect(lambda _i: self._enable())
+        self.auth.currentIndexChanged.connect(lambda _i: self._enable())
         if node is not None:
             self.set_node(node)
         self._show_kind()
+        self._enable()
         guard_wheel(self)
 
     def set_node(self, node: Node) -> None:
@@ -136,6 +139,13 @@ class NodeDialog(QDialog):
         self.verify_tls.setChecked(node.verify_tls)
         self.ca_file.setText(node.ca_file)
         self.timeout.setValue(node.timeout)
+
+    def _enable(self) -> None:
+        """Only what the choices use can be typed: our C-MOVE port for C-MOVE, a user name for Basic, a secret
+        for Basic or a bearer token."""
+        self.move_port.setEnabled(self.retrieve.currentData() == "move")
+        self.username.setEnabled(self.auth.currentData() == "basic")
+        self.password.setEnabled(self.auth.currentData() != "none")
 
     def _show_kind(self) -> None:
         dimse = self.kind.currentData() == "dimse"
