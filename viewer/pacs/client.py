@@ -13,6 +13,7 @@ from typing import Literal, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 from pydicom import Dataset
+from pydicom.multival import MultiValue
 
 from viewer.progress import QUIET, Reporter
 
@@ -95,6 +96,51 @@ class RetrieveResult:
     reused: int = 0  # already in the cache (a resumed or repeated retrieve)
     complete: bool = False
     bytes: int = 0
+
+
+def text(ds: Dataset, keyword: str) -> str:
+    """An attribute of a C-FIND identifier or a DICOM JSON answer as text ('' when absent or empty; values of a
+    multi-valued one joined by backslashes, as DICOM writes them)."""
+    value = ds.get(keyword, "")
+    if value is None:
+        return ""
+    if isinstance(value, MultiValue):
+        return "\\".join(str(item) for item in value)
+    return str(value).strip()
+
+
+def values(ds: Dataset, keyword: str) -> tuple[str, ...]:
+    value = ds.get(keyword)
+    if value in (None, ""):
+        return ()
+    if isinstance(value, str):
+        return tuple(item for item in value.split("\\") if item)
+    return tuple(str(item) for item in value)
+
+
+def integer(ds: Dataset, keyword: str) -> int | None:
+    """An attribute as a number; None when absent, empty or not a number (a PACS may leave out what was asked)."""
+    try:
+        value = ds.get(keyword)
+        return None if value in (None, "") else int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def study_match(ds: Dataset) -> StudyMatch:
+    """A study-level answer (C-FIND identifier or QIDO-RS), whatever it left out."""
+    return StudyMatch(
+        study_uid=text(ds, "StudyInstanceUID"), patient_name=text(ds, "PatientName"),
+        patient_id=text(ds, "PatientID"), accession=text(ds, "AccessionNumber"), study_date=text(ds, "StudyDate"),
+        description=text(ds, "StudyDescription"), modalities=values(ds, "ModalitiesInStudy"),
+        series_count=integer(ds, "NumberOfStudyRelatedSeries"),
+        instance_count=integer(ds, "NumberOfStudyRelatedInstances"))
+
+
+def series_match(study_uid: str, ds: Dataset) -> SeriesMatch:
+    return SeriesMatch(study_uid=study_uid, series_uid=text(ds, "SeriesInstanceUID"), modality=text(ds, "Modality"),
+                       number=integer(ds, "SeriesNumber"), description=text(ds, "SeriesDescription"),
+                       instance_count=integer(ds, "NumberOfSeriesRelatedInstances"))
 
 
 # Called with each instance as it arrives (the cache writes it); returns where it was written.

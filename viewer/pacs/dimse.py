@@ -14,7 +14,6 @@ from typing import Any, Literal
 
 from pydicom import Dataset, dcmread
 from pydicom.errors import InvalidDicomError
-from pydicom.multival import MultiValue
 from pynetdicom import AE, _config, build_role, evt
 from pynetdicom.association import Association
 from pynetdicom.sop_class import (  # type: ignore[attr-defined]  # made at import time
@@ -27,7 +26,19 @@ from pynetdicom.sop_class import (  # type: ignore[attr-defined]  # made at impo
 from viewer.errors import PacsError
 from viewer.progress import QUIET, Cancelled, Reporter
 
-from .client import InstanceRef, OnInstance, SendResult, SeriesMatch, StudyMatch, StudyQuery, where
+from .client import (
+    InstanceRef,
+    OnInstance,
+    SendResult,
+    SeriesMatch,
+    StudyMatch,
+    StudyQuery,
+    integer,
+    series_match,
+    study_match,
+    text,
+    where,
+)
 from .nodes import Node
 from .scp import COMPRESSED, UNCOMPRESSED, Receiver, storage_scp
 from .send import PacsRefusal
@@ -150,23 +161,14 @@ class DimseClient:
             "AccessionNumber": query.accession, "StudyDate": query.date_range(), "StudyDescription": "",
             "ModalitiesInStudy": query.modality, "NumberOfStudyRelatedSeries": None,
             "NumberOfStudyRelatedInstances": None})
-        matches = [StudyMatch(
-            study_uid=_text(ds, "StudyInstanceUID"), patient_name=_text(ds, "PatientName"),
-            patient_id=_text(ds, "PatientID"), accession=_text(ds, "AccessionNumber"),
-            study_date=_text(ds, "StudyDate"), description=_text(ds, "StudyDescription"),
-            modalities=_values(ds, "ModalitiesInStudy"), series_count=_int(ds, "NumberOfStudyRelatedSeries"),
-            instance_count=_int(ds, "NumberOfStudyRelatedInstances")) for ds in found]
+        matches = [study_match(ds) for ds in found]
         return [match for match in matches if match.study_uid]
 
     def find_series(self, study_uid: str) -> list[SeriesMatch]:
         found = self._find("SERIES", {
             "StudyInstanceUID": study_uid, "SeriesInstanceUID": "", "Modality": "", "SeriesNumber": None,
             "SeriesDescription": "", "NumberOfSeriesRelatedInstances": None})
-        return [SeriesMatch(study_uid=study_uid, series_uid=_text(ds, "SeriesInstanceUID"),
-                            modality=_text(ds, "Modality"), number=_int(ds, "SeriesNumber"),
-                            description=_text(ds, "SeriesDescription"),
-                            instance_count=_int(ds, "NumberOfSeriesRelatedInstances"))
-                for ds in found if _text(ds, "SeriesInstanceUID")]
+        return [match for match in (series_match(study_uid, ds) for ds in found) if match.series_uid]
 
     def list_instances(self, study_uid: str, series_uid: str | None = None) -> list[InstanceRef]:
         """Image level, series by series (the hierarchical query every PACS answers)."""
@@ -175,9 +177,9 @@ class DimseClient:
         for uid in series:
             for ds in self._find("IMAGE", {"StudyInstanceUID": study_uid, "SeriesInstanceUID": uid,
                                            "SOPInstanceUID": "", "SOPClassUID": "", "InstanceNumber": None}):
-                sop = _text(ds, "SOPInstanceUID")
+                sop = text(ds, "SOPInstanceUID")
                 if sop:
-                    refs[sop] = InstanceRef(study_uid, uid, sop, _text(ds, "SOPClassUID"))
+                    refs[sop] = InstanceRef(study_uid, uid, sop, text(ds, "SOPClassUID"))
         return list(refs.values())
 
     # -- retrieve ----------------------------------------------------------------------------------------------
@@ -308,7 +310,7 @@ class DimseClient:
         return [(sop_class, syntaxes) for (sop_class, _), syntaxes in contexts.items()][:MAX_CONTEXTS]
 
     def _store_one(self, assoc: Association, path: Path, ds: Dataset) -> SendResult:
-        sop = _text(ds, "SOPInstanceUID")
+        sop = text(ds, "SOPInstanceUID")
         if "SOPClassUID" not in ds or not sop:
             return SendResult(path, sop, False, None, "refused: not a DICOM instance (no SOP class or instance UID)")
         try:
@@ -321,7 +323,7 @@ class DimseClient:
             raise PacsError(f"{self.where}: C-STORE failed ({type(exc).__name__})") from None
         if "Status" not in status:
             raise self._lost("C-STORE")
-        return store_result(path, sop, int(status.Status), _text(status, "ErrorComment"))
+        return store_result(path, sop, int(status.Status), text(status, "ErrorComment"))
 
     def close(self) -> None:
         """Nothing to release: each operation opens and closes its own association."""
@@ -333,33 +335,7 @@ class DimseClient:
         self.close()
 
 
-def _text(ds: Dataset, keyword: str) -> str:
-    value = ds.get(keyword, "")
-    if value is None:
-        return ""
-    if isinstance(value, MultiValue):
-        return "\\".join(str(item) for item in value)
-    return str(value).strip()
-
-
-def _values(ds: Dataset, keyword: str) -> tuple[str, ...]:
-    value = ds.get(keyword)
-    if value in (None, ""):
-        return ()
-    if isinstance(value, str):
-        return tuple(item for item in value.split("\\") if item)
-    return tuple(str(item) for item in value)
-
-
-def _int(ds: Dataset, keyword: str) -> int | None:
-    try:
-        value = ds.get(keyword)
-        return None if value in (None, "") else int(value)
-    except (TypeError, ValueError):
-        return None
-
-
 def _failed_count(status: Dataset) -> str:
-    failed = _int(status, "NumberOfFailedSuboperations")
+    failed = integer(status, "NumberOfFailedSuboperations")
     return f" ({failed} failed at the PACS)" if failed else ""
 

@@ -18,7 +18,19 @@ from pydicom.errors import InvalidDicomError
 from viewer.errors import PacsError
 from viewer.progress import QUIET, Cancelled, Reporter
 
-from .client import InstanceRef, OnInstance, SendResult, SeriesMatch, StudyMatch, StudyQuery, where
+from .client import (
+    InstanceRef,
+    OnInstance,
+    SendResult,
+    SeriesMatch,
+    StudyMatch,
+    StudyQuery,
+    integer,
+    series_match,
+    study_match,
+    text,
+    where,
+)
 from .nodes import Node
 from .send import PacsRefusal
 
@@ -68,19 +80,6 @@ class _Session(requests.Session):
         if verify is None and self.verify is not True:
             settings["verify"] = self.verify
         return settings
-
-
-def _text(ds: Dataset, keyword: str) -> str:
-    value = ds.get(keyword, "")
-    return str(value) if value is not None else ""
-
-
-def _int(ds: Dataset, keyword: str) -> int | None:
-    value = ds.get(keyword)
-    try:
-        return int(value) if value not in (None, "") else None
-    except (TypeError, ValueError):
-        return None
 
 
 def _json_datasets(items: list[dict[str, Any]]) -> list[Dataset]:
@@ -181,26 +180,13 @@ class WebClient:
             ("ModalitiesInStudy", query.modality)) if value}
         found = self._call(lambda: _json_datasets(self.web.search_for_studies(
             fields=STUDY_FIELDS, search_filters=filters)))
-        matches = []
-        for ds in found:
-            modalities = ds.get("ModalitiesInStudy", [])
-            modalities = [modalities] if isinstance(modalities, str) else list(modalities or [])
-            matches.append(StudyMatch(
-                study_uid=_text(ds, "StudyInstanceUID"), patient_name=_text(ds, "PatientName"),
-                patient_id=_text(ds, "PatientID"), accession=_text(ds, "AccessionNumber"),
-                study_date=_text(ds, "StudyDate"), description=_text(ds, "StudyDescription"),
-                modalities=tuple(str(m) for m in modalities), series_count=_int(ds, "NumberOfStudyRelatedSeries"),
-                instance_count=_int(ds, "NumberOfStudyRelatedInstances")))
+        matches = [study_match(ds) for ds in found]
         return [match for match in matches if match.study_uid]
 
     def find_series(self, study_uid: str) -> list[SeriesMatch]:
         found = self._call(lambda: _json_datasets(self.web.search_for_series(
             study_instance_uid=study_uid, fields=SERIES_FIELDS)))
-        return [SeriesMatch(study_uid=study_uid, series_uid=_text(ds, "SeriesInstanceUID"),
-                            modality=_text(ds, "Modality"), number=_int(ds, "SeriesNumber"),
-                            description=_text(ds, "SeriesDescription"),
-                            instance_count=_int(ds, "NumberOfSeriesRelatedInstances"))
-                for ds in found if _text(ds, "SeriesInstanceUID")]
+        return [match for match in (series_match(study_uid, ds) for ds in found) if match.series_uid]
 
     def list_instances(self, study_uid: str, series_uid: str | None = None) -> list[InstanceRef]:
         """Every instance, page after page (a server may cap one answer), stopping when a page brings nothing new
@@ -212,10 +198,10 @@ class WebClient:
                 offset=len(refs) or None)))
             new = 0
             for ds in page:
-                sop = _text(ds, "SOPInstanceUID")
+                sop = text(ds, "SOPInstanceUID")
                 if sop and sop not in refs:
-                    refs[sop] = InstanceRef(study_uid, _text(ds, "SeriesInstanceUID") or (series_uid or ""), sop,
-                                            _text(ds, "SOPClassUID"))
+                    refs[sop] = InstanceRef(study_uid, text(ds, "SeriesInstanceUID") or (series_uid or ""), sop,
+                                            text(ds, "SOPClassUID"))
                     new += 1
             if not new:
                 return list(refs.values())
@@ -245,7 +231,7 @@ class WebClient:
             ds = dcmread(path)
         except (OSError, InvalidDicomError) as exc:
             return SendResult(path, "", False, None, f"not a DICOM file ({type(exc).__name__})")
-        sop = _text(ds, "SOPInstanceUID")
+        sop = text(ds, "SOPInstanceUID")
         answer: Dataset | None
         try:
             answer = self.web.store_instances([ds])
@@ -262,14 +248,14 @@ class WebClient:
     def _result(self, path: Path, sop: str, status: int, said: str | None, answer: Dataset | None) -> SendResult:
         """This instance's outcome from the response's Referenced and Failed SOP Sequences (PS3.18 10.5.3)."""
         for item in (answer or Dataset()).get("FailedSOPSequence", []):
-            if _text(item, "ReferencedSOPInstanceUID") in (sop, ""):
-                code = _int(item, "FailureReason")
+            if text(item, "ReferencedSOPInstanceUID") in (sop, ""):
+                code = integer(item, "FailureReason")
                 why = FAILURE_REASONS.get(code or -1, "refused")
                 reason = f"{why} (failure reason 0x{code:04X})" if code is not None else why
                 return SendResult(path, sop, False, status if status >= 400 else 409, f"refused: {reason}")
         for item in (answer or Dataset()).get("ReferencedSOPSequence", []):
-            if _text(item, "ReferencedSOPInstanceUID") == sop:
-                warning = _int(item, "WarningReason")
+            if text(item, "ReferencedSOPInstanceUID") == sop:
+                warning = integer(item, "WarningReason")
                 message = f"stored with warning 0x{warning:04X}" if warning else "stored"
                 return SendResult(path, sop, True, status, message)
         if status < 300:
