@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from keyring.backend import KeyringBackend
+from keyring.errors import PasswordDeleteError
 from pydicom import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
 
@@ -206,3 +208,25 @@ def web_node(server, **changes):
                     username=server.username, timeout=10.0)
     settings.update(changes)
     return Node(**settings)
+
+
+
+class MemoryKeyring(KeyringBackend):
+    """A keyring backend of keyring's own kind, its store a dict: the OS keyring without touching this machine's
+    (keyring.set_keyring(MemoryKeyring()); `.items` is {(service, user): secret})."""
+
+    priority = 1  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.items: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service, username):
+        return self.items.get((service, username))
+
+    def set_password(self, service, username, password):
+        self.items[(service, username)] = password
+
+    def delete_password(self, service, username):
+        if self.items.pop((service, username), None) is None:
+            raise PasswordDeleteError("not there")

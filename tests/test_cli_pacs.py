@@ -15,32 +15,10 @@ import time
 import keyring
 import numpy as np
 import pytest
-from conftest import assert_one_line_error, needs_orthanc, run_cli, write_dicom
-from keyring.backend import KeyringBackend
+from conftest import MemoryKeyring, assert_one_line_error, needs_orthanc, run_cli, write_dicom
 from keyring.backends import fail
-from keyring.errors import PasswordDeleteError
 
 from viewer.pacs.nodes import NodeStore
-
-
-class MemoryKeyring(KeyringBackend):
-    """A keyring backend of keyring's own kind, its store a dict: the OS keyring without touching this machine's."""
-
-    priority = 1  # type: ignore[assignment]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.items: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service, username):
-        return self.items.get((service, username))
-
-    def set_password(self, service, username, password):
-        self.items[(service, username)] = password
-
-    def delete_password(self, service, username):
-        if self.items.pop((service, username), None) is None:
-            raise PasswordDeleteError("not there")
 
 
 @pytest.fixture(autouse=True)

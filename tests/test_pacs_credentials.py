@@ -8,35 +8,15 @@ import logging
 
 import keyring
 import pytest
-from keyring.backend import KeyringBackend
+from conftest import MemoryKeyring
 from keyring.backends import fail
-from keyring.errors import PasswordDeleteError, PasswordSetError
+from keyring.errors import PasswordSetError
 
 from viewer.pacs import credentials
 from viewer.pacs.credentials import SERVICE, forget_secret, keyring_available, secret_for, store_secret
 from viewer.pacs.nodes import Node, NodeStore
 
 SECRET = "s3cr3t-Pa55-for-test"
-
-
-class MemoryKeyring(KeyringBackend):
-    """A keyring backend of keyring's own kind, its store a dict."""
-
-    priority = 1  # type: ignore[assignment]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.items: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service, username):
-        return self.items.get((service, username))
-
-    def set_password(self, service, username, password):
-        self.items[(service, username)] = password
-
-    def delete_password(self, service, username):
-        if self.items.pop((service, username), None) is None:
-            raise PasswordDeleteError("not there")
 
 
 class LockedKeyring(MemoryKeyring):
