@@ -219,3 +219,28 @@ def test_its_presentation_lut_shape_sets_the_grey_scale(qtbot, tmp_path, photome
         assert state.inverted is False
         win.menus.presentation.trigger()
         assert (state.image.invert != state.inverted) is inverted
+
+
+def test_a_caption_wraps_to_its_box_on_screen_and_again_when_zoomed(qtbot, tmp_path):
+    """A caption keeps to its text box's width on screen (at least a few words a line, at most 300 px): wrapped at
+    a fixed 300 px it ran past the image's right edge for a finding near it, far wider than the author's box."""
+    from PySide6.QtWidgets import QGraphicsRectItem
+
+    from viewer.ui.presentation_layer import MIN_TEXT_WIDTH_PX, TEXT_WIDTH_PX
+
+    image = write_image(tmp_path / "study")
+    radcam_gsps(image, tmp_path / "study" / "image_gsps.dcm")
+    with main_window(qtbot, tmp_path) as win:
+        shown(qtbot, win, tmp_path / "study")
+        view, layer = win.views["original"], win.presentation
+        (label,) = [item for item in layer.items if isinstance(item, QGraphicsRectItem)]
+        x0, _, x1, _ = layer.shown.drawing(str(win.state.image.metadata["sop_instance_uid"]), 0,
+                                           (COLUMNS, ROWS)).labels[0].box
+        for factor in (1.0, 0.5, 4.0):
+            view.zoom_by(factor)
+            qtbot.wait(20)
+            (label,) = [item for item in layer.items if isinstance(item, QGraphicsRectItem)]
+            wrap = min(max(abs(x1 - x0) * view.zoom, MIN_TEXT_WIDTH_PX), TEXT_WIDTH_PX)
+            lines = [child.text() for child in label.childItems()]
+            assert label.rect().width() <= wrap + 8 + 1, (factor, view.zoom, lines)
+            assert " ".join(lines).startswith("nodule 0.968")

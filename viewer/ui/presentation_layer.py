@@ -35,6 +35,7 @@ HALO = QColor(0, 0, 0, 200)
 LINE_PX, HALO_PX = 2.0, 4.0
 MARKER_PX = 6.0  # a POINT's cross, half its size in screen pixels
 TEXT_WIDTH_PX = 300  # a long caption (label, score, method, model, NOT FOR DIAGNOSIS) wraps instead of running off
+MIN_TEXT_WIDTH_PX = 120  # a caption box narrow on screen still gets a few words a line
 Z = 0.9  # above the findings' outlines and labels
 
 
@@ -51,6 +52,7 @@ class PresentationLayer:
         self.orientation: Orientation | None = None  # the flip and turn it applied (likewise)
         self.inversion: bool | None = None  # the reader's inversion its Presentation LUT Shape set (likewise)
         state.connect("image", self._new_image)
+        view.zoomChanged.connect(self.update)  # captions wrap to their boxes' width on screen
 
     # -- what is attached to what ---------------------------------------------------------------------------
 
@@ -169,19 +171,22 @@ class PresentationLayer:
     def _label(self, label: Label) -> None:
         """Screen-sized text on a dark backing standing on its bounding box's lower edge, at its left, centre or
         right as justified (text grows up, away from what a caption box above an outline labels, however small the
-        box is at this zoom), else with its lower left corner at its anchor."""
+        box is at this zoom), wrapped to the box's width on screen; else with its lower left corner at its
+        anchor."""
         colour = QColor(*(label.colour or DEFAULT_COLOUR))
         share = 0.0  # of the label's width left of `at`
+        wrap = float(TEXT_WIDTH_PX)
         if label.box is not None:
             x0, y0, x1, y1 = label.box
             share = {"CENTER": 0.5, "RIGHT": 1.0}.get(label.justification, 0.0)
             at = QPointF(min(x0, x1) + share * abs(x1 - x0), max(y0, y1))
+            wrap = min(max(abs(x1 - x0) * self.view.zoom, MIN_TEXT_WIDTH_PX), wrap)  # the author's box on screen
         else:
             assert label.anchor is not None  # the reader refuses a text object with neither
             at = QPointF(*label.anchor)
             if label.anchor_visible:
                 self._marker(at, colour, MARKER_PX / 2)
-        lines = wrapped(label.text, QFontMetricsF(label_font()), TEXT_WIDTH_PX)
+        lines = wrapped(label.text, QFontMetricsF(label_font()), wrap)
         backing = text_block([(line, colour) for line in lines], share=share)
         backing.setPos(at)
         self._add(backing)
