@@ -210,7 +210,6 @@ def web_node(server, **changes):
     return Node(**settings)
 
 
-
 class MemoryKeyring(KeyringBackend):
     """A keyring backend of keyring's own kind, its store a dict: the OS keyring without touching this machine's
     (keyring.set_keyring(MemoryKeyring()); `.items` is {(service, user): secret})."""
