@@ -224,3 +224,24 @@ def test_which_failures_are_worth_a_retry():
     assert all(transient(failed(s), "dicomweb") for s in (500, 502, 503, 504, 408, 429))
     assert not any(transient(failed(s), "dicomweb") for s in (400, 404, 409, 413, 415))
     assert not transient(SendResult(Path("x.dcm"), "1.2", True, 0xA700, ""), "dimse")
+
+
+@pytest.mark.parametrize("via", ["wado", "get"])
+def test_an_instance_deleted_between_the_listing_and_the_transfer(orthanc, tmp_path, via):
+    """The PACS lists three instances, one is deleted before it is sent: the retrieve stops partial (never complete);
+    the next one lists two and completes with them instead of waiting for ever for the deleted one."""
+    study, paths = make_study(tmp_path / "src", count=3, series=1)
+    ids = orthanc.upload(paths)
+    cache = PacsCache(tmp_path / "cache", limit_bytes=100 * MB)
+    with client_for(orthanc, via) as client:
+        listed = client.list_instances(study)
+        client.list_instances = lambda *args, **kwargs: listed  # the listing as it was, before the deletion
+        orthanc._request("DELETE", f"/instances/{ids[2]}").raise_for_status()
+        with pytest.raises(PacsError, match="retrieve again to resume"):
+            retrieve(client, cache, study)
+    assert not cache.is_complete(study)
+    with client_for(orthanc, via) as client:
+        result = retrieve(client, cache, study)
+    assert result.complete and cache.is_complete(study) and len(result.paths) == 2
+    assert {path.stem for path in result.paths} == {ref.sop_instance_uid for ref in listed[:3]} - {
+        str(dcmread(paths[2]).SOPInstanceUID)}
