@@ -80,8 +80,7 @@ def shoot(out: Path, work: Path) -> int:
             if not panel.matches:
                 QTimer.singleShot(200, found)
                 return
-            rows = [match.study_uid for match in panel.matches]
-            panel.table.selectRow(rows.index(wanted))
+            panel.table.selectRow(panel.row_of(wanted))  # the rows are in the table's sort order
             panel.retrieve.click()
             shown()
 

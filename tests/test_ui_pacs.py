@@ -529,3 +529,38 @@ def test_the_node_dialog_offers_only_what_its_choices_use(qtbot):
     edited = NodeDialog(Node(name="web", kind="dicomweb", url="https://pacs.example.org/dicom-web"))
     qtbot.addWidget(edited)
     assert not edited.username.isEnabled() and not edited.password.isEnabled()  # no authentication: nothing asked
+
+
+def test_the_matches_sort_by_any_column_and_retrieve_what_is_selected(qtbot):
+    """A click on a column header sorts the matches (dates as dates, image counts as numbers, still under
+    Anonymise Display where the dates are hidden); Retrieve and the cache states follow the rows wherever they
+    moved."""
+    from PySide6.QtCore import Qt
+
+    from viewer.pacs.client import StudyMatch
+    from viewer.ui.pacs_panel import COLUMNS, PacsPanel
+
+    panel = PacsPanel()
+    qtbot.addWidget(panel)
+    matches = [StudyMatch("1.1", "B^PAT", "P2", study_date="20240105", instance_count=9),
+               StudyMatch("1.2", "A^PAT", "P1", study_date="20231231", instance_count=10),
+               StudyMatch("1.3", "C^PAT", "P3", study_date="20240201", instance_count=2)]
+    panel.set_matches(matches, {"1.2": "complete"})
+    column = {name: COLUMNS.index(name) for name in ("Patient", "Images", "Date")}
+
+    def rows(name: str) -> list[str]:
+        return [panel.table.item(row, column[name]).text() for row in range(panel.table.rowCount())]
+
+    assert rows("Date") == ["2024-02-01", "2024-01-05", "2023-12-31"]  # the newest first
+    panel.table.sortItems(column["Images"], Qt.SortOrder.DescendingOrder)
+    assert rows("Images") == ["10", "9", "2"]  # as numbers, not text
+    panel.table.sortItems(column["Patient"], Qt.SortOrder.AscendingOrder)
+    assert rows("Patient") == ["A PAT", "B PAT", "C PAT"]
+    panel.table.selectRow(0)
+    assert panel.selected_uids() == ["1.2"] and panel.state_text("1.2") == "in cache" and panel.row_of("1.3") == 2
+    assert panel.row_of("9.9") == -1 and panel.state_text("9.9") == ""
+    panel.set_states({"1.3": "partial"})
+    assert panel.table.item(2, COLUMNS.index("Cache")).text().startswith("partial")
+    panel.set_anonymous(True)
+    panel.table.sortItems(column["Date"], Qt.SortOrder.AscendingOrder)
+    assert rows("Date") == ["—"] * 3 and rows("Images") == ["10", "9", "2"]  # the hidden dates still sort

@@ -39,6 +39,7 @@ COLUMNS = ("Patient", "Patient ID", "Date", "Accession", "Modality", "Descriptio
 SENT_COLUMNS = ("File", "Result", "Status", "Tries")
 MODALITIES = ("", "CR", "DX", "MG", "CT", "MR", "US", "OT")
 UID_ROLE = Qt.ItemDataRole.UserRole
+SORT_ROLE = Qt.ItemDataRole.UserRole + 1  # what a column sorts by when its text does not (dates, counts)
 STATE_TEXT = {"complete": "in cache", "partial": "partial — retrieve again to resume", "": ""}
 
 
@@ -48,6 +49,16 @@ def _date(text: str) -> str:
 
 def _day(value: QDate) -> date:
     return date(value.year(), value.month(), value.day())
+
+
+class SortItem(QTableWidgetItem):
+    """A cell that sorts by its SORT_ROLE value when it has one: image counts as numbers, hidden dates as dates."""
+
+    def __lt__(self, other: QTableWidgetItem) -> bool:
+        mine, theirs = self.data(SORT_ROLE), other.data(SORT_ROLE)
+        if mine is not None and theirs is not None:
+            return bool(mine < theirs)
+        return self.text().lower() < other.text().lower()
 
 
 class PacsPanel(QWidget):
@@ -110,6 +121,8 @@ class PacsPanel(QWidget):
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(COLUMNS.index("Description"), QHeaderView.ResizeMode.Stretch)
+        self.table.setSortingEnabled(True)  # a click on a header; the newest first until then
+        header.setSortIndicator(COLUMNS.index("Date"), Qt.SortOrder.DescendingOrder)
         self.table.doubleClicked.connect(lambda _index: self._retrieve())
         self.table.itemSelectionChanged.connect(self._selection_changed)
         self.retrieve = QPushButton("Retrieve")
@@ -169,7 +182,11 @@ class PacsPanel(QWidget):
 
     def selected_uids(self) -> list[str]:
         rows = sorted({index.row() for index in self.table.selectionModel().selectedRows()})
-        return [self.matches[row].study_uid for row in rows if row < len(self.matches)]
+        return [uid for uid in (self._uid(row) for row in rows) if uid]
+
+    def _uid(self, row: int) -> str:
+        item = self.table.item(row, 0)
+        return str(item.data(UID_ROLE)) if item is not None else ""
 
     def _retrieve(self) -> None:
         uids = self.selected_uids()
@@ -194,8 +211,10 @@ class PacsPanel(QWidget):
             self.show_status("No PACS node yet: add one with Nodes… (Edit → Preferences)")
 
     def set_matches(self, matches: Sequence[StudyMatch], states: dict[str, str]) -> None:
-        """The studies found, the newest first (as a worklist reads), each with its cache state."""
-        self.matches = sorted(matches, key=lambda match: match.study_date, reverse=True)
+        """The studies found, each with its cache state, in the order the reader chose (the newest first until a
+        header is clicked)."""
+        self.matches = list(matches)
+        self.table.setSortingEnabled(False)  # rows stay where they are put while they are filled
         self.table.setRowCount(len(self.matches))
         for row, match in enumerate(self.matches):
             hidden = self.anonymous
@@ -206,9 +225,14 @@ class PacsPanel(QWidget):
                      match.description, "" if match.instance_count is None else str(match.instance_count),
                      STATE_TEXT.get(states.get(match.study_uid, ""), ""))
             for column, text in enumerate(cells):
-                item = QTableWidgetItem(text)
+                item = SortItem(text)
                 item.setData(UID_ROLE, match.study_uid)
+                if COLUMNS[column] == "Date":
+                    item.setData(SORT_ROLE, match.study_date)
+                elif COLUMNS[column] == "Images":
+                    item.setData(SORT_ROLE, -1 if match.instance_count is None else match.instance_count)
                 self.table.setItem(row, column, item)
+        self.table.setSortingEnabled(True)
         if self.matches:
             self.table.selectRow(0)
         self._selection_changed()
@@ -216,18 +240,20 @@ class PacsPanel(QWidget):
     def set_states(self, states: dict[str, str]) -> None:
         """Each study's cache state; the controller reads it from the cache after every retrieve, done or not."""
         column = COLUMNS.index("Cache")
-        for row, match in enumerate(self.matches):
+        self.table.setSortingEnabled(False)  # sorted by this column, a changed cell would move rows mid-loop
+        for row in range(self.table.rowCount()):
             item = self.table.item(row, column)
             if item is not None:
-                item.setText(STATE_TEXT.get(states.get(match.study_uid, ""), ""))
+                item.setText(STATE_TEXT.get(states.get(self._uid(row), ""), ""))
+        self.table.setSortingEnabled(True)
+
+    def row_of(self, study_uid: str) -> int:
+        """The study's row as sorted now; -1 when it is not listed."""
+        return next((row for row in range(self.table.rowCount()) if self._uid(row) == study_uid), -1)
 
     def state_text(self, study_uid: str) -> str:
-        column = COLUMNS.index("Cache")
-        for row, match in enumerate(self.matches):
-            if match.study_uid == study_uid:
-                item = self.table.item(row, column)
-                return item.text() if item is not None else ""
-        return ""
+        item = self.table.item(self.row_of(study_uid), COLUMNS.index("Cache"))
+        return item.text() if item is not None else ""
 
     def set_anonymous(self, anonymous: bool) -> None:
         self.anonymous = anonymous
