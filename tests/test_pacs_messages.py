@@ -118,3 +118,22 @@ def test_an_association_gone_between_two_requests_is_one_pacs_error(orthanc, tmp
         else:
             client.fetch(client.list_instances(study), lambda ds: tmp_path)
     assert str(caught.value).startswith("PACS node 'orthanc-dimse' (") and "connection lost" in str(caught.value)
+
+
+@needs_orthanc
+def test_c_get_when_the_pacs_left_the_sop_class_out_of_its_listing(orthanc, tmp_path):
+    """SOP Class UID is an optional key at image level: a PACS may answer without it. C-GET then proposes the
+    classes an X-ray study holds instead of refusing to retrieve."""
+    from dataclasses import replace
+
+    folder = tmp_path / "src"
+    folder.mkdir()
+    study = generate_uid()
+    paths = [write_dicom(folder / f"{n}.dcm", np.full((8, 8), n, np.uint16), StudyInstanceUID=study)
+             for n in range(2)]
+    orthanc.upload(paths)
+    got = []
+    with open_client(dimse_node(orthanc), retrieve="get") as client:
+        refs = [replace(ref, sop_class_uid="") for ref in client.list_instances(study)]
+        client.fetch(refs, lambda ds: got.append(ds.SOPInstanceUID) or tmp_path)
+    assert sorted(got) == sorted(str(dcmread(path).SOPInstanceUID) for path in paths)

@@ -12,7 +12,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
-from pydicom import Dataset, dcmread
+from pydicom import Dataset, dcmread, uid as uids
 from pydicom.errors import InvalidDicomError
 from pynetdicom import AE, _config, build_role, evt
 from pynetdicom.association import Association
@@ -51,6 +51,11 @@ _config.LOG_REQUEST_IDENTIFIERS = False
 _config.LOG_RESPONSE_IDENTIFIERS = False
 
 MAX_CONTEXTS = 128
+# What C-GET proposes for instances listed without their SOP class: what a chest X-ray study holds, RadCAM's outputs.
+XRAY_CLASSES = [uids.ComputedRadiographyImageStorage, uids.DigitalXRayImageStorageForPresentation,
+                uids.DigitalXRayImageStorageForProcessing, uids.DigitalMammographyXRayImageStorageForPresentation,
+                uids.SecondaryCaptureImageStorage, uids.MultiFrameGrayscaleWordSecondaryCaptureImageStorage,
+                uids.GrayscaleSoftcopyPresentationStateStorage, uids.ParametricMapStorage]
 PENDING = (0xFF00, 0xFF01)
 REJECTIONS = {
     (1, 3): "our AE title {ours!r} is not known to the PACS (add RadCAM there as a modality)",
@@ -206,8 +211,8 @@ class DimseClient:
         ae = self._ae()
         ae.add_requested_context(StudyRootQueryRetrieveInformationModelGet)
         classes = sorted({ref.sop_class_uid for ref in wanted if ref.sop_class_uid})
-        if not classes or len(wanted) > len([ref for ref in wanted if ref.sop_class_uid]):
-            raise PacsError(f"{self.where}: C-GET needs each instance's SOP class (list the instances first)")
+        if any(not ref.sop_class_uid for ref in wanted):  # an optional key at image level that a PACS may omit
+            classes = sorted({*classes, *XRAY_CLASSES})
         # Per SOP class: the uncompressed syntaxes, then each compressed one alone, so that the PACS can send
         # every instance as it holds it; as many as fit in 127 contexts.
         groups = [UNCOMPRESSED, *[[syntax] for syntax in COMPRESSED]]
