@@ -137,3 +137,21 @@ def test_c_get_when_the_pacs_left_the_sop_class_out_of_its_listing(orthanc, tmp_
         refs = [replace(ref, sop_class_uid="") for ref in client.list_instances(study)]
         client.fetch(refs, lambda ds: got.append(ds.SOPInstanceUID) or tmp_path)
     assert sorted(got) == sorted(str(dcmread(path).SOPInstanceUID) for path in paths)
+
+
+def test_a_retrieve_or_find_failure_says_why_in_words():
+    from pydicom import Dataset
+
+    from viewer.pacs.dimse import _why
+
+    node = Node("main", "dimse", ae_title="PACS", host="pacs.local", port=104, move_port=11113)
+    status = Dataset()
+    status.Status = 0xA801
+    assert _why(status, node) == (": the PACS does not know 'RADCAM' as a C-MOVE destination (add RadCAM there "
+                                  "with its host and move port 11113)")
+    status.Status = 0xC012
+    status.ErrorComment = "Unsupported\nquery key"
+    assert _why(status, node) == ": the PACS cannot process the request (Unsupported query key)"
+    status.Status = 0xFE00
+    del status.ErrorComment
+    assert _why(status, node) == ""

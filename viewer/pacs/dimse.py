@@ -42,7 +42,7 @@ from .client import (
 from .nodes import Node
 from .scp import COMPRESSED, UNCOMPRESSED, Receiver, storage_scp
 from .send import PacsRefusal
-from .store_status import store_result
+from .store_status import one_line, store_result
 from .tcp import HANDLERS as TCP_HANDLERS
 
 # Its DEBUG would dump every query's and answer's identifier (patient names and IDs); the logger itself is held at
@@ -157,7 +157,7 @@ class DimseClient:
                     found.append(identifier)
             if status is not None and "Status" in status and status.Status not in (0, *PENDING):
                 raise PacsError(f"{self.where}: C-FIND ({level.lower()} level) failed with status "
-                                f"0x{status.Status:04X}")
+                                f"0x{status.Status:04X}{_why(status, self.node)}")
         return found
 
     def find_studies(self, query: StudyQuery) -> list[StudyMatch]:
@@ -255,7 +255,8 @@ class DimseClient:
             if reporter.cancelled():  # the PACS finished before it heard; what arrived after was refused
                 raise Cancelled()
             if status.Status not in (0x0000, 0xB000):
-                raise PacsError(f"{self.where}: {what} failed with status 0x{status.Status:04X} after "
+                why = _why(status, self.node)
+                raise PacsError(f"{self.where}: {what} failed with status 0x{status.Status:04X}{why} after "
                                 f"{receiver.count} of {len(wanted)} instances{_failed_count(status)}")
 
     def _answers(self, request: Callable[[], Iterator[tuple[Dataset, Dataset | None]]], what: str
@@ -338,6 +339,23 @@ class DimseClient:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+# C-FIND, C-GET and C-MOVE failures worth words (PS3.4 C.4); the PACS's Error Comment follows when it gives one.
+FAILURES = {0xA700: "out of resources", 0xA701: "out of resources: cannot count the matches",
+            0xA702: "out of resources: cannot send the instances",
+            0xA801: "the PACS does not know {ours!r} as a C-MOVE destination (add RadCAM there with its host and "
+                    "move port {port})",
+            0xA900: "the request does not match the query model", 0xC000: "the PACS cannot process the request"}
+
+
+def _why(status: Dataset, node: Node) -> str:
+    """': meaning (the PACS's comment)' for a failure status, as one line."""
+    code = int(status.Status)
+    meaning = FAILURES.get(code, FAILURES[0xC000] if code & 0xF000 == 0xC000 else "")
+    comment = one_line(text(status, "ErrorComment"))
+    said = ": " + meaning.format(ours=node.our_ae_title, port=node.move_port) if meaning else ""
+    return f"{said} ({comment})" if comment else said
 
 
 def _failed_count(status: Dataset) -> str:
