@@ -355,6 +355,7 @@ def test_file_export_writes_the_dicom_kinds_with_the_readers_window(tmp_path):
     jobs.submit(lambda reporter: session.explain(request, reporter), state.accept, errors.append, kind="explain")
     state.window = Window(1500.0, 900.0, "dragged")  # the reader's own window
     state.inverted = True  # and flipped the grey scale
+    state.orientation = state.orientation.flipped_h().rotated()  # and turned the view: the GSPS turns it too
     options = ExportOptions(panels=["overlay"], folder=tmp_path, sidecar=False, dicom=["sc", "gsps", "pmap"])
     assert ExportOptions.from_settings(lambda key, default: options.to_settings().get(key.split("/")[1], default)
                                        ).dicom == ["sc", "gsps", "pmap"]
@@ -367,8 +368,9 @@ def test_file_export_writes_the_dicom_kinds_with_the_readers_window(tmp_path):
     voi = pydicom.dcmread(tmp_path / "demo_cr_nodule_gsps.dcm").SoftcopyVOILUTSequence[0]
     assert (float(voi.WindowCenter), float(voi.WindowWidth)) == (1500.0, 900.0)
     mono1 = image.dataset.PhotometricInterpretation == "MONOCHROME1"
-    assert pydicom.dcmread(tmp_path / "demo_cr_nodule_gsps.dcm").PresentationLUTShape == (
-        "IDENTITY" if mono1 else "INVERSE")
+    gsps = pydicom.dcmread(tmp_path / "demo_cr_nodule_gsps.dcm")
+    assert gsps.PresentationLUTShape == ("IDENTITY" if mono1 else "INVERSE")
+    assert (int(gsps.ImageRotation), gsps.ImageHorizontalFlip) == (270, "Y")  # flip then 90: 270, then flip
     png = open_image(_demo("demo_nodule.png"))  # a PNG study: the plan says why in one line before anything runs
     state.show_image(png, png.render(), png.value_span())
     request = ExplainRequest(key=state.key(), pixels=state.model_input, base=state.base, style=state.style)
@@ -409,3 +411,31 @@ def test_gsps_caption_box_sits_on_its_outline_however_long_the_caption(tmp_path)
     assert bottom == pytest.approx(60.0) and bottom - top >= 2 * 128 * 0.035  # above it, room for several lines
     (_, top1, _, bottom1), (_, top2, _, bottom2) = boxes[1:]
     assert top1 == 0 and top2 >= bottom1 > top1 and bottom2 <= 128  # stacked, never over each other
+
+
+
+@needs_dciodvfy
+@pytest.mark.parametrize(("spatial", "corners"), [
+    ((0, False), ([1, 1], [96, 64])),
+    ((90, False), ([1, 64], [96, 1])),  # a clockwise quarter turn: the bottom left pixel is shown top left
+    ((0, True), ([96, 1], [1, 64])),
+    ((270, True), ([96, 64], [1, 1])),
+])
+def test_gsps_carries_the_readers_turn_and_flip(tmp_path, spatial, corners):
+    """The view as the reader turned or flipped it goes into the Spatial Transformation (turn, then flip), and the
+    displayed area's corners are the pixels shown top left and bottom right after it (PS3.3 C.10.4)."""
+    from viewer.export.gsps import GspsFinding, write_gsps
+    from viewer.io.presentation import read_presentation
+
+    source = read_source(Path(get_testdata_file("CT_small.dcm", download=False)))
+    source.Rows, source.Columns = 64, 96  # not square: swapped corners would show
+    finding = GspsFinding("Nodule", 0.9, "Grad-CAM", "demo", [np.array([[10.0, 10.0], [30.0, 10.0], [30, 30]])])
+    out = tmp_path / "g.dcm"
+    write_gsps(out, source, [finding], None, description="RadCAM", spatial=spatial)
+    assert dciodvfy_errors(out) == []
+    back = pydicom.dcmread(out)
+    assert (int(back.ImageRotation), back.ImageHorizontalFlip == "Y") == spatial
+    area = back.DisplayedAreaSelectionSequence[0]
+    assert [list(area.DisplayedAreaTopLeftHandCorner), list(area.DisplayedAreaBottomRightHandCorner)] == list(corners)
+    state = read_presentation(out)
+    assert (state.rotation, state.flip) == spatial and state.notes == []

@@ -92,3 +92,24 @@ def test_state_resets_orientation_for_the_next_image(tmp_path):
     state.connect("orientation", seen.append)
     state.show_image(image, image.render(), 255.0)
     assert state.orientation == Orientation() and seen == [Orientation()]
+
+
+def test_every_orientation_is_a_presentation_states_turn_then_flip():
+    """A GSPS turns first and flips after (PS3.3 C.10.6); Orientation keeps flip-then-turn: `spatial` converts,
+    and the presentation layer's reading turns it back into the same orientation for all eight."""
+    from viewer.app.orientation import Orientation
+    from viewer.io.presentation import PresentationState
+    from viewer.ui.presentation_layer import spatial
+
+    seen = set()
+    for flips in range(2):
+        for turns in range(4):
+            orientation = Orientation()
+            orientation = orientation.flipped_h() if flips else orientation
+            for _ in range(turns):
+                orientation = orientation.rotated()
+            degrees, flip = orientation.spatial
+            state = PresentationState(None, "1.2", "X", "", "", {}, rotation=degrees, flip=flip)
+            assert spatial(state) == orientation, (flips, turns, degrees, flip)
+            seen.add((degrees, flip))
+    assert len(seen) == 8

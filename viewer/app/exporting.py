@@ -86,6 +86,7 @@ class ExportItem:
     window: tuple[float, float] | None = None  # the reader's window (centre, width) for a presentation state
     findings: list[tuple[str, float, np.ndarray]] | None = None  # All findings on screen: the presentation state's
     inverted: bool = False  # the reader flipped the grey scale (the presentation state's Presentation LUT Shape)
+    spatial: tuple[int, bool] = (0, False)  # the reader's turn, then flip (the presentation state's)
 
 
 def planned_files(options: ExportOptions, source: Path, frame: int, index: int, numbered: bool) -> list[Path]:
@@ -111,7 +112,7 @@ def write_item(item: ExportItem, options: ExportOptions, style: OverlayStyle, sc
         fmt=options.format, captioned=options.panels if options.caption else (), sidecar=options.sidecar,
         dicom_panels=options.dicom_panels, dicom_objects=options.dicom_objects,
         window=item.window if item.window is not None else window_of(item.image), findings=item.findings,
-        inverted=item.inverted,
+        inverted=item.inverted, spatial=item.spatial,
         anonymize=options.anonymize, overwrite=overwrite, scale=scale, instance_number=item.index,
         out_of_domain=image_out_of_domain(item.image, item.expects), view=item.view, overlay_image=item.overlay,
         overlay_caption=item.overlay_caption)
@@ -170,6 +171,7 @@ class ExportPlan:
         from .findings import items as finding_items, on_screen
 
         item.window, item.inverted = window_of(image, state.window), state.inverted
+        item.spatial = state.orientation.spatial
         shown = on_screen(state)
         item.findings = finding_items(shown.findings) if shown is not None else None
 

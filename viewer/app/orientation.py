@@ -62,6 +62,13 @@ class Orientation:
         raise ValueError(f"not an orientation: {self.matrix}")
 
     @property
+    def spatial(self) -> tuple[int, bool]:
+        """(clockwise degrees, horizontal flip) as a presentation state's Spatial Transformation has them: the turn
+        first, the flip after (PS3.3 C.10.6), where this matrix is a flip and then turns: R^k F = F R^-k."""
+        turns = self.quarter_turns
+        return (90 * (-turns % 4), True) if self.mirrored else (90 * turns, False)
+
+    @property
     def swaps_axes(self) -> bool:
         return self.matrix[0] == 0
 

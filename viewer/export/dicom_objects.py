@@ -73,6 +73,7 @@ def write_objects(paths: dict[str, Path], image: Any, result: Any, card: ModelCa
                   score: float | None, threshold: float, description: str, *, window: Window | None,
                   findings: Sequence[tuple[str, float | None, np.ndarray]] | None = None,
                   anonymize: bool = False, session: AnonymizationSession | None = None, inverted: bool = False,
+                  spatial: tuple[int, bool] = (0, False),
                   staged: Callable[[Path], Path] = lambda path: path) -> None:
     """Write the objects named in `paths` ({"gsps": path, "pmap": path}); `findings` (label, score, CAM) shown
     together (All findings) go into the presentation state in place of the one target."""
@@ -83,7 +84,7 @@ def write_objects(paths: dict[str, Path], image: Any, result: Any, card: ModelCa
         shown = findings if findings else [(result.target.name, score, result.cam)]
         write_gsps(staged(paths["gsps"]), source, findings_of(shown, method, card, threshold, source), window,
                    description=description, anonymize=anonymize, session=session, frame=image.frame,
-                   inverted=inverted)
+                   inverted=inverted, spatial=spatial)
     if "pmap" in paths:
         from .parametric_map import write_parametric_map
 

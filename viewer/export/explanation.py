@@ -140,13 +140,14 @@ def write_explanation(folder: Path, stem: str, image, base: np.ndarray, result, 
                       sidecar: bool = True, anonymize: bool = False, overwrite: bool = False, scale: float = 1.0,
                       instance_number: int = 1, session: AnonymizationSession | None = None, out_of_domain=(),
                       overlay_image: np.ndarray | None = None, overlay_caption: str | None = None,
-                      view=None, window=None, findings=None, inverted: bool = False) -> list[Path]:
+                      view=None, window=None, findings=None, inverted: bool = False,
+                      spatial: tuple[int, bool] = (0, False)) -> list[Path]:
     """Write an explained image's files into `folder`: STEM_<panel>.<ext> (the side-by-side one is STEM_panels),
     STEM_<panel>_sc.dcm for `dicom_panels`, STEM_gsps.dcm and STEM_pmap.dcm for `dicom_objects` ("gsps", "pmap":
     a presentation state with the reader's `window` (centre, width), and the CAM as a Parametric Map; both need a
     DICOM original), STEM_cam.npy, STEM.json; returns them in that order. `findings` ((label, score, CAM), All
     findings as shown) go into the presentation state in place of the one target; `inverted`: the reader flipped
-    the grey scale.
+    the grey scale; `spatial`: the reader turned the view (clockwise degrees, then a left-right flip).
 
     `model` is a ModelCard (ModelCard.of(loaded)) or a bare name. Every map panel (heatmap, overlay, side by side)
     and every DICOM carries the colour bar, the caption (method, target, score, model, CAM threshold, decision
@@ -204,7 +205,8 @@ def write_explanation(folder: Path, stem: str, image, base: np.ndarray, result, 
                     f"{label} {score:.3f}" if score is not None else label for label, score, _cam in findings)
             write_objects(objects, image, result, card, method_title(result.method), target_score(result),
                           style.threshold, f"RadCAM: {summary(said_text)}", window=window, findings=findings,
-                          anonymize=anonymize, session=session, inverted=inverted, staged=stage.path)
+                          anonymize=anonymize, session=session, inverted=inverted, spatial=spatial,
+                          staged=stage.path)
         if cam_array:
             cam = np.ascontiguousarray(result.cam, np.float32)
 

@@ -57,10 +57,11 @@ class GspsFinding:
 def write_gsps(path: str | os.PathLike, source: Dataset, findings: Sequence[GspsFinding],
                window: tuple[float, float] | None, *, description: str, anonymize: bool = False,
                overwrite: bool = False, session: AnonymizationSession | None = None, frame: int = 0,
-               inverted: bool = False) -> Dataset:
+               inverted: bool = False, spatial: tuple[int, bool] = (0, False)) -> Dataset:
     """Write a GSPS referencing `source` (frame `frame` of a multi-frame one) with one annotation per finding, and
     `window` (centre, width in modality units) as its VOI LUT (None: the source's own windows), and return it.
-    `inverted`: the reader flipped the grey scale from the original's own (MONOCHROME1 shows bright as dark)."""
+    `inverted`: the reader flipped the grey scale from the original's own (MONOCHROME1 shows bright as dark);
+    `spatial`: the reader's view turned clockwise by that many degrees, then flipped left-right when True."""
     from highdicom.color import CIELabColor
     from highdicom.content import PresentationLUTTransformation
     from highdicom.pr import (
@@ -116,8 +117,25 @@ def write_gsps(path: str | os.PathLike, source: Dataset, findings: Sequence[Gsps
             graphic_layers=layers or None, voi_lut_transformations=voi, presentation_lut_transformation=shape,
             series_description=fit(description),
             specific_character_set=CHARACTER_SET)
+    _turn(gsps, spatial, rows, columns)
     return save_object(gsps, ref, path, anonymize=anonymize, session=session, keep=_WRITTEN_BY_RADCAM,
                        type1=_dummy_dates, overwrite=overwrite)
+
+
+def _turn(gsps: Dataset, spatial: tuple[int, bool], rows: int, columns: int) -> None:
+    """The Spatial Transformation (turn, then flip) and the displayed area's corners: the pixels shown top left and
+    bottom right after it, numbered in the image before it (PS3.3 C.10.4, C.10.6)."""
+    degrees, flip = int(spatial[0]) % 360 // 90 * 90, bool(spatial[1])
+    gsps.ImageRotation, gsps.ImageHorizontalFlip = degrees, "Y" if flip else "N"
+    turn = np.linalg.matrix_power(np.array([[0, -1], [1, 0]]), degrees // 90)  # clockwise with y down
+    shown = (np.diag([-1, 1]) if flip else np.eye(2, dtype=int)) @ turn
+    corners = [(x, y) for x in (1, columns) for y in (1, rows)]
+    on_screen = [tuple(shown @ np.array(corner)) for corner in corners]
+    top_left = corners[on_screen.index(min(on_screen, key=lambda p: (p[1], p[0])))]
+    bottom_right = corners[on_screen.index(max(on_screen, key=lambda p: (p[1], p[0])))]
+    for area in gsps.DisplayedAreaSelectionSequence:
+        area.DisplayedAreaTopLeftHandCorner = list(top_left)
+        area.DisplayedAreaBottomRightHandCorner = list(bottom_right)
 
 
 def _dummy_dates(out: Dataset) -> None:
