@@ -96,7 +96,7 @@ def test_a_node_that_needs_a_password_is_refused_without_one(orthanc, monkeypatc
     before = keyring.get_keyring()
     keyring.set_keyring(fail.Keyring())
     try:
-        with pytest.raises(PacsError, match="needs a password"):
+        with pytest.raises(PacsError, match=r"^PACS node 'nobody-asked' \(http://\S+\): needs a password"):
             node_secret(web_node(orthanc, name="nobody-asked"), lambda _node: None)
         assert node_secret(dimse_node(orthanc), None) is None
     finally:

@@ -175,7 +175,8 @@ def test_a_node_that_needs_a_password_says_how_to_give_it(capsys, monkeypatch):
     _stdin(monkeypatch, "")  # not a terminal
     code, _out, err = run_cli(capsys, "pacs", "echo", "web")
     assert_one_line_error(code, err)
-    assert "needs a password: give it with --password-stdin" in err
+    assert "radcam: error: PACS node 'web' (http://127.0.0.1:9/dicom-web): needs a password: give it with " \
+        "--password-stdin" in err
 
 
 def test_an_unreachable_node_is_one_line_naming_it(capsys):

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from viewer.errors import PacsError
-from viewer.pacs.client import RetrieveResult, SendResult, StudyMatch, StudyQuery, open_client
+from viewer.pacs.client import RetrieveResult, SendResult, StudyMatch, StudyQuery, open_client, where
 from viewer.pacs.nodes import Node
 from viewer.progress import Cancelled, Part, Reporter
 
@@ -44,7 +44,7 @@ def node_secret(node: Node, ask: Ask | None) -> str | None:
 
     secret: str | None = secret_for(node, ask)
     if not secret:
-        raise PacsError(f"PACS node {node.name!r} needs a password: give it in Edit → Preferences → PACS nodes")
+        raise PacsError(f"{where(node)}: needs a password: give it in Edit → Preferences → PACS nodes")
     return secret
 
 
@@ -108,7 +108,7 @@ def retrieve_job(node: Node, secret: str | None, study_uids: Sequence[str], cach
                 result = retrieve(client, cache, uid, None, Part(reporter, number / len(uids), 1 / len(uids)),
                                   keep=kept)
                 if not result.complete:  # never opened as if it were whole
-                    raise PacsError(f"PACS node {node.name!r}: study {number + 1} of {len(uids)} is incomplete; "
+                    raise PacsError(f"{where(node)}: study {number + 1} of {len(uids)} is incomplete; "
                                     "retrieve again to resume")
                 done.results.append(result)
         gone = [result for result in done.results if not cache.is_complete(result.study_uid)]

@@ -20,6 +20,13 @@ from viewer.export.names import printable
 from .pacs_nodes import MB, read_secret_line
 
 
+def _where(node: Any) -> str:
+    """How every PACS error line begins (viewer.pacs.client.where; imported when needed, as pydicom comes with it)."""
+    from viewer.pacs.client import where
+
+    return where(node)
+
+
 def run(args: argparse.Namespace) -> int:
     from viewer.pacs.client import open_client
     from viewer.pacs.nodes import NodeStore
@@ -68,14 +75,14 @@ def _secret(node, from_stdin: bool) -> str | None:
     secret = secret_for(node, _ask)
     if not secret:
         word = "token" if node.auth == "bearer" else "password"
-        raise PacsError(f"PACS node {node.name!r} needs a {word} and none was given")
+        raise PacsError(f"{_where(node)}: needs a {word} and none was given")
     return secret
 
 
 def _ask(node) -> str | None:
     word = "token" if node.auth == "bearer" else "password"
     if not sys.stdin.isatty():
-        raise PacsError(f"PACS node {node.name!r} needs a {word}: give it with --password-stdin, or store it in the "
+        raise PacsError(f"{_where(node)}: needs a {word}: give it with --password-stdin, or store it in the "
                         f"OS keyring with 'radcam-cli pacs nodes add {node.name} ... --password-stdin'")
     import getpass
 
@@ -172,9 +179,7 @@ def _get(client, node, store, args: argparse.Namespace) -> int:
                "fetched": result.fetched, "reused": result.reused, "bytes": result.bytes,
                "seconds": round(seconds, 3), "paths": [str(path) for path in result.paths]}
     if not result.complete:  # retrieve() raises on a failure; an incomplete result is still never shown as done
-        from viewer.pacs.client import where
-
-        raise PacsError(f"{where(node)}: the study is incomplete in the cache ({len(result.paths)} instance(s)); "
+        raise PacsError(f"{_where(node)}: the study is incomplete in the cache ({len(result.paths)} instance(s)); "
                         "retrieve again to resume")
     cache.evict(keep=[result.study_uid])  # under the limit, the study just retrieved kept
     if args.json:
@@ -231,8 +236,6 @@ def _send(client, node, paths: list[Path], args: argparse.Namespace) -> int:
             print(f"{state}{status}{tries} {printable(r.path)} {r.sop_instance_uid}{said}", flush=True)
     refused = sum(1 for r in results if not r.ok)
     if refused:
-        from viewer.pacs.client import where
-
-        raise PacsError(f"{where(node)}: {refused} of {len(results)} instance(s) not stored (see the lines above)")
+        raise PacsError(f"{_where(node)}: {refused} of {len(results)} instance(s) not stored (see the lines above)")
     print(f"{node.name}: {len(results)} instance(s) stored ({node.address()})", file=sys.stderr)
     return 0
