@@ -564,3 +564,28 @@ def test_the_matches_sort_by_any_column_and_retrieve_what_is_selected(qtbot):
     panel.set_anonymous(True)
     panel.table.sortItems(column["Date"], Qt.SortOrder.AscendingOrder)
     assert rows("Date") == ["—"] * 3 and rows("Images") == ["10", "9", "2"]  # the hidden dates still sort
+
+
+def test_the_last_send_names_no_file_under_anonymise_display(qtbot):
+    """File names are often patient names: under Anonymise Display the last send's table says which object each
+    was (and its number), never the file's name; its name is back when the display is."""
+    from viewer.pacs.client import SendResult
+    from viewer.ui.pacs_panel import PacsPanel
+
+    panel = PacsPanel()
+    qtbot.addWidget(panel)
+    results = [SendResult(Path(f"/exports/Doe_Jane_chest{suffix}"), f"1.2.{n}", True)
+               for n, suffix in enumerate(("_overlay_sc.dcm", "_gsps.dcm", "_pmap.dcm"))]
+    panel.set_sent(results)
+
+    def cells() -> list[str]:
+        return [panel.sent.item(row, 0).text() for row in range(panel.sent.rowCount())]
+
+    assert cells()[1] == "Doe_Jane_chest_gsps.dcm"
+    panel.set_anonymous(True)
+    assert not any("Doe" in text or "Jane" in text for text in cells())
+    assert cells() == ["1: Secondary Capture", "2: Presentation State", "3: Parametric Map"]
+    panel.set_sent(results)  # a send that ends while anonymised
+    assert not any("Doe" in text for text in cells())
+    panel.set_anonymous(False)
+    assert cells()[0] == "Doe_Jane_chest_overlay_sc.dcm"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
+from pathlib import Path
 
 from PySide6.QtCore import QDate, Qt, Signal
 from PySide6.QtWidgets import (
@@ -41,6 +42,7 @@ MODALITIES = ("", "CR", "DX", "MG", "CT", "MR", "US", "OT")
 UID_ROLE = Qt.ItemDataRole.UserRole
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1  # what a column sorts by when its text does not (dates, counts)
 STATE_TEXT = {"complete": "in cache", "partial": "partial — retrieve again to resume", "": ""}
+SENT_KINDS = (("_sc.dcm", "Secondary Capture"), ("_gsps.dcm", "Presentation State"), ("_pmap.dcm", "Parametric Map"))
 
 
 def _date(text: str) -> str:
@@ -71,6 +73,7 @@ class PacsPanel(QWidget):
         super().__init__(parent)
         self.anonymous = False
         self.matches: list[StudyMatch] = []
+        self.sent_results: list[SendResult] = []
         self.node = QComboBox()
         self.node.setToolTip("The PACS to search (Edit → Preferences → PACS nodes)")
         nodes_button = QPushButton("Nodes…")
@@ -257,6 +260,8 @@ class PacsPanel(QWidget):
 
     def set_anonymous(self, anonymous: bool) -> None:
         self.anonymous = anonymous
+        if self.sent_results:
+            self.set_sent(self.sent_results)
         # what was typed to search is patient data too: masked, but shown while edited
         mode = QLineEdit.EchoMode.PasswordEchoOnEdit if anonymous else QLineEdit.EchoMode.Normal
         for line in (self.patient_id, self.patient_name, self.accession):
@@ -287,13 +292,21 @@ class PacsPanel(QWidget):
         return self.status.full or self.status.text()
 
     def set_sent(self, results: Sequence[SendResult]) -> None:
+        self.sent_results = list(results)
         self.sent_title.show()
         self.sent.show()
         self.sent.setRowCount(len(results))
         for row, result in enumerate(results):
             status = "" if result.status is None else f"0x{result.status:04X}" if result.status > 999 else str(
                 result.status)
-            cells = (result.path.name, "stored" if result.ok else f"refused: {result.message}", status,
+            cells = (self._sent_name(row, result.path), "stored" if result.ok else f"refused: {result.message}", status,
                      str(result.attempts))
             for column, text in enumerate(cells):
                 self.sent.setItem(row, column, QTableWidgetItem(text))
+
+    def _sent_name(self, row: int, path: Path) -> str:
+        """The file's name; under Anonymise Display (file names are often patient names) which object it was."""
+        if not self.anonymous:
+            return path.name
+        kind = next((kind for suffix, kind in SENT_KINDS if path.name.endswith(suffix)), "DICOM instance")
+        return f"{row + 1}: {kind}"
