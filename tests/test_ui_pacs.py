@@ -589,3 +589,25 @@ def test_the_last_send_names_no_file_under_anonymise_display(qtbot):
     assert not any("Doe" in text for text in cells())
     panel.set_anonymous(False)
     assert cells()[0] == "Doe_Jane_chest_overlay_sc.dcm"
+
+
+def test_send_to_pacs_says_an_anonymised_presentation_state_has_no_original_there(qtbot):
+    """Anonymised, the presentation state and the map reference a pseudonymous copy of the original (new UIDs)
+    that the PACS does not hold: a PACS viewer cannot show them over the original. The dialog says so while those
+    objects and Anonymise are chosen."""
+    from viewer.ui.pacs_send import SendDialog
+
+    dialog = SendDialog(["pacs"], False)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    assert not dialog.orphan_note.isVisible()
+    dialog.anonymous.setChecked(True)
+    assert dialog.orphan_note.isVisible() and "pseudonymous" in dialog.orphan_note.text()
+    dialog.boxes["gsps"].setChecked(False)
+    assert not dialog.orphan_note.isVisible()  # a Secondary Capture stands on its own
+    dialog.boxes["pmap"].setChecked(True)
+    assert dialog.orphan_note.isVisible()
+    locked = SendDialog(["pacs"], True)  # under Anonymise Display: said at once
+    qtbot.addWidget(locked)
+    locked.show()
+    assert locked.orphan_note.isVisible()

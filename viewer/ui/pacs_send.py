@@ -50,10 +50,23 @@ class SendDialog(QDialog):
         for box in self.boxes.values():
             box.toggled.connect(lambda _on: buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(
                 bool(self.kinds())))
+        # Anonymised, they reference the original under new UIDs, which the PACS does not hold
+        self.orphan_note = QLabel("Anonymised, the presentation state and the map reference a pseudonymous copy "
+                                  "of the original that the PACS does not hold: a PACS viewer cannot show them "
+                                  "over the original there.")
+        self.orphan_note.setWordWrap(True)
+        for box in (*self.boxes.values(), self.anonymous):
+            box.toggled.connect(lambda _on: self._note())
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(QLabel("Needs a DICOM original for the presentation state and the parametric map."))
+        layout.addWidget(self.orphan_note)
         layout.addWidget(buttons)
+        self._note()
+
+    def _note(self) -> None:
+        referencing = self.boxes["gsps"].isChecked() or self.boxes["pmap"].isChecked()
+        self.orphan_note.setVisible(referencing and self.anonymous.isChecked())
 
     def node_name(self) -> str:
         return self.node.currentText()
