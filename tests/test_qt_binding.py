@@ -20,11 +20,18 @@ def test_void_qt_calls_do_not_release_none(qapp, call):
                "addItem": lambda: widget.addItem("x"),
                "addItem(item)": lambda: widget.addItem(QListWidgetItem("x"))}
     action = actions[call]
-    before = sys.getrefcount(None)
-    for _ in range(CALLS):
-        action()
-    lost = before - sys.getrefcount(None)
-    _REPAID.extend([None] * max(lost, 0))
+    # None's count is the whole process's: a library's thread still running from an earlier test (a PACS transfer's)
+    # moves it too. A leaking binding loses one per call every time; take the best of three rounds.
+    lost = CALLS
+    for _ in range(3):
+        before = sys.getrefcount(None)
+        for _ in range(CALLS):
+            action()
+        round_lost = before - sys.getrefcount(None)
+        _REPAID.extend([None] * max(round_lost, 0))
+        lost = min(lost, round_lost)
+        if lost < CALLS // 2:
+            break
     # PySide6 6.12.0 loses exactly one reference per call: after enough calls Python aborts ("none_dealloc").
     assert lost < CALLS // 2, f"{call} released None {lost} times in {CALLS} calls (PySide6 {_version()})"
 
