@@ -51,3 +51,55 @@ def test_small_instances_are_stored_without_delayed_acks(orthanc, tmp_path):
     took = time.perf_counter() - start
     assert all(result.ok for result in results)
     assert took < 0.8, f"30 tiny instances by C-STORE took {took:.2f} s"
+
+
+@pytest.mark.parametrize("via", ["get", "move"])
+def test_the_timeout_is_silence_not_the_length_of_a_transfer(orthanc, tmp_path, via):
+    """The node's timeout is how long the PACS may say nothing. A C-MOVE's own association is silent while each
+    instance travels on the other one, and an instance on a slow link takes longer than the timeout to arrive
+    whole: neither is silence. Here the time goes into keeping each instance (0.4 s, twice the timeout) — before,
+    the retrieve was 'connection lost' after 0.2 s."""
+    from dataclasses import replace
+
+    paths = tiny_study(tmp_path / "src", 3)
+    orthanc.upload(paths)
+    client = DimseClient(dimse_node(orthanc), retrieve=via)
+    refs = client.list_instances(str(dcmread(paths[0]).StudyInstanceUID))
+    client = DimseClient(replace(dimse_node(orthanc), timeout=0.2), retrieve=via)
+    got = []
+
+    def slow(ds):
+        time.sleep(0.4)
+        got.append(ds.SOPInstanceUID)
+        return tmp_path
+
+    client.fetch(refs, slow)
+    assert len(got) == 3
+
+
+def test_a_pacs_silent_mid_retrieve_still_times_out(orthanc_factory, tmp_path):
+    """Silence is still caught: a PACS stopped (SIGSTOP) mid-retrieve, the retrieve ends within about the
+    timeout, as one line."""
+    import os
+    import signal
+
+    from viewer.errors import PacsError
+
+    server = orthanc_factory()
+    paths = tiny_study(tmp_path / "src", 4)
+    server.upload(paths)
+    client = DimseClient(dimse_node(server, timeout=1.0), retrieve="move")
+    refs = client.list_instances(str(dcmread(paths[0]).StudyInstanceUID))
+
+    def freeze(ds):
+        if ds.InstanceNumber == 2:
+            os.kill(server.process.pid, signal.SIGSTOP)
+        return tmp_path
+
+    start = time.perf_counter()
+    try:
+        with pytest.raises(PacsError, match="no answer within 1 s"):
+            client.fetch(refs, freeze)
+    finally:
+        os.kill(server.process.pid, signal.SIGCONT)
+    assert time.perf_counter() - start < 5

@@ -81,11 +81,12 @@ class DimseClient:
         self.where = where(node)
 
     # -- associations ------------------------------------------------------------------------------------------
-    def _ae(self) -> AE:
+    def _ae(self, retrieving: bool = False) -> AE:
+        """`retrieving`: no DIMSE or idle timeout of pynetdicom's (Receiver.watching keeps the time instead)."""
         ae = AE(ae_title=self.node.our_ae_title)
         ae.connection_timeout = self.node.timeout
         for timeout in ("acse_timeout", "dimse_timeout", "network_timeout"):
-            setattr(ae, timeout, self.node.timeout)
+            setattr(ae, timeout, None if retrieving and timeout != "acse_timeout" else self.node.timeout)
         return ae
 
     @contextmanager
@@ -198,9 +199,10 @@ class DimseClient:
             self._get(wanted, receiver, reporter)
         else:
             with storage_scp(self.node, receiver):
-                ae = self._ae()
+                ae = self._ae(retrieving=True)
                 ae.add_requested_context(StudyRootQueryRetrieveInformationModelMove)
-                with self._association(ae) as assoc:
+                with self._association(ae, handlers=[(evt.EVT_PDU_RECV, receiver.heard)]) as assoc, \
+                        receiver.watching(assoc, self.node.timeout):
                     self._requests(assoc, wanted, receiver, reporter, lambda ds, mid: assoc.send_c_move(
                         ds, self.node.our_ae_title, StudyRootQueryRetrieveInformationModelMove, msg_id=mid), "C-MOVE")
         missing = len({ref.sop_instance_uid for ref in wanted} - receiver.received)
@@ -208,7 +210,7 @@ class DimseClient:
             raise PacsError(f"{self.where}: {missing} of {len(wanted)} instances did not arrive")
 
     def _get(self, wanted: Sequence[InstanceRef], receiver: Receiver, reporter: Reporter) -> None:
-        ae = self._ae()
+        ae = self._ae(retrieving=True)
         ae.add_requested_context(StudyRootQueryRetrieveInformationModelGet)
         classes = sorted({ref.sop_class_uid for ref in wanted if ref.sop_class_uid})
         if any(not ref.sop_class_uid for ref in wanted):  # an optional key at image level that a PACS may omit
@@ -223,8 +225,9 @@ class DimseClient:
             for syntaxes in groups[:per_class]:
                 ae.add_requested_context(sop_class, syntaxes)
         roles = [build_role(sop_class, scp_role=True) for sop_class in classes]
-        handlers = [(evt.EVT_C_STORE, receiver.handle)]
-        with self._association(ae, ext_neg=roles, handlers=handlers) as assoc:
+        handlers = [(evt.EVT_C_STORE, receiver.handle), (evt.EVT_PDU_RECV, receiver.heard)]
+        with self._association(ae, ext_neg=roles, handlers=handlers) as assoc, \
+                receiver.watching(assoc, self.node.timeout):
             self._requests(assoc, wanted, receiver, reporter, lambda ds, mid: assoc.send_c_get(
                 ds, StudyRootQueryRetrieveInformationModelGet, msg_id=mid), "C-GET")
 

@@ -5,6 +5,7 @@ Handlers run on pynetdicom's threads, so whatever `on_instance` raises is kept a
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -53,10 +54,16 @@ class Receiver:
         self.received: set[str] = set()
         self.error: BaseException | None = None
         self.lock = threading.Lock()
+        self.heard_at = time.monotonic()  # when the PACS last sent anything, on any of the retrieve's associations
+        self.busy = False  # keeping an instance: the PACS waits for us, which is no silence of its own
+
+    def heard(self, _event: Any = None) -> None:
+        self.heard_at = time.monotonic()
 
     def handle(self, event: Any) -> int:
         if self.error is not None or self.reporter.cancelled():
             return STATUS_OUT_OF_RESOURCES
+        self.busy = True
         try:
             ds = event.dataset
             ds.file_meta = event.file_meta
@@ -64,9 +71,36 @@ class Receiver:
         except BaseException as exc:  # noqa: BLE001 - kept, raised again in the caller's thread
             self.error = exc
             return STATUS_OUT_OF_RESOURCES
+        finally:
+            self.busy = False
+            self.heard()
         with self.lock:
             self.received.add(str(ds.SOPInstanceUID))
         return STATUS_OK
+
+    @contextmanager
+    def watching(self, assoc: Any, timeout: float) -> Iterator[None]:
+        """Abort `assoc` once the PACS has said nothing for `timeout` s. This, not pynetdicom's timers, is a
+        retrieve's timeout: they count a C-MOVE's association, quiet while each instance travels on the other
+        one, and an instance that takes longer than the timeout to arrive whole on a slow link, as silence."""
+        stop = threading.Event()
+
+        def watch() -> None:
+            while not stop.wait(min(0.1, timeout / 4)):
+                if not self.busy and time.monotonic() - self.heard_at > timeout:
+                    # what pynetdicom's own DIMSE timeout does: its wait for the next message ends empty and it
+                    # aborts the association (abort() alone would leave that wait, which has no timeout, for ever)
+                    assoc.dimse.msg_queue.put((None, None))
+                    return
+
+        self.heard()
+        thread = threading.Thread(target=watch, name="pacs-retrieve-watch", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
 
     @property
     def count(self) -> int:
@@ -92,14 +126,15 @@ def storage_scp(node: Node, receiver: Receiver, bind: str = "") -> Iterator[None
     ae = AE(ae_title=node.our_ae_title)
     ae.require_called_aet = True
     ae.require_calling_aet = [node.ae_title]
-    for timeout in ("acse_timeout", "dimse_timeout", "network_timeout"):
-        setattr(ae, timeout, node.timeout)
+    ae.acse_timeout = node.timeout  # the rest of the time is kept by Receiver.watching, over both associations
+    ae.dimse_timeout = ae.network_timeout = None
     for context in AllStoragePresentationContexts:
         if context.abstract_syntax:
             ae.add_supported_context(context.abstract_syntax, storage_syntaxes())
     try:
         server = ae.start_server((bind, node.move_port), block=False,
-                                 evt_handlers=[(evt.EVT_C_STORE, receiver.handle), *TCP_HANDLERS])
+                                 evt_handlers=[(evt.EVT_C_STORE, receiver.handle), (evt.EVT_PDU_RECV, receiver.heard),
+                                               *TCP_HANDLERS])
     except OSError as exc:
         raise PacsError(f"{where(node)}: cannot receive C-MOVE on port {node.move_port} "
                         f"({exc.strerror or exc}); choose another move port or retrieve by C-GET") from None
@@ -107,4 +142,6 @@ def storage_scp(node: Node, receiver: Receiver, bind: str = "") -> Iterator[None
         yield
     finally:
         if server is not None:
+            for assoc in server.active_associations:  # a silent PACS's: shutdown() would wait for it for ever
+                assoc.abort()
             server.shutdown()
