@@ -14,6 +14,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
 import cv2
@@ -154,6 +155,15 @@ class CamEngine:
         with self._lock:
             feature = np.asarray(module.compute(ctx), np.float32)
         return self.finish(ctx, feature, display, name, start, t_pre, reporter)
+
+    def explain_batch(self, bases: Sequence[np.ndarray], *, method: str = "gradcam", target: Any = None,
+                      layer: str | None = None, top_n: int = 32, batch_size: int | None = None,
+                      reporter: Reporter = QUIET) -> list[CamResult]:
+        """explain() of each image, the model run on batches of them (viewer.cam.batch.explain_batch)."""
+        from viewer.cam.batch import explain_batch
+
+        return explain_batch(self, bases, method=method, target=target, layer=layer, top_n=top_n,
+                             batch_size=batch_size, reporter=reporter)
 
     def finish(self, ctx: CamContext, feature: np.ndarray, display: np.ndarray, name: str, start: float,
                t_pre: float, reporter: Reporter = QUIET) -> CamResult:
