@@ -4,13 +4,15 @@ and per-image errors of a command over several images."""
 from __future__ import annotations
 
 import argparse
-import sys
 import traceback
 from pathlib import Path
 
 from viewer.command_line import report_error
 from viewer.errors import InternalBatchError
-from viewer.export.names import printable
+
+from .progress import Progress, clear_of_bars
+
+__all__ = ["Failures", "Progress", "add_model_options", "load_model"]  # Progress: where the commands import it
 
 
 def add_model_options(parser: argparse.ArgumentParser) -> None:
@@ -39,28 +41,6 @@ def load_model(args: argparse.Namespace):
     return load(path, unsafe=args.unsafe_model, overrides=overrides)
 
 
-class Progress:
-    """A progress bar on stderr when several images are processed (a bar on a terminal, else one line each)."""
-
-    def __init__(self, total: int):
-        self.total = total
-        self.done = 0
-        self.tty = sys.stderr.isatty()
-
-    def step(self, label: str) -> None:
-        self.done += 1
-        if self.total < 2:
-            return
-        if self.tty:
-            filled = round(30 * self.done / self.total)
-            end = "\n" if self.done == self.total else ""
-            label = printable(label)
-            print(f"\r[{'#' * filled}{'.' * (30 - filled)}] {self.done}/{self.total} {label[-40:]:<40}",
-                  end=end, file=sys.stderr, flush=True)
-        else:
-            print(f"radcam: [{self.done}/{self.total}] {printable(label)}", file=sys.stderr, flush=True)
-
-
 class Failures:
     """Per-image errors of a command over several images: one line each on stderr, and the command goes on to the
     next image; with a single image the error is the command's own (raised: exit 2, one line)."""
@@ -76,7 +56,8 @@ class Failures:
         if self.total == 1:
             raise exc
         self.count += 1
-        report_error(exc)
+        with clear_of_bars():
+            report_error(exc)
 
     def report_internal(self, label: str, exc: Exception, detail: str) -> None:
         """A bug met on one image (`detail`: its message made clean by the caller, or '' to say nothing of it): said
@@ -89,7 +70,8 @@ class Failures:
             raise InternalBatchError(message) from None
         self.count += 1
         self.internal += 1
-        report_error(message)
+        with clear_of_bars():
+            report_error(message)
 
     def check(self) -> None:
         """RadcamError when any image failed: the exit status must say so."""
