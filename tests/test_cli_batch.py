@@ -89,7 +89,12 @@ def test_a_bug_met_on_one_image_does_not_stop_the_batch(capsys, tmp_path, latin1
             raise ZeroDivisionError("a bug")
         return real(self, *args, **kwargs)
 
+    def batch_bug(self, *args, **kwargs):
+        raise ZeroDivisionError("a bug in the batched pass")
+
     monkeypatch.setattr(CamEngine, "explain", flaky)
+    # The chunk's batched pass meets a bug: each image is then explained alone, and only the bad one fails.
+    monkeypatch.setattr(CamEngine, "explain_batch", batch_bug, raising=False)
     code, stdout, err = run_cli(capsys, "explain", latin1_folder, "--out", tmp_path / "out")
     assert len(_lines(stdout)) == 2  # the images after the failing one were explained
     errors = [line for line in err.splitlines() if line.startswith("radcam: error:")]

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import sys
 import time
 from pathlib import Path
 
 from viewer.errors import RadcamError
-from viewer.export.names import printable
 
-from .domain import add_domain_option, check_domain
-from .findings import add_option as add_findings_option, findings_output
+from .domain import add_domain_option
+from .findings import add_option as add_findings_option
 from .model_options import Failures, Progress, add_model_options, load_model
 from .naming import Names, add_key_file_option, check_key_file
 from .paths import add_input, expand, input_paths, non_negative_int, positive_int, unit_interval
@@ -63,90 +64,122 @@ def register(sub) -> None:
     out.add_argument("--anonymize", action="store_true",
                      help="no patient data in the DICOM export, the sidecar or the burned-in text, and no source "
                           "path or name in what is printed or written: image N is radcam_NNN everywhere")
+    out.add_argument("--outputs", type=_outputs, metavar="LIST",
+                     help="which files each image gets, comma-separated, from original, heatmap, overlay, panels, "
+                          "cam, json, sc, gsps, pmap (default: original,heatmap,overlay,panels,cam,json and what "
+                          "--dicom-sc/--dicom-gsps/--dicom-pmap ask for)")
+    out.add_argument("--resume", action="store_true",
+                     help="skip images whose complete output set exists (an interrupted run goes on where it "
+                          "stopped); not with --overwrite")
+    out.add_argument("--workers", type=positive_int, default=os.cpu_count() or 1, metavar="N",
+                     help="threads decoding and writing images (default: the CPU count)")
     add_key_file_option(out)
     parser.set_defaults(run=run)
 
 
+def _outputs(text: str) -> frozenset[str]:
+    from viewer.app.batch import OUTPUT_KINDS, parse_outputs
+
+    try:
+        return parse_outputs(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{exc}; choose from {','.join(OUTPUT_KINDS)}") from None
+
+
 def run(args: argparse.Namespace) -> int:
-    from viewer.cam import CamEngine, resolve_method
+    from viewer.app.batch import DEFAULT_BATCH, run_local
+
+    spec, tasks, names = prepare(args)
+    start = time.perf_counter()
+    model = load_model(args)
+    model_ms = (time.perf_counter() - start) * 1e3
+    from viewer.cam import CamEngine
+
+    engine = CamEngine(model)
+    outcomes = run_local(engine, spec, tasks, batch=DEFAULT_BATCH, workers=args.workers)
+    say_outcomes(args, outcomes, len(tasks), names, model_ms)
+    return 0
+
+
+def prepare(args: argparse.Namespace):
+    """The batch's spec, its tasks in input order and how its images are named; every check that needs no model
+    (a method's typo, --key-file, --outputs, the output folder) is done here, before TensorFlow loads."""
+    from viewer.app.batch import DEFAULT_OUTPUTS, BatchSpec, ImageTask
+    from viewer.cam import resolve_method
     from viewer.export import OverlayStyle
 
-    method = resolve_method(args.method)  # a typo fails before TensorFlow loads
+    method = resolve_method(args.method)
     check_key_file(args)
+    if args.resume and args.overwrite:
+        raise RadcamError("--resume keeps complete output sets and --overwrite replaces them; give one of them")
+    outputs = set(args.outputs) if args.outputs is not None else set(DEFAULT_OUTPUTS)
+    if args.outputs is None:
+        outputs |= {kind for kind, wanted in (("sc", args.dicom_sc), ("gsps", args.dicom_gsps),
+                                              ("pmap", args.dicom_pmap)) if wanted}
     roots = input_paths(args)
     names = Names(args.anonymize, roots)
     files = expand(roots, names)
     _make_folder(args.out)
-    start = time.perf_counter()
-    model = load_model(args)
-    engine = CamEngine(model)
-    model_ms = (time.perf_counter() - start) * 1e3
     style = OverlayStyle(threshold=args.threshold, alpha=args.alpha, colormap=args.colormap, contour=args.contour)
+    spec = BatchSpec(method=method, target=args.target, layer=args.layer, top_n=args.top_n, frame=args.frame,
+                     style=style, outputs=frozenset(outputs), all_findings=args.all_findings,
+                     anonymize=args.anonymize, overwrite=args.overwrite, resume=args.resume, out=args.out,
+                     strict_domain=args.strict_domain, batch_size=args.batch_size)
     stems = _stems(files, args.frame, args.anonymize)
-    progress = Progress(len(files))
-    failures = Failures(len(files), "explained", debug=getattr(args, "debug", False))
+    # The pseudonym under --anonymize: a source path often names the patient.
+    pairs = enumerate(zip(files, stems, strict=True))
+    tasks = [ImageTask(i, path, stem, names.image(path, stem)) for i, (path, stem) in pairs]
+    return spec, tasks, names
+
+
+def say_outcomes(args: argparse.Namespace, outcomes, total: int, names: Names, model_ms: float) -> None:
+    """Each image's warning, JSON line or one error line, in input order (local or Ray: the same lines); the key
+    file even when the batch ends early (the outputs exist); exit status 2 (1 for a bug) when any image failed."""
+    progress = Progress(total)
+    failures = Failures(total, "explained", debug=getattr(args, "debug", False))
+    skipped = 0
     try:
-        for path, stem in zip(files, stems, strict=True):
-            _explain_one(args, path, stem, names, engine, method, style, progress, failures, model_ms)
-            model_ms = 0.0  # paid once, reported with the first image
+        for outcome in outcomes:
+            for warning in outcome.warnings:
+                print(names.clean(warning), file=sys.stderr, flush=True)
+            try:
+                if outcome.error is not None and outcome.internal:
+                    if failures.debug and outcome.trace:
+                        print(outcome.trace, file=sys.stderr, end="", flush=True)
+                    _report_internal(failures, outcome.label, names.clean(outcome.error))
+                elif outcome.error is not None:
+                    failures.report(RadcamError(names.clean(outcome.error)))
+                elif outcome.skipped:
+                    skipped += 1
+                elif outcome.line is not None:
+                    if model_ms:  # paid once, reported with the first image
+                        outcome.line["timings_ms"]["model_load"] = round(model_ms, 1)
+                        model_ms = 0.0
+                    print(json.dumps(outcome.line), flush=True)
+            finally:
+                progress.step(outcome.label)
     finally:
-        names.write_key(args.key_file, args.overwrite)  # even when the batch ends early: the outputs exist
+        close = getattr(outcomes, "close", None)
+        if close is not None:
+            close()  # Ctrl+C or a single image's error: the chunks under way end with whole sets
+        names.write_key(args.key_file, args.overwrite)
+    if skipped:
+        print(f"radcam: {skipped} of {total} images skipped: their complete output sets exist (--resume)",
+              file=sys.stderr, flush=True)
     failures.check()
-    return 0
 
 
-def _explain_one(args, path: Path, stem: str, names, engine, method: str, style, progress, failures,
-                 model_ms: float) -> None:
-    """One image of the batch: its files and JSON line, or its one error line; the batch goes on either way."""
-    from viewer.export import ModelCard, write_explanation
-    from viewer.export.dicom_objects import refuse_without_dicom, window_of
-    from viewer.io import open_image
+def _report_internal(failures: Failures, label: str, said: str) -> None:
+    """Failures.report_internal of a bug a worker already put in words ("KeyError: 'x'"): the same line."""
+    from viewer.command_line import report_error
+    from viewer.errors import InternalBatchError
 
-    model = engine.model
-    label = names.image(path, stem)  # the pseudonym under --anonymize: a source path often names the patient
-    try:
-        try:
-            t0 = time.perf_counter()
-            image = open_image(path, frame=args.frame)
-            objects = [kind for kind, wanted in (("gsps", args.dicom_gsps), ("pmap", args.dicom_pmap)) if wanted]
-            refuse_without_dicom(image, objects, label)  # before the model's time is spent on it
-            domain = check_domain(image, model, label, args.strict_domain, args.anonymize)
-            base = image.render()
-            t1 = time.perf_counter()
-            result = engine.explain(base, method=method, target=args.target, layer=args.layer, top_n=args.top_n,
-                                    batch_size=args.batch_size)
-            t2 = time.perf_counter()
-            extra = findings_output(args, engine, base, result, stem, style.threshold)  # --all-findings
-            written = write_explanation(
-                args.out, stem, image, base, result, ModelCard.of(model), style, cam_array=True,
-                dicom_panels=("overlay",) if args.dicom_sc else (), dicom_objects=objects, window=window_of(image),
-                findings=extra.items if extra is not None else None, anonymize=args.anonymize,
-                overwrite=args.overwrite, out_of_domain=domain)
-            if extra is not None:
-                written.append(extra.write())
-            t3 = time.perf_counter()
-        except RadcamError as exc:
-            failures.report(names.error(exc))
-            return
-        except Exception as exc:  # noqa: BLE001 — a bug met on this image: said, and the batch goes on
-            failures.report_internal(label, exc, names.detail(exc))
-            return
-        line = {
-            "image": label, "frame": image.frame, "model": model.name, "method": result.method,
-            "layer": result.layer, "target": result.target.as_dict(),
-            "predictions": result.predictions, "cam_shape": list(result.cam.shape), "empty": result.empty,
-            "device": result.device, "out_of_domain": domain,
-            "timings_ms": {"load": round((t1 - t0) * 1e3, 2),
-                           "preprocess": round(result.timings_ms["preprocess"], 2),
-                           "cam": round(result.timings_ms["cam"], 2), "render": round((t3 - t2) * 1e3, 2),
-                           "model_load": round(model_ms, 1)},
-            "outputs": [printable(p) for p in written],
-        }
-        if extra is not None:
-            line["findings"] = extra.rows
-        print(json.dumps(line), flush=True)
-    finally:
-        progress.step(label)
+    message = f"{label}: internal error: {said} (run with --debug for the traceback)"
+    if failures.total == 1:
+        raise InternalBatchError(message)
+    failures.count += 1
+    failures.internal += 1
+    report_error(message)
 
 
 def _make_folder(folder: Path) -> None:

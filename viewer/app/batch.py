@@ -1,0 +1,60 @@
+"""The bounded batch pipeline of `radcam-cli explain` over many images: decode in parallel threads, the model on a
+chunk of images at once, encode and write in parallel threads; each image's files all or nothing.
+
+`explain_chunk` is the one unit of work: the local runner (`run_local`) and each Ray actor (viewer.app.cluster) call
+it. Nothing here prints: what an image says (its JSON line, its warning, its error) travels in its ImageOutcome and
+the caller says it, in input order.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import deque
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+from .batch_chunk import explain_chunk
+from .batch_spec import (
+    DEFAULT_BATCH,
+    DEFAULT_OUTPUTS,
+    OUTPUT_KINDS,
+    BatchSpec,
+    ImageOutcome,
+    ImageTask,
+    parse_outputs,
+    planned_outputs,
+)
+
+
+def chunks(tasks: Sequence[ImageTask], batch: int) -> list[list[ImageTask]]:
+    return [list(tasks[start:start + batch]) for start in range(0, len(tasks), max(1, batch))]
+
+
+def run_local(engine: Any, spec: BatchSpec, tasks: Sequence[ImageTask], *, batch: int = DEFAULT_BATCH,
+              workers: int | None = None) -> Iterator[ImageOutcome]:
+    """Every task's outcome, in input order, with at most two chunks in flight: one decoding or writing while the
+    other is on the model. Closing the iterator (Ctrl+C in the caller) lets the chunks under way finish the image
+    each thread is on (its set whole) and starts nothing more."""
+    workers = max(1, workers or os.cpu_count() or 1)
+    stop = threading.Event()
+    decode = ThreadPoolExecutor(workers, thread_name_prefix="radcam-decode")
+    encode = ThreadPoolExecutor(workers, thread_name_prefix="radcam-encode")
+    runner = ThreadPoolExecutor(2, thread_name_prefix="radcam-chunk")
+    pending: deque[Future[list[ImageOutcome]]] = deque()
+    try:
+        for chunk in chunks(tasks, batch):
+            if len(pending) >= 2:
+                yield from pending.popleft().result()
+            pending.append(runner.submit(explain_chunk, engine, spec, chunk, decode, encode, stop=stop))
+        while pending:
+            yield from pending.popleft().result()
+    finally:
+        stop.set()
+        for pool in (runner, decode, encode):
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+__all__ = ["DEFAULT_BATCH", "DEFAULT_OUTPUTS", "OUTPUT_KINDS", "BatchSpec", "ImageOutcome", "ImageTask",
+           "explain_chunk", "parse_outputs", "planned_outputs", "run_local"]

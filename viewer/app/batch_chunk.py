@@ -1,0 +1,234 @@
+"""One chunk of a batch: its images decoded in parallel threads, explained in one batched model call, and written in
+parallel threads, each image's files all or nothing. A bad image fails alone: its outcome carries the error."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import threading
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from viewer.errors import RadcamError
+from viewer.export.names import printable
+
+from .batch_spec import BatchSpec, ImageOutcome, ImageTask, planned_outputs
+
+Step = Callable[["_Work", Any, BatchSpec], None]
+_LOCKS: dict[int, threading.Lock] = {}  # one per engine: two chunks in flight share the model, one call at a time
+_LOCKS_GUARD = threading.Lock()
+
+
+@dataclass
+class _Work:
+    """An image on its way through the chunk."""
+
+    task: ImageTask
+    files: list[Path] = field(default_factory=list)
+    overwrite: bool = False
+    image: Any = None
+    base: Any = None
+    domain: list[str] = field(default_factory=list)
+    result: Any = None
+    findings: Any = None
+    load_ms: float = 0.0
+    findings_ms: float = 0.0
+    warnings: list[str] = field(default_factory=list)  # said before its line, or before its error
+    stop: threading.Event | None = None  # the run's: set on Ctrl+C, SIGTERM or a single image's error
+    outcome: ImageOutcome | None = None  # set once the image is done (failed, skipped or written)
+
+
+def _engine_lock(engine: Any) -> threading.Lock:
+    with _LOCKS_GUARD:
+        return _LOCKS.setdefault(id(engine), threading.Lock())
+
+
+def explain_chunk(engine: Any, spec: BatchSpec, tasks: Sequence[ImageTask], decode_pool: Executor | None = None,
+                  encode_pool: Executor | None = None, *, stop: threading.Event | None = None) -> list[ImageOutcome]:
+    """The outcomes of `tasks`, in their order. Pools are made for the call when not given (a Ray actor's call)."""
+    owned = [ThreadPoolExecutor() for pool in (decode_pool, encode_pool) if pool is None]
+    decode = decode_pool or owned[0]
+    encode = encode_pool or owned[-1]
+    try:
+        works = [_Work(task, stop=stop) for task in tasks]
+        list(decode.map(lambda work: _guarded(work, _decode, engine, spec, stop), works))
+        with _engine_lock(engine):
+            _explain(engine, spec, [work for work in works if work.outcome is None], stop)
+        list(encode.map(lambda work: _guarded(work, _write, engine, spec, stop), works))
+        return [work.outcome for work in works if work.outcome is not None]
+    finally:
+        for pool in owned:
+            pool.shutdown(wait=True)
+
+
+def _guarded(work: _Work, step: Step, engine: Any, spec: BatchSpec, stop: threading.Event | None) -> None:
+    """`step` on one image; its error becomes its outcome and the chunk goes on."""
+    if work.outcome is not None or (stop is not None and stop.is_set()):
+        return
+    try:
+        step(work, engine, spec)
+    except RadcamError as exc:
+        work.outcome = _failed(work, str(exc))
+    except Exception as exc:  # noqa: BLE001 — a bug met on this image: said, and the batch goes on
+        detail = "" if spec.anonymize else printable(str(exc))  # a library's message may quote the header
+        said = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
+        work.outcome = _failed(work, said, internal=True, trace=traceback.format_exc())
+
+
+def _failed(work: _Work, error: str, internal: bool = False, trace: str = "") -> ImageOutcome:
+    task = work.task
+    return ImageOutcome(task.index, task.label, None, [], error, internal, False, work.warnings, trace)
+
+
+def _decode(work: _Work, engine: Any, spec: BatchSpec) -> None:
+    from viewer.export.dicom_objects import refuse_without_dicom
+    from viewer.export.explanation import refuse_existing
+    from viewer.io import open_image
+
+    task = work.task
+    work.files = planned_outputs(spec, task.stem)
+    there = [path.exists() for path in work.files]
+    if spec.resume and all(there):
+        work.outcome = ImageOutcome(task.index, task.label, None, [], None, False, True)
+        return
+    # --resume redoes an image whose set is incomplete (its findings image missing after an interruption).
+    work.overwrite = spec.overwrite or (spec.resume and any(there))
+    refuse_existing(work.files, work.overwrite)  # before the model's time is spent on it
+    t0 = time.perf_counter()
+    work.image = open_image(task.path, frame=spec.frame)
+    refuse_without_dicom(work.image, spec.dicom_objects, task.label)
+    work.domain = _domain(work, engine, spec)
+    work.base = work.image.render()
+    work.load_ms = (time.perf_counter() - t0) * 1e3
+
+
+def _domain(work: _Work, engine: Any, spec: BatchSpec) -> list[str]:
+    """Why the image is outside the model's domain ([] inside): a warning line, or its error under strict_domain."""
+    from viewer.model.domain import image_out_of_domain
+
+    reasons = image_out_of_domain(work.image, engine.model.spec.expects)
+    if spec.anonymize:
+        from viewer.export.anonymize import mask_patient
+
+        reasons = mask_patient(reasons, work.image.metadata)
+    if reasons:
+        text = "; ".join(reasons)
+        if spec.strict_domain:
+            raise RadcamError(f"{work.task.label}: out of domain: {text} (--strict-domain)")
+        work.warnings.append(f"radcam: warning: {work.task.label}: out of domain: {text}")
+    return reasons
+
+
+def _explain(engine: Any, spec: BatchSpec, works: list[_Work], stop: threading.Event | None) -> None:
+    """One batched call for the chunk; if it fails, one call per image so that the bad one fails alone."""
+    if not works or (stop is not None and stop.is_set()):
+        return
+    options = {"method": spec.method, "target": spec.target, "layer": spec.layer, "top_n": spec.top_n,
+               "batch_size": spec.batch_size}
+    explain_batch = getattr(engine, "explain_batch", None)  # viewer.cam.batch: the model on the whole chunk
+    if explain_batch is not None and len(works) > 1:
+        try:
+            results = explain_batch([work.base for work in works], **options)
+            for work, result in zip(works, results, strict=True):
+                work.result = result
+        except Exception:  # noqa: BLE001 — said per image by the calls below
+            pass
+    for work in works:
+        if work.result is None:
+            _guarded(work, _explain_one(options), engine, spec, stop)
+    for work in works:
+        if spec.all_findings and work.outcome is None:
+            _guarded(work, _findings, engine, spec, stop)
+
+
+def _explain_one(options: dict[str, Any]) -> Step:
+    def step(work: _Work, engine: Any, spec: BatchSpec) -> None:
+        work.result = engine.explain(work.base, **options)
+
+    return step
+
+
+def _findings(work: _Work, engine: Any, spec: BatchSpec) -> None:
+    from .batch_findings import findings_output
+
+    t0 = time.perf_counter()
+    work.findings = findings_output(engine, spec, work.base, work.result, work.task.stem, work.overwrite)
+    work.findings_ms = (time.perf_counter() - t0) * 1e3
+
+
+def _move_in(staged: list[Path], folder: Path, overwrite: bool, stop: threading.Event | None) -> list[Path] | None:
+    """The staged files renamed into `folder` all or none (None, nothing moved, when the run was stopped)."""
+    from viewer.errors import ExportError
+    from viewer.export.atomic import StagedSet
+
+    targets = [folder / path.name for path in staged]
+    stage = StagedSet(targets, overwrite)
+    try:
+        for path, target in zip(staged, targets, strict=True):
+            os.replace(path, stage.path(target))
+    except OSError as error:
+        stage.discard()
+        raise ExportError(f"cannot write {folder}: {error.strerror or error}") from None
+    if stop is not None and stop.is_set():
+        stage.discard()
+        return None
+    stage.commit()
+    return targets
+
+
+def _compression(spec: BatchSpec) -> dict[str, int]:
+    """The PNG level for write_explanation, where it takes one (viewer.export's large-image work adds it)."""
+    import inspect
+
+    from viewer.export import write_explanation
+
+    accepted = "png_compression" in inspect.signature(write_explanation).parameters
+    return {"png_compression": spec.png_compression} if accepted else {}
+
+
+def _write(work: _Work, engine: Any, spec: BatchSpec) -> None:
+    from viewer.export import ModelCard, write_explanation
+    from viewer.export.dicom_objects import window_of
+
+    t0 = time.perf_counter()
+    model, result, extra = engine.model, work.result, work.findings
+    # Written whole into a hidden folder beside the outputs, then moved in as one set (findings image included)
+    # unless the run was stopped meanwhile: Ctrl+C or SIGTERM leaves the image's set complete or absent.
+    staging = Path(tempfile.mkdtemp(prefix=".radcam-", dir=spec.out))
+    try:
+        staged = write_explanation(
+            staging, work.task.stem, work.image, work.base, result, ModelCard.of(model), spec.style,
+            panels=spec.panels, cam_array="cam" in spec.outputs, sidecar="json" in spec.outputs,
+            dicom_panels=("overlay",) if "sc" in spec.outputs else (), dicom_objects=spec.dicom_objects,
+            window=window_of(work.image), findings=extra.items if extra is not None else None,
+            anonymize=spec.anonymize, out_of_domain=work.domain, **_compression(spec))
+        if extra is not None:
+            staged.append(extra.write(staging))
+        written = _move_in(staged, Path(spec.out), work.overwrite, work.stop)
+    except RadcamError as exc:
+        raise type(exc)(str(exc).replace(str(staging), str(spec.out))) from None  # the name the user knows
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    if written is None:
+        return  # stopped: the image is said nowhere, as if not begun
+    render_ms = (time.perf_counter() - t0) * 1e3 + work.findings_ms
+    line = {
+        "image": work.task.label, "frame": work.image.frame, "model": model.name, "method": result.method,
+        "layer": result.layer, "target": result.target.as_dict(),
+        "predictions": result.predictions, "cam_shape": list(result.cam.shape), "empty": result.empty,
+        "device": result.device, "out_of_domain": work.domain,
+        "timings_ms": {"load": round(work.load_ms, 2),
+                       "preprocess": round(result.timings_ms.get("preprocess", 0.0), 2),
+                       "cam": round(result.timings_ms.get("cam", 0.0), 2), "render": round(render_ms, 2),
+                       "model_load": 0.0},  # the caller fills it in on the first line: paid once
+        "outputs": [printable(p) for p in written],
+    }
+    if extra is not None:
+        line["findings"] = extra.rows
+    work.outcome = ImageOutcome(work.task.index, work.task.label, line, written, None, False, False, work.warnings)
