@@ -12,6 +12,7 @@ from pathlib import Path
 
 from viewer.errors import RadcamError
 
+from .cluster_options import add_ray_options, model_args
 from .domain import add_domain_option
 from .findings import add_option as add_findings_option
 from .model_options import Failures, Progress, add_model_options, load_model
@@ -74,6 +75,7 @@ def register(sub) -> None:
     out.add_argument("--workers", type=positive_int, default=os.cpu_count() or 1, metavar="N",
                      help="threads decoding and writing images (default: the CPU count)")
     add_key_file_option(out)
+    add_ray_options(parser)
     parser.set_defaults(run=run)
 
 
@@ -90,6 +92,13 @@ def run(args: argparse.Namespace) -> int:
     from viewer.app.batch import DEFAULT_BATCH, run_local
 
     spec, tasks, names = prepare(args)
+    if args.ray is not None:  # each actor loads its own model: none here
+        from viewer.app.cluster import resolve_address, run_ray
+
+        outcomes = run_ray(model_args(args), spec, tasks, address=resolve_address(args.ray), actors=args.ray_actors,
+                           batch=DEFAULT_BATCH)
+        say_outcomes(args, outcomes, len(tasks), names, 0.0)
+        return 0
     start = time.perf_counter()
     model = load_model(args)
     model_ms = (time.perf_counter() - start) * 1e3

@@ -1,0 +1,197 @@
+"""Batch explanation on a real local Ray cluster (127.0.0.1, 2 CPUs, 2 actors) over 40 images: the same outputs as
+the local run, an actor killed by its PID mid-run, --resume after an interrupted run. One Ray start per module (a few
+seconds on 2 cores)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+ray = pytest.importorskip("ray")
+
+from viewer.app.batch import BatchSpec, ImageTask, planned_outputs, run_local  # noqa: E402
+from viewer.app.cluster import NOT_INSTALLED, import_ray, resolve_address, run_ray  # noqa: E402
+
+IMAGES = 40
+BATCH = 4
+OUTPUTS = frozenset({"overlay", "cam", "json"})
+SUMMARY = re.compile(r"radcam: (\d+) images, (\d+) retried after an actor was lost")
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    if ray.is_initialized():
+        ray.shutdown()
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False,
+             _node_ip_address="127.0.0.1")
+    yield ray
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def model_args():
+    from viewer.model import default_model_path
+
+    if not default_model_path().is_file():
+        pytest.skip("the shipped demo model is absent (scripts/train_demo_model.py makes it)")
+    return {"path": default_model_path(), "unsafe": False, "overrides": {}}
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory) -> list[Path]:
+    """40 small distinct chest-film-like PNGs (a bright field with a dark blob that moves): cheap to explain."""
+    folder = tmp_path_factory.mktemp("images")
+    rng = np.random.default_rng(19)
+    paths = []
+    for i in range(IMAGES):
+        y, x = np.mgrid[0:256, 0:256]
+        blob = np.exp(-(((x - 40 - 3 * i) ** 2 + (y - 128) ** 2) / 900.0))
+        pixels = np.clip(160 + 60 * blob + rng.normal(0, 8, (256, 256)), 0, 255).astype(np.uint8)
+        path = folder / f"film_{i:02d}.png"
+        cv2.imwrite(str(path), pixels)
+        paths.append(path)
+    return paths
+
+
+def _spec(out: Path, resume: bool = False):
+    from viewer.export import OverlayStyle
+
+    return BatchSpec(method="gradcam", target=None, layer=None, top_n=32, frame=0, style=OverlayStyle(),
+                     outputs=OUTPUTS, all_findings=False, anonymize=False, overwrite=False, resume=resume, out=out)
+
+
+def _tasks(images: list[Path]) -> list[ImageTask]:
+    return [ImageTask(i, path, path.stem, path.name) for i, path in enumerate(images)]
+
+
+def _comparable(line: dict) -> dict:
+    return {key: value for key, value in line.items() if key not in ("timings_ms", "outputs")}
+
+
+def _summary(err: str) -> tuple[int, int]:
+    found = SUMMARY.findall(err)
+    assert len(found) == 1, err
+    return int(found[0][0]), int(found[0][1])
+
+
+def test_without_ray_one_clear_line(monkeypatch):
+    from viewer.errors import RadcamError
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` raises ImportError, as in the default install
+    with pytest.raises(RadcamError, match=re.escape(NOT_INSTALLED)):
+        import_ray()
+
+
+def test_a_bare_ray_option_takes_the_environment_address(monkeypatch):
+    monkeypatch.delenv("RADCAM_RAY_ADDRESS", raising=False)
+    assert resolve_address("local") == "local"
+    monkeypatch.setenv("RADCAM_RAY_ADDRESS", "ray://head:10001")
+    assert resolve_address("local") == "ray://head:10001"
+    assert resolve_address("10.0.0.5:6379") == "10.0.0.5:6379"
+
+
+def test_ray_run_equals_the_local_run(cluster, model_args, demo_engine, images, tmp_path, capsys):
+    (tmp_path / "local").mkdir()
+    local = list(run_local(demo_engine, _spec(tmp_path / "local"), _tasks(images), batch=BATCH, workers=2))
+    (tmp_path / "ray").mkdir()
+    remote = list(run_ray(model_args, _spec(tmp_path / "ray"), _tasks(images), address=None, actors=2, batch=BATCH))
+    assert [o.index for o in remote] == list(range(IMAGES))
+    assert [o.error for o in remote] == [None] * IMAGES
+    for mine, theirs in zip(local, remote, strict=True):
+        assert mine.line is not None and theirs.line is not None
+        assert list(mine.line) == list(theirs.line)  # the same fields, in the same order
+        assert _comparable(mine.line) == _comparable(theirs.line)
+        stem = images[mine.index].stem
+        np.testing.assert_allclose(np.load(tmp_path / "ray" / f"{stem}_cam.npy"),
+                                   np.load(tmp_path / "local" / f"{stem}_cam.npy"), atol=1e-4)
+        assert (json.loads((tmp_path / "ray" / f"{stem}.json").read_text())["target"]
+                == json.loads((tmp_path / "local" / f"{stem}.json").read_text())["target"])
+    assert _summary(capsys.readouterr().err) == (IMAGES, 0)
+    assert sorted(p.name for p in (tmp_path / "ray").iterdir()) == sorted(
+        p.name for p in (tmp_path / "local").iterdir())
+
+
+def test_an_actor_killed_mid_run_loses_nothing_and_writes_nothing_twice(cluster, model_args, images, tmp_path,
+                                                                        capsys):
+    spec = _spec(tmp_path)
+    pids: list[int] = []
+    outcomes = []
+    run = run_ray(model_args, spec, _tasks(images), address=None, actors=2, batch=BATCH,
+                  pool_ready=lambda pool: pids.extend(pool.pids))
+    for outcome in run:
+        outcomes.append(outcome)
+        if len(outcomes) == 1:
+            os.kill(pids[0], signal.SIGKILL)  # a worker lost mid-run: its chunks in flight go to the other actor
+    assert sorted(o.index for o in outcomes) == list(range(IMAGES))  # every image once, in order
+    assert [o.index for o in outcomes] == list(range(IMAGES))
+    assert [o.error for o in outcomes] == [None] * IMAGES
+    skipped = [o for o in outcomes if o.skipped]  # written by the dead actor before it died: not written again
+    total, retried = _summary(capsys.readouterr().err)
+    assert total == IMAGES and retried >= 1
+    assert len(skipped) <= retried
+    for task in _tasks(images):
+        assert all(path.is_file() for path in planned_outputs(spec, task.stem))
+    expected = {path.name for task in _tasks(images) for path in planned_outputs(spec, task.stem)}
+    assert {p.name for p in tmp_path.iterdir()} == expected  # no staged temporary left, nothing extra
+
+
+def test_resume_after_an_interrupted_ray_run_writes_only_what_was_missing(cluster, model_args, images, tmp_path,
+                                                                          capsys):
+    spec = _spec(tmp_path)
+    run = run_ray(model_args, spec, _tasks(images), address=None, actors=2, batch=BATCH)
+    first = [next(run) for _ in range(10)]
+    run.close()  # Ctrl+C in the CLI: the work in flight is stopped, the actors go
+    assert [o.index for o in first] == list(range(10))
+    complete = {task.stem: {p: p.stat().st_mtime_ns for p in planned_outputs(spec, task.stem)}
+                for task in _tasks(images) if all(p.is_file() for p in planned_outputs(spec, task.stem))}
+    assert len(complete) >= 10
+    left = [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
+    assert left == []  # only complete sets: nothing staged was left behind
+    for task in _tasks(images):  # each set whole or absent
+        there = [p.is_file() for p in planned_outputs(spec, task.stem)]
+        assert all(there) or not any(there), task.stem
+    again = list(run_ray(model_args, _spec(tmp_path, resume=True), _tasks(images), address=None, actors=2,
+                         batch=BATCH))
+    assert [o.index for o in again] == list(range(IMAGES))
+    assert {images[o.index].stem for o in again if o.skipped} == set(complete)
+    assert all(o.line is not None for o in again if not o.skipped)
+    for files in complete.values():  # untouched
+        assert all(path.stat().st_mtime_ns == mtime for path, mtime in files.items())
+    for task in _tasks(images):
+        assert all(path.is_file() for path in planned_outputs(spec, task.stem))
+    capsys.readouterr()
+
+
+def test_cli_explain_on_ray_prints_the_local_lines(cluster, images, tmp_path, capsys):
+    from conftest import run_cli
+
+    code, out, err = run_cli(capsys, "explain", *images[:8], "--out", tmp_path / "ray", "--outputs", "cam,json",
+                             "--ray", "--ray-actors", "2")
+    assert code == 0, err
+    lines = [json.loads(line) for line in out.splitlines()]  # stdout: JSON lines only, none of Ray's output
+    assert [line["image"] for line in lines] == [str(path) for path in images[:8]]
+    code, out_local, err_local = run_cli(capsys, "explain", *images[:8], "--out", tmp_path / "local", "--outputs",
+                                         "cam,json")
+    assert code == 0, err_local
+    local = [json.loads(line) for line in out_local.splitlines()]
+    assert [_comparable(line) for line in lines] == [_comparable(line) for line in local]
+    assert [[Path(p).name for p in line["outputs"]] for line in lines] == [
+        [Path(p).name for p in line["outputs"]] for line in local]
+    assert _summary(err) == (8, 0)
+
+
+def test_cli_ray_without_ray_installed_is_one_line(monkeypatch, images, tmp_path, capsys):
+    from conftest import assert_one_line_error, run_cli
+
+    monkeypatch.setitem(sys.modules, "ray", None)
+    code, out, err = run_cli(capsys, "explain", images[0], "--out", tmp_path, "--ray")
+    assert_one_line_error(code, err)
+    assert NOT_INSTALLED in err and out == ""

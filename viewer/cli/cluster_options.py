@@ -1,0 +1,28 @@
+"""`--ray [ADDRESS]` and `--ray-actors N`: the same batch on a Ray cluster (viewer.app.cluster), one model per actor."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from .paths import positive_int
+
+
+def add_ray_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("cluster")
+    group.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
+                       help="run on a Ray cluster: ADDRESS (host:6379 or ray://host:10001), else RADCAM_RAY_ADDRESS, "
+                            "else a local Ray started for the run; outputs go to --out as the workers see it (a "
+                            "shared file system on a multi-node cluster); needs pip install 'radcam[cluster]'")
+    group.add_argument("--ray-actors", type=positive_int, metavar="N",
+                       help="actors, one model each (default: one per GPU of the cluster, else one per CPU)")
+
+
+def model_args(args: argparse.Namespace) -> dict[str, Any]:
+    """What load_model needs, for each actor to load its own model (model_options.load_model's arguments)."""
+    from viewer.model import default_model_path
+
+    overrides = {"preprocess": args.preprocess, "interpolation": args.interpolation, "labels": args.labels,
+                 "output": args.model_output}
+    return {"path": (args.model or default_model_path()).resolve(), "unsafe": args.unsafe_model,
+            "overrides": overrides}
