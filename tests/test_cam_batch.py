@@ -3,16 +3,18 @@ model, a DenseNet-shaped model and a single-sigmoid one; the shared pass is trac
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pytest
 
 keras = pytest.importorskip("keras")
 layers = keras.layers
 
-from viewer.cam import METHODS, CamEngine  # noqa: E402
+from viewer.cam import METHODS, CamEngine, Cancelled, Quiet  # noqa: E402
 from viewer.cam.batch import explain_batch, pass_size  # noqa: E402
 from viewer.cam.multi import SHARED_PASS  # noqa: E402
-from viewer.errors import CamError  # noqa: E402
+from viewer.errors import CamError, ModelError  # noqa: E402
 from viewer.model import load_model  # noqa: E402
 
 
@@ -118,3 +120,41 @@ def test_engine_delegates_and_empty_input(demo_engine):
     two = explain_batch(demo_engine, images, method="layercam")
     for a, b in zip(one, two, strict=True):
         np.testing.assert_array_equal(a.cam, b.cam)
+
+
+def test_preprocessing_in_a_thread_pool_gives_the_same_maps(demo_engine):
+    images = _images(7, seed=12)
+    alone = demo_engine.explain_batch(images, method="gradcam", batch_size=2)
+    with ThreadPoolExecutor(3) as pool:
+        pooled = demo_engine.explain_batch(images, method="gradcam", batch_size=2, pool=pool)
+    for a, b in zip(alone, pooled, strict=True):
+        np.testing.assert_array_equal(a.cam, b.cam)
+        assert a.target == b.target and a.predictions == b.predictions
+        assert set(b.timings_ms) == {"preprocess", "cam"}
+
+
+class _Recorder(Quiet):
+    def __init__(self, stop_after: int | None = None) -> None:
+        self.seen: list[float] = []
+        self.stop_after = stop_after
+
+    def progress(self, fraction: float) -> None:
+        self.seen.append(fraction)
+
+    def cancelled(self) -> bool:
+        return self.stop_after is not None and len(self.seen) >= self.stop_after
+
+
+@pytest.mark.parametrize("method", ["gradcam", "eigencam"])
+def test_progress_per_chunk_and_cancel(demo_engine, method):
+    images = _images(5, seed=13)
+    recorder = _Recorder()
+    demo_engine.explain_batch(images, method=method, batch_size=2, reporter=recorder)
+    assert recorder.seen[-1] == 1.0 and recorder.seen == sorted(recorder.seen)
+    with pytest.raises(Cancelled):
+        demo_engine.explain_batch(images, method=method, batch_size=2, reporter=_Recorder(stop_after=1))
+
+
+def test_a_bad_image_is_a_clear_error(demo_engine):
+    with pytest.raises(ModelError, match="shape"):
+        demo_engine.explain_batch([_images(1)[0], np.zeros((4, 4, 2), np.uint8)], method="gradcam")

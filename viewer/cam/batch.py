@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from concurrent.futures import Executor, Future
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -77,41 +78,61 @@ def pass_size(engine: CamEngine, count: int, batch_size: int | None) -> int:
 
 def explain_batch(engine: CamEngine, bases: Sequence[np.ndarray], *, method: str = "gradcam", target: Any = None,
                   layer: str | None = None, top_n: int = 32, batch_size: int | None = None,
-                  reporter: Reporter = QUIET) -> list[CamResult]:
+                  reporter: Reporter = QUIET, pool: Executor | None = None) -> list[CamResult]:
     """explain() of each display image in `bases` (uint8 H×W or H×W×3, any sizes), in order: each result the one
     engine.explain(base, method, target, layer, top_n, batch_size) gives. `batch_size`: images per model call
-    (the shared pass's chunk; Score-CAM's kin take it as explain() does)."""
+    (the shared pass's chunk; Score-CAM's kin take it as explain() does). `pool` (threads): the images' resize
+    and preprocessing run there, the next chunk's while this chunk's pass runs — on the demo model they are most
+    of the time, and TensorFlow's eager ops release the GIL."""
     name = resolve_method(method)
     if name not in SHARED_PASS:
-        results = []
-        for i, base in enumerate(bases):
-            if reporter.cancelled():
-                raise Cancelled("batch explanation cancelled")
-            results.append(engine.explain(base, method=name, target=target, layer=layer, top_n=top_n,
-                                          batch_size=batch_size))
-            reporter.progress((i + 1) / len(bases))
-        return results
+        return _one_by_one(engine, bases, name, target, layer, top_n, batch_size, reporter)
     displays = [np.asarray(base) for base in bases]
     if not displays:
         return []
     size = pass_size(engine, len(displays), batch_size)
     layer_name = engine.target_layer(layer)[0].name
     explicit = None if target is None else Target.resolve(engine.model, target)
-    results = []
-    for start in range(0, len(displays), size):
+    chunks = [displays[start:start + size] for start in range(0, len(displays), size)]
+    pending = _prepare(engine, chunks[0], pool)
+    results: list[CamResult] = []
+    for k, chunk in enumerate(chunks):
         if reporter.cancelled():
             raise Cancelled("batch explanation cancelled")
-        results.extend(_chunk(engine, displays[start:start + size], name, layer_name, explicit, size))
-        reporter.progress(min(1.0, (start + size) / len(displays)))
+        start = time.perf_counter()
+        inputs = [item.result() if isinstance(item, Future) else item for item in pending]
+        if k + 1 < len(chunks):
+            pending = _prepare(engine, chunks[k + 1], pool)
+        results.extend(_chunk(engine, chunk, inputs, name, layer_name, explicit, size, start))
+        reporter.progress(len(results) / len(displays))
     return results
 
 
-def _chunk(engine: CamEngine, displays: list[np.ndarray], name: str, layer_name: str, explicit: Target | None,
-           size: int) -> list[CamResult]:
+def _one_by_one(engine: CamEngine, bases: Sequence[np.ndarray], name: str, target: Any, layer: str | None,
+                top_n: int, batch_size: int | None, reporter: Reporter) -> list[CamResult]:
+    """A method without the shared pass: one explain() per image."""
+    results = []
+    for i, base in enumerate(bases):
+        if reporter.cancelled():
+            raise Cancelled("batch explanation cancelled")
+        results.append(engine.explain(base, method=name, target=target, layer=layer, top_n=top_n,
+                                      batch_size=batch_size))
+        reporter.progress((i + 1) / len(bases))
+    return results
+
+
+def _prepare(engine: CamEngine, chunk: list[np.ndarray], pool: Executor | None) -> list[Any]:
+    """Each image's (raw, x): now, or futures in `pool`."""
+    model = engine.model
+    if pool is None:
+        return [model.model_inputs(display) for display in chunk]
+    return [pool.submit(model.model_inputs, display) for display in chunk]
+
+
+def _chunk(engine: CamEngine, displays: list[np.ndarray], inputs: list[tuple[np.ndarray, np.ndarray]], name: str,
+           layer_name: str, explicit: Target | None, size: int, start: float) -> list[CamResult]:
     """One compiled pass over up to `size` images (padded to `size`), then each image's map."""
     model = engine.model
-    start = time.perf_counter()
-    inputs = [model.model_inputs(display) for display in displays]
     x = np.concatenate([pair[1] for pair in inputs] + [inputs[-1][1]] * (size - len(inputs)), axis=0)
     index = np.full(size, -1 if explicit is None else explicit.unit, np.int32)
     sign = np.full(size, 0.0 if explicit is None else explicit.sign, np.float32)
@@ -122,8 +143,7 @@ def _chunk(engine: CamEngine, displays: list[np.ndarray], name: str, layer_name:
     a, g, probs, chosen, signs = (np.asarray(t) for t in (a, g, probs, chosen, signs))
     module = get_method(name)
     share_pre = (t_pre - start) / len(displays)
-    t_pass = time.perf_counter()
-    share_pass = (t_pass - t_pre) / len(displays)
+    share_pass = (time.perf_counter() - t_pre) / len(displays)
     results = []
     for i, display in enumerate(displays):
         raw, xi = inputs[i]
@@ -132,7 +152,7 @@ def _chunk(engine: CamEngine, displays: list[np.ndarray], name: str, layer_name:
         ctx.preset_gradients(a[i], g[i], probs[i])
         t_map = time.perf_counter()
         result = engine.finish(ctx, np.asarray(module.compute(ctx), np.float32), display, name, t_map, t_map)
-        # This image's share of the chunk's preprocessing and pass, plus its own map.
+        # This image's share of the chunk's preprocessing (the wait for it, with a pool) and pass, plus its map.
         result.timings_ms = {"preprocess": share_pre * 1e3, "cam": share_pass * 1e3 + result.timings_ms["cam"]}
         results.append(result)
     return results

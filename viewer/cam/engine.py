@@ -15,6 +15,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Sequence
+from concurrent.futures import Executor
 from typing import Any
 
 import cv2
@@ -158,12 +159,12 @@ class CamEngine:
 
     def explain_batch(self, bases: Sequence[np.ndarray], *, method: str = "gradcam", target: Any = None,
                       layer: str | None = None, top_n: int = 32, batch_size: int | None = None,
-                      reporter: Reporter = QUIET) -> list[CamResult]:
+                      reporter: Reporter = QUIET, pool: Executor | None = None) -> list[CamResult]:
         """explain() of each image, the model run on batches of them (viewer.cam.batch.explain_batch)."""
         from viewer.cam.batch import explain_batch
 
         return explain_batch(self, bases, method=method, target=target, layer=layer, top_n=top_n,
-                             batch_size=batch_size, reporter=reporter)
+                             batch_size=batch_size, reporter=reporter, pool=pool)
 
     def finish(self, ctx: CamContext, feature: np.ndarray, display: np.ndarray, name: str, start: float,
                t_pre: float, reporter: Reporter = QUIET) -> CamResult:
