@@ -198,3 +198,22 @@ def test_ctrl_c_leaves_only_complete_sets_and_resume_finishes(capsys, tmp_path):
     assert {name: path_time for name, path_time in
             ((p.name, p.stat().st_mtime_ns) for p in out.iterdir()) if name in before} == before
     assert len(list(out.iterdir())) == 12 * len(SET)
+
+
+def test_predict_decodes_in_parallel_and_keeps_input_order(capsys, tmp_path, monkeypatch):
+    """Rows in input order with several decoder threads finishing out of order: the same CSV as one thread."""
+    import viewer.io
+
+    folder = _folder(tmp_path, 7)
+    code, alone, err = run_cli(capsys, "predict", folder, "--workers", "1", "--batch-size", "2")
+    assert code == 0, err
+    real, rng = viewer.io.open_image, random.Random(3)
+
+    def slow(path, **kwargs):
+        time.sleep(rng.uniform(0, 0.05))
+        return real(path, **kwargs)
+
+    monkeypatch.setattr(viewer.io, "open_image", slow)
+    code, parallel, err = run_cli(capsys, "predict", folder, "--workers", "4", "--batch-size", "2")
+    assert code == 0, err
+    assert parallel == alone and len(parallel.splitlines()) == 8
