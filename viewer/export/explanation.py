@@ -12,11 +12,13 @@ import numpy as np
 
 from viewer.errors import ExportError
 from viewer.render import DEFAULTS, ColorMap, compose_panels, heatmap, overlay, scale_image, with_colorbar
+from viewer.render.strips import Rows, array_rows, colorbar_rows, compose_rows, heatmap_rows, indices_of, overlay_rows
 
 from .anonymize import AnonymizationSession, header_text
 from .atomic import StagedSet, atomic_write
 from .caption import ModelCard, caption_lines, warning
 from .images import save_image
+from .png import PNG_COMPRESSION
 from .sidecar import write_sidecar
 
 PANELS = {"original": "Original", "heatmap": "Heatmap", "overlay": "Overlay", "side_by_side": "Side by side"}
@@ -94,6 +96,27 @@ def compose(shown: dict[str, np.ndarray], panel: str, text: str | None, header: 
     return images[-1]
 
 
+def panel_rows(base: np.ndarray, cam: np.ndarray, style: OverlayStyle) -> dict[str, Rows]:
+    """render_panels at scale 1 as Rows: each band made when a writer asks for it (a 10,000² image's heatmap and
+    overlay are 300 MB each whole)."""
+    indices = indices_of(cam)
+    return {"original": array_rows(base), "heatmap": heatmap_rows(indices, style.colormap),
+            "overlay": overlay_rows(base, cam, indices, style.threshold, style.alpha, style.colormap, style.contour)}
+
+
+def compose_banded(shown: dict[str, Rows], panel: str, text: str | None, header: str | None,
+                   style: OverlayStyle | None = None, warn: str | None = None) -> Rows:
+    """compose over Rows: the same pixels, band by band."""
+    names = ["original", "heatmap", "overlay"] if panel == "side_by_side" else [panel]
+    images = [shown[name] for name in names]
+    if style is not None and panel != "original":
+        images[-1] = colorbar_rows(images[-1], style.colormap, style.threshold)
+    titles = [PANELS[name] for name in names] if len(names) > 1 else None
+    if text or header or titles or warn:
+        return compose_rows(images, titles, caption=text, header=header, warning=warn)
+    return images[-1]
+
+
 def panel_path(folder: Path, stem: str, panel: str, fmt: str) -> Path:
     return Path(folder) / f"{stem}_{PANEL_FILE_NAMES[panel]}{FORMATS[fmt][1]}"
 
@@ -141,13 +164,14 @@ def write_explanation(folder: Path, stem: str, image, base: np.ndarray, result, 
                       instance_number: int = 1, session: AnonymizationSession | None = None, out_of_domain=(),
                       overlay_image: np.ndarray | None = None, overlay_caption: str | None = None,
                       view=None, window=None, findings=None, inverted: bool = False,
-                      spatial: tuple[int, bool] = (0, False)) -> list[Path]:
+                      spatial: tuple[int, bool] = (0, False), png_compression: int = PNG_COMPRESSION) -> list[Path]:
     """Write an explained image's files into `folder`: STEM_<panel>.<ext> (the side-by-side one is STEM_panels),
     STEM_<panel>_sc.dcm for `dicom_panels`, STEM_gsps.dcm and STEM_pmap.dcm for `dicom_objects` ("gsps", "pmap":
     a presentation state with the reader's `window` (centre, width), and the CAM as a Parametric Map; both need a
     DICOM original), STEM_cam.npy, STEM.json; returns them in that order. `findings` ((label, score, CAM), All
     findings as shown) go into the presentation state in place of the one target; `inverted`: the reader flipped
-    the grey scale; `spatial`: the reader turned the view (clockwise degrees, then a left-right flip).
+    the grey scale; `spatial`: the reader turned the view (clockwise degrees, then a left-right flip);
+    `png_compression`: the PNGs' zlib level (the same pixels at any level; 1, the default, is fast).
 
     `model` is a ModelCard (ModelCard.of(loaded)) or a bare name. Every map panel (heatmap, overlay, side by side)
     and every DICOM carries the colour bar, the caption (method, target, score, model, CAM threshold, decision
@@ -162,7 +186,12 @@ def write_explanation(folder: Path, stem: str, image, base: np.ndarray, result, 
     files = planned_files(folder, stem, panels=panels, fmt=fmt, dicom_panels=dicom_panels,
                           dicom_objects=dicom_objects, cam_array=cam_array, sidecar=sidecar)
     stage = StagedSet(files, overwrite)  # refuses existing files before anything is written
-    shown = render_panels(base, result.cam, style, scale)
+    # PNG panels at the image's own size are made band by band as they are written: whole, a 10,000² image's
+    # heatmap, overlay and side-by-side composite held 1.5 GB. A screen's overlay, a view or a scale: whole images.
+    banded = (fmt == "png" and overlay_image is None and view is None and abs(scale - 1.0) <= 1e-3
+              and base.shape[0] >= 48 and base.ndim in (2, 3))
+    bands = panel_rows(base, result.cam, style) if banded else {}
+    shown = {} if banded else render_panels(base, result.cam, style, scale)
     if overlay_image is not None:  # the overlay as drawn for the screen (All findings), at the base's size
         shown["overlay"] = scale_image(overlay_image, scale) if abs(scale - 1.0) > 1e-3 else overlay_image
     if view is not None:  # viewer.app.export_view: turned as on screen, measurements burned in; the CAM array is not
@@ -183,6 +212,12 @@ def write_explanation(folder: Path, stem: str, image, base: np.ndarray, result, 
             labelled = panel in captioned or fmt == "dicom"
             said = labelled or panel != "original"
             said_text = overlay_caption if overlay_caption and panel == "overlay" else text  # All findings' own
+            if banded:
+                save_image(stage.path(path), compose_banded(bands, panel, said_text if said else None,
+                                                            header if labelled else None, style,
+                                                            warn if said else None),
+                           png_compression=png_compression)
+                continue
             pixels = compose(shown, panel, said_text if said else None, header if labelled else None, style,
                              warn if said else None)
             if fmt == "dicom":
@@ -191,10 +226,12 @@ def write_explanation(folder: Path, stem: str, image, base: np.ndarray, result, 
                                         f"RadCAM {PANELS[panel]}: {summary(said_text)}",
                                         instance_number=instance_number, anonymize=anonymize, session=session)
             else:
-                save_image(stage.path(path), pixels)
+                save_image(stage.path(path), pixels, png_compression=png_compression)
         for panel, path in zip(dicom_panels, files[len(panels):], strict=False):
             said_text = overlay_caption if overlay_caption and panel == "overlay" else text
-            write_secondary_capture(stage.path(path), compose(shown, panel, said_text, header, style, warn),
+            pixels = compose_banded(bands, panel, said_text, header, style, warn).whole() if banded else \
+                compose(shown, panel, said_text, header, style, warn)
+            write_secondary_capture(stage.path(path), pixels,
                                     image.dataset, f"RadCAM {PANELS[panel]}: {summary(said_text)}",
                                     instance_number=instance_number, anonymize=anonymize, session=session)
         objects = {kind: folder / f"{stem}{suffix}" for kind, suffix in SUFFIXES.items() if kind in dicom_objects}

@@ -1,4 +1,4 @@
-"""PNG, JPEG and TIFF files at full resolution, through Pillow."""
+"""PNG, JPEG and TIFF files at full resolution: PNG band by band (png.py), JPEG and TIFF through Pillow."""
 
 from __future__ import annotations
 
@@ -10,12 +10,14 @@ import numpy as np
 from PIL import Image
 
 from viewer.errors import ExportError
+from viewer.render.strips import Rows, array_rows
 
 from .atomic import atomic_write
+from .png import PNG_COMPRESSION, write_png
 
 # extension → (Pillow format, save options)
 FORMATS: dict[str, tuple[str, dict[str, Any]]] = {
-    ".png": ("PNG", {"compress_level": 6}),
+    ".png": ("PNG", {}),  # written by png.write_png
     ".jpg": ("JPEG", {"quality": 95, "subsampling": 0}),  # 4:4:4: chroma subsampling smears thin contour lines
     ".jpeg": ("JPEG", {"quality": 95, "subsampling": 0}),
     ".tif": ("TIFF", {"compression": "tiff_deflate"}),
@@ -23,15 +25,30 @@ FORMATS: dict[str, tuple[str, dict[str, Any]]] = {
 }
 
 
-def save_image(path: str | os.PathLike, array: np.ndarray, overwrite: bool = False) -> Path:
-    """Save a uint8 (H, W) grey or (H, W, 3) RGB image; the format follows the extension."""
+def save_image(path: str | os.PathLike, array: np.ndarray | Rows, overwrite: bool = False,
+               png_compression: int = PNG_COMPRESSION) -> Path:
+    """Save a uint8 (H, W) grey or (H, W, 3) RGB image, or its Rows (made band by band while a PNG is written);
+    the format follows the extension; `png_compression`: zlib level 0-9 (the same pixels at any level)."""
     path = Path(path)
     if path.suffix.lower() not in FORMATS:
         raise ExportError(f"cannot write {path}: unknown image type {path.suffix or '(none)'}; "
                           f"use one of {', '.join(FORMATS)}")
-    array = np.asarray(array)
-    if array.dtype != np.uint8 or not (array.ndim == 2 or (array.ndim == 3 and array.shape[2] == 3)):
-        raise ExportError(f"cannot write {path}: expected a uint8 grey or RGB image, got {array.dtype} {array.shape}")
+    if path.suffix.lower() == ".png":
+        rows = array if isinstance(array, Rows) else array_rows(_checked(path, array))
+
+        def write(temporary: Path) -> None:
+            with open(temporary, "wb") as handle:
+                write_png(handle, rows, png_compression)
+
+        return atomic_write(path, write, overwrite)
+    array = _checked(path, array.whole() if isinstance(array, Rows) else array)
     image = Image.fromarray(np.ascontiguousarray(array))  # uint8 (H, W) → L, (H, W, 3) → RGB
     image_format, options = FORMATS[path.suffix.lower()]
     return atomic_write(path, lambda temporary: image.save(temporary, format=image_format, **options), overwrite)
+
+
+def _checked(path: Path, array: np.ndarray) -> np.ndarray:
+    array = np.asarray(array)
+    if array.dtype != np.uint8 or not (array.ndim == 2 or (array.ndim == 3 and array.shape[2] == 3)):
+        raise ExportError(f"cannot write {path}: expected a uint8 grey or RGB image, got {array.dtype} {array.shape}")
+    return array

@@ -1,0 +1,102 @@
+"""Large-image explain (issue 19): PNG panels made band by band and written by viewer.export.png are pixel for pixel
+the whole-image renderers' output, and a 10,000² 16-bit DICOM explains within bounds (slow)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from viewer.export.anonymize import header_text
+from viewer.export.explanation import (
+    OverlayStyle,
+    caption,
+    compose,
+    compose_banded,
+    panel_rows,
+    render_panels,
+    write_explanation,
+)
+from viewer.export.images import save_image
+from viewer.export.png import write_png
+from viewer.render.strips import array_rows
+
+
+def _decoded(path) -> np.ndarray:
+    with Image.open(path) as image:
+        return np.asarray(image)
+
+
+def _case(height=301, width=257, seed=3):
+    rng = np.random.default_rng(seed)
+    base = rng.integers(0, 256, (height, width), dtype=np.uint8)
+    yy, xx = np.mgrid[0:height, 0:width]
+    cam = np.exp(-(((yy - height * 0.4) / (height / 5)) ** 2 + ((xx - width * 0.6) / (width / 6)) ** 2))
+    cam[5:40, 5:60] = 0.9  # a second region, near the top edge: its contour crosses band boundaries
+    return base, cam.astype(np.float32)
+
+
+@pytest.mark.parametrize("level", [0, 1, 6, 9])
+@pytest.mark.parametrize("shape", [(97, 131), (97, 131, 3), (1, 1), (300, 5, 3)])
+def test_png_writer_round_trips_every_level(tmp_path, shape, level):
+    pixels = np.random.default_rng(len(shape) + level).integers(0, 256, shape, dtype=np.uint8)
+    with open(tmp_path / "a.png", "wb") as handle:
+        write_png(handle, array_rows(pixels), level)
+    assert np.array_equal(_decoded(tmp_path / "a.png"), pixels)
+
+
+def test_compression_level_changes_size_not_pixels(tmp_path):
+    _, cam = _case()
+    base = (cam * 255).astype(np.uint8)  # smooth: compressible (random noise is not)
+    for level in (0, 1, 9):
+        save_image(tmp_path / f"l{level}.png", base, png_compression=level)
+        assert np.array_equal(_decoded(tmp_path / f"l{level}.png"), base)
+    assert (tmp_path / "l0.png").stat().st_size > (tmp_path / "l9.png").stat().st_size
+
+
+@pytest.mark.parametrize("contour", [True, False])
+@pytest.mark.parametrize("colour", [False, True])
+@pytest.mark.parametrize("rows", [1, 7, 256])
+def test_banded_panels_equal_the_whole_image_renderers(contour, colour, rows):
+    base, cam = _case()
+    if colour:
+        base = np.stack([base, base[::-1], 255 - base], axis=-1)
+    style = OverlayStyle(threshold=0.35, alpha=0.6, colormap="jet", contour=contour)
+    whole = render_panels(base, cam, style)
+    banded = panel_rows(base, cam, style)
+    text, header, warn = "Grad-CAM · nodule 0.91\nCAM threshold 0.35", "Patient · 2024-01-01", "NOT FOR DIAGNOSIS"
+    for panel in ("original", "heatmap", "overlay", "side_by_side"):
+        for said in (True, False):
+            args = (text if said else None, header if said else None, style, warn if said else None)
+            expected = compose(whole, panel, *args)
+            made = compose_banded(banded, panel, *args)
+            assert np.array_equal(np.vstack(list(made.bands(rows))), expected), (panel, said)
+            assert np.array_equal(base, base if not colour else base)  # never painted over
+
+
+def _result(cam):
+    target = SimpleNamespace(name="nodule", unit=0, index=0, as_dict=lambda: {"index": 0, "name": "nodule"},
+                             probability=lambda scores: scores[0])
+    return SimpleNamespace(cam=cam, method="gradcam", layer="conv", target=target, device="CPU", empty=False,
+                           predictions=[{"index": 0, "name": "nodule", "score": 0.9}], timings_ms={})
+
+
+def test_write_explanation_pngs_equal_the_whole_image_composites(tmp_path):
+    """The files write_explanation writes decode to what compose makes whole (as before the banded path)."""
+    base, cam = _case()
+    metadata = {"patient": {"name": "A^B", "id": "7"}, "study_date": "20240101", "modality": "CR"}
+    image = SimpleNamespace(path=tmp_path / "x.dcm", frame=0, metadata=metadata, dataset=None)
+    style = OverlayStyle()
+    files = write_explanation(tmp_path, "x", image, base, _result(cam), "demo", style, png_compression=1)
+    whole = render_panels(base, cam, style)
+    text = caption(_result(cam), style.threshold, "demo")
+    header = header_text(image.metadata, anonymize=False)
+    expected = {"original": compose(whole, "original", None, None, style, None),
+                "heatmap": compose(whole, "heatmap", text, None, style, None),
+                "overlay": compose(whole, "overlay", text, None, style, None),
+                "panels": compose(whole, "side_by_side", text, header, style, None)}
+    for name, pixels in expected.items():
+        assert np.array_equal(_decoded(tmp_path / f"x_{name}.png"), pixels), name
+    assert [f.name for f in files][:4] == ["x_original.png", "x_heatmap.png", "x_overlay.png", "x_panels.png"]
