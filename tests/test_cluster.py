@@ -22,7 +22,7 @@ from viewer.app.cluster import NOT_INSTALLED, import_ray, resolve_address, run_r
 
 IMAGES = 40
 BATCH = 4
-OUTPUTS = frozenset({"overlay", "cam", "json"})
+OUTPUTS = frozenset({"overlay", "cam", "json"})  # --outputs overlay,cam,json
 SUMMARY = re.compile(r"radcam: (\d+) images, (\d+) retried after an actor was lost")
 
 
@@ -195,3 +195,36 @@ def test_cli_ray_without_ray_installed_is_one_line(monkeypatch, images, tmp_path
     code, out, err = run_cli(capsys, "explain", images[0], "--out", tmp_path, "--ray")
     assert_one_line_error(code, err)
     assert NOT_INSTALLED in err and out == ""
+
+
+def test_ctrl_c_on_a_ray_run_it_started_leaves_only_complete_sets(images, tmp_path):
+    """A real `radcam-cli explain --ray` starting its own local Ray: stdout holds JSON lines only and stderr
+    RadCAM's lines only (none of Ray's start-up notices); SIGINT mid-run ends it with 130 and whole sets."""
+    import select
+    import subprocess
+
+    env = {key: value for key, value in os.environ.items() if key != "RADCAM_RAY_ADDRESS"}
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "viewer.cli", "explain", *map(str, images), "--out", str(out), "--outputs",
+               "overlay,cam,json", "--ray", "--ray-actors", "2"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        ready, _, _ = select.select([process.stdout], [], [], 180)
+        assert ready, "no JSON line within 180 s"
+        first = process.stdout.readline()
+        process.send_signal(signal.SIGINT)
+        rest, err = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130, err
+    lines = [json.loads(line) for line in (first + rest).splitlines()]
+    assert 1 <= len(lines) < IMAGES
+    assert all(line.startswith("radcam:") for line in err.splitlines()), err
+    assert err.splitlines()[-1] == "radcam: error: interrupted"
+    spec = _spec(out)
+    names = {p.name for p in out.iterdir()}
+    assert not [name for name in names if name.startswith(".")], names  # no staging left
+    for task in _tasks(images):
+        there = [p.is_file() for p in planned_outputs(spec, task.stem)]
+        assert all(there) or not any(there), task.stem
