@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .batch_explain import Explainer, add_batch_explain_figures
 from .measure import SAMPLE_MS
 from .prescan import Scan, add_prescan_figures
 
@@ -32,6 +33,7 @@ GOALS: dict[str, tuple[str, float]] = {
     "next_image_map_ms": ("<=", 100.0),
     "worklist_open_10000_ms": ("<=", 1000.0),
     "trust_check_forwards": ("<=", 60.0),
+    "batch_explain_over_forward": (">", 0.8),
 }
 
 # ratio -> (numerator, denominator): every ratio the benchmark reports, as the figures it divides.
@@ -52,6 +54,7 @@ RATIOS: dict[str, tuple[str, str]] = {
     "trust_first_check_forwards": ("trust_first_check_ms", "trust_forward_ms"),
     "retrieve_cget_over_disk": ("retrieve_cget_mb_s", "retrieve_disk_mb_s"),
     "retrieve_wado_over_disk": ("retrieve_wado_mb_s", "retrieve_disk_mb_s"),
+    "batch_explain_over_forward": ("batch_explain_images_per_s", "batch_explain_forward_images_per_s"),
 }
 # and scorecam_over_forward_batch = scorecam_ms / (scorecam_channels × forward_per_image_ms), where
 # forward_per_image_ms = forward_best_batch_ms / best_batch_size.
@@ -133,9 +136,11 @@ def benchmark_image() -> tuple[np.ndarray, str]:
 
 
 def run_benchmark(models: Sequence[Path] | None = None, repeat: int = 5,
-                  say: Callable[[str], None] = lambda message: None, prescan: Scan | None = None) -> dict:
+                  say: Callable[[str], None] = lambda message: None, prescan: Scan | None = None,
+                  batch_explain: Explainer | None = None) -> dict:
     """Every figure; `models` None is the default set (the demo model and a DenseNet121 of CheXNet's shape).
-    `prescan` (viewer.app.prescan.scan_files, handed in from above) adds the pre-scan figure per model.
+    `prescan` (viewer.app.prescan.scan_files, handed in from above) adds the pre-scan figure per model;
+    `batch_explain` (explain's pipeline, viewer.cli.bench_batch) the batch explain figure.
 
     The models are loaded first: a wrong file fails at once, as one line, not after minutes of measuring.
     """
@@ -194,6 +199,8 @@ def run_benchmark(models: Sequence[Path] | None = None, repeat: int = 5,
             result = bench_model(model, display, repeat, work, say)
             if prescan is not None:
                 add_prescan_figures(result, model, prescan, bench_file(), work, repeat, say)
+            if batch_explain is not None:
+                add_batch_explain_figures(result, model, batch_explain, bench_file(), work, repeat, say)
             add_trust_figures(result, model, display, repeat, say)
             if models is None and i == 1:
                 result["path"] = ("(temporary .keras: keras.applications.DenseNet121(weights=None) + GAP + "

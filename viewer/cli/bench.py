@@ -40,6 +40,8 @@ MODEL_ROWS = (
      "/ forward pass"),
     ("prescan_images_per_s", "pre-scan, images/s ({prescan_images} DICOM files, decode included)",
      "prescan_over_batched_forward", "/ batched forward images/s"),
+    ("batch_explain_images_per_s", "explain --outputs cam,json, images/s ({batch_explain_images} DICOM files)",
+     "batch_explain_over_forward", "/ batched forward images/s"),
 )
 VIEWER_ROWS = (
     ("dicom_open_ms", "open DICOM 2048x2048 16-bit, uncompressed", None, ""),
@@ -81,8 +83,10 @@ def run(args: argparse.Namespace) -> int:
     from viewer.app.prescan import scan_files
     from viewer.bench import run_benchmark
 
+    from .bench_batch import batch_explainer
+
     report = run_benchmark([args.model] if args.model is not None else None, repeat=args.repeat, say=_say,
-                           prescan=scan_files)
+                           prescan=scan_files, batch_explain=batch_explainer)
     if args.json:
         print(json.dumps(report, indent=2))
     else:

@@ -1,0 +1,69 @@
+"""The bench's batch explain figure (viewer/bench/batch_explain.py): `explain --outputs cam,json` over a folder as
+a ratio to the model's batched forward throughput, on the demo model (the real pipeline, no mocks)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from viewer.bench import GOALS, RATIOS
+
+
+@pytest.fixture(scope="module")
+def demo_model():
+    from viewer.model import default_model_path, load_model
+
+    return load_model(default_model_path())
+
+
+def test_the_pipeline_the_bench_runs_writes_exactly_the_cam_and_json(demo_model, tmp_path):
+    from viewer.app.batch import BatchSpec, planned_outputs
+    from viewer.bench.suite import bench_file
+    from viewer.cli.bench_batch import batch_explainer
+    from viewer.export import OverlayStyle
+
+    paths = []
+    for number in range(3):
+        path = tmp_path / f"image{number}.dcm"
+        path.write_bytes(bench_file().read_bytes())
+        paths.append(path)
+    out = tmp_path / "out"
+    out.mkdir()
+    assert batch_explainer(demo_model, 2)(paths, out) == 3
+    spec = BatchSpec(method="gradcam", target=None, layer=None, top_n=32, frame=0, style=OverlayStyle(),
+                     outputs=frozenset({"cam", "json"}), all_findings=False, anonymize=True, overwrite=True,
+                     resume=False, out=out)
+    planned = sorted(path.name for stem in ("radcam_001", "radcam_002", "radcam_003")
+                     for path in planned_outputs(spec, stem))
+    assert sorted(path.name for path in out.iterdir()) == planned
+    assert not any(name.endswith(".png") for name in planned)
+    cam = np.load(next(out.glob("radcam_001*.npy")))
+    assert cam.ndim == 2 and np.isfinite(cam).all()
+
+
+def test_batch_explain_figure_is_the_ratio_of_its_two_throughputs(demo_model, tmp_path):
+    from viewer.bench.batch_explain import add_batch_explain_figures
+    from viewer.bench.suite import bench_file, goals
+    from viewer.cli.bench_batch import batch_explainer
+
+    result: dict = {"figures": {}, "runs": {}, "notes": {}}
+    add_batch_explain_figures(result, demo_model, batch_explainer, bench_file(), tmp_path, repeat=1, images=6)
+    figures = result["figures"]
+    for name in ("batch_explain_images_per_s", "batch_explain_forward_images_per_s", "batch_explain_over_forward"):
+        assert math.isfinite(figures[name]) and figures[name] > 0, name
+    numerator, denominator = RATIOS["batch_explain_over_forward"]
+    assert figures["batch_explain_over_forward"] == pytest.approx(figures[numerator] / figures[denominator],
+                                                                  rel=1e-9)
+    assert GOALS["batch_explain_over_forward"] == (">", 0.8)
+    assert isinstance(goals(figures)["batch_explain_over_forward"]["met"], bool)
+    assert result["batch_explain_images"] == 6 and result["runs"]["batch_explain_images_per_s"] == 1
+    assert not (tmp_path / "batch_explain_out").exists()  # the outputs of the timed runs are not left behind
+
+
+def test_the_table_has_the_batch_explain_row():
+    from viewer.cli.bench import MODEL_ROWS
+
+    row = next(row for row in MODEL_ROWS if row[0] == "batch_explain_images_per_s")
+    assert row[2] == "batch_explain_over_forward" and "{batch_explain_images}" in row[1]

@@ -1,0 +1,80 @@
+"""The batch explain figure: how close `explain --outputs cam,json` over a folder (viewer.app.batch.run_local:
+decode in threads, Grad-CAM on chunks of images, encode and write in threads) comes to the model's own batched
+forward throughput on the same prepared inputs.
+
+A ratio near 1 means decoding, the CAM's gradient and writing are hidden behind the model; below it, the pipeline
+costs more than the forward pass it cannot avoid. The files are copies of the benchmark DICOM (RLE, 1024x1024).
+The bench sits beside viewer.app and cannot import it: the command line hands the pipeline in (`Explainer`).
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from viewer.errors import RadcamError
+
+from .measure import ratio, time_rounds
+
+BATCH_EXPLAIN_IMAGES = 32  # two chunks: a round of DenseNet121 on 2 CPUs is about 10 s already
+BATCH_EXPLAIN_REPEAT = 3  # at most: one sample is a whole run over the folder
+BATCH_SIZE = 16  # viewer.app.batch's DEFAULT_BATCH: images per model call
+
+# explainer(loaded_model, batch) -> explain(paths, out folder) -> how many images got their complete set
+Explainer = Callable[[Any, int], Callable[[list[Path], Path], int]]
+
+
+def add_batch_explain_figures(result: dict, loaded: Any, explainer: Explainer, source: Path, folder: Path,
+                              repeat: int, say: Callable[[str], None] = lambda message: None,
+                              images: int = BATCH_EXPLAIN_IMAGES) -> None:
+    """Time the explain pipeline over `images` copies of `source` and the batched forward pass of their model
+    inputs, in the same rounds; adds batch_explain_images_per_s, batch_explain_forward_images_per_s and their ratio
+    batch_explain_over_forward to `result`."""
+    from viewer.io import open_image
+
+    say(f"{loaded.name}: explain --outputs cam,json of {images} DICOM files, against the batched forward pass")
+    work = folder / "batch_explain"
+    work.mkdir(exist_ok=True)
+    paths = [work / f"image{number:03d}{source.suffix}" for number in range(images)]
+    for path in paths:
+        shutil.copyfile(source, path)
+    inputs = [loaded.prepare_fresh(open_image(path).render()) for path in paths]
+    explain = explainer(loaded, BATCH_SIZE)
+    out = folder / "batch_explain_out"
+
+    def pipeline(count: int = images) -> None:
+        shutil.rmtree(out, ignore_errors=True)  # every round writes every set (no --resume short cut)
+        out.mkdir()
+        done = explain(paths[:count], out)
+        if done != count:
+            raise RadcamError(f"the batch explain wrote {done} of {count} complete sets")
+
+    import tensorflow as tf
+
+    h, w = loaded.input_size
+    # compiled, as the CAM's own passes are: LoadedModel.predict is an eager call, a floor too easy to beat
+    compiled = tf.function(loaded.call, input_signature=[tf.TensorSpec((None, h, w, loaded.channels), tf.float32)])
+
+    def forward(count: int = images) -> None:  # the model's own call on the same inputs, batch by batch
+        for start in range(0, count, BATCH_SIZE):
+            np.asarray(loaded.probabilities(np.asarray(compiled(np.concatenate(inputs[start:start + BATCH_SIZE])))))
+
+    pipeline(min(images, BATCH_SIZE))  # warm-up, one chunk: the pools, the decoders' imports, the CAM's trace
+    forward(min(images, BATCH_SIZE))
+    timings = time_rounds({"pipeline": pipeline, "forward": forward}, min(repeat, BATCH_EXPLAIN_REPEAT))
+    shutil.rmtree(out, ignore_errors=True)
+    figures = result["figures"]
+    figures["batch_explain_images_per_s"] = images / (timings["pipeline"].median_ms / 1e3)
+    figures["batch_explain_forward_images_per_s"] = images / (timings["forward"].median_ms / 1e3)
+    figures["batch_explain_over_forward"] = ratio(figures["batch_explain_images_per_s"],
+                                                  figures["batch_explain_forward_images_per_s"])
+    result["batch_explain_images"] = images
+    result["runs"]["batch_explain_images_per_s"] = timings["pipeline"].runs
+    result["notes"]["batch_explain_over_forward"] = (
+        f"Grad-CAM of {images} copies of {source.name}, outputs cam,json, batch {BATCH_SIZE}, decode and write "
+        "threads as explain's defaults; the forward pass is the model's call compiled (tf.function), batch by "
+        "batch, on the same prepared inputs, decode excluded")
