@@ -18,7 +18,7 @@ import pytest
 ray = pytest.importorskip("ray")
 
 from viewer.app.batch import BatchSpec, ImageTask, planned_outputs, run_local  # noqa: E402
-from viewer.app.cluster import NOT_INSTALLED, import_ray, resolve_address, run_ray  # noqa: E402
+from viewer.app.cluster import NOT_INSTALLED, import_ray, placement, resolve_address, run_ray  # noqa: E402
 
 IMAGES = 40
 BATCH = 4
@@ -96,6 +96,16 @@ def test_a_bare_ray_option_takes_the_environment_address(monkeypatch):
     monkeypatch.setenv("RADCAM_RAY_ADDRESS", "ray://head:10001")
     assert resolve_address("local") == "ray://head:10001"
     assert resolve_address("10.0.0.5:6379") == "10.0.0.5:6379"
+
+
+def test_the_pool_holds_a_gpu_each_where_there_are_gpus():
+    from viewer.errors import RadcamError
+
+    assert placement({"CPU": 16.0, "GPU": 4.0}, None) == (4, {"num_gpus": 1})
+    assert placement({"CPU": 2.0}, None) == (2, {"num_cpus": 1})
+    assert placement({"CPU": 8.0}, 3) == (3, {"num_cpus": 1})
+    with pytest.raises(RadcamError, match="3 Ray actors asked for, but the cluster has 2 CPUs"):
+        placement({"CPU": 2.0}, 3)
 
 
 def test_ray_run_equals_the_local_run(cluster, model_args, demo_engine, images, tmp_path, capsys):

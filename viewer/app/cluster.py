@@ -89,6 +89,11 @@ class Explainer:
 
     def _engine(self) -> Any:
         if self.engine is None:
+            # TensorFlow sizes its thread pools to the machine, not to the CPUs Ray gave this actor: actors that
+            # share a node would oversubscribe it.
+            threads = str(max(1, int(ray_cpus())))
+            os.environ.setdefault("TF_NUM_INTRAOP_THREADS", threads)
+            os.environ.setdefault("TF_NUM_INTEROP_THREADS", threads)
             from viewer.cam import CamEngine
             from viewer.model import load_model
 
@@ -104,16 +109,24 @@ class _Chunk:
     attempts: int = 0
 
 
+def placement(resources: dict[str, float], actors: int | None) -> tuple[int, dict[str, int]]:
+    """How many actors and what each holds: a GPU each where the cluster has GPUs, else a CPU each; as many as the
+    cluster holds unless `actors` says. More than it holds would wait for ever: refused."""
+    gpus, cpus = int(resources.get("GPU", 0)), int(resources.get("CPU", 0))
+    kind, capacity = ("GPU", gpus) if gpus else ("CPU", cpus)
+    count = actors or max(1, capacity)
+    if count > capacity:
+        raise RadcamError(f"{count} Ray actors asked for, but the cluster has {capacity} {kind}s (one each)")
+    return count, {"num_gpus": 1} if gpus else {"num_cpus": 1}
+
+
 class Pool:
     """Actors and the chunks in flight on each; `pids` for whoever must find a worker (tests kill one)."""
 
     def __init__(self, ray: Any, model_args: dict[str, Any], spec: BatchSpec, actors: int | None):
         self.ray = ray
-        resources = ray.cluster_resources()
-        gpus = int(resources.get("GPU", 0))
-        count = actors or gpus or max(1, int(resources.get("CPU", 1)))
-        placement = {"num_gpus": 1} if gpus else {"num_cpus": 1}
-        remote = ray.remote(max_restarts=-1, max_task_retries=0, **placement)(Explainer)  # we retry, and count
+        count, options = placement(ray.cluster_resources(), actors)
+        remote = ray.remote(max_restarts=-1, max_task_retries=0, **options)(Explainer)  # we retry, and count
         run = secrets.token_hex(3)
         self.actors = [remote.options(name=f"radcam-{run}-{i}").remote(model_args, spec) for i in range(count)]
         self.load = [0] * count
