@@ -18,6 +18,7 @@ from .findings import add_option as add_findings_option
 from .model_options import Failures, Progress, add_model_options, load_model
 from .naming import Names, add_key_file_option, check_key_file
 from .paths import add_input, expand, input_paths, non_negative_int, positive_int, unit_interval
+from .progress import clear_of_bars
 
 
 def register(sub) -> None:
@@ -149,12 +150,15 @@ def say_outcomes(args: argparse.Namespace, outcomes, total: int, names: Names, m
     skipped = 0
     try:
         for outcome in outcomes:
-            for warning in outcome.warnings:
-                print(names.clean(warning), file=sys.stderr, flush=True)
+            if outcome.warnings:
+                with clear_of_bars():  # a terminal's progress bar cleared for the lines, then drawn below them
+                    for warning in outcome.warnings:
+                        print(names.clean(warning), file=sys.stderr, flush=True)
             try:
                 if outcome.error is not None and outcome.internal:
                     if failures.debug and outcome.trace:
-                        print(outcome.trace, file=sys.stderr, end="", flush=True)
+                        with clear_of_bars():
+                            print(outcome.trace, file=sys.stderr, end="", flush=True)
                     _report_internal(failures, outcome.label, names.clean(outcome.error))
                 elif outcome.error is not None:
                     failures.report(RadcamError(names.clean(outcome.error)))
@@ -168,6 +172,7 @@ def say_outcomes(args: argparse.Namespace, outcomes, total: int, names: Names, m
             finally:
                 progress.step(outcome.label)
     finally:
+        progress.close()  # a run stopped early: its last line ends before the error or the summary
         close = getattr(outcomes, "close", None)
         if close is not None:
             close()  # Ctrl+C or a single image's error: the chunks under way end with whole sets
@@ -188,7 +193,8 @@ def _report_internal(failures: Failures, label: str, said: str) -> None:
         raise InternalBatchError(message)
     failures.count += 1
     failures.internal += 1
-    report_error(message)
+    with clear_of_bars():
+        report_error(message)
 
 
 def _make_folder(folder: Path) -> None:
