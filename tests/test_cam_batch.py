@@ -158,3 +158,25 @@ def test_progress_per_chunk_and_cancel(demo_engine, method):
 def test_a_bad_image_is_a_clear_error(demo_engine):
     with pytest.raises(ModelError, match="shape"):
         demo_engine.explain_batch([_images(1)[0], np.zeros((4, 4, 2), np.uint8)], method="gradcam")
+
+
+def test_out_of_memory_halves_the_pass_and_remembers_it(single_sigmoid):
+    import tensorflow as tf
+
+    engine = single_sigmoid
+    images = _images(7, seed=14)
+    engine.explain_batch(images[:1], method="gradcam", batch_size=4)  # the size-4 pass, compiled
+    key = ("batch_gradients", "c2", 4)
+    real = engine._functions[key]
+
+    def exhausted(*args):
+        raise tf.errors.ResourceExhaustedError(None, None, "OOM when allocating tensor")
+
+    engine._functions[key] = exhausted  # a pass too big for the device, as a GPU says it
+    try:
+        _assert_equal_to_explain(engine, images, "gradcam", batch_size=4)
+        assert engine.score_batch_limit == 2 and engine.trace_counts[("batch_gradients", "c2", 2)] == 1
+        assert pass_size(engine, 7, 4) == 2 and pass_size(engine, 7, None) == 2
+    finally:
+        engine._functions[key] = real
+        engine.score_batch_limit = None

@@ -64,11 +64,12 @@ def build_batch_gradients(engine: CamEngine, key: Key) -> Any:
 
 def pass_size(engine: CamEngine, count: int, batch_size: int | None) -> int:
     """Images per compiled pass: `batch_size` when given, else the smallest power of two holding `count` up to
-    MAX_AUTO_BATCH and the memory estimate (a few sizes, each traced once, and little padding)."""
+    MAX_AUTO_BATCH and the memory estimate (a few sizes, each traced once, and little padding); never more than a
+    size that ran out of memory before (`engine.score_batch_limit`)."""
     if batch_size is not None:
         if int(batch_size) < 1:
             raise CamError(f"batch_size must be at least 1, got {batch_size}")
-        return int(batch_size)
+        return min(int(batch_size), engine.score_batch_limit or int(batch_size))
     cap = max(1, min(MAX_AUTO_BATCH, engine.batch_size_for(), engine.score_batch_limit or MAX_AUTO_BATCH))
     size = 1
     while size < count and size < cap:
@@ -93,17 +94,27 @@ def explain_batch(engine: CamEngine, bases: Sequence[np.ndarray], *, method: str
     size = pass_size(engine, len(displays), batch_size)
     layer_name = engine.target_layer(layer)[0].name
     explicit = None if target is None else Target.resolve(engine.model, target)
-    chunks = [displays[start:start + size] for start in range(0, len(displays), size)]
-    pending = _prepare(engine, chunks[0], pool)
+    import tensorflow as tf
+
     results: list[CamResult] = []
-    for k, chunk in enumerate(chunks):
+    pending = _prepare(engine, displays[:size], pool)
+    while len(results) < len(displays):
         if reporter.cancelled():
             raise Cancelled("batch explanation cancelled")
+        done = len(results)
+        chunk = displays[done:done + size]
         start = time.perf_counter()
         inputs = [item.result() if isinstance(item, Future) else item for item in pending]
-        if k + 1 < len(chunks):
-            pending = _prepare(engine, chunks[k + 1], pool)
-        results.extend(_chunk(engine, chunk, inputs, name, layer_name, explicit, size, start))
+        pending = _prepare(engine, displays[done + size:done + 2 * size], pool)
+        try:
+            results.extend(_chunk(engine, chunk, inputs, name, layer_name, explicit, size, start))
+        except (tf.errors.ResourceExhaustedError, MemoryError):
+            if size == 1:
+                raise CamError(f"{name} ran out of memory even one image at a time") from None
+            # As score_in_batches: half the images per pass, and the size that fits kept for later calls.
+            size = engine.score_batch_limit = size // 2
+            pending = inputs[:size]  # the next pass's images, prepared already
+            continue
         reporter.progress(len(results) / len(displays))
     return results
 
