@@ -109,22 +109,29 @@ def test_the_pool_holds_a_gpu_each_where_there_are_gpus():
 
 
 def test_ray_run_equals_the_local_run(cluster, model_args, demo_engine, images, tmp_path, capsys):
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n not a picture")  # fails alone, as in a local run
+    tasks = [*_tasks(images[:20]), ImageTask(20, bad, "bad", "bad.png"), *_tasks(images)[20:]]
+    tasks = [ImageTask(i, task.path, task.stem, task.label) for i, task in enumerate(tasks)]
     (tmp_path / "local").mkdir()
-    local = list(run_local(demo_engine, _spec(tmp_path / "local"), _tasks(images), batch=BATCH, workers=2))
+    local = list(run_local(demo_engine, _spec(tmp_path / "local"), tasks, batch=BATCH, workers=2))
     (tmp_path / "ray").mkdir()
-    remote = list(run_ray(model_args, _spec(tmp_path / "ray"), _tasks(images), address=None, actors=2, batch=BATCH))
-    assert [o.index for o in remote] == list(range(IMAGES))
-    assert [o.error for o in remote] == [None] * IMAGES
+    remote = list(run_ray(model_args, _spec(tmp_path / "ray"), tasks, address=None, actors=2, batch=BATCH))
+    assert [o.index for o in remote] == list(range(IMAGES + 1))
+    assert [o.error is None for o in remote] == [i != 20 for i in range(IMAGES + 1)]
+    assert remote[20].error == local[20].error and "bad.png" in remote[20].error and not remote[20].internal
     for mine, theirs in zip(local, remote, strict=True):
+        if mine.index == 20:
+            continue
         assert mine.line is not None and theirs.line is not None
         assert list(mine.line) == list(theirs.line)  # the same fields, in the same order
         assert _comparable(mine.line) == _comparable(theirs.line)
-        stem = images[mine.index].stem
+        stem = tasks[mine.index].stem
         np.testing.assert_allclose(np.load(tmp_path / "ray" / f"{stem}_cam.npy"),
                                    np.load(tmp_path / "local" / f"{stem}_cam.npy"), atol=1e-4)
         assert (json.loads((tmp_path / "ray" / f"{stem}.json").read_text())["target"]
                 == json.loads((tmp_path / "local" / f"{stem}.json").read_text())["target"])
-    assert _summary(capsys.readouterr().err) == (IMAGES, 0)
+    assert _summary(capsys.readouterr().err) == (IMAGES + 1, 0)
     assert sorted(p.name for p in (tmp_path / "ray").iterdir()) == sorted(
         p.name for p in (tmp_path / "local").iterdir())
 
