@@ -63,6 +63,29 @@ def single_sigmoid(tmp_path_factory):
     return CamEngine(load_model(folder / "single.keras"))
 
 
+@pytest.fixture(scope="module")
+def nested_softmax(tmp_path_factory):
+    """A base model nested in a Sequential (the hook reaches a layer inside it), three softmax classes."""
+    folder = tmp_path_factory.mktemp("nested_softmax")
+    keras.utils.set_random_seed(3)
+    inputs = keras.Input((40, 40, 3))
+    x = layers.Conv2D(8, 3, activation="relu", name="inner1")(inputs)
+    x = layers.BatchNormalization(name="inner_bn")(x)
+    x = layers.Conv2D(12, 3, activation="relu", name="inner2")(x)
+    base = keras.Model(inputs, x, name="trunk")
+    model = keras.Sequential([keras.Input((40, 40, 3)), base, layers.GlobalAveragePooling2D(),
+                              layers.Dense(3, activation="softmax", name="out")])
+    model.save(folder / "nested.keras")
+    return CamEngine(load_model(folder / "nested.keras"))
+
+
+@pytest.mark.parametrize("method", SHARED_PASS)
+def test_nested_softmax_equals_one_explain_per_image(nested_softmax, method):
+    images = _images(5, seed=15, colour=True)
+    _assert_equal_to_explain(nested_softmax, images, method, batch_size=2)
+    _assert_equal_to_explain(nested_softmax, images[:2], method, target=2, layer="inner1")
+
+
 @pytest.mark.parametrize("method", METHODS)
 def test_demo_every_method_equals_one_explain_per_image(demo_engine, method):
     # 5 images at 4 a pass: the second chunk is padded
