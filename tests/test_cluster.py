@@ -245,3 +245,17 @@ def test_ctrl_c_on_a_ray_run_it_started_leaves_only_complete_sets(images, tmp_pa
     for task in _tasks(images):
         there = [p.is_file() for p in planned_outputs(spec, task.stem)]
         assert all(there) or not any(there), task.stem
+
+
+def test_a_model_the_workers_cannot_load_is_one_line(cluster, model_args, images, tmp_path):
+    from viewer.errors import RadcamError
+
+    missing = {**model_args, "path": tmp_path / "absent.keras"}
+    with pytest.raises(RadcamError, match="absent.keras") as said:
+        list(run_ray(missing, _spec(tmp_path), _tasks(images[:2]), address=None, actors=1, batch=BATCH))
+    assert "\n" not in str(said.value)
+    broken = {**model_args, "unknown_option": 1}  # a bug in the worker, not a refusal: still one line
+    with pytest.raises(RadcamError, match="a Ray worker could not load the model: TypeError: .*unknown_option") as said:
+        list(run_ray(broken, _spec(tmp_path), _tasks(images[:2]), address=None, actors=1, batch=BATCH))
+    assert "\n" not in str(said.value)
+    assert list(tmp_path.iterdir()) == []

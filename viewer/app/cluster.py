@@ -134,7 +134,9 @@ class Pool:
         try:
             started = ray.get([actor.ready.remote() for actor in self.actors])
         except ray.exceptions.RayError as exc:  # a worker that could not start (its Python, its memory)
-            raise RadcamError(f"a Ray worker could not load the model: {_first_line(exc)}") from None
+            cause = getattr(exc, "cause", None) or exc  # a task's error: what was raised in the worker
+            raise RadcamError(f"a Ray worker could not load the model: {type(cause).__name__}: "
+                              f"{_first_line(cause)}") from None
         for pid, error in started:
             if error:
                 raise RadcamError(error)
@@ -205,6 +207,8 @@ def run_ray(model_args: dict[str, Any], spec: BatchSpec, tasks: Sequence[ImageTa
                         waiting.appendleft((chunk, index))
                     else:
                         done[chunk.number] = [_lost(task) for task in chunk.tasks]
+                except ray.exceptions.RayTaskError as exc:  # a bug outside explain_chunk's per-image guard
+                    done[chunk.number] = [_broken(task, exc, spec) for task in chunk.tasks]
             while following in done:
                 yield from done.pop(following)
                 following += 1
@@ -251,6 +255,16 @@ def _said(outcomes: list[ImageOutcome], chunk: _Chunk, spec: BatchSpec, said_out
             outcome.warnings.append(f"radcam: {outcome.label}: written whole before its Ray actor was lost; "
                                     "not written again (its JSON line is not repeated)")
     return outcomes
+
+
+def _broken(task: ImageTask, exc: Exception, spec: BatchSpec) -> ImageOutcome:
+    """An image of a chunk that raised in its worker: an internal error in one line (Ray's message is the remote
+    traceback, kept for --debug), said like explain_chunk's own."""
+    cause = getattr(exc, "cause", None) or exc
+    detail = "" if spec.anonymize else _first_line(cause)  # a library's message may quote the header
+    said = f"{type(cause).__name__}: {detail}" if detail else type(cause).__name__
+    return ImageOutcome(index=task.index, label=task.label, line=None, written=[], error=said, internal=True,
+                        skipped=False, trace=str(exc))
 
 
 def _lost(task: ImageTask) -> ImageOutcome:
