@@ -6,7 +6,8 @@ people use today (viewer.bench.reference), in one run.
 
 Modules: measure (timers, correlation, peak memory), reference (the tutorial Grad-CAM and the naive per-channel
 Score-CAM loop), models (per-model figures), child (one Score-CAM in a fresh process, for its peak memory), display
-(DICOM open, window/level, overlay), startup (first window, first heatmap), suite (the run, the goals). No Qt here
+(DICOM open, window/level, overlay), startup (first window, first heatmap), prescan and batch_explain (a folder's
+pre-scan and explain pipeline against the batched forward pass), suite (the run, the goals). No Qt here
 (the start-up probes run viewer.ui.timing in a child process); TensorFlow is imported only when a benchmark runs.
 """
 
