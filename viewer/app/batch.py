@@ -13,6 +13,7 @@ import threading
 from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any
 
 from .batch_chunk import explain_chunk
@@ -43,17 +44,45 @@ def run_local(engine: Any, spec: BatchSpec, tasks: Sequence[ImageTask], *, batch
     encode = ThreadPoolExecutor(workers, thread_name_prefix="radcam-encode")
     runner = ThreadPoolExecutor(2, thread_name_prefix="radcam-chunk")
     pending: deque[Future[list[ImageOutcome]]] = deque()
+    ready: deque[ImageOutcome] = deque()  # a finished chunk's outcomes, their sets still staged
     try:
         for chunk in chunks(tasks, batch):
             if len(pending) >= 2:
-                yield from pending.popleft().result()
-            pending.append(runner.submit(explain_chunk, engine, spec, chunk, decode, encode, stop=stop))
+                ready.extend(pending[0].result())  # still pending if interrupted while waiting
+                pending.popleft()
+                yield from _committed(ready)
+            pending.append(runner.submit(explain_chunk, engine, spec, chunk, decode, encode, stop=stop, defer=True))
         while pending:
-            yield from pending.popleft().result()
+            ready.extend(pending[0].result())
+            pending.popleft()
+            yield from _committed(ready)
     finally:
         stop.set()
         for pool in (runner, decode, encode):
             pool.shutdown(wait=True, cancel_futures=True)
+        for future in pending:  # the chunks under way when the run stopped: their sets are never moved in
+            if future.done() and not future.cancelled() and future.exception() is None:
+                ready.extend(future.result())
+        for outcome in ready:
+            if outcome.staged is not None:
+                outcome.staged.discard()
+
+
+def _committed(ready: deque[ImageOutcome]) -> Iterator[ImageOutcome]:
+    """Each outcome once its set is moved in, here in the main thread: Ctrl+C or SIGTERM (raised here) falls between
+    two images, never inside one's set."""
+    from viewer.errors import RadcamError
+
+    while ready:
+        outcome = ready[0]
+        if outcome.staged is not None:
+            try:
+                outcome.staged.commit()
+            except RadcamError as exc:
+                outcome = replace(outcome, line=None, written=[], error=str(exc))
+            outcome.staged = None
+        ready.popleft()
+        yield outcome
 
 
 __all__ = ["DEFAULT_BATCH", "DEFAULT_OUTPUTS", "OUTPUT_KINDS", "BatchSpec", "ImageOutcome", "ImageTask",

@@ -41,6 +41,7 @@ class _Work:
     findings_ms: float = 0.0
     warnings: list[str] = field(default_factory=list)  # said before its line, or before its error
     stop: threading.Event | None = None  # the run's: set on Ctrl+C, SIGTERM or a single image's error
+    defer: bool = False  # the set is left staged in the outcome, for the caller to commit
     outcome: ImageOutcome | None = None  # set once the image is done (failed, skipped or written)
 
 
@@ -50,16 +51,18 @@ def _engine_lock(engine: Any) -> threading.Lock:
 
 
 def explain_chunk(engine: Any, spec: BatchSpec, tasks: Sequence[ImageTask], decode_pool: Executor | None = None,
-                  encode_pool: Executor | None = None, *, stop: threading.Event | None = None) -> list[ImageOutcome]:
-    """The outcomes of `tasks`, in their order. Pools are made for the call when not given (a Ray actor's call)."""
+                  encode_pool: Executor | None = None, *, stop: threading.Event | None = None,
+                  defer: bool = False) -> list[ImageOutcome]:
+    """The outcomes of `tasks`, in their order. Pools are made for the call when not given (a Ray actor's call).
+    `defer`: each written image's set stays staged (outcome.staged) until the caller commits or discards it."""
     owned = [ThreadPoolExecutor() for pool in (decode_pool, encode_pool) if pool is None]
     decode = decode_pool or owned[0]
     encode = encode_pool or owned[-1]
     try:
-        works = [_Work(task, stop=stop) for task in tasks]
+        works = [_Work(task, stop=stop, defer=defer) for task in tasks]
         list(decode.map(lambda work: _guarded(work, _decode, engine, spec, stop), works))
         with _engine_lock(engine):
-            _explain(engine, spec, [work for work in works if work.outcome is None], stop)
+            _explain(engine, spec, [work for work in works if work.outcome is None], stop, decode)
         list(encode.map(lambda work: _guarded(work, _write, engine, spec, stop), works))
         return [work.outcome for work in works if work.outcome is not None]
     finally:
@@ -125,7 +128,8 @@ def _domain(work: _Work, engine: Any, spec: BatchSpec) -> list[str]:
     return reasons
 
 
-def _explain(engine: Any, spec: BatchSpec, works: list[_Work], stop: threading.Event | None) -> None:
+def _explain(engine: Any, spec: BatchSpec, works: list[_Work], stop: threading.Event | None,
+             pool: Executor) -> None:
     """One batched call for the chunk; if it fails, one call per image so that the bad one fails alone."""
     if not works or (stop is not None and stop.is_set()):
         return
@@ -134,7 +138,7 @@ def _explain(engine: Any, spec: BatchSpec, works: list[_Work], stop: threading.E
     explain_batch = getattr(engine, "explain_batch", None)  # viewer.cam.batch: the model on the whole chunk
     if explain_batch is not None and len(works) > 1:
         try:
-            results = explain_batch([work.base for work in works], **options)
+            results = explain_batch([work.base for work in works], **options, pool=pool)  # resizes in threads
             for work, result in zip(works, results, strict=True):
                 work.result = result
         except Exception:  # noqa: BLE001 — said per image by the calls below
@@ -162,34 +166,38 @@ def _findings(work: _Work, engine: Any, spec: BatchSpec) -> None:
     work.findings_ms = (time.perf_counter() - t0) * 1e3
 
 
-def _move_in(staged: list[Path], folder: Path, overwrite: bool, stop: threading.Event | None) -> list[Path] | None:
-    """The staged files renamed into `folder` all or none (None, nothing moved, when the run was stopped)."""
-    from viewer.errors import ExportError
-    from viewer.export.atomic import StagedSet
+class Staged:
+    """An image's files written whole into a hidden folder beside the outputs, waiting to be moved in as one set."""
 
-    targets = [folder / path.name for path in staged]
-    stage = StagedSet(targets, overwrite)
-    try:
-        for path, target in zip(staged, targets, strict=True):
-            os.replace(path, stage.path(target))
-    except OSError as error:
-        stage.discard()
-        raise ExportError(f"cannot write {folder}: {error.strerror or error}") from None
-    if stop is not None and stop.is_set():
-        stage.discard()
-        return None
-    stage.commit()
-    return targets
+    def __init__(self, folder: Path, staging: Path, files: list[Path], overwrite: bool):
+        self.folder, self.staging, self.files, self.overwrite = folder, staging, files, overwrite
+        self.targets = [folder / path.name for path in files]
 
+    def commit(self) -> list[Path]:
+        """Renamed into place all or none; SIGINT and SIGTERM wait until the renames are done."""
+        import signal
 
-def _compression(spec: BatchSpec) -> dict[str, int]:
-    """The PNG level for write_explanation, where it takes one (viewer.export's large-image work adds it)."""
-    import inspect
+        from viewer.errors import ExportError
+        from viewer.export.atomic import StagedSet
 
-    from viewer.export import write_explanation
+        blocked = {signal.SIGINT, signal.SIGTERM}
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, blocked)
+        try:
+            stage = StagedSet(self.targets, self.overwrite)
+            try:
+                for path, target in zip(self.files, self.targets, strict=True):
+                    os.replace(path, stage.path(target))
+            except OSError as error:
+                stage.discard()
+                raise ExportError(f"cannot write {self.folder}: {error.strerror or error}") from None
+            stage.commit()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+            self.discard()
+        return self.targets
 
-    accepted = "png_compression" in inspect.signature(write_explanation).parameters
-    return {"png_compression": spec.png_compression} if accepted else {}
+    def discard(self) -> None:
+        shutil.rmtree(self.staging, ignore_errors=True)
 
 
 def _write(work: _Work, engine: Any, spec: BatchSpec) -> None:
@@ -198,8 +206,9 @@ def _write(work: _Work, engine: Any, spec: BatchSpec) -> None:
 
     t0 = time.perf_counter()
     model, result, extra = engine.model, work.result, work.findings
-    # Written whole into a hidden folder beside the outputs, then moved in as one set (findings image included)
-    # unless the run was stopped meanwhile: Ctrl+C or SIGTERM leaves the image's set complete or absent.
+    # Written whole into a hidden folder beside the outputs, then moved in as one set (findings image included):
+    # here, or by the local runner's main thread (`defer`) once the image's turn comes, so that Ctrl+C or SIGTERM,
+    # which Python raises there, leaves every set complete or absent.
     staging = Path(tempfile.mkdtemp(prefix=".radcam-", dir=spec.out))
     try:
         staged = write_explanation(
@@ -207,16 +216,18 @@ def _write(work: _Work, engine: Any, spec: BatchSpec) -> None:
             panels=spec.panels, cam_array="cam" in spec.outputs, sidecar="json" in spec.outputs,
             dicom_panels=("overlay",) if "sc" in spec.outputs else (), dicom_objects=spec.dicom_objects,
             window=window_of(work.image), findings=extra.items if extra is not None else None,
-            anonymize=spec.anonymize, out_of_domain=work.domain, **_compression(spec))
+            anonymize=spec.anonymize, out_of_domain=work.domain,
+            png_compression=spec.png_compression)
         if extra is not None:
             staged.append(extra.write(staging))
-        written = _move_in(staged, Path(spec.out), work.overwrite, work.stop)
+        pending = Staged(Path(spec.out), staging, staged, work.overwrite)
+        written = pending.targets if work.defer else pending.commit()
     except RadcamError as exc:
-        raise type(exc)(str(exc).replace(str(staging), str(spec.out))) from None  # the name the user knows
-    finally:
         shutil.rmtree(staging, ignore_errors=True)
-    if written is None:
-        return  # stopped: the image is said nowhere, as if not begun
+        raise type(exc)(str(exc).replace(str(staging), str(spec.out))) from None  # the name the user knows
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     render_ms = (time.perf_counter() - t0) * 1e3 + work.findings_ms
     line = {
         "image": work.task.label, "frame": work.image.frame, "model": model.name, "method": result.method,
@@ -231,4 +242,5 @@ def _write(work: _Work, engine: Any, spec: BatchSpec) -> None:
     }
     if extra is not None:
         line["findings"] = extra.rows
-    work.outcome = ImageOutcome(work.task.index, work.task.label, line, written, None, False, False, work.warnings)
+    work.outcome = ImageOutcome(work.task.index, work.task.label, line, written, None, False, False, work.warnings,
+                                staged=pending if work.defer else None)

@@ -63,6 +63,7 @@ class ImageOutcome:
     skipped: bool  # --resume: its complete output set existed
     warnings: list[str] = field(default_factory=list)  # lines for stderr before its JSON line (out of domain)
     trace: str = ""  # an internal error's traceback, for --debug
+    staged: Any = None  # run_local: the set written but not yet moved in (viewer.app.batch_chunk.Staged)
 
 
 def parse_outputs(text: str) -> frozenset[str]:
