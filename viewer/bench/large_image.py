@@ -1,0 +1,94 @@
+"""The large-image figure: `radcam-cli explain` of a 10,000 × 10,000 16-bit DICOM in a fresh process, its wall time
+and its peak resident memory (the child's own, from wait4: the parent's and earlier children's do not count).
+
+The DICOM is made here with pydicom (12 bits stored, two soft lung-like fields and six bits of noise, so PNG
+compression meets a film's noise rather than a flat field), in the benchmark's temporary folder.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from viewer.errors import RadcamError
+
+LARGE_SIDE = 10_000
+TIMEOUT_S = 900
+
+
+def write_large_dicom(path: Path, side: int = LARGE_SIDE, seed: int = 0) -> Path:
+    """A `side`² 16-bit (12 stored) CR chest DICOM, explicit VR little endian, uncompressed."""
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import UID, ExplicitVRLittleEndian, generate_uid
+
+    rng = np.random.default_rng(seed)
+    y = np.linspace(-1, 1, side, dtype=np.float32)[:, None]
+    x = np.linspace(-1, 1, side, dtype=np.float32)[None, :]
+    pixels = np.full((side, side), 2000, np.uint16)
+    for centre in (-0.35, 0.35):  # row by row: whole-image float temporaries would be 400 MB each
+        for top in range(0, side, 1000):
+            band = 1200 * np.exp(-((x - centre) ** 2 + y[top:top + 1000] ** 2) * 3)
+            pixels[top:top + 1000] += band.astype(np.uint16)
+    pixels += rng.integers(0, 64, (side, side), dtype=np.uint16)
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = UID("1.2.840.10008.5.1.4.1.1.1")  # Computed Radiography
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = Dataset()
+    ds.file_meta = meta
+    ds.SOPClassUID, ds.SOPInstanceUID = meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID
+    ds.StudyInstanceUID, ds.SeriesInstanceUID = generate_uid(), generate_uid()
+    ds.Modality, ds.BodyPartExamined, ds.ViewPosition = "CR", "CHEST", "PA"
+    ds.PatientName, ds.PatientID = "Bench^Large", "BENCH-LARGE"
+    ds.Rows = ds.Columns = side
+    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
+    ds.PixelData = pixels.tobytes()
+    ds.save_as(path, enforce_file_format=True)
+    return path
+
+
+def explain_in_child(source: Path, out: Path, extra: list[str] | None = None,
+                     timeout_s: float = TIMEOUT_S) -> tuple[float, float]:
+    """(wall seconds, peak RSS MB) of `python -m viewer.cli explain SOURCE --out OUT [extra]` in a fresh process."""
+    args = [sys.executable, "-m", "viewer.cli", "explain", str(source), "--out", str(out), *(extra or [])]
+    started = time.perf_counter()
+    with subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) as child:
+        deadline = started + timeout_s
+        while True:
+            pid, status, usage = os.wait4(child.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.perf_counter() > deadline:
+                child.kill()
+                child.wait()
+                raise RadcamError(f"explain of a {LARGE_SIDE}² DICOM did not finish in {timeout_s:g} s")
+            time.sleep(0.05)
+        seconds = time.perf_counter() - started
+        child.returncode = os.waitstatus_to_exitcode(status)  # reaped here: Popen must not wait for it again
+        error = child.stderr.read().decode(errors="replace") if child.stderr else ""
+    if child.returncode != 0:
+        tail = " ".join(error.strip().splitlines()[-3:])
+        raise RadcamError(f"explain of a {LARGE_SIDE}² DICOM failed (exit {child.returncode}): {tail[-400:]}")
+    scale = 1024 if sys.platform != "darwin" else 1024 * 1024  # ru_maxrss: KiB on Linux, bytes on macOS
+    return seconds, usage.ru_maxrss / scale
+
+
+def large_explain_figures(folder: Path, side: int = LARGE_SIDE) -> tuple[dict[str, float], dict[str, int],
+                                                                         dict[str, str]]:
+    """large_explain_s and large_explain_peak_mb: one run (a run takes tens of seconds; the file cache is warmed
+    by writing the file just before)."""
+    source = write_large_dicom(Path(folder) / "large.dcm", side)
+    seconds, peak = explain_in_child(source, Path(folder) / "large-out")
+    figures = {"large_explain_s": round(seconds, 2), "large_explain_peak_mb": round(peak, 1)}
+    note = (f"`radcam-cli explain` of a {side}² 16-bit DICOM (demo model, Grad-CAM, the default outputs: four "
+            "full-size PNGs, the CAM array, the sidecar), a fresh process: wall time from its start and its peak RSS")
+    return figures, {name: 1 for name in figures}, dict.fromkeys(figures, note)
+
+
+__all__ = ["explain_in_child", "large_explain_figures", "write_large_dicom"]
