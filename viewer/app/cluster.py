@@ -82,18 +82,19 @@ class Explainer:
         # A retried chunk may have been half-written by the actor that died: its complete sets stay as they are.
         spec = dataclasses.replace(self.spec, resume=True, overwrite=False) if retried else self.spec
         if self.pools is None:
-            workers = max(1, int(ray_cpus()))
+            workers = max(1, int(ray_cpus())) if not _holds_gpu() else os.cpu_count() or 1  # a GPU's feeders
             self.pools = (ThreadPoolExecutor(workers, thread_name_prefix="radcam-decode"),
                           ThreadPoolExecutor(workers, thread_name_prefix="radcam-encode"))
         return explain_chunk(self._engine(), spec, tasks, *self.pools)
 
     def _engine(self) -> Any:
         if self.engine is None:
-            # TensorFlow sizes its thread pools to the machine, not to the CPUs Ray gave this actor: actors that
-            # share a node would oversubscribe it.
-            threads = str(max(1, int(ray_cpus())))
-            os.environ.setdefault("TF_NUM_INTRAOP_THREADS", threads)
-            os.environ.setdefault("TF_NUM_INTEROP_THREADS", threads)
+            if not _holds_gpu():
+                # TensorFlow sizes its thread pools to the machine, not to the CPUs Ray gave this actor: CPU actors
+                # that share a node would oversubscribe it.
+                threads = str(max(1, int(ray_cpus())))
+                os.environ.setdefault("TF_NUM_INTRAOP_THREADS", threads)
+                os.environ.setdefault("TF_NUM_INTEROP_THREADS", threads)
             from viewer.cam import CamEngine
             from viewer.model import load_model
 
@@ -270,6 +271,10 @@ def _broken(task: ImageTask, exc: Exception, spec: BatchSpec) -> ImageOutcome:
 def _lost(task: ImageTask) -> ImageOutcome:
     return ImageOutcome(index=task.index, label=task.label, line=None, written=[], skipped=False, internal=False,
                         error=f"{task.label}: its Ray worker died {ATTEMPTS} times while explaining it")
+
+
+def _holds_gpu() -> bool:
+    return bool(import_ray().get_runtime_context().get_assigned_resources().get("GPU"))
 
 
 def ray_cpus() -> float:
