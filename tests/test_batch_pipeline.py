@@ -217,3 +217,23 @@ def test_predict_decodes_in_parallel_and_keeps_input_order(capsys, tmp_path, mon
     code, parallel, err = run_cli(capsys, "predict", folder, "--workers", "4", "--batch-size", "2")
     assert code == 0, err
     assert parallel == alone and len(parallel.splitlines()) == 8
+
+
+def test_evaluate_decodes_ahead_and_keeps_input_order(capsys, tmp_path, monkeypatch):
+    """The first image decodes slowest: its line still comes first, and a bad image fails alone."""
+    import viewer.io
+
+    folder = _folder(tmp_path, 3)
+    data = (folder / "im01.dcm").read_bytes()
+    (folder / "im01.dcm").write_bytes(data[: len(data) - 9000])
+    real = viewer.io.open_image
+
+    def slow(path, **kwargs):
+        time.sleep(0.3 if Path(path).name == "im00.dcm" else 0)
+        return real(path, **kwargs)
+
+    monkeypatch.setattr(viewer.io, "open_image", slow)
+    code, stdout, err = run_cli(capsys, "evaluate", folder, "--json", "--workers", "3")
+    assert code == 2 and "im01.dcm" in err and "Traceback" not in err
+    images = [Path(line["image"]).name for line in _lines(stdout)]
+    assert images == sorted(images) and set(images) == {"im00.dcm", "im02.dcm"}

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from viewer.errors import CamError, RadcamError
@@ -17,6 +19,7 @@ from viewer.export.names import printable
 from . import trust_tables
 from .model_options import Failures, Progress, add_model_options, load_model
 from .paths import expand, input_paths, non_negative_int, positive_int
+from .predict import ahead
 
 GRID_PANEL_PX = 512  # longest side of each panel of the --method all grid: 12 full-size 2048² overlays are 150 MB
 
@@ -35,6 +38,8 @@ def register(sub) -> None:
     cam.add_argument("--target", metavar="NAME|INDEX", help="class to explain (default: the top-scoring one)")
     cam.add_argument("--layer", help="target layer (default: the last spatial layer)")
     cam.add_argument("--frame", type=non_negative_int, default=0, help="frame index (multi-frame files)")
+    parser.add_argument("--workers", type=positive_int, default=os.cpu_count() or 1, metavar="N",
+                        help="threads decoding the next images while one is evaluated (default: the CPU count)")
     measures = parser.add_argument_group("measures")
     measures.add_argument("--box", type=parse_box, metavar="X,Y,W,H",
                           help="lesion box in image pixels: adds the pointing game and the energy in the box")
@@ -140,10 +145,26 @@ def _run_images(args: argparse.Namespace, paths: list[Path], methods: list[str])
     randomised = RandomisedModel(model)
     progress = Progress(len(files))
     failures = Failures(len(files), "evaluated", debug=getattr(args, "debug", False))
-    for i, path in enumerate(files):
+    def decode(path: Path):
+        image = open_image(path, frame=args.frame)
+        return image, image.render()
+
+    pool = ThreadPoolExecutor(args.workers, thread_name_prefix="radcam-decode")
+    try:
+        _evaluate_all(args, methods, files, grids, ahead(pool, decode, files, 2), engine, randomised, failures,
+                      progress)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    failures.check()
+    return 0
+
+
+def _evaluate_all(args, methods, files, grids, decoded, engine, randomised, failures, progress) -> None:
+    """Each image's evaluation in input order, its decoding done ahead by the pool; a bad image fails alone."""
+    model = engine.model
+    for i, (path, future) in enumerate(zip(files, decoded, strict=True)):
         try:
-            image = open_image(path, frame=args.frame)
-            base = image.render()
+            image, base = future.result()
             lines, shown = _evaluate(args, engine, randomised, image, base, methods)
             if grids:
                 _write_grid(grids[i], image.path, base, shown, lines, model.name, args.overwrite)
@@ -161,8 +182,6 @@ def _run_images(args: argparse.Namespace, paths: list[Path], methods: list[str])
         else:
             print(trust_tables.image_table(lines, args.box), flush=True)
         progress.step(str(path))
-    failures.check()
-    return 0
 
 
 def _evaluate(args, engine, randomised, image, base, methods: list[str]) -> tuple[list[dict], dict]:
