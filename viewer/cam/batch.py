@@ -6,7 +6,10 @@ image's target logit (images do not interact in inference, so each image's gradi
 image's map is then made by the method's own compute() and finished by the engine, as explain() does.
 
 The pass has a fixed batch size (its input signature): the last chunk is padded with copies of its last image, so a
-run traces it once per (layer, batch size). Any other method falls back to one explain() per image.
+run traces it once per (layer, batch size). A pass that runs out of memory is retried at half the size, the size
+that fitted kept on the engine (`score_batch_limit`, as score_in_batches does). An optional thread pool resizes and
+preprocesses the images, the next chunk's while this one's pass runs. Any other method falls back to one explain()
+per image. (A model whose inference mixes the images of a batch would break the equality; Keras layers do not.)
 """
 
 from __future__ import annotations
