@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from viewer.errors import ModelError
-from viewer.model.preprocess import apply_preprocess, resize, to_channels
+from viewer.model.preprocess import apply_preprocess, resized_channels
 from viewer.model.spec import ModelSpec
 
 _MEMO_MAX_BYTES = 64 * 2**20  # larger display images are not kept (the copy would cost more than it saves)
@@ -92,8 +92,7 @@ class LoadedModel:
         return self._inputs(np.asarray(display))[1]
 
     def _inputs(self, display: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        image = to_channels(display, self.spec.color_mode)
-        raw = np.asarray(resize(image[None], self.input_size, self.spec.interpolation), np.float32)
+        raw = resized_channels(display, self.spec.color_mode, self.input_size, self.spec.interpolation)
         x = np.array(self.preprocess(raw), np.float32)  # a copy: 'none' preprocessing returns raw itself
         return raw, x
 
