@@ -109,26 +109,26 @@ def _no_leftovers(folder: Path) -> None:
 
 
 def test_a_full_disk_half_way_leaves_nothing_and_a_rerun_works(capsys, tmp_path, monkeypatch):
-    from PIL import Image
+    import viewer.export.images as images
 
     source = write_dicom(tmp_path / "study.dcm", _pixels(0), bits_stored=12)
     out = tmp_path / "out"
-    real_save = Image.Image.save
+    real_save = images.write_png  # the PNG writer every panel goes through
     saved = []
 
-    def full_disk(self, fp, *args, **kwargs):
-        saved.append(fp)
+    def full_disk(handle, *args, **kwargs):
+        saved.append(handle)
         if len(saved) == 3:  # the third file: some bytes written, then the disk is full
-            Path(fp).write_bytes(b"\x89PNG partial")
+            handle.write(b"\x89PNG partial")
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        return real_save(self, fp, *args, **kwargs)
+        return real_save(handle, *args, **kwargs)
 
-    monkeypatch.setattr(Image.Image, "save", full_disk)
+    monkeypatch.setattr(images, "write_png", full_disk)
     code, stdout, err = run_cli(capsys, "explain", source, "--out", out)
     assert code == 2 and "No space left on device" in err and stdout == ""
     assert ".part" not in err  # the message names the file asked for, not its temporary
     assert list(out.iterdir()) == []  # neither the two panels written before nor any temporary
-    monkeypatch.setattr(Image.Image, "save", real_save)
+    monkeypatch.setattr(images, "write_png", real_save)
     code, stdout, err = run_cli(capsys, "explain", source, "--out", out)
     assert code == 0, err
     assert len(list(out.iterdir())) == 6
