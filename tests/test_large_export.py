@@ -149,3 +149,18 @@ def test_model_input_of_a_grey_film_is_the_same_resized_as_uint8_then_made_rgb(i
                 expected = np.asarray(resize(to_channels(display, mode)[None], size, interpolation), np.float32)
                 made = resized_channels(display, mode, size, interpolation)
                 assert made.dtype == np.float32 and np.array_equal(made, expected), (shape, mode, display.shape)
+
+
+def test_panels_encoded_on_threads_are_the_files_encoded_in_series(tmp_path, monkeypatch):
+    import viewer.export.explanation as explanation
+
+    base, cam = _case()
+    image = SimpleNamespace(path=tmp_path / "x.dcm", frame=0, metadata={}, dataset=None)
+    written = {}
+    for name, pixels in (("series", 10**12), ("threads", 0)):
+        monkeypatch.setattr(explanation, "PARALLEL_PIXELS", pixels)
+        (tmp_path / name).mkdir()
+        written[name] = write_explanation(tmp_path / name, "x", image, base, _result(cam), "demo", OverlayStyle())
+    for one, other in zip(written["series"], written["threads"], strict=True):
+        if one.suffix == ".png":
+            assert one.read_bytes() == other.read_bytes(), one.name

@@ -5,6 +5,8 @@ Shared by `radcam-cli explain` and the viewer's File → Export, so both write t
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +23,7 @@ from .images import save_image
 from .png import PNG_COMPRESSION
 from .sidecar import write_sidecar
 
+PARALLEL_PIXELS = 4_000_000  # from about 2000², an image's PNG panels are encoded on threads (smaller: in series)
 PANELS = {"original": "Original", "heatmap": "Heatmap", "overlay": "Overlay", "side_by_side": "Side by side"}
 # The side-by-side composite is STEM_panels.* on disk (the CLI contract's name).
 PANEL_FILE_NAMES = {"original": "original", "heatmap": "heatmap", "overlay": "overlay", "side_by_side": "panels"}
@@ -117,6 +120,21 @@ def compose_banded(shown: dict[str, Rows], panel: str, text: str | None, header:
     return images[-1]
 
 
+def _save_all(encodes: list[tuple[Path, Rows]], level: int, parallel: bool) -> None:
+    """Each (path, rows) as a PNG; a large image's panels on threads (zlib and numpy release the GIL: deflate is
+    most of a 10,000² image's explain). Every thread has ended before this returns or raises, so a failed set's
+    temporaries are removed after the last write, never before it."""
+    workers = min(len(encodes), os.cpu_count() or 1, 4) if parallel else 1
+    if workers <= 1:
+        for path, rows in encodes:
+            save_image(path, rows, png_compression=level)
+        return
+    with ThreadPoolExecutor(workers, thread_name_prefix="radcam-png") as pool:
+        futures = [pool.submit(save_image, path, rows, png_compression=level) for path, rows in encodes]
+    for future in futures:
+        future.result()  # the first failure, raised once all are done
+
+
 def panel_path(folder: Path, stem: str, panel: str, fmt: str) -> Path:
     return Path(folder) / f"{stem}_{PANEL_FILE_NAMES[panel]}{FORMATS[fmt][1]}"
 
@@ -205,6 +223,7 @@ def write_explanation(folder: Path, stem: str, image, base: np.ndarray, result, 
 
     header = header_text(image.metadata, anonymize=anonymize)
     # All or nothing: a full disk half-way leaves neither a partial set nor temporaries, so a rerun just works.
+    encodes: list[tuple[Path, Rows]] = []
     with stage:
         for panel, path in zip(panels, files, strict=False):  # files: the panels' first, then the rest
             # DICOM always carries the caption: a PACS user sees the image without this tool. A map never leaves
@@ -213,10 +232,9 @@ def write_explanation(folder: Path, stem: str, image, base: np.ndarray, result, 
             said = labelled or panel != "original"
             said_text = overlay_caption if overlay_caption and panel == "overlay" else text  # All findings' own
             if banded:
-                save_image(stage.path(path), compose_banded(bands, panel, said_text if said else None,
-                                                            header if labelled else None, style,
-                                                            warn if said else None),
-                           png_compression=png_compression)
+                encodes.append((stage.path(path), compose_banded(bands, panel, said_text if said else None,
+                                                                 header if labelled else None, style,
+                                                                 warn if said else None)))
                 continue
             pixels = compose(shown, panel, said_text if said else None, header if labelled else None, style,
                              warn if said else None)
@@ -227,6 +245,7 @@ def write_explanation(folder: Path, stem: str, image, base: np.ndarray, result, 
                                         instance_number=instance_number, anonymize=anonymize, session=session)
             else:
                 save_image(stage.path(path), pixels, png_compression=png_compression)
+        _save_all(encodes, png_compression, parallel=base.size >= PARALLEL_PIXELS)
         for panel, path in zip(dicom_panels, files[len(panels):], strict=False):
             said_text = overlay_caption if overlay_caption and panel == "overlay" else text
             pixels = compose_banded(bands, panel, said_text, header, style, warn).whole() if banded else \
