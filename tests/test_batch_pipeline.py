@@ -237,3 +237,11 @@ def test_evaluate_decodes_ahead_and_keeps_input_order(capsys, tmp_path, monkeypa
     assert code == 2 and "im01.dcm" in err and "Traceback" not in err
     images = [Path(line["image"]).name for line in _lines(stdout)]
     assert images == sorted(images) and set(images) == {"im00.dcm", "im02.dcm"}
+
+
+def test_outputs_with_a_dicom_option_adds_its_object(capsys, tmp_path):
+    folder = _folder(tmp_path, 1)
+    out = tmp_path / "out"
+    code, stdout, err = run_cli(capsys, "explain", folder, "--out", out, "--outputs", "json", "--dicom-pmap")
+    assert code == 0, err
+    assert sorted(path.name for path in out.iterdir()) == ["im00.json", "im00_pmap.dcm"]

@@ -68,8 +68,8 @@ def register(sub) -> None:
                           "path or name in what is printed or written: image N is radcam_NNN everywhere")
     out.add_argument("--outputs", type=_outputs, metavar="LIST",
                      help="which files each image gets, comma-separated, from original, heatmap, overlay, panels, "
-                          "cam, json, sc, gsps, pmap (default: original,heatmap,overlay,panels,cam,json and what "
-                          "--dicom-sc/--dicom-gsps/--dicom-pmap ask for)")
+                          "cam, json, sc, gsps, pmap (default: original,heatmap,overlay,panels,cam,json; "
+                          "--dicom-sc/--dicom-gsps/--dicom-pmap add theirs)")
     out.add_argument("--resume", action="store_true",
                      help="skip images whose complete output set exists (an interrupted run goes on where it "
                           "stopped); not with --overwrite")
@@ -123,9 +123,8 @@ def prepare(args: argparse.Namespace):
     if args.resume and args.overwrite:
         raise RadcamError("--resume keeps complete output sets and --overwrite replaces them; give one of them")
     outputs = set(args.outputs) if args.outputs is not None else set(DEFAULT_OUTPUTS)
-    if args.outputs is None:
-        outputs |= {kind for kind, wanted in (("sc", args.dicom_sc), ("gsps", args.dicom_gsps),
-                                              ("pmap", args.dicom_pmap)) if wanted}
+    outputs |= {kind for kind, wanted in (("sc", args.dicom_sc), ("gsps", args.dicom_gsps),
+                                          ("pmap", args.dicom_pmap)) if wanted}  # asked for by name: added
     roots = input_paths(args)
     names = Names(args.anonymize, roots)
     files = expand(roots, names)
