@@ -245,3 +245,40 @@ def test_outputs_with_a_dicom_option_adds_its_object(capsys, tmp_path):
     code, stdout, err = run_cli(capsys, "explain", folder, "--out", out, "--outputs", "json", "--dicom-pmap")
     assert code == 0, err
     assert sorted(path.name for path in out.iterdir()) == ["im00.json", "im00_pmap.dcm"]
+
+
+def test_a_stopped_run_does_not_wait_for_a_long_cam(tmp_path, demo_engine):
+    """Ctrl+C in the middle of a slow method (Score-CAM on a big model): the chunk's model work is cancelled through
+    its reporter, not waited for image after image; nothing of the cancelled images is written."""
+    from viewer.app.batch import BatchSpec, ImageTask, run_local
+    from viewer.export import OverlayStyle
+    from viewer.progress import Cancelled
+
+    class Slow:  # the demo model, but each image after the first two takes 30 s unless cancelled
+        model = demo_engine.model
+
+        def explain(self, base, reporter, **options):
+            if hash(base.tobytes()) not in fast:
+                deadline = time.monotonic() + 30
+                while time.monotonic() < deadline:
+                    if reporter.cancelled():
+                        raise Cancelled("stopped")
+                    time.sleep(0.01)
+            return demo_engine.explain(base, **options)
+
+    from viewer.io import open_image
+
+    folder = _folder(tmp_path, 6)
+    fast = {hash(open_image(folder / f"im{i:02d}.dcm").render().tobytes()) for i in (0, 1)}
+    out = tmp_path / "out"
+    out.mkdir()
+    spec = BatchSpec(method="gradcam", target=None, layer=None, top_n=32, frame=0, style=OverlayStyle(),
+                     outputs=frozenset({"cam", "json"}), all_findings=False, anonymize=False, overwrite=False,
+                     resume=False, out=out)
+    tasks = [ImageTask(i, folder / f"im{i:02d}.dcm", f"im{i:02d}", f"im{i:02d}") for i in range(6)]
+    outcomes = run_local(Slow(), spec, tasks, batch=2, workers=2)
+    assert next(outcomes).error is None
+    start = time.monotonic()
+    outcomes.close()  # what Ctrl+C does to the caller's loop
+    assert time.monotonic() - start < 5
+    assert sorted(path.name for path in out.iterdir()) == ["im00.json", "im00_cam.npy"]

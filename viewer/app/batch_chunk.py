@@ -134,7 +134,7 @@ def _explain(engine: Any, spec: BatchSpec, works: list[_Work], stop: threading.E
     if not works or (stop is not None and stop.is_set()):
         return
     options = {"method": spec.method, "target": spec.target, "layer": spec.layer, "top_n": spec.top_n,
-               "batch_size": spec.batch_size}
+               "batch_size": spec.batch_size, "reporter": _Stopping(stop)}
     explain_batch = getattr(engine, "explain_batch", None)  # viewer.cam.batch: the model on the whole chunk
     if explain_batch is not None and len(works) > 1:
         try:
@@ -149,6 +149,20 @@ def _explain(engine: Any, spec: BatchSpec, works: list[_Work], stop: threading.E
     for work in works:
         if spec.all_findings and work.outcome is None:
             _guarded(work, _findings, engine, spec, stop)
+
+
+class _Stopping:
+    """The model's reporter: a long Score-CAM over a chunk stops when the run is stopped (Ctrl+C) instead of being
+    waited for; its images then fail, unseen."""
+
+    def __init__(self, stop: threading.Event | None):
+        self.stop = stop
+
+    def progress(self, fraction: float) -> None:
+        pass
+
+    def cancelled(self) -> bool:
+        return self.stop is not None and self.stop.is_set()
 
 
 def _explain_one(options: dict[str, Any]) -> Step:
