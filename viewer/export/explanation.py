@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from viewer.errors import ExportError
-from viewer.render import DEFAULTS, ColorMap, compose_panels, heatmap, overlay, scale_image, with_colorbar
+from viewer.render import DEFAULTS, ColorMap, colorbar, compose_panels, heatmap, overlay, scale_image, with_colorbar
 from viewer.render.strips import Rows, array_rows, colorbar_rows, compose_rows, heatmap_rows, indices_of, overlay_rows
 
 from .anonymize import AnonymizationSession, header_text
@@ -108,12 +108,12 @@ def panel_rows(base: np.ndarray, cam: np.ndarray, style: OverlayStyle) -> dict[s
 
 
 def compose_banded(shown: dict[str, Rows], panel: str, text: str | None, header: str | None,
-                   style: OverlayStyle | None = None, warn: str | None = None) -> Rows:
-    """compose over Rows: the same pixels, band by band."""
+                   style: OverlayStyle | None = None, warn: str | None = None, bar: np.ndarray | None = None) -> Rows:
+    """compose over Rows: the same pixels, band by band; `bar`: the colour bar, made once for every map panel."""
     names = ["original", "heatmap", "overlay"] if panel == "side_by_side" else [panel]
     images = [shown[name] for name in names]
     if style is not None and panel != "original":
-        images[-1] = colorbar_rows(images[-1], style.colormap, style.threshold)
+        images[-1] = colorbar_rows(images[-1], style.colormap, style.threshold, bar)
     titles = [PANELS[name] for name in names] if len(names) > 1 else None
     if text or header or titles or warn:
         return compose_rows(images, titles, caption=text, header=header, warning=warn)
@@ -209,6 +209,7 @@ def write_explanation(folder: Path, stem: str, image, base: np.ndarray, result, 
     banded = (fmt == "png" and overlay_image is None and view is None and abs(scale - 1.0) <= 1e-3
               and base.shape[0] >= 48 and base.ndim in (2, 3))
     bands = panel_rows(base, result.cam, style) if banded else {}
+    bar = colorbar(base.shape[0], style.colormap, style.threshold) if banded else None  # one for every map panel
     shown = {} if banded else render_panels(base, result.cam, style, scale)
     if overlay_image is not None:  # the overlay as drawn for the screen (All findings), at the base's size
         shown["overlay"] = scale_image(overlay_image, scale) if abs(scale - 1.0) > 1e-3 else overlay_image
@@ -234,7 +235,7 @@ def write_explanation(folder: Path, stem: str, image, base: np.ndarray, result, 
             if banded:
                 encodes.append((stage.path(path), compose_banded(bands, panel, said_text if said else None,
                                                                  header if labelled else None, style,
-                                                                 warn if said else None)))
+                                                                 warn if said else None, bar)))
                 continue
             pixels = compose(shown, panel, said_text if said else None, header if labelled else None, style,
                              warn if said else None)
@@ -248,7 +249,7 @@ def write_explanation(folder: Path, stem: str, image, base: np.ndarray, result, 
         _save_all(encodes, png_compression, parallel=base.size >= PARALLEL_PIXELS)
         for panel, path in zip(dicom_panels, files[len(panels):], strict=False):
             said_text = overlay_caption if overlay_caption and panel == "overlay" else text
-            pixels = compose_banded(bands, panel, said_text, header, style, warn).whole() if banded else \
+            pixels = compose_banded(bands, panel, said_text, header, style, warn, bar).whole() if banded else \
                 compose(shown, panel, said_text, header, style, warn)
             write_secondary_capture(stage.path(path), pixels,
                                     image.dataset, f"RadCAM {PANELS[panel]}: {summary(said_text)}",

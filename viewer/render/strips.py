@@ -48,6 +48,23 @@ def array_rows(image: np.ndarray) -> Rows:
                 lambda top, bottom: image[top:bottom])
 
 
+def lazy_rows(make: Callable[[], np.ndarray]) -> Rows:
+    """An image `make()` makes when its first rows are read, let go once its last rows are: a 10,000² export's text
+    bars are 17–49 MB each and are read in a moment (made once more here to learn the size)."""
+    shape = make().shape
+    held: list[np.ndarray] = []
+
+    def read(top: int, bottom: int) -> np.ndarray:
+        if not held:
+            held.append(make())
+        band = held[0][top:bottom]
+        if bottom >= shape[0]:
+            held.clear()
+        return band
+
+    return Rows(shape[0], shape[1], 1 if len(shape) == 2 else shape[2], read)
+
+
 def heatmap_rows(indices: np.ndarray, colormap: ColorMap) -> Rows:
     """The heatmap of a CAM given as its LUT indices (colormaps.cam_indices of the whole CAM)."""
     return Rows(indices.shape[0], indices.shape[1], 3, lambda top, bottom: apply_lut(indices[top:bottom], colormap))
@@ -91,11 +108,13 @@ def _rgb_rows(image: Rows) -> Rows:
                                                   lambda top, bottom: as_rgb(image.read(top, bottom)))
 
 
-def colorbar_rows(panel: Rows, colormap: ColorMap, cam_threshold: float | None) -> Rows:
-    """colorbar.with_colorbar, band by band (panels at least 48 px tall: a shorter one is padded there)."""
+def colorbar_rows(panel: Rows, colormap: ColorMap, cam_threshold: float | None, bar: np.ndarray | None = None
+                  ) -> Rows:
+    """colorbar.with_colorbar, band by band (panels at least 48 px tall: a shorter one is padded there). `bar`:
+    colorbar(panel.height, colormap, cam_threshold) made once for several panels (100 MB at 10,000 px tall)."""
     if panel.height < 48:
         raise RenderError("colorbar_rows needs a panel at least 48 px tall; use with_colorbar")
-    bar = colorbar(panel.height, colormap, cam_threshold)
+    bar = colorbar(panel.height, colormap, cam_threshold) if bar is None else bar
     rgb = _rgb_rows(panel)
     return Rows(panel.height, panel.width + bar.shape[1], 3,
                 lambda top, bottom: np.hstack([rgb.read(top, bottom), bar[top:bottom]]))
@@ -126,20 +145,22 @@ def compose_rows(panels: Sequence[Rows], titles: Sequence[str] | None = None, ca
             band[:, x0 + image.width:x0 + image.width + gap] = BACKGROUND
         return band
 
+    def bar(cells: list[tuple[int, int, str]], **options) -> Rows:
+        return lazy_rows(lambda: _text_bar(width, cells, scale, **options))
+
     bars_above, bars_below = [], []
     if header:
-        bars_above.append(_text_bar(width, [(0, width, header)], scale, align_left=True))
+        bars_above.append(bar([(0, width, header)], align_left=True))
     if titles and any(titles):
-        spans = [(x0, image.width, title or "") for x0, image, title in zip(offsets, images, titles, strict=True)]
-        bars_above.append(_text_bar(width, spans, scale))
+        bars_above.append(bar([(x0, image.width, title or "")
+                               for x0, image, title in zip(offsets, images, titles, strict=True)]))
     for line in (caption or "").splitlines():
-        bars_below.append(_text_bar(width, [(0, width, line)], scale, align_left=True))
+        bars_below.append(bar([(0, width, line)], align_left=True))
     if warning:
         from .panels import WARNING_BACKGROUND
 
-        bars_below.append(_text_bar(width, [(0, width, warning)], scale, background=WARNING_BACKGROUND))
-    parts = [array_rows(bar) for bar in bars_above] + [Rows(height, width, 3, row_band)] + \
-        [array_rows(bar) for bar in bars_below]
+        bars_below.append(bar([(0, width, warning)], background=WARNING_BACKGROUND))
+    parts = [*bars_above, Rows(height, width, 3, row_band), *bars_below]
     return stack_rows(parts)
 
 
@@ -161,5 +182,11 @@ def stack_rows(parts: Sequence[Rows]) -> Rows:
 
 
 def indices_of(cam: np.ndarray) -> np.ndarray:
-    """The CAM's colour-map indices once (a quarter of the float CAM), shared by the heatmap and overlay bands."""
-    return cam_indices(cam)
+    """The CAM's colour-map indices once (a quarter of the float CAM), shared by the heatmap and overlay bands;
+    made in bands too: cam_indices clips a float copy of what it is given (400 MB for a 10,000² CAM)."""
+    if cam.ndim != 2:
+        return cam_indices(cam)  # its one-line error
+    out = np.empty(cam.shape, np.uint8)
+    for top in range(0, cam.shape[0], 1024):
+        out[top:top + 1024] = cam_indices(cam[top:top + 1024])
+    return out
