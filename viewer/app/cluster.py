@@ -8,7 +8,9 @@ import dataclasses
 import os
 import secrets
 import shutil
+import signal
 import sys
+import threading
 import time
 from collections import deque
 from collections.abc import Iterator, Sequence
@@ -49,15 +51,23 @@ def connect(address: str) -> bool:
     ray = import_ray()
     if ray.is_initialized():
         return False
-    options: dict[str, Any] = {"log_to_driver": False, "configure_logging": False, "include_dashboard": False}
-    if address != LOCAL:
-        options.pop("include_dashboard")  # a setting of the cluster's head, not of a driver joining it
-        options["address"] = address
+    # "local" always starts a new cluster (never joins one a `ray start` left on this machine, live or stale: use
+    # `--ray auto` to join it).
+    options: dict[str, Any] = {"address": address, "log_to_driver": False, "configure_logging": False}
+    if address == LOCAL:
+        options["include_dashboard"] = False  # a setting of the cluster's head, not of a driver joining one
+    # ray.init puts its own SIGTERM handler in (exit at once, or kill the local cluster and exit 1): the CLI's
+    # handler stays, so SIGTERM unwinds like Ctrl+C (work stopped, whole sets, the cluster shut down, exit 143).
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.getsignal(signal.SIGTERM) if main else None
     try:
         with capture_fd2():  # Ray's native start-up notices: stderr is for progress and the one error line
             ray.init(**options)
     except Exception as exc:  # noqa: BLE001 — any failure to reach or start the cluster is one clear line
         raise RadcamError(f"cannot reach the Ray cluster at {address}: {_first_line(exc)}") from None
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     return True
 
 
