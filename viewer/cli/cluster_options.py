@@ -11,9 +11,10 @@ from .paths import positive_int
 def add_ray_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("cluster")
     group.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
-                       help="run on a Ray cluster: ADDRESS (host:6379 or ray://host:10001), else RADCAM_RAY_ADDRESS, "
-                            "else a local Ray started for the run; outputs go to --out as the workers see it (a "
-                            "shared file system on a multi-node cluster); needs pip install 'radcam[cluster]'")
+                       help="run on a Ray cluster: ADDRESS (host:6379, ray://host:10001, or auto: the one 'ray "
+                            "start' runs on this machine), else RADCAM_RAY_ADDRESS, else a new local Ray for the run; "
+                            "outputs go to --out as the workers see it (a shared file system on a multi-node "
+                            "cluster); needs pip install 'radcam[cluster]'")
     group.add_argument("--ray-actors", type=positive_int, metavar="N",
                        help="actors, one model each (default: one per GPU of the cluster, else one per CPU)")
 
