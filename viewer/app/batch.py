@@ -16,6 +16,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
 
+from .batch_budget import chunks  # at most `batch` images and PIXEL_BUDGET pixels, formed as they are needed
 from .batch_chunk import explain_chunk
 from .batch_spec import (
     DEFAULT_BATCH,
@@ -27,10 +28,6 @@ from .batch_spec import (
     parse_outputs,
     planned_outputs,
 )
-
-
-def chunks(tasks: Sequence[ImageTask], batch: int) -> list[list[ImageTask]]:
-    return [list(tasks[start:start + batch]) for start in range(0, len(tasks), max(1, batch))]
 
 
 def run_local(engine: Any, spec: BatchSpec, tasks: Sequence[ImageTask], *, batch: int = DEFAULT_BATCH,

@@ -42,6 +42,7 @@ class _Work:
     warnings: list[str] = field(default_factory=list)  # said before its line, or before its error
     stop: threading.Event | None = None  # the run's: set on Ctrl+C, SIGTERM or a single image's error
     defer: bool = False  # the set is left staged in the outcome, for the caller to commit
+    recount: bool = False  # its set written whole by a lost Ray actor: its line again (the model), nothing written
     outcome: ImageOutcome | None = None  # set once the image is done (failed, skipped or written)
 
 
@@ -63,7 +64,7 @@ def explain_chunk(engine: Any, spec: BatchSpec, tasks: Sequence[ImageTask], deco
         list(decode.map(lambda work: _guarded(work, _decode, engine, spec, stop), works))
         with _engine_lock(engine):
             _explain(engine, spec, [work for work in works if work.outcome is None], stop, decode)
-        list(encode.map(lambda work: _guarded(work, _write, engine, spec, stop), works))
+        list(encode.map(lambda work: _guarded(work, _recount if work.recount else _write, engine, spec, stop), works))
         return [work.outcome for work in works if work.outcome is not None]
     finally:
         for pool in owned:
@@ -97,12 +98,15 @@ def _decode(work: _Work, engine: Any, spec: BatchSpec) -> None:
     task = work.task
     work.files = planned_outputs(spec, task.stem)
     there = [path.exists() for path in work.files]
-    if spec.resume and all(there):
+    ours = _newer(work.files, spec.retry_since)  # a retried chunk: the files its lost actor wrote
+    work.recount = all(ours) and bool(ours)
+    if spec.resume and all(there) and not work.recount:
         work.outcome = ImageOutcome(task.index, task.label, None, [], None, False, True)
         return
     # --resume redoes an image whose set is incomplete (its findings image missing after an interruption).
-    work.overwrite = spec.overwrite or (spec.resume and any(there))
-    refuse_existing(work.files, work.overwrite)  # before the model's time is spent on it
+    work.overwrite = spec.overwrite or (spec.resume and any(there)) or any(ours)
+    if not work.recount:
+        refuse_existing(work.files, work.overwrite)  # before the model's time is spent on it
     t0 = time.perf_counter()
     work.image = open_image(task.path, frame=spec.frame)
     refuse_without_dicom(work.image, spec.dicom_objects, task.label)
@@ -243,6 +247,34 @@ def _write(work: _Work, engine: Any, spec: BatchSpec) -> None:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     render_ms = (time.perf_counter() - t0) * 1e3 + work.findings_ms
+    work.outcome = ImageOutcome(work.task.index, work.task.label, _line(work, model, render_ms, written), written,
+                                None, False, False, work.warnings, staged=pending if work.defer else None)
+
+
+def _recount(work: _Work, engine: Any, spec: BatchSpec) -> None:
+    """A set the lost actor wrote whole: the same line as a local run's (the model's numbers are deterministic),
+    naming the files already there, written once."""
+    line = _line(work, engine.model, work.findings_ms, work.files)
+    work.outcome = ImageOutcome(work.task.index, work.task.label, line, list(work.files), None, False, False,
+                                work.warnings)
+
+
+def _newer(files: list[Path], since: float | None) -> list[bool]:
+    """Which of `files` exist and are newer than `since` ([] when None)."""
+    if since is None:
+        return []
+    stamps = []
+    for path in files:
+        try:
+            stamps.append(path.stat().st_mtime >= since)
+        except OSError:
+            stamps.append(False)
+    return stamps
+
+
+def _line(work: _Work, model: Any, render_ms: float, written: list[Path]) -> dict[str, Any]:
+    """The image's JSON line."""
+    result, extra = work.result, work.findings
     line = {
         "image": work.task.label, "frame": work.image.frame, "model": model.name, "method": result.method,
         "layer": result.layer, "target": result.target.as_dict(),
@@ -256,5 +288,4 @@ def _write(work: _Work, engine: Any, spec: BatchSpec) -> None:
     }
     if extra is not None:
         line["findings"] = extra.rows
-    work.outcome = ImageOutcome(work.task.index, work.task.label, line, written, None, False, False, work.warnings,
-                                staged=pending if work.defer else None)
+    return line

@@ -34,6 +34,8 @@ class BatchSpec:
     png_compression: int = 1  # fast: PNG encoding dominates a large image's explain
     strict_domain: bool = False  # an image outside the model's domain is an error for it, not a warning
     batch_size: int | None = None  # Score-CAM's masked images per pass (explain's --batch-size)
+    # A chunk retried after its Ray actor was lost: files newer than this (the run's start) are the lost actor's.
+    retry_since: float | None = None
 
     @property
     def panels(self) -> tuple[str, ...]:
