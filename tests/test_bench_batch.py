@@ -62,8 +62,54 @@ def test_batch_explain_figure_is_the_ratio_of_its_two_throughputs(demo_model, tm
     assert not (tmp_path / "batch_explain_out").exists()  # the outputs of the timed runs are not left behind
 
 
+def test_the_bound_is_the_decode_alone_over_the_same_forward(demo_model, tmp_path):
+    """batch_decode_over_forward: decode + render of the same files on the pipeline's threads, over the forward
+    images/s the explain figure divides by; with the CPU time per image of all three."""
+    import os
+
+    from viewer.bench.batch_explain import add_batch_explain_figures
+    from viewer.bench.suite import bench_file
+    from viewer.cli.bench_batch import batch_explainer
+
+    result: dict = {"figures": {}, "runs": {}, "notes": {}}
+    add_batch_explain_figures(result, demo_model, batch_explainer, bench_file(), tmp_path, repeat=2, images=4)
+    figures = result["figures"]
+    numerator, denominator = RATIOS["batch_decode_over_forward"]
+    assert (numerator, denominator) == ("batch_decode_images_per_s", "batch_explain_forward_images_per_s")
+    assert figures["batch_decode_over_forward"] == pytest.approx(figures[numerator] / figures[denominator],
+                                                                 rel=1e-9)
+    for name in ("batch_explain", "batch_decode", "batch_explain_forward"):
+        cpu = figures[f"{name}_cpu_per_image_ms"]
+        assert math.isfinite(cpu) and cpu > 0, name
+    # Decoding is part of explaining: the pipeline cannot cost less CPU per image than its decode alone.
+    assert figures["batch_explain_cpu_per_image_ms"] > figures["batch_decode_cpu_per_image_ms"]
+    assert result["batch_decode_workers"] == (os.cpu_count() or 1)
+    assert result["runs"]["batch_decode_images_per_s"] == 2
+    assert "batch_decode_over_forward" in result["notes"]
+
+
 def test_the_table_has_the_batch_explain_row():
     from viewer.cli.bench import MODEL_ROWS
 
     row = next(row for row in MODEL_ROWS if row[0] == "batch_explain_images_per_s")
     assert row[2] == "batch_explain_over_forward" and "{batch_explain_images}" in row[1]
+    bound = next(row for row in MODEL_ROWS if row[0] == "batch_decode_images_per_s")
+    assert bound[2] == "batch_decode_over_forward" and "{batch_decode_workers}" in bound[1]
+
+
+def test_the_table_shows_the_bound_and_the_cpu_times():
+    from viewer.cli.bench import _rows
+
+    figures = {"batch_explain_images_per_s": 100.0, "batch_explain_forward_images_per_s": 400.0,
+               "batch_explain_over_forward": 0.25, "batch_decode_images_per_s": 200.0,
+               "batch_decode_over_forward": 0.5, "batch_explain_cpu_per_image_ms": 12.5,
+               "batch_decode_cpu_per_image_ms": 6.0, "batch_explain_forward_cpu_per_image_ms": 3.0}
+    from viewer.bench.suite import goals
+    from viewer.cli.bench import MODEL_ROWS
+
+    rows = _rows({"figures": figures, "goals": goals(figures)}, MODEL_ROWS,
+                 {"batch_explain_images": 32, "batch_decode_workers": 2})
+    text = "\n".join("  ".join(row) for row in rows)
+    assert "decode + render alone, images/s (2 threads: the bound)" in text
+    assert "0.5 / batched forward images/s" in text
+    assert "12.5 ms" in text and "6.0 ms" in text and "3.0 ms" in text

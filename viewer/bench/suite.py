@@ -57,6 +57,7 @@ RATIOS: dict[str, tuple[str, str]] = {
     "retrieve_cget_over_disk": ("retrieve_cget_mb_s", "retrieve_disk_mb_s"),
     "retrieve_wado_over_disk": ("retrieve_wado_mb_s", "retrieve_disk_mb_s"),
     "batch_explain_over_forward": ("batch_explain_images_per_s", "batch_explain_forward_images_per_s"),
+    "batch_decode_over_forward": ("batch_decode_images_per_s", "batch_explain_forward_images_per_s"),
 }
 # and scorecam_over_forward_batch = scorecam_ms / (scorecam_channels × forward_per_image_ms), where
 # forward_per_image_ms = forward_best_batch_ms / best_batch_size.

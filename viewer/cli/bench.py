@@ -42,6 +42,11 @@ MODEL_ROWS = (
      "prescan_over_batched_forward", "/ batched forward images/s"),
     ("batch_explain_images_per_s", "explain --outputs cam,json, images/s ({batch_explain_images} DICOM files)",
      "batch_explain_over_forward", "/ batched forward images/s"),
+    ("batch_decode_images_per_s", "  their decode + render alone, images/s ({batch_decode_workers} threads: the bound)",
+     "batch_decode_over_forward", "/ batched forward images/s"),
+    ("batch_explain_cpu_per_image_ms", "  CPU time per image (user + system): explain", None, ""),
+    ("batch_decode_cpu_per_image_ms", "  CPU time per image: decode + render", None, ""),
+    ("batch_explain_forward_cpu_per_image_ms", "  CPU time per image: batched forward", None, ""),
 )
 VIEWER_ROWS = (
     ("dicom_open_ms", "open DICOM 2048x2048 16-bit, uncompressed", None, ""),
