@@ -1,6 +1,6 @@
-"""Batch explanation on a Ray cluster: one model per actor, chunks of images streamed to an actor pool with
-back-pressure, results back in input order, a chunk whose actor died retried on another (no Qt; Ray imported lazily,
-the default install does not have it)."""
+"""Batch work on a Ray cluster — explain, predict or evaluate: one model per actor (viewer.app.cluster_actor),
+chunks of images streamed to an actor pool with back-pressure, results back in input order, a chunk whose actor died
+retried on another (no Qt; Ray imported lazily, the default install does not have it)."""
 
 from __future__ import annotations
 
@@ -14,28 +14,22 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from viewer.errors import RadcamError
 from viewer.stderr_capture import capture_fd2
 
-from .batch import BatchSpec, ImageOutcome, ImageTask, explain_chunk
+from .batch import BatchSpec, ImageOutcome, ImageTask
+from .batch_budget import chunks
+from .cluster_actor import NOT_INSTALLED, WORKS, Worker, import_ray
 
 IN_FLIGHT = 2  # chunks per actor: one computing, one queued behind it, so an actor never waits on the driver
 ATTEMPTS = 3  # a chunk that kills its actor this often (an image that exhausts a worker's memory) fails alone
 LOCAL = "local"
 ADDRESS_VARIABLE = "RADCAM_RAY_ADDRESS"
-NOT_INSTALLED = "Ray is not installed: pip install 'radcam[cluster]'"
-
-
-def import_ray() -> Any:
-    try:
-        import ray
-    except ImportError:
-        raise RadcamError(NOT_INSTALLED) from None
-    return ray
+VERBS = {"explain": "explaining", "predict": "scoring", "evaluate": "evaluating"}
+__all__ = ["NOT_INSTALLED", "Pool", "connect", "import_ray", "placement", "resolve_address", "run_ray"]
 
 
 def resolve_address(given: str) -> str:
@@ -71,47 +65,6 @@ def connect(address: str) -> bool:
     return True
 
 
-class Explainer:
-    """A Ray actor's body: its own model (loaded on first use, again after a restart) and explain_chunk."""
-
-    def __init__(self, model_args: dict[str, Any], spec: BatchSpec):
-        self.model_args = model_args
-        self.spec = spec
-        self.engine: Any = None
-        self.pools: tuple[ThreadPoolExecutor, ThreadPoolExecutor] | None = None
-
-    def ready(self) -> tuple[int, str | None]:
-        """(this worker's PID, None) once the model is loaded, or (PID, the one-line reason it cannot be)."""
-        try:
-            self._engine()
-        except RadcamError as exc:
-            return os.getpid(), str(exc)
-        return os.getpid(), None
-
-    def explain(self, tasks: list[ImageTask], retried: bool) -> list[ImageOutcome]:
-        # A retried chunk may have been half-written by the actor that died: its complete sets stay as they are.
-        spec = dataclasses.replace(self.spec, resume=True, overwrite=False) if retried else self.spec
-        if self.pools is None:
-            workers = max(1, int(ray_cpus())) if not _holds_gpu() else os.cpu_count() or 1  # a GPU's feeders
-            self.pools = (ThreadPoolExecutor(workers, thread_name_prefix="radcam-decode"),
-                          ThreadPoolExecutor(workers, thread_name_prefix="radcam-encode"))
-        return explain_chunk(self._engine(), spec, tasks, *self.pools)
-
-    def _engine(self) -> Any:
-        if self.engine is None:
-            if not _holds_gpu():
-                # TensorFlow sizes its thread pools to the machine, not to the CPUs Ray gave this actor: CPU actors
-                # that share a node would oversubscribe it.
-                threads = str(max(1, int(ray_cpus())))
-                os.environ.setdefault("TF_NUM_INTRAOP_THREADS", threads)
-                os.environ.setdefault("TF_NUM_INTEROP_THREADS", threads)
-            from viewer.cam import CamEngine
-            from viewer.model import load_model
-
-            self.engine = CamEngine(load_model(**self.model_args))
-        return self.engine
-
-
 @dataclasses.dataclass
 class _Chunk:
     number: int
@@ -134,12 +87,15 @@ def placement(resources: dict[str, float], actors: int | None) -> tuple[int, dic
 class Pool:
     """Actors and the chunks in flight on each; `pids` for whoever must find a worker (tests kill one)."""
 
-    def __init__(self, ray: Any, model_args: dict[str, Any], spec: BatchSpec, actors: int | None):
+    def __init__(self, ray: Any, model_args: dict[str, Any], spec: Any, actors: int | None, work: str = "explain",
+                 since: float = 0.0):
         self.ray = ray
+        self.work = work  # the Worker method each chunk goes to
         count, options = placement(ray.cluster_resources(), actors)
-        remote = ray.remote(max_restarts=-1, max_task_retries=0, **options)(Explainer)  # we retry, and count
+        remote = ray.remote(max_restarts=-1, max_task_retries=0, **options)(Worker)  # we retry, and count
         run = secrets.token_hex(3)
-        self.actors = [remote.options(name=f"radcam-{run}-{i}").remote(model_args, spec) for i in range(count)]
+        self.actors = [remote.options(name=f"radcam-{run}-{i}").remote(model_args, spec, work, since)
+                       for i in range(count)]
         self.load = [0] * count
         self.pids: list[int] = []
         try:
@@ -152,13 +108,14 @@ class Pool:
             if error:
                 raise RadcamError(error)
             self.pids.append(pid)
+        self.model: dict[str, Any] = ray.get(self.actors[0].describe.remote())  # labels, output kind, name
 
     def submit(self, chunk: _Chunk, avoid: int | None) -> tuple[Any, int]:
         free = [i for i, load in enumerate(self.load) if load < IN_FLIGHT]
         others = [i for i in free if i != avoid] or free
         index = min(others, key=lambda i: self.load[i])
         self.load[index] += 1
-        return self.actors[index].explain.remote(chunk.tasks, chunk.retried), index
+        return getattr(self.actors[index], self.work).remote(chunk.tasks, chunk.retried), index
 
     def has_room(self) -> bool:
         return any(load < IN_FLIGHT for load in self.load)
@@ -177,14 +134,19 @@ class Pool:
             self.ray.kill(actor, no_restart=True)
 
 
-def run_ray(model_args: dict[str, Any], spec: BatchSpec, tasks: Sequence[ImageTask], *, address: str | None,
-            actors: int | None, batch: int, pool_ready: Any = None) -> Iterator[ImageOutcome]:
-    """Each task's outcome, in input order, explained by an actor pool on the Ray cluster at `address` (None: a
-    local one); `model_args` are load_model's (path, unsafe, overrides): each actor loads its own model.
-    `pool_ready(pool)` is called once the actors have their models (tests find the workers' PIDs there)."""
+def run_ray(model_args: dict[str, Any], spec: Any, tasks: Sequence[ImageTask], *, address: str | None,
+            actors: int | None, batch: int, pool_ready: Any = None, work: str = "explain") -> Iterator[ImageOutcome]:
+    """Each task's outcome, in input order, from an actor pool on the Ray cluster at `address` (None: a local one)
+    doing `work` (explain: `spec` a BatchSpec; predict: PredictOptions; evaluate: EvaluateOptions); `model_args`
+    are load_model's (path, unsafe, overrides): each actor loads its own model. `pool_ready(pool)` is called once
+    the actors have their models (tests find the workers' PIDs there; predict its CSV header in `pool.model`)."""
+    if work not in WORKS:
+        raise ValueError(f"unknown batch work {work!r}")
     ray = import_ray()
-    said_out = Path(spec.out)  # as the user gave it, in what is printed; the workers get it whole (their own cwd)
-    spec = dataclasses.replace(spec, out=said_out.resolve())
+    writes = hasattr(spec, "out")  # predict writes no file
+    said_out = Path(spec.out if writes else ".")  # as the user gave it, in what is printed; the workers get it
+    spec = dataclasses.replace(spec, out=said_out.resolve()) if writes else spec  # whole (their own cwd)
+    given = {str(Path(task.path).resolve()): str(task.path) for task in tasks}  # how errors name them, as locally
     tasks = [dataclasses.replace(task, path=Path(task.path).resolve()) for task in tasks]
     since = time.time() - 1  # what this run may have left behind is newer (a file system's coarse mtimes)
     started = connect(address or LOCAL)
@@ -193,31 +155,33 @@ def run_ray(model_args: dict[str, Any], spec: BatchSpec, tasks: Sequence[ImageTa
     retried = 0
     stopped = False
     try:
-        pool = Pool(ray, model_args, spec, actors)
+        pool = Pool(ray, model_args, spec, actors, work, since)
         if pool_ready is not None:
             pool_ready(pool)
-        waiting: deque[tuple[_Chunk, int | None]] = deque((_Chunk(n, list(tasks[i:i + batch])), None)
-                        for n, i in enumerate(range(0, len(tasks), max(1, batch))))
+        fresh = (_Chunk(n, chunk) for n, chunk in enumerate(chunks(tasks, batch)))  # by the pixel budget, lazily
+        waiting: deque[tuple[_Chunk, int | None]] = deque()  # chunks to retry go before any new one
         done: dict[int, list[ImageOutcome]] = {}
         following = 0
-        while waiting or in_flight:
-            while waiting and pool.has_room():
+        while True:
+            while pool.has_room() and (waiting or _more(fresh, waiting)):
                 chunk, avoid = waiting.popleft()
                 ref, index = pool.submit(chunk, avoid)
                 in_flight[ref] = (chunk, index)
+            if not in_flight:
+                break
             ready, _ = ray.wait(list(in_flight), num_returns=1)
             for ref in ready:
                 chunk, index = in_flight.pop(ref)
                 pool.load[index] -= 1
                 try:
-                    done[chunk.number] = _said(ray.get(ref), chunk, spec, said_out)
+                    done[chunk.number] = _as_given(_said(ray.get(ref), said_out), given)
                 except ray.exceptions.RayActorError:  # the actor died (killed, out of memory): Ray restarts it
                     retried += len(chunk.tasks)
                     chunk = dataclasses.replace(chunk, retried=True, attempts=chunk.attempts + 1)
                     if chunk.attempts < ATTEMPTS:
                         waiting.appendleft((chunk, index))
                     else:
-                        done[chunk.number] = [_lost(task) for task in chunk.tasks]
+                        done[chunk.number] = [_lost(task, work) for task in chunk.tasks]
                 except ray.exceptions.RayTaskError as exc:  # a bug outside explain_chunk's per-image guard
                     done[chunk.number] = [_broken(task, exc, spec) for task in chunk.tasks]
             while following in done:
@@ -231,7 +195,7 @@ def run_ray(model_args: dict[str, Any], spec: BatchSpec, tasks: Sequence[ImageTa
     finally:
         if pool is not None:
             pool.stop(list(in_flight) if stopped else [])  # the actors go now, not when their handles are collected
-        if retried or stopped:
+        if (retried or stopped) and writes:
             _remove_leftovers(Path(spec.out), since)
         if started:
             ray.shutdown()
@@ -253,18 +217,22 @@ def _remove_leftovers(out: Path, since: float) -> None:
             continue
 
 
-def _said(outcomes: list[ImageOutcome], chunk: _Chunk, spec: BatchSpec, said_out: Path) -> list[ImageOutcome]:
-    """The outputs named in the output folder as the user gave it (as a local run names them); a retried chunk's
-    images that the lost actor had written whole are not written again: said so."""
+def _more(fresh: Iterator[_Chunk], waiting: deque[tuple[_Chunk, int | None]]) -> bool:
+    """The next new chunk into `waiting` (its headers read now, while the actors work); False when none is left."""
+    chunk = next(fresh, None)
+    if chunk is not None:
+        waiting.append((chunk, None))
+    return chunk is not None
+
+
+def _said(outcomes: list[ImageOutcome], said_out: Path) -> list[ImageOutcome]:
+    """The outputs named in the output folder as the user gave it (as a local run names them)."""
     from viewer.export.names import printable
 
     for outcome in outcomes:
         outcome.written = [said_out / path.name for path in outcome.written]
         if outcome.line is not None and "outputs" in outcome.line:
             outcome.line["outputs"] = [printable(path) for path in outcome.written]
-        if outcome.skipped and chunk.retried and not spec.resume:
-            outcome.warnings.append(f"radcam: {outcome.label}: written whole before its Ray actor was lost; "
-                                    "not written again (its JSON line is not repeated)")
     return outcomes
 
 
@@ -278,19 +246,19 @@ def _broken(task: ImageTask, exc: Exception, spec: BatchSpec) -> ImageOutcome:
                         skipped=False, trace=str(exc))
 
 
-def _lost(task: ImageTask) -> ImageOutcome:
+def _lost(task: ImageTask, work: str = "explain") -> ImageOutcome:
     return ImageOutcome(index=task.index, label=task.label, line=None, written=[], skipped=False, internal=False,
-                        error=f"{task.label}: its Ray worker died {ATTEMPTS} times while explaining it")
+                        error=f"{task.label}: its Ray worker died {ATTEMPTS} times while {VERBS[work]} it")
 
 
-def _holds_gpu() -> bool:
-    return bool(import_ray().get_runtime_context().get_assigned_resources().get("GPU"))
-
-
-def ray_cpus() -> float:
-    """The CPUs Ray gave this actor (its decode and encode threads): 1 unless the cluster says otherwise."""
-    ray = import_ray()
-    return float(ray.get_runtime_context().get_assigned_resources().get("CPU", 1) or 1)
+def _as_given(outcomes: list[ImageOutcome], given: dict[str, str]) -> list[ImageOutcome]:
+    """Errors name each image's path as the user gave it (the workers got it resolved), as a local run's do."""
+    for outcome in outcomes:
+        if outcome.error is not None:
+            for resolved, path in given.items():
+                if resolved != path and resolved in outcome.error:
+                    outcome.error = outcome.error.replace(resolved, path)
+    return outcomes
 
 
 def _first_line(exc: BaseException) -> str:

@@ -10,18 +10,16 @@ import json
 import os
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from viewer.errors import CamError, RadcamError
+from viewer.errors import RadcamError
 from viewer.export.names import printable
 
 from . import trust_tables
+from .cluster_options import add_ray_options, model_args
 from .model_options import Failures, Progress, add_model_options, load_model
+from .outcomes import close, say_error
 from .paths import expand, input_paths, non_negative_int, positive_int
-from .predict import ahead
-
-GRID_PANEL_PX = 512  # longest side of each panel of the --method all grid: 12 full-size 2048² overlays are 150 MB
 
 
 def register(sub) -> None:
@@ -53,6 +51,7 @@ def register(sub) -> None:
     out.add_argument("--out", type=Path, default=Path("radcam-out"), metavar="DIR",
                      help="folder for the --method all grid STEM_methods.png (default ./radcam-out)")
     out.add_argument("--overwrite", action="store_true", help="replace a grid that exists")
+    add_ray_options(parser, "the JSON lines and tables are printed here, the grids go to --out as the workers see it")
     parser.set_defaults(run=run)
 
 
@@ -84,6 +83,8 @@ def run(args: argparse.Namespace) -> int:
         for given, option in ((args.paths, "PATH"), (args.box, "--box"), (args.target, "--target")):
             if given:
                 raise RadcamError(f"--demo measures each phantom against its own lesion; drop {option}")
+        if args.ray is not None:
+            raise RadcamError("--ray evaluates PATHs; --demo runs on this machine: drop --ray")
         return _run_demo(args, _methods(args.method, "all"))
     if args.count is not None:
         raise RadcamError("--count is the number of phantoms for --demo")
@@ -127,113 +128,58 @@ def _run_demo(args: argparse.Namespace, methods: list[str]) -> int:
 
 
 def _run_images(args: argparse.Namespace, paths: list[Path], methods: list[str]) -> int:
-    from viewer.cam import CamEngine
+    from viewer.app.batch import ImageTask
+    from viewer.app.batch_evaluate import RAY_BATCH, EvaluateOptions, grid_path
     from viewer.export.explanation import refuse_existing
-    from viewer.io import open_image
-    from viewer.trust import RandomisedModel
 
     from .explain import _make_folder, _stems
 
     files = expand(paths)
     stems = _stems(files, args.frame, anonymize=False)
-    grids = [args.out / f"{stem}_methods.png" for stem in stems] if len(methods) > 1 else []
-    if grids:
+    options = EvaluateOptions(methods=tuple(methods), target=args.target, layer=args.layer, box=args.box,
+                              tolerance=args.tolerance, steps=args.steps, frame=args.frame, out=args.out,
+                              grids=len(methods) > 1, overwrite=args.overwrite)
+    if options.grids:
         _make_folder(args.out)
-        refuse_existing(grids, args.overwrite)  # before any work, so a refusal costs nothing
-    model = load_model(args)
-    engine = CamEngine(model)
-    randomised = RandomisedModel(model)
-    progress = Progress(len(files))
-    failures = Failures(len(files), "evaluated", debug=getattr(args, "debug", False))
-    def decode(path: Path):
-        image = open_image(path, frame=args.frame)
-        return image, image.render()
+        refuse_existing([grid_path(options, stem) for stem in stems], args.overwrite)  # before any work
+    tasks = [ImageTask(i, path, stem, printable(path)) for i, (path, stem) in enumerate(zip(files, stems,
+                                                                                             strict=True))]
+    if args.ray is not None:  # each actor loads its own model: none here
+        from viewer.app.cluster import resolve_address, run_ray
 
-    pool = ThreadPoolExecutor(args.workers, thread_name_prefix="radcam-decode")
-    try:
-        _evaluate_all(args, methods, files, grids, ahead(pool, decode, files, 2), engine, randomised, failures,
-                      progress)
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-    failures.check()
+        outcomes = run_ray(model_args(args), options, tasks, address=resolve_address(args.ray),
+                           actors=args.ray_actors, batch=RAY_BATCH, work="evaluate")
+    else:
+        from viewer.app.batch_evaluate import run_local
+        from viewer.cam import CamEngine
+        from viewer.trust import RandomisedModel
+
+        model = load_model(args)
+        outcomes = run_local(CamEngine(model), RandomisedModel(model), options, tasks, workers=args.workers)
+    _say(args, outcomes, len(tasks))
     return 0
 
 
-def _evaluate_all(args, methods, files, grids, decoded, engine, randomised, failures, progress) -> None:
-    """Each image's evaluation in input order, its decoding done ahead by the pool; a bad image fails alone."""
-    model = engine.model
-    for i, (path, future) in enumerate(zip(files, decoded, strict=True)):
-        try:
-            image, base = future.result()
-            lines, shown = _evaluate(args, engine, randomised, image, base, methods)
-            if grids:
-                _write_grid(grids[i], image.path, base, shown, lines, model.name, args.overwrite)
-        except RadcamError as exc:
-            failures.report(exc)
-            progress.step(str(path))
-            continue
-        except Exception as exc:  # noqa: BLE001 — a bug met on this image: said, and the batch goes on
-            failures.report_internal(printable(path), exc, printable(str(exc)))
-            progress.step(str(path))
-            continue
-        if args.json:
-            for line in lines:
-                print(json.dumps(line), flush=True)
-        else:
-            print(trust_tables.image_table(lines, args.box), flush=True)
-        progress.step(str(path))
-
-
-def _evaluate(args, engine, randomised, image, base, methods: list[str]) -> tuple[list[dict], dict]:
-    """JSON lines (one per method) for one image, and {method: CamResult} of the maps that could be made."""
-    from viewer.trust import DEFAULT_TOLERANCE, assess, box_mask, score_baselines
-    from viewer.trust.verdict import judge_report, no_map
-
-    region = box_mask(base.shape, args.box) if args.box else None
-    tolerance = DEFAULT_TOLERANCE if args.tolerance is None else args.tolerance
-    common = {"image": printable(image.path), "frame": image.frame, "model": engine.model.name}
-    lines, shown, baselines = [], {}, None
-    for method in methods:
-        start = time.perf_counter()
-        try:
-            result = engine.explain(base, method, target=args.target, layer=args.layer)
-        except CamError as exc:
-            if len(methods) == 1:
-                raise
-            why = " ".join(str(exc).split())
-            lines.append({**common, "method": method, "error": why, **no_map(why)})
-            continue
-        found = assess(engine, base, result, randomised=randomised, region=region, tolerance=tolerance,
-                       steps=args.steps)
-        seconds = time.perf_counter() - start
-        if baselines is None:  # the same target for every method: scored once per image
-            baselines = {name: scores.to_dict() for name, scores in score_baselines(
-                engine, base, result.target, region=region, tolerance=tolerance, steps=args.steps).items()}
-        shown[method] = result
-        line = {**common, "method": method, "layer": result.layer, "target": result.target.as_dict(),
-                "empty_map": result.empty, **found.to_dict(), "baselines": baselines, "seconds": round(seconds, 3)}
-        lines.append({**line, **judge_report(line)})
-    return lines, shown
-
-
-def _write_grid(path: Path, source: Path, base, shown: dict, lines: list[dict], model_name: str,
-                overwrite: bool) -> None:
-    """Every method's overlay (default overlay style) beside the original, titled with its verdict."""
-    from viewer.export import method_title, save_image
-    from viewer.render import compose_grid, fit_within, overlay
-
-    verdicts = {line["method"]: line for line in lines if "error" not in line}
-    panels = [("Original", fit_within(base, GRID_PANEL_PX))]
-    for method, result in shown.items():
-        line = verdicts[method]
-        title = f"{method_title(method)}  {line['verdict']}"
-        panels.append((title, fit_within(overlay(base, result.cam), GRID_PANEL_PX)))
-    target = next(iter(shown.values())).target.name if shown else "-"
-    header = f"{printable(Path(source).name)} · target {target} · model {model_name}"
-    caption = ("faithful: beats the random and edge maps under blur deletion and ROAD, and changes when the "
-               "model's top layers are re-initialised\nnot-faithful: a baseline beats it · inconclusive: the "
-               "measures disagree or one did not run · model-independent: it fails that sanity check")
-    save_image(path, compose_grid(panels, header=header, caption=caption), overwrite=overwrite)
+def _say(args: argparse.Namespace, outcomes, total: int) -> None:
+    """Each image's JSON lines or table, or its one error line, in input order (local or Ray: the same)."""
+    progress = Progress(total)
+    failures = Failures(total, "evaluated", debug=getattr(args, "debug", False))
+    try:
+        for outcome in outcomes:
+            try:
+                if outcome.error is not None:
+                    say_error(failures, outcome, str)
+                elif args.json:
+                    for line in outcome.line["lines"]:
+                        print(json.dumps(line), flush=True)
+                else:
+                    print(trust_tables.image_table(outcome.line["lines"], args.box), flush=True)
+            finally:
+                progress.step(outcome.label)
+    finally:
+        progress.close()
+        close(outcomes)
+    failures.check()
 
 
 class _PhantomBar:

@@ -7,22 +7,19 @@ import csv
 import io
 import os
 import sys
-from collections import deque
-from collections.abc import Callable, Iterator
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+from viewer.errors import RadcamError
 
-from viewer.errors import ModelError, RadcamError
-
-from .domain import add_domain_option, check_domain
+from .cluster_options import add_ray_options, model_args
+from .domain import add_domain_option
 from .model_options import Failures, Progress, add_model_options, load_model
 from .naming import Names, add_key_file_option, check_key_file
+from .outcomes import close, say_error, say_warnings
 from .paths import add_input, expand, input_paths, positive_int
 
-BATCH = 32
+BATCH = 32  # viewer.app.batch_predict.BATCH (not imported here: the app layer would load before --help)
 
 
 def register(sub) -> None:
@@ -39,12 +36,13 @@ def register(sub) -> None:
     parser.add_argument("--anonymize", action="store_true",
                         help="no source path or name in the CSV or on stderr: image N is radcam_NNN (input order)")
     add_key_file_option(parser)
+    add_ray_options(parser, "the CSV is written here, by this process")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from viewer.export import atomic_write
-    from viewer.io import open_image
+    from viewer.app.batch import ImageTask
+    from viewer.app.batch_predict import PredictOptions
 
     check_key_file(args)
     roots = input_paths(args)
@@ -53,71 +51,62 @@ def run(args: argparse.Namespace) -> int:
     if args.csv is not None and args.csv.exists() and not args.overwrite:
         raise RadcamError(f"{args.csv} exists; use --overwrite to replace it")
     labels = [names.image(path, f"radcam_{i:03d}") for i, path in enumerate(files, 1)]
-    model = load_model(args)
-    rows: list[list] = []
-    progress = Progress(len(files))
-    failures = Failures(len(files), "scored", debug=getattr(args, "debug", False))
-    pending: list[tuple[str, np.ndarray, list[str]]] = []  # label, model input, out-of-domain reasons
+    tasks = [ImageTask(i, path, label, label) for i, (path, label) in enumerate(zip(files, labels, strict=True))]
+    options = PredictOptions(strict_domain=args.strict_domain, anonymize=args.anonymize)
+    model: dict[str, Any] = {}  # what the CSV header needs: the labels and the output kind
+    if args.ray is not None:  # each actor loads its own model: none here
+        from viewer.app.cluster import resolve_address, run_ray
 
-    def flush() -> None:
-        if pending:
-            scores = model.predict(np.concatenate([x for _, x, _ in pending]))
-            for (label, _, domain), row in zip(pending, scores, strict=True):
-                try:
-                    model.check_output(row)
-                except ModelError as exc:
-                    failures.report(ModelError(f"{label}: {names.clean(str(exc))}"))
-                    continue
-                rows.append([label, *map(_number, row), "; ".join(domain)])
-            pending.clear()
+        outcomes = run_ray(model_args(args), options, tasks, address=resolve_address(args.ray),
+                           actors=args.ray_actors, batch=args.batch_size, work="predict",
+                           pool_ready=lambda pool: model.update(pool.model))
+    else:
+        from viewer.app.batch_predict import run_local
 
-    def decode(path: Path):
-        image = open_image(path)
-        return image, image.render()
-
-    pool = ThreadPoolExecutor(args.workers, thread_name_prefix="radcam-decode")
-    try:
-        for label, decoded in zip(labels, ahead(pool, decode, files, 2 * args.batch_size), strict=True):
-            try:
-                image, base = decoded.result()
-                domain = check_domain(image, model, label, args.strict_domain, args.anonymize)
-                pending.append((label, model.prepare(base), domain))
-            except RadcamError as exc:
-                failures.report(names.error(exc))
-            except Exception as exc:  # noqa: BLE001 — a bug met on this image: said, and the batch goes on
-                failures.report_internal(label, exc, names.detail(exc))
-            if len(pending) >= args.batch_size:
-                flush()
-            progress.step(label)
-        flush()
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-        names.write_key(args.key_file, args.overwrite)
+        loaded = load_model(args)
+        model.update(labels=loaded.labels, output_kind=loaded.output_kind)
+        outcomes = run_local(loaded, options, tasks, batch=args.batch_size, workers=args.workers)
+    rows, failures = _rows(args, outcomes, len(files), names)
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
     # Raw outputs are written as the model gives them: a logits head's columns say so.
-    suffix = " (logit)" if model.output_kind == "logits" else ""
+    suffix = " (logit)" if model["output_kind"] == "logits" else ""
     # Last column: why an image is outside the model's domain (empty inside), as the warning lines say.
-    writer.writerow(["path", *(label + suffix for label in model.labels), "out_of_domain"])
+    writer.writerow(["path", *(label + suffix for label in model["labels"]), "out_of_domain"])
     writer.writerows(rows)
     if args.csv is None:
         sys.stdout.write(text.getvalue())
     else:
+        from viewer.export import atomic_write
+
         atomic_write(args.csv, lambda temporary: temporary.write_text(text.getvalue(), encoding="utf-8"),
                      args.overwrite)
-    failures.check()
+    failures.check()  # after the CSV: the images that could be scored are in it
     return 0
 
 
-def ahead(pool: Executor, work: Callable[[Path], Any], items: list[Path], window: int) -> Iterator[Future]:
-    """`work` of each item on `pool`, in order, at most `window` ahead of the consumer: decoding runs in parallel
-    while memory stays bounded on a folder of 100,000 images."""
-    queued: deque[Future] = deque()
-    for item in items:
-        queued.append(pool.submit(work, item))
-        if len(queued) > window:
-            yield queued.popleft()
-    yield from queued
+def _rows(args: argparse.Namespace, outcomes, total: int, names: Names) -> tuple[list[list[str]], Failures]:
+    """The CSV's rows in input order (local or Ray: the same), each image's warning or error line on stderr as its
+    turn comes, and the key file even when the run ends early."""
+    progress = Progress(total)
+    failures = Failures(total, "scored", debug=getattr(args, "debug", False))
+    rows: list[list[str]] = []
+    try:
+        for outcome in outcomes:
+            say_warnings(outcome, names.clean)
+            try:
+                if outcome.error is not None:
+                    say_error(failures, outcome, names.clean)
+                elif outcome.line is not None:
+                    line = outcome.line
+                    rows.append([outcome.label, *map(_number, line["scores"]), "; ".join(line["out_of_domain"])])
+            finally:
+                progress.step(outcome.label)
+    finally:
+        progress.close()
+        close(outcomes)
+        names.write_key(args.key_file, args.overwrite)
+    return rows, failures
 
 
 def _number(value) -> str:
