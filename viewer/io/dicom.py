@@ -182,15 +182,19 @@ def _open_dicom(path: Path, frame: int) -> DisplayImage:
     notes += [f"decoder: {line}" for line in printed]
     view = frame_view(ds, frame)
     values: GreyValues | np.ndarray
+    last_window = None
     if ds.get("SamplesPerPixel", 1) > 1 or ds.PhotometricInterpretation == "PALETTE COLOR":
         values, windows, invert = _colour(stored, view), [covering(0.0, 255.0)], False
     else:
         view = checked_rescale(checked_modality_lut(view, notes), notes)
         grey = values = GreyValues(stored, lambda a: apply_modality_lut(a, view))
-        windows = file_windows(view, notes) + lut_windows(view, notes) + [auto(grey, view)]
+        windows = file_windows(view, notes) + lut_windows(view, notes)
+        last_window = auto(grey, view)  # listed last; made now only when the file has no window of its own
+        if not windows:
+            windows, last_window = [last_window()], None
         invert = view.PhotometricInterpretation == "MONOCHROME1" or view.get("PresentationLUTShape") == "INVERSE"
     return DisplayImage(path=path, frame=frame, frames=frames, kind="dicom", values=values, windows=windows,
-                        invert=invert, metadata=metadata(ds, notes), dataset=view)
+                        invert=invert, metadata=metadata(ds, notes), dataset=view, last_window=last_window)
 
 
 def _decode_again(path: Path, ds: Dataset, frame: int, syntax: UID, options: dict[str, Any],

@@ -4,8 +4,10 @@ pixels present and whole numbers, which windows and Modality LUT apply to a fram
 from __future__ import annotations
 
 import copy
+import functools
 import math
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -224,13 +226,14 @@ def _multi(value: object) -> list[Any]:
     return list(value) if isinstance(value, MultiValue) else [value]
 
 
-def auto(values: GreyValues, ds: Dataset) -> Window:
-    """Automatic window over the modality values that are not pixel padding (padding is in stored values)."""
+def auto(values: GreyValues, ds: Dataset) -> Callable[[], Window]:
+    """Automatic window over the modality values that are not pixel padding (padding is in stored values), made
+    when called: the header is read now (its warnings are the file's notes), the pixels' histogram then."""
     padding = ds.get("PixelPaddingValue")
     if padding is None:
-        return auto_window(values)
+        return functools.partial(auto_window, values)
     limit = ds.get("PixelPaddingRangeLimit", padding)
-    return auto_window(values, (min(padding, limit), max(padding, limit)))
+    return functools.partial(auto_window, values, (min(padding, limit), max(padding, limit)))
 
 
 def metadata(ds: Dataset, notes: list[str]) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from PIL import UnidentifiedImageError
 from pydicom.errors import InvalidDicomError
 
 from ..errors import RadcamError, StudyError
+from .allocator import keep_freed_memory
 from .dicom import open_dicom
 from .failures import describe
 from .image import DisplayImage
@@ -20,6 +21,7 @@ def open_image(path: str | Path, frame: int = 0) -> DisplayImage:
     Raises StudyError (NoImageError for DICOM without pixels) naming the file and the reason.
     """
     path = Path(path)
+    keep_freed_memory()  # once per process: every image allocates and frees the same image-sized blocks
     try:
         check_file(path)
         if is_raster(path):
