@@ -9,6 +9,7 @@ import os
 import re
 import signal
 import sys
+import time
 from pathlib import Path
 
 import cv2
@@ -138,28 +139,66 @@ def test_ray_run_equals_the_local_run(cluster, model_args, demo_engine, images, 
         p.name for p in (tmp_path / "local").iterdir())
 
 
-def test_an_actor_killed_mid_run_loses_nothing_and_writes_nothing_twice(cluster, model_args, images, tmp_path,
-                                                                        capsys):
-    spec = _spec(tmp_path)
+def test_an_actor_killed_mid_run_loses_nothing_and_writes_nothing_twice(cluster, model_args, demo_engine, images,
+                                                                        tmp_path, capsys):
+    (tmp_path / "local").mkdir()
+    local = list(run_local(demo_engine, _spec(tmp_path / "local"), _tasks(images), batch=BATCH, workers=2))
+    spec = _spec(tmp_path / "ray")
+    spec.out.mkdir()
     pids: list[int] = []
     outcomes = []
     run = run_ray(model_args, spec, _tasks(images), address=None, actors=2, batch=BATCH,
                   pool_ready=lambda pool: pids.extend(pool.pids))
+    watched = planned_outputs(spec, images[2 * BATCH].stem)  # the first image of the first actor's second chunk
     for outcome in run:
         outcomes.append(outcome)
-        if len(outcomes) == 1:
+        if len(outcomes) == 1:  # the first actor's first chunk is done: its second is under way
+            deadline = time.monotonic() + 60
+            while not all(path.is_file() for path in watched) and time.monotonic() < deadline:
+                time.sleep(0.002)
+            stamps = {path: path.stat().st_mtime_ns for path in watched}  # written whole, its chunk (likely) not done
             os.kill(pids[0], signal.SIGKILL)  # a worker lost mid-run: its chunks in flight go to the other actor
     assert sorted(o.index for o in outcomes) == list(range(IMAGES))  # every image once, in order
     assert [o.index for o in outcomes] == list(range(IMAGES))
     assert [o.error for o in outcomes] == [None] * IMAGES
-    skipped = [o for o in outcomes if o.skipped]  # written by the dead actor before it died: not written again
+    # Every line, those of the sets the dead actor had written whole too (recomputed, not written again), as local.
+    assert not any(o.skipped for o in outcomes)
+    assert [_comparable(o.line) for o in outcomes] == [_comparable(o.line) for o in local]
+    assert [[Path(p).name for p in o.line["outputs"]] for o in outcomes] == [
+        [Path(p).name for p in o.line["outputs"]] for o in local]
     total, retried = _summary(capsys.readouterr().err)
     assert total == IMAGES and retried >= 1
-    assert len(skipped) <= retried
+    assert {path: path.stat().st_mtime_ns for path in watched} == stamps  # written once, its line said all the same
     for task in _tasks(images):
         assert all(path.is_file() for path in planned_outputs(spec, task.stem))
     expected = {path.name for task in _tasks(images) for path in planned_outputs(spec, task.stem)}
-    assert {p.name for p in tmp_path.iterdir()} == expected  # no staged temporary left, nothing extra
+    assert {p.name for p in spec.out.iterdir()} == expected  # no staged temporary left, nothing extra
+
+
+def test_ray_chunks_follow_the_pixel_budget_formed_as_the_actors_take_them(cluster, model_args, images, tmp_path,
+                                                                           monkeypatch, capsys):
+    from viewer.app import cluster as cluster_module
+
+    monkeypatch.setattr("viewer.app.batch_budget.PIXEL_BUDGET", 2 * 256 * 256)  # two of these films a chunk
+    formed: list[int] = []
+    busy: list[int] = []  # chunks in flight on the pool when each new one was formed
+    pools: list = []
+    real = cluster_module.chunks
+
+    def recording(tasks, batch):
+        for chunk in real(tasks, batch):
+            formed.append(len(chunk))
+            busy.append(sum(pools[0].load))
+            yield chunk
+
+    monkeypatch.setattr(cluster_module, "chunks", recording)
+    outcomes = list(run_ray(model_args, _spec(tmp_path), _tasks(images[:16]), address=None, actors=2, batch=BATCH,
+                            pool_ready=pools.append))
+    assert formed == [2] * 8
+    # Formed (headers read) as an actor has room for it: 2 actors, 2 chunks each, never all up front.
+    assert busy[:4] == [0, 1, 2, 3] and max(busy) < 4
+    assert [o.index for o in outcomes] == list(range(16)) and all(o.error is None for o in outcomes)
+    assert _summary(capsys.readouterr().err) == (16, 0)
 
 
 def test_resume_after_an_interrupted_ray_run_writes_only_what_was_missing(cluster, model_args, images, tmp_path,
