@@ -80,6 +80,16 @@ def test_the_header_says_the_pixels_without_decoding_them(tmp_path):
     assert image_pixels(unsuffixed) == 300 * 200
 
 
+def test_films_of_10000_pixels_a_side_go_one_a_chunk(tmp_path):
+    """From the headers alone (these files hold 8² pixels but say 10,000²: decode would refuse them, later): two
+    chunks in flight then hold two such films, not 32 (their pixels alone 6.4 GB as uint16)."""
+    paths = []
+    for i, side in enumerate([10_000, 10_000, 1024, 1024, 10_000]):
+        paths.append(write_dicom(tmp_path / f"im{i}.dcm", np.zeros((8, 8), np.uint16), bits_stored=12, Rows=side,
+                                 Columns=side))
+    assert [[task.index for task in chunk] for chunk in chunks(_tasks(paths), 16)] == [[0], [1], [2, 3], [4]]
+
+
 @needs_fixtures
 def test_a_dicom_without_file_meta_is_peeked_as_open_image_reads_it():
     from viewer.io import open_image
