@@ -164,3 +164,142 @@ def test_panels_encoded_on_threads_are_the_files_encoded_in_series(tmp_path, mon
     for one, other in zip(written["series"], written["threads"], strict=True):
         if one.suffix == ".png":
             assert one.read_bytes() == other.read_bytes(), one.name
+
+
+def _chunks_checked(path) -> list[bytes]:
+    """The PNG's chunk tags, each CRC checked with zlib (isal's crc32 writes them)."""
+    import struct
+    import zlib
+
+    data, tags, at = path.read_bytes(), [], 8
+    while at < len(data):
+        length, tag = struct.unpack(">I4s", data[at:at + 8])
+        body = data[at + 8:at + 8 + length]
+        assert struct.unpack(">I", data[at + 8 + length:at + 12 + length])[0] == zlib.crc32(body, zlib.crc32(tag))
+        tags.append(tag)
+        at += 12 + length
+    return tags
+
+
+@pytest.mark.parametrize("library", ["isal", "zlib"])
+@pytest.mark.parametrize("shape", [(301, 257), (301, 257, 3), (1, 1), (70, 3, 3)])
+def test_isal_and_zlib_write_the_same_pixels_read_by_pillow_and_cv2(tmp_path, monkeypatch, library, shape):
+    import cv2
+
+    import viewer.export.png as png
+
+    if library == "zlib":  # a trimmed install without isal
+        monkeypatch.setattr(png, "isal_zlib", None)
+    else:
+        assert png.isal_zlib is not None  # a dependency: the fast path is the one installed
+    pixels = np.random.default_rng(7).integers(0, 256, shape, dtype=np.uint8)
+    pixels[: shape[0] // 2] //= 16  # some runs to compress
+    for level in range(10):
+        path = tmp_path / f"{library}{level}.png"
+        save_image(path, pixels, png_compression=level)
+        assert _chunks_checked(path)[0] == b"IHDR" and _chunks_checked(path)[-1] == b"IEND"
+        assert np.array_equal(_decoded(path), pixels)
+        read = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+        assert np.array_equal(read if read.ndim == 2 else read[..., ::-1], pixels), (library, level)
+
+
+def test_deflate_levels_name_their_library():
+    import zlib
+
+    from isal import isal_zlib
+
+    from viewer.export.png import deflater
+
+    assert isinstance(deflater(1), type(isal_zlib.compressobj(1)))
+    assert isinstance(deflater(3), type(isal_zlib.compressobj(1)))
+    assert isinstance(deflater(0), type(zlib.compressobj(0))) and isinstance(deflater(9), type(zlib.compressobj(9)))
+    with pytest.raises(ValueError, match="0 to 9"):
+        deflater(10)
+
+
+def _large_case(monkeypatch, threshold=0):
+    import viewer.export.explanation as explanation
+
+    monkeypatch.setattr(explanation, "PARALLEL_PIXELS", threshold)  # the large-image path on a small image
+    base, cam = _case(height=700, width=300)
+    image = SimpleNamespace(path="x.dcm", frame=0, metadata={"patient": {"name": "A^B"}}, dataset=None)
+    return base, cam, image
+
+
+def test_a_band_going_into_several_files_is_made_once(tmp_path, monkeypatch):
+    """The overlay's, heatmap's and original's bands go into their own file and the side-by-side composite: encoded
+    together, each (panel, band) is made once; the files are the ones encoded one after the other."""
+    from viewer.render.strips import BandCache
+
+    base, cam, image = _large_case(monkeypatch)
+    made: list = []
+    get = BandCache.get
+
+    def counting(self, key, top, bottom, make):
+        return get(self, key, top, bottom, lambda t, b: made.append((key, t, b)) or make(t, b))
+
+    monkeypatch.setattr(BandCache, "get", counting)
+    threads = write_explanation(tmp_path, "x", image, base, _result(cam), "demo", OverlayStyle(), cam_array=True)
+    assert sorted(set(made)) == sorted(made) and {key for key, _, _ in made} == {"original", "heatmap", "overlay"}
+    assert len(made) == 3 * len(range(0, 700, 64))
+    (tmp_path / "series").mkdir()
+    monkeypatch.setattr(BandCache, "get", get)
+    import viewer.export.explanation as explanation
+
+    monkeypatch.setattr(explanation, "PARALLEL_PIXELS", 10**12)
+    series = write_explanation(tmp_path / "series", "x", image, base, _result(cam), "demo", OverlayStyle(),
+                               cam_array=True)
+    for one, other in zip(threads, series, strict=True):
+        if one.suffix in (".png", ".npy"):
+            assert one.read_bytes() == other.read_bytes(), one.name
+
+
+@pytest.mark.parametrize("failing", ["heatmap", "panels"])
+def test_a_file_failing_mid_set_fails_the_set_leaving_nothing_and_no_thread(tmp_path, monkeypatch, failing):
+    """One PNG's write failing half way (a full disk, here a band that raises) fails the whole set with that error,
+    after every writer thread has ended; no file or temporary is left."""
+    import threading
+
+    import viewer.export.png as png
+    from viewer.errors import ExportError
+
+    base, cam, image = _large_case(monkeypatch)
+    compress = png._sub_filtered
+    seen = {"count": 0}
+
+    def failing_filter(band, channels):
+        seen["count"] += 1
+        if threading.current_thread().name.endswith(str(["original", "heatmap", "overlay", "panels"].index(failing))) \
+                and seen["count"] > 8:
+            raise ExportError("cannot write: No space left on device")
+        return compress(band, channels)
+
+    monkeypatch.setattr(png, "_sub_filtered", failing_filter)
+    before = threading.active_count()
+    with pytest.raises(ExportError, match="No space left"):
+        write_explanation(tmp_path, "x", image, base, _result(cam), "demo", OverlayStyle(), cam_array=True)
+    assert threading.active_count() == before
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_band_that_cannot_be_made_fails_the_set_leaving_nothing(tmp_path, monkeypatch):
+    import threading
+
+    import viewer.render.strips as strips
+    from viewer.errors import RenderError
+
+    base, cam, image = _large_case(monkeypatch)
+    blend, calls = strips.cv2.addWeighted, {"count": 0}
+
+    def failing(*args):
+        calls["count"] += 1
+        if calls["count"] > 5:
+            raise RenderError("overlay band failed")
+        return blend(*args)
+
+    monkeypatch.setattr(strips.cv2, "addWeighted", failing)
+    before = threading.active_count()
+    with pytest.raises(RenderError, match="overlay band failed"):
+        write_explanation(tmp_path, "x", image, base, _result(cam), "demo", OverlayStyle(), cam_array=True)
+    assert threading.active_count() == before
+    assert list(tmp_path.iterdir()) == []

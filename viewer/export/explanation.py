@@ -5,7 +5,7 @@ Shared by `radcam-cli explain` and the viewer's File → Export, so both write t
 
 from __future__ import annotations
 
-import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,11 +14,22 @@ import numpy as np
 
 from viewer.errors import ExportError
 from viewer.render import DEFAULTS, ColorMap, colorbar, compose_panels, heatmap, overlay, scale_image, with_colorbar
-from viewer.render.strips import Rows, array_rows, colorbar_rows, compose_rows, heatmap_rows, indices_of, overlay_rows
+from viewer.render.strips import (
+    BandCache,
+    Rows,
+    array_rows,
+    cached_rows,
+    colorbar_rows,
+    compose_rows,
+    heatmap_rows,
+    overlay_rows,
+    repeated_rows,
+)
 
 from .anonymize import AnonymizationSession, header_text
 from .atomic import StagedSet, atomic_write
 from .caption import ModelCard, caption_lines, warning
+from .encode import encode_together
 from .images import save_image
 from .png import PNG_COMPRESSION
 from .sidecar import write_sidecar
@@ -99,16 +110,20 @@ def compose(shown: dict[str, np.ndarray], panel: str, text: str | None, header: 
     return images[-1]
 
 
-def panel_rows(base: np.ndarray, cam: np.ndarray, style: OverlayStyle) -> dict[str, Rows]:
+def panel_rows(base: np.ndarray, cam: np.ndarray, style: OverlayStyle, cache: BandCache | None = None
+               ) -> dict[str, Rows]:
     """render_panels at scale 1 as Rows: each band made when a writer asks for it (a 10,000² image's heatmap and
-    overlay are 300 MB each whole)."""
-    indices = indices_of(cam)
-    return {"original": array_rows(base), "heatmap": heatmap_rows(indices, style.colormap),
-            "overlay": overlay_rows(base, cam, indices, style.threshold, style.alpha, style.colormap, style.contour)}
+    overlay are 300 MB each whole), once for every file it goes into when read through `cache`."""
+    cache = cache or BandCache()
+    return {"original": cached_rows(array_rows(base), "original", cache),
+            "heatmap": heatmap_rows(cam, style.colormap, cache),
+            "overlay": overlay_rows(base, cam, style.threshold, style.alpha, style.colormap, style.contour,
+                                    cache=cache)}
 
 
 def compose_banded(shown: dict[str, Rows], panel: str, text: str | None, header: str | None,
-                   style: OverlayStyle | None = None, warn: str | None = None, bar: np.ndarray | None = None) -> Rows:
+                   style: OverlayStyle | None = None, warn: str | None = None, bar: np.ndarray | Rows | None = None
+                   ) -> Rows:
     """compose over Rows: the same pixels, band by band; `bar`: the colour bar, made once for every map panel."""
     names = ["original", "heatmap", "overlay"] if panel == "side_by_side" else [panel]
     images = [shown[name] for name in names]
@@ -120,19 +135,23 @@ def compose_banded(shown: dict[str, Rows], panel: str, text: str | None, header:
     return images[-1]
 
 
-def _save_all(encodes: list[tuple[Path, Rows]], level: int, parallel: bool) -> None:
-    """Each (path, rows) as a PNG; a large image's panels on threads (zlib and numpy release the GIL: deflate is
-    most of a 10,000² image's explain). Every thread has ended before this returns or raises, so a failed set's
-    temporaries are removed after the last write, never before it."""
-    workers = min(len(encodes), os.cpu_count() or 1, 4) if parallel else 1
-    if workers <= 1:
-        for path, rows in encodes:
-            save_image(path, rows, png_compression=level)
-        return
-    with ThreadPoolExecutor(workers, thread_name_prefix="radcam-png") as pool:
-        futures = [pool.submit(save_image, path, rows, png_compression=level) for path, rows in encodes]
-    for future in futures:
-        future.result()  # the first failure, raised once all are done
+def _save_all(encodes: list[tuple[Path, Rows]], level: int, parallel: bool, cache: BandCache | None,
+              alongside: Callable[[], None] | None = None) -> None:
+    """Each (path, rows) as a PNG; a large image's panels together on threads, each band made once
+    (viewer.export.encode: deflate is most of a 10,000² image's explain). `alongside`: another file's writing (the
+    CAM array), on a thread of its own meanwhile. Every thread has ended before this returns or raises, so a failed
+    set's temporaries are removed after the last write, never before it."""
+    with ThreadPoolExecutor(1, thread_name_prefix="radcam-array") as pool:
+        other = pool.submit(alongside) if alongside is not None and parallel else None
+        if parallel and len(encodes) > 1:
+            encode_together(encodes, level, cache)
+        else:
+            for path, rows in encodes:
+                save_image(path, rows, png_compression=level)
+    if other is not None:
+        other.result()
+    elif alongside is not None:
+        alongside()
 
 
 def panel_path(folder: Path, stem: str, panel: str, fmt: str) -> Path:
@@ -197,8 +216,9 @@ def write_explanation(folder: Path, stem: str, image, base: np.ndarray, result, 
     patient/study line (without patient data when anonymising). Nothing is replaced unless `overwrite`; the set
     is written all or nothing."""
     from .dicom_objects import SUFFIXES, refuse_without_dicom, write_objects
-    from .dicom_sc import write_secondary_capture  # highdicom takes 0.2 s to import; the viewer starts without it
 
+    if fmt == "dicom" or dicom_panels:  # highdicom takes 0.2 s to import: only when a DICOM image is written
+        from .dicom_sc import write_secondary_capture
     folder = Path(folder)
     refuse_without_dicom(image, dicom_objects, stem)
     files = planned_files(folder, stem, panels=panels, fmt=fmt, dicom_panels=dicom_panels,
@@ -208,8 +228,10 @@ def write_explanation(folder: Path, stem: str, image, base: np.ndarray, result, 
     # heatmap, overlay and side-by-side composite held 1.5 GB. A screen's overlay, a view or a scale: whole images.
     banded = (fmt == "png" and overlay_image is None and view is None and abs(scale - 1.0) <= 1e-3
               and base.shape[0] >= 48 and base.ndim in (2, 3))
-    bands = panel_rows(base, result.cam, style) if banded else {}
-    bar = colorbar(base.shape[0], style.colormap, style.threshold) if banded else None  # one for every map panel
+    cache = BandCache() if banded else None  # a band going into several files is made once
+    bands = panel_rows(base, result.cam, style, cache) if banded else {}
+    # One colour bar for every map panel, kept as its distinct rows (100 MB whole at 10,000 px tall).
+    bar = repeated_rows(colorbar(base.shape[0], style.colormap, style.threshold)) if banded else None
     shown = {} if banded else render_panels(base, result.cam, style, scale)
     if overlay_image is not None:  # the overlay as drawn for the screen (All findings), at the base's size
         shown["overlay"] = scale_image(overlay_image, scale) if abs(scale - 1.0) > 1e-3 else overlay_image
@@ -246,7 +268,18 @@ def write_explanation(folder: Path, stem: str, image, base: np.ndarray, result, 
                                         instance_number=instance_number, anonymize=anonymize, session=session)
             else:
                 save_image(stage.path(path), pixels, png_compression=png_compression)
-        _save_all(encodes, png_compression, parallel=base.size >= PARALLEL_PIXELS)
+        cam_file = folder / f"{stem}_cam.npy"
+
+        def save_cam() -> None:  # 400 MB at 10,000²: written while the PNGs are encoded
+            cam = np.ascontiguousarray(result.cam, np.float32)
+
+            def write(temporary: Path) -> None:
+                with open(temporary, "wb") as handle:  # np.save(path) would append .npy to the temporary name
+                    np.save(handle, cam, allow_pickle=False)
+
+            atomic_write(stage.path(cam_file), write)
+
+        _save_all(encodes, png_compression, base.size >= PARALLEL_PIXELS, cache, save_cam if cam_array else None)
         for panel, path in zip(dicom_panels, files[len(panels):], strict=False):
             said_text = overlay_caption if overlay_caption and panel == "overlay" else text
             pixels = compose_banded(bands, panel, said_text, header, style, warn, bar).whole() if banded else \
@@ -264,14 +297,6 @@ def write_explanation(folder: Path, stem: str, image, base: np.ndarray, result, 
                           style.threshold, f"RadCAM: {summary(said_text)}", window=window, findings=findings,
                           anonymize=anonymize, session=session, inverted=inverted, spatial=spatial,
                           staged=stage.path)
-        if cam_array:
-            cam = np.ascontiguousarray(result.cam, np.float32)
-
-            def save_cam(temporary: Path) -> None:
-                with open(temporary, "wb") as handle:  # np.save(path) would append .npy to the temporary name
-                    np.save(handle, cam, allow_pickle=False)
-
-            atomic_write(stage.path(folder / f"{stem}_cam.npy"), save_cam)
         if sidecar:
             write_sidecar(stage.path(files[-1]), record(image, result, card, style, files, out_of_domain),
                           anonymize=anonymize)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +27,10 @@ FORMATS: dict[str, tuple[str, dict[str, Any]]] = {
 
 
 def save_image(path: str | os.PathLike, array: np.ndarray | Rows, overwrite: bool = False,
-               png_compression: int = PNG_COMPRESSION) -> Path:
+               png_compression: int = PNG_COMPRESSION, bands: Iterable[np.ndarray] | None = None) -> Path:
     """Save a uint8 (H, W) grey or (H, W, 3) RGB image, or its Rows (made band by band while a PNG is written);
-    the format follows the extension; `png_compression`: zlib level 0-9 (the same pixels at any level)."""
+    the format follows the extension; `png_compression`: deflate level 0-9 (the same pixels at any level);
+    `bands`: a PNG's Rows' bands as the caller makes them (viewer.export.encode)."""
     path = Path(path)
     if path.suffix.lower() not in FORMATS:
         raise ExportError(f"cannot write {path}: unknown image type {path.suffix or '(none)'}; "
@@ -38,7 +40,7 @@ def save_image(path: str | os.PathLike, array: np.ndarray | Rows, overwrite: boo
 
         def write(temporary: Path) -> None:
             with open(temporary, "wb") as handle:
-                write_png(handle, rows, png_compression)
+                write_png(handle, rows, png_compression, bands)
 
         return atomic_write(path, write, overwrite)
     array = _checked(path, array.whole() if isinstance(array, Rows) else array)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -77,22 +78,46 @@ def font_scale(height: int) -> float:
     return max(0.4, height / 900)
 
 
-def _text_bar(width: int, cells: list[tuple[int, int, str]], scale: float, align_left: bool = False,
-              background: tuple[int, int, int] = BACKGROUND) -> np.ndarray:
-    """A black bar `width` wide with each (x, cell width, text) drawn in its cell, shrunk to fit the cell."""
+@dataclass(frozen=True)
+class PlacedText:
+    """A text as a bar draws it: cv2.putText(bar, text, (x, y), FONT, scale, TEXT_COLOR, thickness, LINE_AA)."""
+
+    text: str
+    x: int
+    y: int
+    scale: float
+    thickness: int
+    width: int  # cv2.getTextSize's
+
+
+def text_layout(cells: list[tuple[int, int, str]], scale: float, align_left: bool = False
+                ) -> tuple[int, list[PlacedText]]:
+    """A text bar's height and where each (x, cell width, text) is drawn, shrunk to fit its cell."""
     thickness = max(1, round(scale * 1.5))
     (_, text_h), baseline = cv2.getTextSize("Ag", FONT, scale, thickness)
     pad = max(2, text_h // 2)
-    bar = np.full((text_h + baseline + 2 * pad, width, 3), background, np.uint8)
+    placed = []
     for x0, cell_w, text in cells:
         text = ascii_text(text)
         if not text:
             continue
         fitted = scale
         (text_w, _), _ = cv2.getTextSize(text, FONT, fitted, thickness)
+        if cell_w - 2 * pad <= 0:
+            continue  # no room inside its padding (a panel a few pixels wide): a scale <= 0 crashed OpenCV
         if text_w > cell_w - 2 * pad:
             fitted = scale * (cell_w - 2 * pad) / text_w
             (text_w, _), _ = cv2.getTextSize(text, FONT, fitted, thickness)
         x = x0 + pad if align_left else x0 + max(0, (cell_w - text_w) // 2)
-        cv2.putText(bar, text, (x, pad + text_h), FONT, fitted, TEXT_COLOR, thickness, cv2.LINE_AA)
+        placed.append(PlacedText(text, x, pad + text_h, fitted, thickness, text_w))
+    return text_h + baseline + 2 * pad, placed
+
+
+def _text_bar(width: int, cells: list[tuple[int, int, str]], scale: float, align_left: bool = False,
+              background: tuple[int, int, int] = BACKGROUND) -> np.ndarray:
+    """A black bar `width` wide with each (x, cell width, text) drawn in its cell, shrunk to fit the cell."""
+    height, placed = text_layout(cells, scale, align_left)
+    bar = np.full((height, width, 3), background, np.uint8)
+    for item in placed:
+        cv2.putText(bar, item.text, (item.x, item.y), FONT, item.scale, TEXT_COLOR, item.thickness, cv2.LINE_AA)
     return bar

@@ -2,12 +2,15 @@
 them whole: the heatmap, the overlay and the side-by-side composite are each 300–900 MB at full size.
 
 Every band is pixel for pixel what the whole-image renderers make (heatmap, overlay, with_colorbar, compose_panels):
-tests/test_render_strips.py holds them to it.
+tests/test_large_export.py holds them to it. The heatmap's and the overlay's bands go into their own files and into
+the side-by-side composite: a BandCache lets each be made once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -18,23 +21,29 @@ from viewer.errors import RenderError
 from .colorbar import colorbar
 from .colormaps import ColorMap, apply_lut, cam_indices
 from .overlay import DEFAULT_CONTOUR_COLOR, as_rgb, contour_thickness_for
-from .panels import BACKGROUND, _text_bar, font_scale
+from .panels import BACKGROUND, FONT, TEXT_COLOR, _text_bar, font_scale, text_layout
 
 BAND_ROWS = 64  # rows per band: 6 MB of a 10,000² composite; 256 rows (23 MB) took 7x longer in page faults
+CACHED_ROWS = 4 * BAND_ROWS  # a taller read (a whole panel for a DICOM) is made, never kept
 
 
 @dataclass(frozen=True)
 class Rows:
-    """A uint8 image of `height` × `width` (× 3 when `channels` is 3) whose rows `read(top, bottom)` makes."""
+    """A uint8 image of `height` × `width` (× 3 when `channels` is 3) whose rows `read(top, bottom)` makes. `cuts`:
+    rows where one of its parts starts (a text bar, the panels): no band crosses one, so the panels' bands are the
+    same rows in every file they go into (one BandCache entry each)."""
 
     height: int
     width: int
     channels: int
     read: Callable[[int, int], np.ndarray]
+    cuts: tuple[int, ...] = ()
 
     def bands(self, rows: int = BAND_ROWS) -> Iterator[np.ndarray]:
-        for top in range(0, self.height, rows):
-            yield self.read(top, min(top + rows, self.height))
+        edges = [0, *sorted({cut for cut in self.cuts if 0 < cut < self.height}), self.height]
+        for start, end in zip(edges, edges[1:], strict=False):
+            for top in range(start, end, rows):
+                yield self.read(top, min(top + rows, end))
 
     def whole(self) -> np.ndarray:
         return self.read(0, self.height)
@@ -48,76 +57,171 @@ def array_rows(image: np.ndarray) -> Rows:
                 lambda top, bottom: image[top:bottom])
 
 
-def lazy_rows(make: Callable[[], np.ndarray]) -> Rows:
-    """An image `make()` makes when its first rows are read, let go once its last rows are: a 10,000² export's text
-    bars are 17–49 MB each and are read in a moment (made once more here to learn the size)."""
-    shape = make().shape
-    held: list[np.ndarray] = []
+class BandCache:
+    """Bands several files read, made once: the overlay's go into overlay.png and into the side-by-side composite.
+    The last `size` are kept (a miss makes the band again: the same pixels, so the cache only saves time); kept bands
+    are read-only. `reads` counts the reads, so a writer driving several files in step knows when one of them has
+    reached the panels' rows (viewer.export.encode)."""
 
-    def read(top: int, bottom: int) -> np.ndarray:
-        if not held:
-            held.append(make())
-        band = held[0][top:bottom]
-        if bottom >= shape[0]:
-            held.clear()
+    def __init__(self, size: int = 12):
+        self.size = size
+        self.reads = 0
+        self._bands: OrderedDict[Hashable, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable, top: int, bottom: int, make: Callable[[int, int], np.ndarray]) -> np.ndarray:
+        with self._lock:
+            self.reads += 1
+            band = self._bands.get((key, top, bottom))
+            if band is not None:
+                self._bands.move_to_end((key, top, bottom))
+                return band
+        band = make(top, bottom)
+        if bottom - top > CACHED_ROWS:
+            return band
+        band.flags.writeable = False  # shared: a reader that paints on it would change another file
+        with self._lock:
+            self._bands[(key, top, bottom)] = band
+            while len(self._bands) > self.size:
+                self._bands.popitem(last=False)
         return band
 
-    return Rows(shape[0], shape[1], 1 if len(shape) == 2 else shape[2], read)
+
+def cached_rows(rows: Rows, key: Hashable, cache: BandCache | None) -> Rows:
+    """`rows` read through `cache` under `key`."""
+    if cache is None:
+        return rows
+    return Rows(rows.height, rows.width, rows.channels,
+                lambda top, bottom: cache.get(key, top, bottom, rows.read), rows.cuts)
 
 
-def heatmap_rows(indices: np.ndarray, colormap: ColorMap) -> Rows:
-    """The heatmap of a CAM given as its LUT indices (colormaps.cam_indices of the whole CAM)."""
-    return Rows(indices.shape[0], indices.shape[1], 3, lambda top, bottom: apply_lut(indices[top:bottom], colormap))
+def text_margin(thickness: int) -> int:
+    """Columns left either side of a text's measured width on its canvas: a glyph's overhang and antialiased edge."""
+    return 4 * thickness + 8
 
 
-def overlay_rows(base: np.ndarray, cam: np.ndarray, indices: np.ndarray, threshold: float, alpha: float,
-                 colormap: ColorMap, contour: bool, contour_color: tuple[int, int, int] = DEFAULT_CONTOUR_COLOR
-                 ) -> Rows:
-    """overlay.OverlayRenderer.render, band by band. The contour is traced on the whole mask (a band's edge is not
-    the region's) and drawn once into a one-channel line mask: LINE_8 draws one colour on a fixed set of pixels,
-    so painting that set afterwards is the same image."""
+def text_bar_rows(width: int, cells: list[tuple[int, int, str]], scale: float, align_left: bool = False,
+                  background: tuple[int, int, int] = BACKGROUND) -> Rows:
+    """panels._text_bar as Rows, its texts drawn on canvases about as wide as they are: whole, a 10,000² export's
+    bars are 17-60 MB each, mostly background, and filling them cost more than deflating them. A text is drawn at
+    the same point of the bar, translated by a whole number of columns (so by the same pixels); a canvas whose own
+    edge (not the bar's) is inked may have cut a stroke: that bar is then drawn whole."""
+    height, placed = text_layout(cells, scale, align_left)
+    groups: list[list] = []  # [start, end, texts]; overlapping canvases become one, drawn in the bar's order
+    for item in placed:
+        margin = text_margin(item.thickness)
+        start, end = max(0, item.x - margin), min(width, item.x + item.width + margin)
+        if start >= end:
+            continue  # wholly outside the bar: putText draws nothing there either
+        joined = [group for group in groups if group[0] < end and start < group[1]]
+        groups = [group for group in groups if not any(group is other for other in joined)]
+        for group in joined:
+            start, end = min(start, group[0]), max(end, group[1])
+        groups.append([start, end, sorted([item, *(text for group in joined for text in group[2])],
+                                          key=placed.index)])
+    fill = np.asarray(background, np.uint8)
+    canvases = []
+    for start, end, texts in groups:
+        canvas = np.empty((height, end - start, 3), np.uint8)
+        canvas[:] = fill
+        for item in texts:
+            cv2.putText(canvas, item.text, (item.x - start, item.y), FONT, item.scale, TEXT_COLOR, item.thickness,
+                        cv2.LINE_AA)
+        if (start > 0 and (canvas[:, 0] != fill).any()) or (end < width and (canvas[:, -1] != fill).any()):
+            return array_rows(_text_bar(width, cells, scale, align_left, background))
+        canvases.append((start, canvas))
+
+    def read(top: int, bottom: int) -> np.ndarray:
+        band = np.empty((bottom - top, width, 3), np.uint8)
+        band[:] = fill
+        for start, canvas in canvases:
+            band[:, start:start + canvas.shape[1]] = canvas[top:bottom]
+        return band
+
+    return Rows(height, width, 3, read)
+
+
+def row_runs(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(distinct, index): each run of equal rows of `image` once, and each row's run (image == distinct[index])."""
+    height = image.shape[0]
+    change = np.ones(height, bool)
+    for top in range(1, height, 1024):  # compared in slices: one whole comparison is 100 MB of booleans
+        bottom = min(top + 1024, height)
+        change[top:bottom] = (image[top:bottom] != image[top - 1:bottom - 1]).reshape(bottom - top, -1).any(axis=1)
+    return image[change], np.cumsum(change) - 1
+
+
+def repeated_rows(image: np.ndarray) -> Rows:
+    """An image kept as its runs of equal rows (row_runs): a 10,000 px tall colour bar (100 MB) changes every ~40
+    rows of its scale and at its labels, about a tenth of that."""
+    distinct, index = row_runs(image)
+    channels = 1 if image.ndim == 2 else image.shape[2]
+    return Rows(image.shape[0], image.shape[1], channels, lambda top, bottom: distinct[index[top:bottom]])
+
+
+def heatmap_rows(cam: np.ndarray, colormap: ColorMap, cache: BandCache | None = None) -> Rows:
+    """The heatmap of a CAM, each band's colour-map indices made from its own rows (cam_indices is per pixel)."""
+    if cam.ndim != 2:
+        cam_indices(cam)  # its one-line error
+    rows = Rows(cam.shape[0], cam.shape[1], 3,
+                lambda top, bottom: apply_lut(cam_indices(cam[top:bottom]), colormap))
+    return cached_rows(rows, "heatmap", cache)
+
+
+def overlay_rows(base: np.ndarray, cam: np.ndarray, threshold: float, alpha: float, colormap: ColorMap,
+                 contour: bool, contour_color: tuple[int, int, int] = DEFAULT_CONTOUR_COLOR,
+                 cache: BandCache | None = None) -> Rows:
+    """overlay.OverlayRenderer.render, band by band (its heatmap bands read through `cache`, shared with the heatmap
+    panel's). The contour is traced on the whole mask (a band's edge is not the region's) and drawn once into a line
+    mask, kept a bit a pixel: LINE_8 draws one colour on a fixed set of pixels, so painting that set afterwards is
+    the same image."""
     alpha = float(alpha)
     if not 0.0 <= alpha <= 1.0:
         raise RenderError(f"overlay opacity must be between 0 and 1, not {alpha}")
     cam = np.ascontiguousarray(cam, dtype=np.float32)
     if cam.shape != base.shape[:2]:
         raise RenderError(f"the CAM is {cam.shape[1]}x{cam.shape[0]} but the image is {base.shape[1]}x{base.shape[0]}")
+    heat = heatmap_rows(cam, colormap, cache)
     lines = None
     if contour:
         mask = cv2.compare(cam, float(threshold), cv2.CMP_GE)  # type: ignore[call-overload]
         contours, _ = cv2.findContours(mask, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
         del mask
         if contours:
-            lines = np.zeros(cam.shape, np.uint8)
-            cv2.drawContours(lines, contours, -1, 255, contour_thickness_for((*cam.shape, 3)), cv2.LINE_8)
+            drawn = np.zeros(cam.shape, np.uint8)
+            cv2.drawContours(drawn, contours, -1, 1, contour_thickness_for((*cam.shape, 3)), cv2.LINE_8)
+            lines = np.packbits(drawn, axis=1)  # 12.5 MB at 10,000², not 100
+            del drawn
 
     def read(top: int, bottom: int) -> np.ndarray:
         # An RGB base's rows are a view: copied, never painted over.
         out = base[top:bottom].copy() if base.ndim == 3 else as_rgb(base[top:bottom])
-        blended = cv2.addWeighted(out, 1.0 - alpha, apply_lut(indices[top:bottom], colormap), alpha, 0.0)
+        blended = cv2.addWeighted(out, 1.0 - alpha, heat.read(top, bottom), alpha, 0.0)
         cv2.copyTo(blended, cv2.compare(cam[top:bottom], float(threshold), cv2.CMP_GE), out)  # type: ignore
         if lines is not None:
-            out[lines[top:bottom] != 0] = contour_color
+            out[np.unpackbits(lines[top:bottom], axis=1, count=cam.shape[1]).view(bool)] = contour_color
         return out
 
-    return Rows(cam.shape[0], cam.shape[1], 3, read)
+    return cached_rows(Rows(cam.shape[0], cam.shape[1], 3, read), "overlay", cache)
 
 
 def _rgb_rows(image: Rows) -> Rows:
     return image if image.channels == 3 else Rows(image.height, image.width, 3,
-                                                  lambda top, bottom: as_rgb(image.read(top, bottom)))
+                                                  lambda top, bottom: as_rgb(image.read(top, bottom)), image.cuts)
 
 
-def colorbar_rows(panel: Rows, colormap: ColorMap, cam_threshold: float | None, bar: np.ndarray | None = None
+def colorbar_rows(panel: Rows, colormap: ColorMap, cam_threshold: float | None, bar: np.ndarray | Rows | None = None
                   ) -> Rows:
     """colorbar.with_colorbar, band by band (panels at least 48 px tall: a shorter one is padded there). `bar`:
-    colorbar(panel.height, colormap, cam_threshold) made once for several panels (100 MB at 10,000 px tall)."""
+    colorbar(panel.height, colormap, cam_threshold) made once for several panels (100 MB at 10,000 px tall: give it
+    as repeated_rows, a tenth of that)."""
     if panel.height < 48:
         raise RenderError("colorbar_rows needs a panel at least 48 px tall; use with_colorbar")
     bar = colorbar(panel.height, colormap, cam_threshold) if bar is None else bar
+    bar_rows = bar if isinstance(bar, Rows) else array_rows(bar)
     rgb = _rgb_rows(panel)
-    return Rows(panel.height, panel.width + bar.shape[1], 3,
-                lambda top, bottom: np.hstack([rgb.read(top, bottom), bar[top:bottom]]))
+    return Rows(panel.height, panel.width + bar_rows.width, 3,
+                lambda top, bottom: np.hstack([rgb.read(top, bottom), bar_rows.read(top, bottom)]), panel.cuts)
 
 
 def compose_rows(panels: Sequence[Rows], titles: Sequence[str] | None = None, caption: str | None = None,
@@ -146,7 +250,7 @@ def compose_rows(panels: Sequence[Rows], titles: Sequence[str] | None = None, ca
         return band
 
     def bar(cells: list[tuple[int, int, str]], **options) -> Rows:
-        return lazy_rows(lambda: _text_bar(width, cells, scale, **options))
+        return text_bar_rows(width, cells, scale, **options)
 
     bars_above, bars_below = [], []
     if header:
@@ -160,7 +264,8 @@ def compose_rows(panels: Sequence[Rows], titles: Sequence[str] | None = None, ca
         from .panels import WARNING_BACKGROUND
 
         bars_below.append(bar([(0, width, warning)], background=WARNING_BACKGROUND))
-    parts = [*bars_above, Rows(height, width, 3, row_band), *bars_below]
+    cuts = tuple(cut for image in images for cut in (*image.cuts, image.height))  # where a shorter one is padded
+    parts = [*bars_above, Rows(height, width, 3, row_band, cuts), *bars_below]
     return stack_rows(parts)
 
 
@@ -178,15 +283,5 @@ def stack_rows(parts: Sequence[Rows]) -> Rows:
                 pieces.append(part.read(int(low - start), int(high - start)))
         return pieces[0] if len(pieces) == 1 else np.vstack(pieces)
 
-    return Rows(int(starts[-1]), parts[0].width, parts[0].channels, read)
-
-
-def indices_of(cam: np.ndarray) -> np.ndarray:
-    """The CAM's colour-map indices once (a quarter of the float CAM), shared by the heatmap and overlay bands;
-    made in bands too: cam_indices clips a float copy of what it is given (400 MB for a 10,000² CAM)."""
-    if cam.ndim != 2:
-        return cam_indices(cam)  # its one-line error
-    out = np.empty(cam.shape, np.uint8)
-    for top in range(0, cam.shape[0], 1024):
-        out[top:top + 1024] = cam_indices(cam[top:top + 1024])
-    return out
+    cuts = tuple(int(start + cut) for part, start in zip(parts, starts[:-1], strict=True) for cut in (0, *part.cuts))
+    return Rows(int(starts[-1]), parts[0].width, parts[0].channels, read, cuts)
