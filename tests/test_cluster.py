@@ -145,19 +145,7 @@ def test_an_actor_killed_mid_run_loses_nothing_and_writes_nothing_twice(cluster,
     local = list(run_local(demo_engine, _spec(tmp_path / "local"), _tasks(images), batch=BATCH, workers=2))
     spec = _spec(tmp_path / "ray")
     spec.out.mkdir()
-    pids: list[int] = []
-    outcomes = []
-    run = run_ray(model_args, spec, _tasks(images), address=None, actors=2, batch=BATCH,
-                  pool_ready=lambda pool: pids.extend(pool.pids))
-    watched = planned_outputs(spec, images[2 * BATCH].stem)  # the first image of the first actor's second chunk
-    for outcome in run:
-        outcomes.append(outcome)
-        if len(outcomes) == 1:  # the first actor's first chunk is done: its second is under way
-            deadline = time.monotonic() + 60
-            while not all(path.is_file() for path in watched) and time.monotonic() < deadline:
-                time.sleep(0.002)
-            stamps = {path: path.stat().st_mtime_ns for path in watched}  # written whole, its chunk (likely) not done
-            os.kill(pids[0], signal.SIGKILL)  # a worker lost mid-run: its chunks in flight go to the other actor
+    outcomes, watched = _killing_the_first_actor(model_args, spec, images, since=0.0)
     assert sorted(o.index for o in outcomes) == list(range(IMAGES))  # every image once, in order
     assert [o.index for o in outcomes] == list(range(IMAGES))
     assert [o.error for o in outcomes] == [None] * IMAGES
@@ -168,11 +156,55 @@ def test_an_actor_killed_mid_run_loses_nothing_and_writes_nothing_twice(cluster,
         [Path(p).name for p in o.line["outputs"]] for o in local]
     total, retried = _summary(capsys.readouterr().err)
     assert total == IMAGES and retried >= 1
-    assert {path: path.stat().st_mtime_ns for path in watched} == stamps  # written once, its line said all the same
+    assert {path: path.stat().st_mtime_ns for path in watched} == watched  # written once, its line said all the same
     for task in _tasks(images):
         assert all(path.is_file() for path in planned_outputs(spec, task.stem))
     expected = {path.name for task in _tasks(images) for path in planned_outputs(spec, task.stem)}
     assert {p.name for p in spec.out.iterdir()} == expected  # no staged temporary left, nothing extra
+
+
+def test_under_overwrite_a_killed_actors_retry_rewrites_only_an_older_runs_sets(cluster, model_args, demo_engine,
+                                                                                images, tmp_path, capsys):
+    """--overwrite over an older run's sets (an hour old): the retried chunk spares the sets its lost actor had
+    written (newer than the run's start: their lines said again) and overwrites the older ones it had not reached."""
+    import dataclasses
+
+    spec = dataclasses.replace(_spec(tmp_path), overwrite=True)
+    older = list(run_local(demo_engine, _spec(tmp_path), _tasks(images), batch=BATCH, workers=2))
+    old = time.time() - 3600
+    for path in tmp_path.iterdir():
+        os.utime(path, (old, old))
+    start = time.time() - 1
+    outcomes, watched = _killing_the_first_actor(model_args, spec, images, since=start)
+    assert [o.error for o in outcomes] == [None] * IMAGES and not any(o.skipped for o in outcomes)
+    assert [_comparable(o.line) for o in outcomes] == [_comparable(o.line) for o in older]
+    assert _summary(capsys.readouterr().err)[1] >= 1
+    assert {path: path.stat().st_mtime_ns for path in watched} == watched  # this run's set: spared
+    assert [p.name for p in tmp_path.iterdir() if p.stat().st_mtime < start] == []  # every older set overwritten
+
+
+def _killing_the_first_actor(model_args, spec, images, since: float):
+    """The run's outcomes, its first actor killed by its PID once an image of its second chunk (under way) is written
+    whole (files newer than `since`), and that image's files with their mtimes then."""
+    pids: list[int] = []
+    outcomes = []
+    run = run_ray(model_args, spec, _tasks(images), address=None, actors=2, batch=BATCH,
+                  pool_ready=lambda pool: pids.extend(pool.pids))
+    files = planned_outputs(spec, images[2 * BATCH].stem)  # the first image of the first actor's second chunk
+    watched: dict[Path, int] = {}
+
+    def written(path: Path) -> bool:
+        return path.is_file() and path.stat().st_mtime >= since
+
+    for outcome in run:
+        outcomes.append(outcome)
+        if len(outcomes) == 1:  # the first actor's first chunk is done: its second is under way
+            deadline = time.monotonic() + 60
+            while not all(written(path) for path in files) and time.monotonic() < deadline:
+                time.sleep(0.002)
+            watched = {path: path.stat().st_mtime_ns for path in files}  # its chunk (most likely) not yet done
+            os.kill(pids[0], signal.SIGKILL)  # a worker lost mid-run: its chunks in flight go to the other actor
+    return outcomes, watched
 
 
 def test_ray_chunks_follow_the_pixel_budget_formed_as_the_actors_take_them(cluster, model_args, images, tmp_path,
