@@ -48,7 +48,10 @@ def run_local(engine: Any, spec: BatchSpec, tasks: Sequence[ImageTask], *, batch
                 ready.extend(pending[0].result())  # still pending if interrupted while waiting
                 pending.popleft()
                 yield from _committed(ready)
-            pending.append(runner.submit(explain_chunk, engine, spec, chunk, decode, encode, stop=stop, defer=True))
+            queued = threading.Event()  # the next chunk's images queue for decoding behind this one's, not among them
+            pending.append(runner.submit(explain_chunk, engine, spec, chunk, decode, encode, stop=stop, defer=True,
+                                         queued=queued))
+            queued.wait()
         while pending:
             ready.extend(pending[0].result())
             pending.popleft()

@@ -39,6 +39,9 @@ class _Work:
     findings: Any = None
     load_ms: float = 0.0
     findings_ms: float = 0.0
+    prepare: bool = False  # its model inputs made as it is decoded (the chunk goes to the model as one batch)
+    inputs: Any = None  # (raw, x): engine.model.model_inputs of its base
+    prepare_ms: float = 0.0
     warnings: list[str] = field(default_factory=list)  # said before its line, or before its error
     stop: threading.Event | None = None  # the run's: set on Ctrl+C, SIGTERM or a single image's error
     defer: bool = False  # the set is left staged in the outcome, for the caller to commit
@@ -53,15 +56,24 @@ def _engine_lock(engine: Any) -> threading.Lock:
 
 def explain_chunk(engine: Any, spec: BatchSpec, tasks: Sequence[ImageTask], decode_pool: Executor | None = None,
                   encode_pool: Executor | None = None, *, stop: threading.Event | None = None,
-                  defer: bool = False) -> list[ImageOutcome]:
+                  defer: bool = False, queued: threading.Event | None = None) -> list[ImageOutcome]:
     """The outcomes of `tasks`, in their order. Pools are made for the call when not given (a Ray actor's call).
-    `defer`: each written image's set stays staged (outcome.staged) until the caller commits or discards it."""
+    `defer`: each written image's set stays staged (outcome.staged) until the caller commits or discards it.
+    `queued`: set once every image is queued for decoding (the local runner queues the next chunk's after it, so
+    that the decode threads finish this chunk first and the model does not wait for both)."""
     owned = [ThreadPoolExecutor() for pool in (decode_pool, encode_pool) if pool is None]
     decode = decode_pool or owned[0]
     encode = encode_pool or owned[-1]
     try:
-        works = [_Work(task, stop=stop, defer=defer) for task in tasks]
-        list(decode.map(lambda work: _guarded(work, _decode, engine, spec, stop), works))
+        try:
+            prepare = _batched(engine, spec, len(tasks))
+            works = [_Work(task, stop=stop, defer=defer, prepare=prepare) for task in tasks]
+            decoding = [decode.submit(_guarded, work, _decode, engine, spec, stop) for work in works]
+        finally:
+            if queued is not None:
+                queued.set()
+        for future in decoding:
+            future.result()
         with _engine_lock(engine):
             _explain(engine, spec, [work for work in works if work.outcome is None], stop, decode)
         list(encode.map(lambda work: _guarded(work, _recount if work.recount else _write, engine, spec, stop), works))
@@ -113,6 +125,24 @@ def _decode(work: _Work, engine: Any, spec: BatchSpec) -> None:
     work.domain = _domain(work, engine, spec)
     work.base = work.image.render()
     work.load_ms = (time.perf_counter() - t0) * 1e3
+    if work.prepare:  # the resize to the model's input here, in this decode thread, as soon as the image is shown
+        t0 = time.perf_counter()
+        work.inputs = engine.model.model_inputs(work.base)
+        work.prepare_ms = (time.perf_counter() - t0) * 1e3
+
+
+def _batched(engine: Any, spec: BatchSpec, count: int) -> bool:
+    """Whether the chunk's images go to the model in one shared pass (viewer.cam.batch), which takes their inputs
+    made beforehand."""
+    if count < 2 or getattr(engine, "explain_batch", None) is None:
+        return False
+    from viewer.cam.multi import SHARED_PASS
+    from viewer.cam.registry import resolve_method
+
+    try:
+        return resolve_method(spec.method) in SHARED_PASS
+    except Exception:  # noqa: BLE001 — an unknown method fails in the model's call, per image, as before
+        return False
 
 
 def _domain(work: _Work, engine: Any, spec: BatchSpec) -> list[str]:
@@ -141,12 +171,16 @@ def _explain(engine: Any, spec: BatchSpec, works: list[_Work], stop: threading.E
                "batch_size": spec.batch_size, "reporter": _Stopping(stop)}
     explain_batch = getattr(engine, "explain_batch", None)  # viewer.cam.batch: the model on the whole chunk
     if explain_batch is not None and len(works) > 1:
-        try:
-            results = explain_batch([work.base for work in works], **options, pool=pool)  # resizes in threads
+        inputs = [work.inputs for work in works] if all(work.inputs is not None for work in works) else None
+        try:  # resizes in the pool's threads unless the decode threads made the inputs
+            results = explain_batch([work.base for work in works], **options, pool=pool, inputs=inputs)
             for work, result in zip(works, results, strict=True):
+                result.timings_ms["preprocess"] = result.timings_ms.get("preprocess", 0.0) + work.prepare_ms
                 work.result = result
         except Exception:  # noqa: BLE001 — said per image by the calls below
             pass
+        for work in works:
+            work.inputs = None
     for work in works:
         if work.result is None:
             _guarded(work, _explain_one(options), engine, spec, stop)

@@ -82,16 +82,21 @@ def pass_size(engine: CamEngine, count: int, batch_size: int | None) -> int:
 
 def explain_batch(engine: CamEngine, bases: Sequence[np.ndarray], *, method: str = "gradcam", target: Any = None,
                   layer: str | None = None, top_n: int = 32, batch_size: int | None = None,
-                  reporter: Reporter = QUIET, pool: Executor | None = None) -> list[CamResult]:
+                  reporter: Reporter = QUIET, pool: Executor | None = None,
+                  inputs: Sequence[tuple[np.ndarray, np.ndarray]] | None = None) -> list[CamResult]:
     """explain() of each display image in `bases` (uint8 H×W or H×W×3, any sizes), in order: each result the one
     engine.explain(base, method, target, layer, top_n, batch_size) gives. `batch_size`: images per model call
     (the shared pass's chunk; Score-CAM's kin take it as explain() does). `pool` (threads): the images' resize
     and preprocessing run there, the next chunk's while this chunk's pass runs — on the demo model they are most
-    of the time, and TensorFlow's eager ops release the GIL."""
+    of the time, and TensorFlow's eager ops release the GIL. `inputs`: each base's (raw, x) from
+    engine.model.model_inputs, made already (a batch's decode threads make them as each image is decoded, so the
+    model never waits behind the next chunk's decoding); used by the shared pass's methods only."""
     name = resolve_method(method)
     if name not in SHARED_PASS:
         return _one_by_one(engine, bases, name, target, layer, top_n, batch_size, reporter)
     displays = [np.asarray(base) for base in bases]
+    if inputs is not None and len(inputs) != len(displays):
+        raise CamError(f"{len(inputs)} prepared inputs for {len(displays)} images")
     if not displays:
         return []
     size = pass_size(engine, len(displays), batch_size)
@@ -99,24 +104,29 @@ def explain_batch(engine: CamEngine, bases: Sequence[np.ndarray], *, method: str
     explicit = None if target is None else Target.resolve(engine.model, target)
     import tensorflow as tf
 
+    given = list(inputs) if inputs is not None else None
+
+    def prepare(first: int, end: int) -> list[Any]:
+        return given[first:end] if given is not None else _prepare(engine, displays[first:end], pool)
+
     results: list[CamResult] = []
-    pending = _prepare(engine, displays[:size], pool)
+    pending = prepare(0, size)
     while len(results) < len(displays):
         if reporter.cancelled():
             raise Cancelled("batch explanation cancelled")
         done = len(results)
         chunk = displays[done:done + size]
         start = time.perf_counter()
-        inputs = [item.result() if isinstance(item, Future) else item for item in pending]
-        pending = _prepare(engine, displays[done + size:done + 2 * size], pool)
+        ready = [item.result() if isinstance(item, Future) else item for item in pending]
+        pending = prepare(done + size, done + 2 * size)
         try:
-            results.extend(_chunk(engine, chunk, inputs, name, layer_name, explicit, size, start))
+            results.extend(_chunk(engine, chunk, ready, name, layer_name, explicit, size, start))
         except (tf.errors.ResourceExhaustedError, MemoryError):
             if size == 1:
                 raise CamError(f"{name} ran out of memory even one image at a time") from None
             # As score_in_batches: half the images per pass, and the size that fits kept for later calls.
             size = engine.score_batch_limit = size // 2
-            pending = inputs[:size]  # the next pass's images, prepared already
+            pending = ready[:size]  # the next pass's images, prepared already
             continue
         reporter.progress(len(results) / len(displays))
     return results

@@ -159,12 +159,14 @@ class CamEngine:
 
     def explain_batch(self, bases: Sequence[np.ndarray], *, method: str = "gradcam", target: Any = None,
                       layer: str | None = None, top_n: int = 32, batch_size: int | None = None,
-                      reporter: Reporter = QUIET, pool: Executor | None = None) -> list[CamResult]:
-        """explain() of each image, the model run on batches of them (viewer.cam.batch.explain_batch)."""
+                      reporter: Reporter = QUIET, pool: Executor | None = None,
+                      inputs: Sequence[tuple[np.ndarray, np.ndarray]] | None = None) -> list[CamResult]:
+        """explain() of each image, the model run on batches of them (viewer.cam.batch.explain_batch; `inputs`:
+        their model inputs, made already)."""
         from viewer.cam.batch import explain_batch
 
         return explain_batch(self, bases, method=method, target=target, layer=layer, top_n=top_n,
-                             batch_size=batch_size, reporter=reporter, pool=pool)
+                             batch_size=batch_size, reporter=reporter, pool=pool, inputs=inputs)
 
     def finish(self, ctx: CamContext, feature: np.ndarray, display: np.ndarray, name: str, start: float,
                t_pre: float, reporter: Reporter = QUIET) -> CamResult:
