@@ -9,7 +9,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from . import batch as pipeline
+from .batch_budget import chunks
 from .batch_spec import ImageOutcome, ImageTask
 
 Work = Callable[[list[ImageTask], threading.Event], list[ImageOutcome]]
@@ -29,7 +29,7 @@ def stream(work: Work, tasks: Sequence[ImageTask], batch: int) -> Iterator[Image
     runner = ThreadPoolExecutor(2, thread_name_prefix="radcam-chunk")
     pending: deque[Future[list[ImageOutcome]]] = deque()
     try:
-        for chunk in pipeline.chunks(tasks, batch):  # type: ignore[attr-defined]  # explain's chunks
+        for chunk in chunks(tasks, batch):  # explain's chunks: at most `batch` images and a pixel budget
             if len(pending) >= 2:
                 yield from pending.popleft().result()
             pending.append(runner.submit(work, chunk, stop))
