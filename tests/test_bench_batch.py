@@ -113,3 +113,26 @@ def test_the_table_shows_the_bound_and_the_cpu_times():
     assert "decode + render alone, images/s (2 threads: the bound)" in text
     assert "0.5 / batched forward images/s" in text
     assert "12.5 ms" in text and "6.0 ms" in text and "3.0 ms" in text
+
+
+def test_cam_and_json_alone_draw_no_panel(demo_model, tmp_path, monkeypatch):
+    """explain --outputs cam,json makes no colour bar, band or panel it would not write (3-4 ms an image)."""
+    import viewer.export.explanation as explanation
+    from viewer.bench.suite import bench_file
+    from viewer.cam import CamEngine
+    from viewer.export import ModelCard, OverlayStyle, write_explanation
+    from viewer.io import open_image
+
+    image = open_image(bench_file())
+    base = image.render()
+    result = CamEngine(demo_model).explain(base)
+
+    def drawn(*args, **kwargs):
+        raise AssertionError("a panel was drawn for a set without panels")
+
+    for name in ("colorbar", "panel_rows", "render_panels"):
+        monkeypatch.setattr(explanation, name, drawn)
+    files = write_explanation(tmp_path, "one", image, base, result, ModelCard.of(demo_model), OverlayStyle(),
+                              panels=(), cam_array=True, sidecar=True, anonymize=True)
+    assert [path.name for path in files] == ["one_cam.npy", "one.json"]
+    assert np.array_equal(np.load(files[0]), result.cam)

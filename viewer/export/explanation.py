@@ -228,11 +228,13 @@ def write_explanation(folder: Path, stem: str, image, base: np.ndarray, result, 
     # heatmap, overlay and side-by-side composite held 1.5 GB. A screen's overlay, a view or a scale: whole images.
     banded = (fmt == "png" and overlay_image is None and view is None and abs(scale - 1.0) <= 1e-3
               and base.shape[0] >= 48 and base.ndim in (2, 3))
-    cache = BandCache() if banded else None  # a band going into several files is made once
-    bands = panel_rows(base, result.cam, style, cache) if banded else {}
+    # No panel asked for (explain --outputs cam,json): no bands, colour bar or panels made (3-4 ms an image at 1024²).
+    pictures = bool(panels) or bool(dicom_panels)
+    cache = BandCache() if banded and pictures else None  # a band going into several files is made once
+    bands = panel_rows(base, result.cam, style, cache) if banded and pictures else {}
     # One colour bar for every map panel, kept as its distinct rows (100 MB whole at 10,000 px tall).
-    bar = repeated_rows(colorbar(base.shape[0], style.colormap, style.threshold)) if banded else None
-    shown = {} if banded else render_panels(base, result.cam, style, scale)
+    bar = repeated_rows(colorbar(base.shape[0], style.colormap, style.threshold)) if banded and pictures else None
+    shown = {} if banded or not pictures else render_panels(base, result.cam, style, scale)
     if overlay_image is not None:  # the overlay as drawn for the screen (All findings), at the base's size
         shown["overlay"] = scale_image(overlay_image, scale) if abs(scale - 1.0) > 1e-3 else overlay_image
     if view is not None:  # viewer.app.export_view: turned as on screen, measurements burned in; the CAM array is not
