@@ -57,3 +57,19 @@ def test_the_render_gathers_in_bands_the_same_pixels_as_one_gather():
     assert values.index is not None
     assert np.array_equal(shown, lut[values.index])
     assert np.array_equal(shown, table_8bit[stored].astype(np.uint8))
+
+
+def test_releasing_the_pixels_makes_no_histogram_for_a_window_not_made_yet(make_dicom):
+    """A batch releases each image's pixels once rendered: the automatic window it never asked for is dropped, not
+    made then (a histogram of every pixel); a window made before stays."""
+    path = make_dicom("windowed.dcm", _ramp(), bits_stored=12, WindowCenter=1000, WindowWidth=800)
+    image = open_image(path)
+    image.render()
+    values = image._values
+    image.release_pixels()
+    assert "_counts" not in vars(values)
+    assert image.windows == [image.default_window] and image.default_window.center == 1000
+    asked = open_image(path)
+    listed = asked.windows
+    asked.release_pixels()
+    assert asked.windows == listed and len(listed) == 2
