@@ -212,3 +212,39 @@ def test_a_retried_evaluate_chunk_keeps_a_grid_the_lost_actor_wrote(demo_engine,
     os.utime(old, (since - 100, since - 100))  # an older run's grid: not this run's, so refused without --overwrite
     outcomes = evaluate_chunk(demo_engine, None, tasks[1:], options, written_since=since)
     assert outcomes[0].error is not None and "exists" in outcomes[0].error
+
+
+def test_anonymised_predict_on_ray_names_no_source(cluster, images, tmp_path, capsys):
+    """The workers see resolved paths; what comes back (a broken file's error) still names only pseudonyms."""
+    import shutil
+
+    folder = tmp_path / "DOE_JOHN_1961"
+    folder.mkdir()
+    for path in images[:3]:
+        shutil.copy(path, folder / f"doe_john_{path.name}")
+    (folder / "doe_john_broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not a picture")
+    inputs = sorted(folder.iterdir())  # named one by one: a folder's walk passes over a file it cannot read
+    code, local, err_local = run_cli(capsys, "predict", *inputs, "--anonymize")
+    code_ray, remote, err = run_cli(capsys, "predict", *inputs, "--anonymize", "--ray", "--ray-actors", "2")
+    assert code == code_ray == 2
+    assert remote == local and _without_summary(err) == err_local.splitlines()
+    assert "radcam_" in err and "doe" not in (remote + err).lower()
+    assert str(tmp_path) not in remote + err
+
+
+def test_a_stopped_predict_on_ray_gives_the_cluster_back(cluster, model_args, images, capsys):
+    """Closing the run (Ctrl+C in the CLI) stops the work in flight and kills the actors: their CPUs are free."""
+    import time
+
+    from viewer.app.batch_predict import PredictOptions
+    from viewer.app.cluster import run_ray
+
+    run = run_ray(model_args, PredictOptions(), _tasks(images), address=None, actors=2, batch=1, work="predict")
+    first = [next(run) for _ in range(3)]
+    run.close()
+    assert [o.index for o in first] == [0, 1, 2]
+    deadline = time.monotonic() + 30
+    while cluster.available_resources().get("CPU", 0) < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert cluster.available_resources().get("CPU", 0) == 2
+    assert not SUMMARY.search(capsys.readouterr().err)  # a stopped run has no summary: the CLI says why it stopped
