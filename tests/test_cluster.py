@@ -191,18 +191,25 @@ def _killing_the_first_actor(model_args, spec, images, since: float):
     run = run_ray(model_args, spec, _tasks(images), address=None, actors=2, batch=BATCH,
                   pool_ready=lambda pool: pids.extend(pool.pids))
     files = planned_outputs(spec, images[2 * BATCH].stem)  # the first image of the first actor's second chunk
+    last = planned_outputs(spec, images[3 * BATCH - 1].stem)  # its last: written before the chunk returns
     watched: dict[Path, int] = {}
 
-    def written(path: Path) -> bool:
-        return path.is_file() and path.stat().st_mtime >= since
+    def written(paths: list[Path]) -> bool:
+        return all(path.is_file() and path.stat().st_mtime >= since for path in paths)
 
     for outcome in run:
         outcomes.append(outcome)
         if len(outcomes) == 1:  # the first actor's first chunk is done: its second is under way
+            # Let the worker run in 2 ms steps, stopped between them, until that image's set is in: then, its chunk
+            # not done (its last image not written), it is killed before it can finish.
             deadline = time.monotonic() + 60
-            while not all(written(path) for path in files) and time.monotonic() < deadline:
+            os.kill(pids[0], signal.SIGSTOP)
+            while not written(files) and time.monotonic() < deadline:
+                os.kill(pids[0], signal.SIGCONT)
                 time.sleep(0.002)
-            watched = {path: path.stat().st_mtime_ns for path in files}  # its chunk (most likely) not yet done
+                os.kill(pids[0], signal.SIGSTOP)
+            assert not written(last), "the chunk was done before its worker could be killed"
+            watched = {path: path.stat().st_mtime_ns for path in files}
             os.kill(pids[0], signal.SIGKILL)  # a worker lost mid-run: its chunks in flight go to the other actor
     return outcomes, watched
 
