@@ -303,3 +303,32 @@ def test_a_band_that_cannot_be_made_fails_the_set_leaving_nothing(tmp_path, monk
         write_explanation(tmp_path, "x", image, base, _result(cam), "demo", OverlayStyle(), cam_array=True)
     assert threading.active_count() == before
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_batch_lets_an_images_pixels_go_once_rendered_before_the_model_runs(tmp_path, demo_engine, monkeypatch):
+    """The decoded pixels (a 10,000² 16-bit film's 200 MB) are released as soon as the display image is made, so
+    they are not held through the model's pass and the writing; the files and the JSON line are made as before."""
+    from conftest import write_dicom
+
+    import viewer.io
+    from viewer.app.batch_chunk import explain_chunk
+    from viewer.app.batch_spec import BatchSpec, ImageTask
+
+    opened, seen = [], []
+    real_open = viewer.io.open_image
+    monkeypatch.setattr(viewer.io, "open_image", lambda path, **kw: opened.append(real_open(path, **kw)) or opened[-1])
+    real_explain = demo_engine.explain
+    monkeypatch.setattr(demo_engine, "explain", lambda base, **kw: seen.append(
+        [image._released is not None for image in opened]) or real_explain(base, **kw))
+    pixels = (np.random.default_rng(3).integers(0, 4096, (300, 260))).astype(np.uint16)
+    write_dicom(tmp_path / "a.dcm", pixels)
+    out = tmp_path / "out"
+    out.mkdir()
+    spec = BatchSpec(method="gradcam", target=None, layer=None, top_n=32, frame=0, style=OverlayStyle(),
+                     outputs=frozenset({"original", "overlay", "cam", "json"}), all_findings=False,
+                     anonymize=False, overwrite=False, resume=False, out=out)
+    [outcome] = explain_chunk(demo_engine, spec, [ImageTask(0, tmp_path / "a.dcm", "a", "a.dcm")])
+    assert outcome.error is None and seen == [[True]]
+    assert sorted(path.name for path in out.iterdir()) == ["a.json", "a_cam.npy", "a_original.png", "a_overlay.png"]
+    with pytest.raises(Exception, match="released"):
+        opened[0].render()

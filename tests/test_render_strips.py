@@ -101,3 +101,43 @@ def test_bands_never_cross_a_part_so_the_panels_bands_are_the_same_rows_in_every
     bands = list(composite.bands(64))
     assert reads == [(0, 64), (64, 128), (128, 192), (192, 200)]
     assert np.array_equal(np.vstack(bands), compose_panels([panel, panel], ["a", "b"], caption="x", header="h"))
+
+
+def _blobs(shape, seed, edges):
+    """A CAM with a few regions over the threshold, holes in some, touching the image's edges when `edges`."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:shape[0], 0:shape[1]].astype(np.float32)
+    cam = np.zeros(shape, np.float32)
+    for _ in range(4):
+        cy, cx = rng.uniform(0, shape[0]), rng.uniform(0, shape[1])
+        ry, rx = rng.uniform(0.05, 0.3) * shape[0], rng.uniform(0.05, 0.3) * shape[1]
+        cam = np.maximum(cam, np.exp(-(((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2)))
+    cam[shape[0] // 3:shape[0] // 3 + 9, shape[1] // 4:shape[1] // 4 + 7] = 0.0  # a hole
+    if edges:
+        cam[:, :3], cam[-2:, :] = 0.95, 0.9  # along the left and bottom edges
+    return cam
+
+
+@pytest.mark.parametrize("shape", [(301, 257), (1100, 1500), (2100, 2100)])
+@pytest.mark.parametrize("edges", [False, True])
+def test_the_contour_traced_on_its_regions_box_is_the_whole_images(shape, edges):
+    """Traced and drawn on the box of the CAM's regions, not the whole image: the same lines (thickness 1 to 4)."""
+    from viewer.render import overlay
+    from viewer.render.strips import overlay_rows
+
+    base = np.random.default_rng(2).integers(0, 256, shape, dtype=np.uint8)
+    for seed in range(3):
+        cam = _blobs(shape, seed, edges)
+        expected = overlay(base, cam, threshold=0.5, alpha=0.5, colormap="jet", contour=True)
+        made = overlay_rows(base, cam, 0.5, 0.5, "jet", True)
+        assert np.array_equal(np.vstack(list(made.bands(64))), expected), (shape, edges, seed)
+
+
+def test_no_contour_where_the_cam_reaches_its_threshold_nowhere():
+    from viewer.render import overlay
+    from viewer.render.strips import contour_lines, overlay_rows
+
+    base, cam = np.zeros((300, 200), np.uint8), np.full((300, 200), 0.2, np.float32)
+    assert contour_lines(cam, 0.5, 1) is None
+    assert np.array_equal(overlay_rows(base, cam, 0.5, 0.5, "jet", True).whole(),
+                          overlay(base, cam, threshold=0.5, alpha=0.5, colormap="jet", contour=True))

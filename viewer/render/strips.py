@@ -105,7 +105,8 @@ def text_bar_rows(width: int, cells: list[tuple[int, int, str]], scale: float, a
     """panels._text_bar as Rows, its texts drawn on canvases about as wide as they are: whole, a 10,000² export's
     bars are 17-60 MB each, mostly background, and filling them cost more than deflating them. A text is drawn at
     the same point of the bar, translated by a whole number of columns (so by the same pixels); a canvas whose own
-    edge (not the bar's) is inked may have cut a stroke: that bar is then drawn whole."""
+    edge (not the bar's) is inked may have cut a stroke: that bar is then drawn whole. The canvases are drawn when
+    the bar's first rows are read and let go after its last (a long caption's is still 15 MB there)."""
     height, placed = text_layout(cells, scale, align_left)
     groups: list[list] = []  # [start, end, texts]; overlapping canvases become one, drawn in the bar's order
     for item in placed:
@@ -120,21 +121,32 @@ def text_bar_rows(width: int, cells: list[tuple[int, int, str]], scale: float, a
         groups.append([start, end, sorted([item, *(text for group in joined for text in group[2])],
                                           key=placed.index)])
     fill = np.asarray(background, np.uint8)
-    canvases = []
-    for start, end, texts in groups:
-        canvas = np.empty((height, end - start, 3), np.uint8)
-        canvas[:] = fill
-        for item in texts:
-            cv2.putText(canvas, item.text, (item.x - start, item.y), FONT, item.scale, TEXT_COLOR, item.thickness,
-                        cv2.LINE_AA)
-        if (start > 0 and (canvas[:, 0] != fill).any()) or (end < width and (canvas[:, -1] != fill).any()):
-            return array_rows(_text_bar(width, cells, scale, align_left, background))
-        canvases.append((start, canvas))
+    held: list[list[tuple[int, np.ndarray]] | np.ndarray] = []
+
+    def draw() -> list[tuple[int, np.ndarray]] | np.ndarray:
+        canvases = []
+        for start, end, texts in groups:
+            canvas = np.empty((height, end - start, 3), np.uint8)
+            canvas[:] = fill
+            for item in texts:
+                cv2.putText(canvas, item.text, (item.x - start, item.y), FONT, item.scale, TEXT_COLOR,
+                            item.thickness, cv2.LINE_AA)
+            if (start > 0 and (canvas[:, 0] != fill).any()) or (end < width and (canvas[:, -1] != fill).any()):
+                return _text_bar(width, cells, scale, align_left, background)
+            canvases.append((start, canvas))
+        return canvases
 
     def read(top: int, bottom: int) -> np.ndarray:
+        if not held:
+            held.append(draw())
+        drawn = held[0]
+        if bottom >= height:
+            held.clear()
+        if isinstance(drawn, np.ndarray):  # the whole bar
+            return drawn[top:bottom]
         band = np.empty((bottom - top, width, 3), np.uint8)
         band[:] = fill
-        for start, canvas in canvases:
+        for start, canvas in drawn:
             band[:, start:start + canvas.shape[1]] = canvas[top:bottom]
         return band
 
@@ -182,16 +194,7 @@ def overlay_rows(base: np.ndarray, cam: np.ndarray, threshold: float, alpha: flo
     if cam.shape != base.shape[:2]:
         raise RenderError(f"the CAM is {cam.shape[1]}x{cam.shape[0]} but the image is {base.shape[1]}x{base.shape[0]}")
     heat = heatmap_rows(cam, colormap, cache)
-    lines = None
-    if contour:
-        mask = cv2.compare(cam, float(threshold), cv2.CMP_GE)  # type: ignore[call-overload]
-        contours, _ = cv2.findContours(mask, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
-        del mask
-        if contours:
-            drawn = np.zeros(cam.shape, np.uint8)
-            cv2.drawContours(drawn, contours, -1, 1, contour_thickness_for((*cam.shape, 3)), cv2.LINE_8)
-            lines = np.packbits(drawn, axis=1)  # 12.5 MB at 10,000², not 100
-            del drawn
+    lines = contour_lines(cam, threshold, contour_thickness_for((*cam.shape, 3))) if contour else None
 
     def read(top: int, bottom: int) -> np.ndarray:
         # An RGB base's rows are a view: copied, never painted over.
@@ -199,10 +202,44 @@ def overlay_rows(base: np.ndarray, cam: np.ndarray, threshold: float, alpha: flo
         blended = cv2.addWeighted(out, 1.0 - alpha, heat.read(top, bottom), alpha, 0.0)
         cv2.copyTo(blended, cv2.compare(cam[top:bottom], float(threshold), cv2.CMP_GE), out)  # type: ignore
         if lines is not None:
-            out[np.unpackbits(lines[top:bottom], axis=1, count=cam.shape[1]).view(bool)] = contour_color
+            y0, x0, packed, width = lines
+            low, high = max(top, y0), min(bottom, y0 + packed.shape[0])
+            if low < high:
+                hit = np.unpackbits(packed[low - y0:high - y0], axis=1, count=width).view(bool)
+                out[low - top:high - top, x0:x0 + width][hit] = contour_color
         return out
 
     return cached_rows(Rows(cam.shape[0], cam.shape[1], 3, read), "overlay", cache)
+
+
+def contour_lines(cam: np.ndarray, threshold: float, thickness: int
+                  ) -> tuple[int, int, np.ndarray, int] | None:
+    """The overlay's contour as (top, left, line mask a bit a pixel, its width) over the region the CAM reaches
+    `threshold` in, None where it reaches it nowhere. Traced and drawn on that region's box only: the whole mask, a
+    copy findContours makes of it and the line mask were 100 MB each at 10,000². The box keeps a row and column of
+    zeros round the region (findContours pads an image with zeros: the same contours, shifted), and the lines a
+    margin wider than their thickness (so that none is cut where the whole image would not cut it)."""
+    height, width = cam.shape
+    rows, columns = np.zeros(height, bool), np.zeros(width, bool)
+    for top in range(0, height, 1024):
+        strip = cv2.compare(cam[top:top + 1024], float(threshold), cv2.CMP_GE)  # type: ignore[call-overload]
+        rows[top:top + 1024] = strip.any(axis=1)
+        columns |= strip.any(axis=0)
+    if not rows.any():
+        return None
+    (y0, y1), (x0, x1) = ((int(found[0]), int(found[-1]) + 1) for found in (np.flatnonzero(rows),
+                                                                            np.flatnonzero(columns)))
+    y0, x0, y1, x1 = max(y0 - 1, 0), max(x0 - 1, 0), min(y1 + 1, height), min(x1 + 1, width)
+    mask = cv2.compare(cam[y0:y1, x0:x1], float(threshold), cv2.CMP_GE)  # type: ignore[call-overload]
+    contours, _ = cv2.findContours(mask, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE, offset=(x0, y0))
+    del mask
+    if not contours:
+        return None
+    margin = thickness + 4
+    top, left = max(y0 - margin, 0), max(x0 - margin, 0)
+    drawn = np.zeros((min(y1 + margin, height) - top, min(x1 + margin, width) - left), np.uint8)
+    cv2.drawContours(drawn, contours, -1, 1, thickness, cv2.LINE_8, offset=(-left, -top))
+    return top, left, np.packbits(drawn, axis=1), drawn.shape[1]
 
 
 def _rgb_rows(image: Rows) -> Rows:
