@@ -183,6 +183,25 @@ def test_under_overwrite_a_killed_actors_retry_rewrites_only_an_older_runs_sets(
     assert [p.name for p in tmp_path.iterdir() if p.stat().st_mtime < start] == []  # every older set overwritten
 
 
+def test_what_a_killed_actor_left_is_removed_if_this_run_made_or_moved_it(tmp_path):
+    """An earlier file that a killed actor moved aside under --overwrite (`.NAME.TOKEN.partSUFFIX.old`) keeps its old
+    mtime; its ctime says this run moved it: removed. What an older run left stays."""
+    from viewer.app.cluster import _remove_leftovers
+
+    aside = tmp_path / ".film_08.aecc3644.part.json.old"
+    aside.write_text("{}")
+    old = time.time() - 3600
+    os.utime(aside, (old, old))  # as the rename left it: the earlier file's mtime, a fresh ctime
+    staging = tmp_path / ".radcam-x1y2z3"
+    staging.mkdir()
+    kept = tmp_path / "film_08.json"
+    kept.write_text("{}")
+    _remove_leftovers(tmp_path, time.time() + 60)  # all of it older than "this run"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([aside.name, staging.name, kept.name])
+    _remove_leftovers(tmp_path, time.time() - 1)
+    assert [p.name for p in tmp_path.iterdir()] == [kept.name]
+
+
 def _killing_the_first_actor(model_args, spec, images, since: float):
     """The run's outcomes, its first actor killed by its PID once an image of its second chunk (under way) is written
     whole (files newer than `since`), and that image's files with their mtimes then."""

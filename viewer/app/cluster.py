@@ -203,11 +203,14 @@ def run_ray(model_args: dict[str, Any], spec: Any, tasks: Sequence[ImageTask], *
 
 def _remove_leftovers(out: Path, since: float) -> None:
     """What an actor killed mid-write left in the output folder (explain_chunk's `.radcam-*` staging folders,
-    viewer.export.atomic's `.NAME.TOKEN.partSUFFIX`), once no actor writes any more; only what this run made, and
-    only where this driver sees the folder (a shared file system). Complete sets stay."""
+    viewer.export.atomic's `.NAME.TOKEN.partSUFFIX`, and under --overwrite the earlier file it moved aside,
+    `....partSUFFIX.old`), once no actor writes any more; only what this run made or moved (an older file moved aside
+    keeps its mtime: its ctime says when), and only where this driver sees the folder (a shared file system).
+    Complete sets stay."""
     for left in [*out.glob(".radcam-*"), *out.glob(".*.????????.part*")]:
         try:
-            if left.stat().st_mtime < since:
+            stat = left.stat()
+            if max(stat.st_mtime, stat.st_ctime) < since:
                 continue
             if left.is_dir():
                 shutil.rmtree(left, ignore_errors=True)
