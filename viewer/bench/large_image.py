@@ -1,5 +1,7 @@
-"""The large-image figure: `radcam-cli explain` of a 10,000 × 10,000 16-bit DICOM in a fresh process, its wall time
-and its peak resident memory (the child's own, from wait4: the parent's and earlier children's do not count).
+"""The large-image figure: `radcam-cli explain` of a 10,000 × 10,000 16-bit DICOM in a fresh process, its wall time,
+its CPU time and its peak resident memory (the child's own, from wait4: the parent's and earlier children's do not
+count). Best of RUNS: on a shared machine the wall time says as much about the neighbours as about RadCAM, so the
+CPU time (user + system) is reported beside it.
 
 The DICOM is made here with pydicom (12 bits stored, two soft lung-like fields and six bits of noise, so PNG
 compression meets a film's noise rather than a flat field), in the benchmark's temporary folder.
@@ -19,6 +21,7 @@ from viewer.errors import RadcamError
 
 LARGE_SIDE = 10_000
 TIMEOUT_S = 900
+RUNS = 3
 
 
 def write_large_dicom(path: Path, side: int = LARGE_SIDE, seed: int = 0) -> Path:
@@ -54,8 +57,9 @@ def write_large_dicom(path: Path, side: int = LARGE_SIDE, seed: int = 0) -> Path
 
 
 def explain_in_child(source: Path, out: Path, extra: list[str] | None = None,
-                     timeout_s: float = TIMEOUT_S) -> tuple[float, float]:
-    """(wall seconds, peak RSS MB) of `python -m viewer.cli explain SOURCE --out OUT [extra]` in a fresh process."""
+                     timeout_s: float = TIMEOUT_S) -> tuple[float, float, float]:
+    """(wall seconds, peak RSS MB, CPU seconds: user + system) of `python -m viewer.cli explain SOURCE --out OUT
+    [extra]` in a fresh process."""
     args = [sys.executable, "-m", "viewer.cli", "explain", str(source), "--out", str(out), *(extra or [])]
     started = time.perf_counter()
     with subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) as child:
@@ -76,19 +80,30 @@ def explain_in_child(source: Path, out: Path, extra: list[str] | None = None,
         tail = " ".join(error.strip().splitlines()[-3:])
         raise RadcamError(f"explain of a {LARGE_SIDE}² DICOM failed (exit {child.returncode}): {tail[-400:]}")
     scale = 1024 if sys.platform != "darwin" else 1024 * 1024  # ru_maxrss: KiB on Linux, bytes on macOS
-    return seconds, usage.ru_maxrss / scale
+    return seconds, usage.ru_maxrss / scale, usage.ru_utime + usage.ru_stime
 
 
-def large_explain_figures(folder: Path, side: int = LARGE_SIDE) -> tuple[dict[str, float], dict[str, int],
-                                                                         dict[str, str]]:
-    """large_explain_s and large_explain_peak_mb: one run (a run takes tens of seconds; the file cache is warmed
-    by writing the file just before)."""
+def large_explain_figures(folder: Path, side: int = LARGE_SIDE, runs: int = RUNS
+                          ) -> tuple[dict[str, float], dict[str, int], dict[str, str]]:
+    """large_explain_s (the fastest of `runs`), large_explain_cpu_s (that run's user + system CPU) and
+    large_explain_peak_mb (the highest of the runs' peaks); the file cache is warmed by writing the file just
+    before."""
+    import shutil
+
     source = write_large_dicom(Path(folder) / "large.dcm", side)
-    seconds, peak = explain_in_child(source, Path(folder) / "large-out")
-    figures = {"large_explain_s": round(seconds, 2), "large_explain_peak_mb": round(peak, 1)}
+    measured = []
+    for _ in range(runs):
+        out = Path(folder) / "large-out"
+        shutil.rmtree(out, ignore_errors=True)  # each run writes the whole set, as a first explain would
+        measured.append(explain_in_child(source, out))
+    seconds, _, cpu = min(measured)
+    figures = {"large_explain_s": round(seconds, 2), "large_explain_cpu_s": round(cpu, 2),
+               "large_explain_peak_mb": round(max(peak for _, peak, _ in measured), 1)}
     note = (f"`radcam-cli explain` of a {side}² 16-bit DICOM (demo model, Grad-CAM, the default outputs: four "
-            "full-size PNGs, the CAM array, the sidecar), a fresh process: wall time from its start and its peak RSS")
-    return figures, {name: 1 for name in figures}, dict.fromkeys(figures, note)
+            f"full-size PNGs, the CAM array, the sidecar), a fresh process, best of {runs}: wall time from its start, "
+            "its CPU time (user + system: what a shared machine's load does not change much) and its peak RSS "
+            "(the highest of the runs)")
+    return figures, dict.fromkeys(figures, runs), dict.fromkeys(figures, note)
 
 
 __all__ = ["explain_in_child", "large_explain_figures", "write_large_dicom"]

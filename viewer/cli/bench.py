@@ -62,6 +62,7 @@ VIEWER_ROWS = (
     ("next_image_map_cold_ms", "J to the next image's map, not prefetched (demo)", None, ""),
     ("worklist_open_10000_ms", "open a worklist of 10,000 images, sorted by score", None, ""),
     ("large_explain_s", "explain a 10,000x10,000 16-bit DICOM, seconds (fresh process)", None, ""),
+    ("large_explain_cpu_s", "  its CPU time (user + system), seconds", None, ""),
     ("large_explain_peak_mb", "  its peak memory (RSS)", None, ""),
     ("retrieve_disk_mb_s", "read a study from disk (pydicom)", None, ""),
     ("retrieve_cget_mb_s", "retrieve it from a local Orthanc by C-GET", "retrieve_cget_over_disk", "/ disk"),
