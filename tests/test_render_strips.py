@@ -141,3 +141,12 @@ def test_no_contour_where_the_cam_reaches_its_threshold_nowhere():
     assert contour_lines(cam, 0.5, 1) is None
     assert np.array_equal(overlay_rows(base, cam, 0.5, 0.5, "jet", True).whole(),
                           overlay(base, cam, threshold=0.5, alpha=0.5, colormap="jet", contour=True))
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 3), (5, 7, 3), (64, 1000, 3), (3, 0, 3), (9, 3)])
+def test_filled_is_np_full(shape):
+    from viewer.render.panels import filled
+
+    for colour in ((0, 0, 0), (170, 20, 20), (255, 1, 128)):
+        value = colour if shape[-1] == 3 else colour[0]
+        assert np.array_equal(filled(shape, value), np.full(shape, value, np.uint8))

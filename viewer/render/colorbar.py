@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 
 from .colormaps import ColorMap, colormap_lut
-from .panels import BACKGROUND, FONT, TEXT_COLOR, font_scale
+from .panels import BACKGROUND, FONT, TEXT_COLOR, filled, font_scale
 
 CAM_THRESHOLD_LABEL = "CAM threshold"  # the overlay's; never "threshold" alone (a label has a decision threshold)
 MARK_COLOR = (255, 255, 255)
@@ -25,7 +25,7 @@ def colorbar(height: int, colormap: ColorMap, cam_threshold: float | None) -> np
     (label_w, _), _ = cv2.getTextSize(label, FONT, scale, thickness)
     tick = max(3, bar_w // 3)
     width = pad + bar_w + tick + pad + label_w + pad
-    out = np.full((height, width, 3), BACKGROUND, np.uint8)
+    out = filled((height, width, 3), BACKGROUND)
     top, bottom = pad + text_h // 2, height - pad - text_h // 2 - baseline  # the bar's 1 and 0 rows
     span = bottom - top
     rows = np.linspace(1.0, 0.0, span + 1)

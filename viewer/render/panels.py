@@ -43,7 +43,7 @@ def compose_panels(panels: Sequence[np.ndarray | tuple[str, np.ndarray]], titles
     gap = max(4, height // 100) if gap is None else gap
     scale = font_scale(height)
 
-    row = np.full((height, sum(i.shape[1] for i in images) + gap * (len(images) - 1), 3), BACKGROUND, np.uint8)
+    row = filled((height, sum(i.shape[1] for i in images) + gap * (len(images) - 1), 3), BACKGROUND)
     offsets = []
     x = 0
     for image in images:
@@ -71,6 +71,16 @@ def ascii_text(text: str) -> str:
     text = "".join(_ASCII_FOR.get(ch, ch) for ch in text)
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).encode("ascii", "replace").decode()
+
+
+def filled(shape: tuple[int, ...], colour: tuple[int, ...]) -> np.ndarray:
+    """np.full(shape, colour, np.uint8) for an (H, W, 3) image, about 50x faster: numpy broadcasts a 3-byte value
+    pixel by pixel, a whole row at memory speed (a 10,000² export's bars and colour bar took seconds)."""
+    row = np.empty(shape[1:], np.uint8)
+    row[...] = colour
+    out = np.empty(shape, np.uint8)
+    out[...] = row
+    return out
 
 
 def font_scale(height: int) -> float:
@@ -117,7 +127,7 @@ def _text_bar(width: int, cells: list[tuple[int, int, str]], scale: float, align
               background: tuple[int, int, int] = BACKGROUND) -> np.ndarray:
     """A black bar `width` wide with each (x, cell width, text) drawn in its cell, shrunk to fit the cell."""
     height, placed = text_layout(cells, scale, align_left)
-    bar = np.full((height, width, 3), background, np.uint8)
+    bar = filled((height, width, 3), background)
     for item in placed:
         cv2.putText(bar, item.text, (item.x, item.y), FONT, item.scale, TEXT_COLOR, item.thickness, cv2.LINE_AA)
     return bar

@@ -21,7 +21,7 @@ from viewer.errors import RenderError
 from .colorbar import colorbar
 from .colormaps import ColorMap, apply_lut, cam_indices
 from .overlay import DEFAULT_CONTOUR_COLOR, as_rgb, contour_thickness_for
-from .panels import BACKGROUND, FONT, TEXT_COLOR, _text_bar, font_scale, text_layout
+from .panels import BACKGROUND, FONT, TEXT_COLOR, _text_bar, filled, font_scale, text_layout
 
 BAND_ROWS = 64  # rows per band: 6 MB of a 10,000² composite; 256 rows (23 MB) took 7x longer in page faults
 CACHED_ROWS = 4 * BAND_ROWS  # a taller read (a whole panel for a DICOM) is made, never kept
@@ -121,13 +121,13 @@ def text_bar_rows(width: int, cells: list[tuple[int, int, str]], scale: float, a
         groups.append([start, end, sorted([item, *(text for group in joined for text in group[2])],
                                           key=placed.index)])
     fill = np.asarray(background, np.uint8)
+    blank = filled((width, 3), background)  # a row: copied row by row, it fills a band at memory speed
     held: list[list[tuple[int, np.ndarray]] | np.ndarray] = []
 
     def draw() -> list[tuple[int, np.ndarray]] | np.ndarray:
         canvases = []
         for start, end, texts in groups:
-            canvas = np.empty((height, end - start, 3), np.uint8)
-            canvas[:] = fill
+            canvas = filled((height, end - start, 3), background)
             for item in texts:
                 cv2.putText(canvas, item.text, (item.x - start, item.y), FONT, item.scale, TEXT_COLOR,
                             item.thickness, cv2.LINE_AA)
@@ -145,7 +145,7 @@ def text_bar_rows(width: int, cells: list[tuple[int, int, str]], scale: float, a
         if isinstance(drawn, np.ndarray):  # the whole bar
             return drawn[top:bottom]
         band = np.empty((bottom - top, width, 3), np.uint8)
-        band[:] = fill
+        band[...] = blank
         for start, canvas in drawn:
             band[:, start:start + canvas.shape[1]] = canvas[top:bottom]
         return band
@@ -275,6 +275,7 @@ def compose_rows(panels: Sequence[Rows], titles: Sequence[str] | None = None, ca
         offsets.append(x)
         x += image.width + gap
     width = x - gap
+    black = filled((max(image.width for image in images) + gap, 3), BACKGROUND)  # rows to fill gaps and padding
 
     def row_band(top: int, bottom: int) -> np.ndarray:
         band = np.empty((bottom - top, width, 3), np.uint8)  # only the gaps and padding are background
@@ -282,8 +283,9 @@ def compose_rows(panels: Sequence[Rows], titles: Sequence[str] | None = None, ca
             filled = max(0, min(bottom, image.height) - top)  # a shorter panel is padded at the bottom, never resized
             if filled:
                 band[:filled, x0:x0 + image.width] = image.read(top, top + filled)
-            band[filled:, x0:x0 + image.width] = BACKGROUND
-            band[:, x0 + image.width:x0 + image.width + gap] = BACKGROUND
+            band[filled:, x0:x0 + image.width] = black[:image.width]
+            after = band[:, x0 + image.width:x0 + image.width + gap]  # none after the last panel
+            after[...] = black[:after.shape[1]]
         return band
 
     def bar(cells: list[tuple[int, int, str]], **options) -> Rows:
