@@ -136,3 +136,31 @@ def test_cam_and_json_alone_draw_no_panel(demo_model, tmp_path, monkeypatch):
                               panels=(), cam_array=True, sidecar=True, anonymize=True)
     assert [path.name for path in files] == ["one_cam.npy", "one.json"]
     assert np.array_equal(np.load(files[0]), result.cam)
+
+
+def test_each_round_writes_into_a_fresh_folder_removed_only_once_timed(demo_model, tmp_path):
+    """No round pays for removing the previous round's files (128 MB of arrays at 32 images): each writes into an
+    empty folder of its own, and all are removed after the timing."""
+    from viewer.bench.batch_explain import add_batch_explain_figures
+    from viewer.bench.suite import bench_file
+    from viewer.cli.bench_batch import batch_explainer
+
+    seen: list[tuple[str, list[str], list[str]]] = []
+
+    def recording(loaded, batch):
+        explain = batch_explainer(loaded, batch)
+
+        def run(paths, out):
+            earlier = sorted(p.name for p in out.parent.iterdir() if p != out)
+            seen.append((out.name, sorted(p.name for p in out.iterdir()), earlier))
+            return explain(paths, out)
+
+        return run
+
+    result: dict = {"figures": {}, "runs": {}, "notes": {}}
+    add_batch_explain_figures(result, demo_model, recording, bench_file(), tmp_path, repeat=2, images=3)
+    names = [name for name, _, _ in seen]
+    assert len(names) == 3 and len(set(names)) == 3  # the warm-up and two timed rounds
+    assert all(not inside for _, inside, _ in seen)
+    assert seen[-1][2] == sorted(names[:-1])  # the earlier rounds' folders still there while a round is timed
+    assert not (tmp_path / "batch_explain_out").exists()
