@@ -269,7 +269,7 @@ def test_a_file_failing_mid_set_fails_the_set_leaving_nothing_and_no_thread(tmp_
     compress = png._sub_filtered
     seen = {"count": 0}
 
-    def failing_filter(band, channels):
+    def failing_filter(band, channels):  # the failing file's 9th band on
         seen["count"] += 1
         if threading.current_thread().name.endswith(str(["original", "heatmap", "overlay", "panels"].index(failing))) \
                 and seen["count"] > 8:
@@ -277,10 +277,15 @@ def test_a_file_failing_mid_set_fails_the_set_leaving_nothing_and_no_thread(tmp_
         return compress(band, channels)
 
     monkeypatch.setattr(png, "_sub_filtered", failing_filter)
+    import viewer.export.encode as encode
+
+    finished, save = [], encode.save_image
+    monkeypatch.setattr(encode, "save_image", lambda path, *a, **kw: finished.append(save(path, *a, **kw)))
     before = threading.active_count()
     with pytest.raises(ExportError, match="No space left"):
         write_explanation(tmp_path, "x", image, base, _result(cam), "demo", OverlayStyle(), cam_array=True)
     assert threading.active_count() == before
+    assert finished == []  # the other files were given up, not finished short of their rows
     assert list(tmp_path.iterdir()) == []
 
 

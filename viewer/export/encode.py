@@ -71,8 +71,7 @@ def encode_together(encodes: Sequence[tuple[Path, Rows]], level: int, cache: Ban
         writer.start()
     aborted = True
     try:
-        _make_bands(writers, (lambda: cache.reads) if cache is not None else None)
-        aborted = False
+        aborted = not _make_bands(writers, (lambda: cache.reads) if cache is not None else None)
     finally:
         for writer in writers:
             if not writer.told:
@@ -84,12 +83,13 @@ def encode_together(encodes: Sequence[tuple[Path, Rows]], level: int, cache: Ban
         raise failed
 
 
-def _make_bands(writers: list[_Writer], reads: Callable[[], int] | None) -> None:
+def _make_bands(writers: list[_Writer], reads: Callable[[], int] | None) -> bool:
+    """Every file's bands handed to its writer in turns; False once a writer has failed (the set is given up)."""
     pending = {writer: iter(writer.rows.bands()) for writer in writers}
     while pending:
         for writer, bands in list(pending.items()):
             if writer.error is not None:
-                return  # the set fails: encode_together aborts the others
+                return False
             before = reads() if reads is not None else None
             for band in bands:
                 writer.queue.put(band)
@@ -99,3 +99,4 @@ def _make_bands(writers: list[_Writer], reads: Callable[[], int] | None) -> None
                 del pending[writer]
                 writer.queue.put(_END)
                 writer.told = True
+    return True
