@@ -219,14 +219,18 @@ def _killing_the_first_actor(model_args, spec, images, since: float):
     for outcome in run:
         outcomes.append(outcome)
         if len(outcomes) == 1:  # the first actor's first chunk is done: its second is under way
-            # Let the worker run in 2 ms steps, stopped between them, until that image's set is in: then, its chunk
-            # not done (its last image not written), it is killed before it can finish.
-            deadline = time.monotonic() + 60
+            # Let the worker run in short steps, stopped between them, until that image's set is in: then, its chunk
+            # not done (its last image not written), it is killed before it can finish. Steps of 2 ms while it
+            # writes (the folder changes), longer while it decodes (a loaded machine may not run it in 2 ms).
+            deadline, step, seen = time.monotonic() + 60, 0.002, set()
             os.kill(pids[0], signal.SIGSTOP)
             while not written(files) and time.monotonic() < deadline:
                 os.kill(pids[0], signal.SIGCONT)
-                time.sleep(0.002)
+                time.sleep(step)
                 os.kill(pids[0], signal.SIGSTOP)
+                now = {path.name for path in spec.out.iterdir()}
+                step, seen = (0.002 if now != seen else min(step * 1.5, 0.05)), now
+            assert written(files), "the worker wrote nothing in 60 s"
             assert not written(last), "the chunk was done before its worker could be killed"
             watched = {path: path.stat().st_mtime_ns for path in files}
             os.kill(pids[0], signal.SIGKILL)  # a worker lost mid-run: its chunks in flight go to the other actor
