@@ -361,3 +361,26 @@ def test_a_large_sets_write_holds_far_less_than_its_image_and_cam(tmp_path):
     finally:
         tracemalloc.stop()
     assert peak - start < 0.7 * (base.nbytes + cam.nbytes), f"{(peak - start) / 1e6:.0f} MB"
+
+
+def test_a_writer_thread_that_cannot_start_fails_the_set_leaving_no_thread_waiting(tmp_path, monkeypatch):
+    """Threads run out (ulimit -u, memory): the writers already started are given up, not left waiting for bands
+    forever with their temporaries open; the set is absent."""
+    import threading
+
+    import viewer.export.encode as encode
+
+    base, cam, image = _large_case(monkeypatch)
+    start = encode._Writer.start
+
+    def starting(self):
+        if self.name.endswith("-2"):
+            raise RuntimeError("can't start new thread")
+        start(self)
+
+    monkeypatch.setattr(encode._Writer, "start", starting)
+    before = threading.active_count()
+    with pytest.raises(RuntimeError, match="can't start new thread"):
+        write_explanation(tmp_path, "x", image, base, _result(cam), "demo", OverlayStyle(), cam_array=True)
+    assert threading.active_count() == before
+    assert list(tmp_path.iterdir()) == []

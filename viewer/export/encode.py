@@ -67,16 +67,18 @@ def encode_together(encodes: Sequence[tuple[Path, Rows]], level: int, cache: Ban
     (the panels' rows: text bars above them are passed over), so every file reads the same panel band in the same
     turn; without a cache, one band a turn."""
     writers = [_Writer(path, rows, level, index) for index, (path, rows) in enumerate(encodes)]
-    for writer in writers:
-        writer.start()
+    started: list[_Writer] = []  # a thread that cannot start (threads run out) gives up those already waiting
     aborted = True
     try:
+        for writer in writers:
+            writer.start()
+            started.append(writer)
         aborted = not _make_bands(writers, (lambda: cache.reads) if cache is not None else None)
     finally:
-        for writer in writers:
+        for writer in started:
             if not writer.told:
                 writer.queue.put(_ABORT if aborted else _END)
-        for writer in writers:
+        for writer in started:
             writer.join()
     failed = next((writer.error for writer in writers if writer.error is not None), None)
     if failed is not None:
