@@ -5,6 +5,7 @@ whole gets its JSON line again without being written again; under --overwrite on
 from __future__ import annotations
 
 import os
+import threading
 import time
 from pathlib import Path
 
@@ -194,3 +195,19 @@ def test_a_set_the_lost_actor_left_incomplete_is_written_whole(tmp_path, demo_en
     [outcome] = explain_chunk(demo_engine, _spec(out, retry_since=since), tasks)
     assert outcome.error is None and outcome.line is not None
     assert all(path.is_file() for path in planned_outputs(_spec(out), tasks[0].stem))
+
+
+def test_a_fifo_a_folder_or_an_empty_file_is_never_opened_for_its_header(tmp_path):
+    """A FIFO given as an image would block the peek for ever (no writer); decode refuses it in one line."""
+    fifo = tmp_path / "pipe.dcm"
+    os.mkfifo(fifo)
+    (tmp_path / "folder.png").mkdir()
+    (tmp_path / "empty.dcm").write_bytes(b"")
+    for path in (fifo, tmp_path / "folder.png", tmp_path / "empty.dcm"):
+        found: list[int] = []
+        peek = threading.Thread(target=lambda p=path, f=found: f.append(image_pixels(p)), daemon=True)
+        peek.start()
+        peek.join(10)
+        if peek.is_alive():  # blocked in open(): a writer lets it go, and the test says why it failed
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        assert found == [DEFAULT_PIXELS], path.name

@@ -9,6 +9,8 @@ and fails later, in decode, as it would have.
 
 from __future__ import annotations
 
+import os
+import stat
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -24,6 +26,12 @@ def image_pixels(path: Path) -> int:
     from viewer.io.raster import is_raster
 
     path = Path(path)
+    try:  # only a regular file's header is read: opening a FIFO would wait for a writer for ever (decode refuses it)
+        found = os.stat(path)
+        if not stat.S_ISREG(found.st_mode) or found.st_size == 0:
+            return DEFAULT_PIXELS
+    except (OSError, ValueError):
+        return DEFAULT_PIXELS
     peeks = [_raster_pixels, _dicom_pixels] if is_raster(path) else [_dicom_pixels, _raster_pixels]
     for peek in [*peeks, _headerless_pixels]:
         try:
