@@ -127,17 +127,20 @@ def prepare(args: argparse.Namespace):
                                           ("pmap", args.dicom_pmap)) if wanted}  # asked for by name: added
     roots = input_paths(args)
     names = Names(args.anonymize, roots)
-    files = expand(roots, names)
+    try:
+        files = expand(roots, names)
+        stems = _stems(files, args.frame, args.anonymize)
+        labels = [names.image(path, stem) for path, stem in zip(files, stems, strict=True)]
+    finally:
+        names.named()  # the listing's log records, said now that its files have their pseudonyms
     _make_folder(args.out)
     style = OverlayStyle(threshold=args.threshold, alpha=args.alpha, colormap=args.colormap, contour=args.contour)
     spec = BatchSpec(method=method, target=args.target, layer=args.layer, top_n=args.top_n, frame=args.frame,
                      style=style, outputs=frozenset(outputs), all_findings=args.all_findings,
                      anonymize=args.anonymize, overwrite=args.overwrite, resume=args.resume, out=args.out,
                      strict_domain=args.strict_domain, batch_size=args.batch_size)
-    stems = _stems(files, args.frame, args.anonymize)
     # The pseudonym under --anonymize: a source path often names the patient.
-    pairs = enumerate(zip(files, stems, strict=True))
-    tasks = [ImageTask(i, path, stem, names.image(path, stem)) for i, (path, stem) in pairs]
+    tasks = [ImageTask(i, *found) for i, found in enumerate(zip(files, stems, labels, strict=True))]
     return spec, tasks, names
 
 

@@ -88,6 +88,8 @@ def warnings_to_log(path: Path | None = None, debug: bool = False) -> Iterator[N
     def to_log(message, category, filename, lineno, file=None, line=None) -> None:
         LOG.warning("%s: %s (%s:%d)", category.__name__, message, filename, lineno)
 
+    from .naming import command_log
+
     catch_all = _ToLog()
     root = logging.getLogger()
     root.addHandler(catch_all)
@@ -97,7 +99,7 @@ def warnings_to_log(path: Path | None = None, debug: bool = False) -> Iterator[N
     for name in NETWORK_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
     try:
-        with warnings.catch_warnings():  # restores showwarning and the filters when the command ends
+        with warnings.catch_warnings(), command_log(LOG):  # restores showwarning and the filters at the end
             warnings.showwarning = to_log
             yield
     finally:

@@ -12,9 +12,11 @@ import argparse
 import csv
 import io
 import json
+import logging
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from viewer.errors import RadcamError
@@ -28,6 +30,22 @@ def add_key_file_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--key-file", type=Path, metavar="FILE", help=KEY_FILE_HELP)
 
 
+_COMMAND_LOG: list[logging.Logger] = []  # the radcam log while a command runs (command_log): anonymous Names clean it
+
+
+@contextmanager
+def command_log(logger: logging.Logger) -> Iterator[None]:
+    """While a command runs (viewer.cli.main): an anonymous Names made in it cleans the records reaching `logger`;
+    its filter goes when the command ends."""
+    filters = list(logger.filters)
+    _COMMAND_LOG.append(logger)
+    try:
+        yield
+    finally:
+        _COMMAND_LOG.remove(logger)
+        logger.filters[:] = filters
+
+
 class Names:
     def __init__(self, anonymize: bool = False, roots: Sequence[str | Path] = ()):
         self.anonymize = anonymize
@@ -38,6 +56,9 @@ class Names:
         self._roots = [Path(root) for root in roots]
         for i, root in enumerate(self._roots, 1):
             self._pseudonyms.setdefault(Path(root), f"input_{i}")
+        self._held: list[logging.LogRecord] | None = [] if anonymize else None  # records before named()
+        if anonymize and _COMMAND_LOG:  # --log too, until the command ends
+            _COMMAND_LOG[-1].addFilter(self._clean_record)
 
     def image(self, path: Path, pseudonym: str) -> str:
         """What image `path` is called: `pseudonym` (the output stem) when anonymising, else the path."""
@@ -109,6 +130,31 @@ class Names:
                 forms[form] for form in longest if re.fullmatch(re.escape(form), found, re.IGNORECASE))
 
         return re.sub(pattern, replacement, message, flags=re.IGNORECASE)
+
+    def _clean_record(self, record: logging.LogRecord) -> bool:
+        """A record on its way to --log cleaned like a printed line: a library's message quotes the file it read
+        (pydicom: "End of file reached before delimiter ... found in file DOE_JOHN/IM1")."""
+        if self._held is not None:  # the files are being listed, not yet named: said once they are
+            self._held.append(record)
+            return False
+        try:
+            text = record.getMessage()
+            if record.exc_info:  # a traceback quotes paths too
+                text += "\n" + logging.Formatter().formatException(record.exc_info)
+            elif record.exc_text:
+                text += "\n" + record.exc_text
+            record.msg = self.clean(text)
+        except Exception:  # noqa: BLE001 — a record that cannot be said: its logger's name and level only
+            record.msg = "(message withheld under --anonymize)"
+        record.args, record.exc_info, record.exc_text, record.stack_info = None, None, None, None
+        return True
+
+    def named(self) -> None:
+        """Every image has its pseudonym: the log's records held since the listing go to it, cleaned."""
+        held, self._held = self._held or [], None
+        for record in held:
+            for logger in _COMMAND_LOG[-1:]:
+                logger.handle(record)
 
     def detail(self, exc: Exception) -> str:
         """What an unexpected exception says, for its one line: nothing under --anonymize, where a library's message

@@ -47,10 +47,13 @@ def run(args: argparse.Namespace) -> int:
     check_key_file(args)
     roots = input_paths(args)
     names = Names(args.anonymize, roots)
-    files = expand(roots, names)
+    try:
+        files = expand(roots, names)
+        labels = [names.image(path, f"radcam_{i:03d}") for i, path in enumerate(files, 1)]
+    finally:
+        names.named()  # the listing's log records, said now that its files have their pseudonyms
     if args.csv is not None and args.csv.exists() and not args.overwrite:
         raise RadcamError(f"{args.csv} exists; use --overwrite to replace it")
-    labels = [names.image(path, f"radcam_{i:03d}") for i, path in enumerate(files, 1)]
     tasks = [ImageTask(i, path, label, label) for i, (path, label) in enumerate(zip(files, labels, strict=True))]
     options = PredictOptions(strict_domain=args.strict_domain, anonymize=args.anonymize)
     model: dict[str, Any] = {}  # what the CSV header needs: the labels and the output kind
