@@ -211,3 +211,18 @@ def test_a_fifo_a_folder_or_an_empty_file_is_never_opened_for_its_header(tmp_pat
         if peek.is_alive():  # blocked in open(): a writer lets it go, and the test says why it failed
             os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
         assert found == [DEFAULT_PIXELS], path.name
+
+
+def test_the_runs_start_is_taken_by_the_output_folders_clock(tmp_path, monkeypatch):
+    """A shared file system stamps the actors' files by its server's clock: with this machine's clock an hour ahead,
+    every set the lost actor wrote would read as an older run's (refused, or written twice under --overwrite)."""
+    from viewer.app import cluster
+
+    real = time.time
+    monkeypatch.setattr(cluster.time, "time", lambda: real() + 3600)
+    since = cluster._run_start(tmp_path)
+    written = tmp_path / "radcam_001.json"
+    written.write_text("{}")
+    assert written.stat().st_mtime >= since > real() - 60
+    assert [path.name for path in tmp_path.iterdir()] == ["radcam_001.json"]  # the marker is gone
+    assert cluster._run_start(tmp_path / "absent") >= real() + 3600 - 2  # no folder yet: this machine's clock

@@ -10,6 +10,7 @@ import secrets
 import shutil
 import signal
 import sys
+import tempfile
 import threading
 import time
 from collections import deque
@@ -148,7 +149,7 @@ def run_ray(model_args: dict[str, Any], spec: Any, tasks: Sequence[ImageTask], *
     spec = dataclasses.replace(spec, out=said_out.resolve()) if writes else spec  # whole (their own cwd)
     given = {str(Path(task.path).resolve()): str(task.path) for task in tasks}  # how errors name them, as locally
     tasks = [dataclasses.replace(task, path=Path(task.path).resolve()) for task in tasks]
-    since = time.time() - 1  # what this run may have left behind is newer (a file system's coarse mtimes)
+    since = _run_start(Path(spec.out)) if writes else time.time()
     started = connect(address or LOCAL)
     pool: Pool | None = None
     in_flight: dict[Any, tuple[_Chunk, int]] = {}
@@ -199,6 +200,18 @@ def run_ray(model_args: dict[str, Any], spec: Any, tasks: Sequence[ImageTask], *
             _remove_leftovers(Path(spec.out), since)
         if started:
             ray.shutdown()
+
+
+def _run_start(out: Path) -> float:
+    """When the run starts, by the clock that stamps the output folder's files: a shared file system's server stamps
+    the actors' files, and may run seconds apart from this machine (a retried set taken for an older run's would be
+    refused, or written twice under --overwrite). A file made there now is stamped by it; this machine's clock less a
+    second (coarse mtimes) where the folder cannot be written yet."""
+    try:
+        with tempfile.NamedTemporaryFile(prefix=".radcam-start-", dir=out) as marker:
+            return os.fstat(marker.fileno()).st_mtime
+    except OSError:
+        return time.time() - 1
 
 
 def _remove_leftovers(out: Path, since: float) -> None:
