@@ -19,10 +19,10 @@ from viewer.errors import RadcamError
 from viewer.export.names import printable
 
 from .batch_spec import BatchSpec, ImageOutcome, ImageTask, planned_outputs
+from .batch_stream import model_lock
+from .domain import out_of_domain
 
 Step = Callable[["_Work", Any, BatchSpec], None]
-_LOCKS: dict[int, threading.Lock] = {}  # one per engine: two chunks in flight share the model, one call at a time
-_LOCKS_GUARD = threading.Lock()
 
 
 @dataclass
@@ -49,11 +49,6 @@ class _Work:
     outcome: ImageOutcome | None = None  # set once the image is done (failed, skipped or written)
 
 
-def _engine_lock(engine: Any) -> threading.Lock:
-    with _LOCKS_GUARD:
-        return _LOCKS.setdefault(id(engine), threading.Lock())
-
-
 def explain_chunk(engine: Any, spec: BatchSpec, tasks: Sequence[ImageTask], decode_pool: Executor | None = None,
                   encode_pool: Executor | None = None, *, stop: threading.Event | None = None,
                   defer: bool = False, queued: threading.Event | None = None) -> list[ImageOutcome]:
@@ -74,7 +69,7 @@ def explain_chunk(engine: Any, spec: BatchSpec, tasks: Sequence[ImageTask], deco
                 queued.set()
         for future in decoding:
             future.result()
-        with _engine_lock(engine):
+        with model_lock(engine):  # two chunks in flight share the model: one call at a time
             _explain(engine, spec, [work for work in works if work.outcome is None], stop, decode)
         list(encode.map(lambda work: _guarded(work, _recount if work.recount else _write, engine, spec, stop), works))
         return [work.outcome for work in works if work.outcome is not None]
@@ -122,7 +117,9 @@ def _decode(work: _Work, engine: Any, spec: BatchSpec) -> None:
     t0 = time.perf_counter()
     work.image = open_image(task.path, frame=spec.frame)
     refuse_without_dicom(work.image, spec.dicom_objects, task.label)
-    work.domain = _domain(work, engine, spec)
+    work.domain, warning = out_of_domain(work.image, engine.model, task.label, spec.strict_domain, spec.anonymize)
+    if warning is not None:
+        work.warnings.append(warning)
     work.base = work.image.render()
     work.image.release_pixels()  # `base` is what the model and the writer use: a 10,000² 16-bit film's 200 MB go now
     work.load_ms = (time.perf_counter() - t0) * 1e3
@@ -144,23 +141,6 @@ def _batched(engine: Any, spec: BatchSpec, count: int) -> bool:
         return resolve_method(spec.method) in SHARED_PASS
     except Exception:  # noqa: BLE001 — an unknown method fails in the model's call, per image, as before
         return False
-
-
-def _domain(work: _Work, engine: Any, spec: BatchSpec) -> list[str]:
-    """Why the image is outside the model's domain ([] inside): a warning line, or its error under strict_domain."""
-    from viewer.model.domain import image_out_of_domain
-
-    reasons = image_out_of_domain(work.image, engine.model.spec.expects)
-    if spec.anonymize:
-        from viewer.export.anonymize import mask_patient
-
-        reasons = mask_patient(reasons, work.image.metadata)
-    if reasons:
-        text = "; ".join(reasons)
-        if spec.strict_domain:
-            raise RadcamError(f"{work.task.label}: out of domain: {text} (--strict-domain)")
-        work.warnings.append(f"radcam: warning: {work.task.label}: out of domain: {text}")
-    return reasons
 
 
 def _explain(engine: Any, spec: BatchSpec, works: list[_Work], stop: threading.Event | None,
