@@ -17,8 +17,8 @@ from .domain import add_domain_option
 from .findings import add_option as add_findings_option
 from .model_options import Failures, Progress, add_model_options, load_model
 from .naming import Names, add_key_file_option, check_key_file
+from .outcomes import close, say_error, say_warnings
 from .paths import add_input, expand, input_paths, non_negative_int, positive_int, unit_interval
-from .progress import clear_of_bars
 
 
 def register(sub) -> None:
@@ -152,18 +152,10 @@ def say_outcomes(args: argparse.Namespace, outcomes, total: int, names: Names, m
     skipped = 0
     try:
         for outcome in outcomes:
-            if outcome.warnings:
-                with clear_of_bars():  # a terminal's progress bar cleared for the lines, then drawn below them
-                    for warning in outcome.warnings:
-                        print(names.clean(warning), file=sys.stderr, flush=True)
+            say_warnings(outcome, names.clean)
             try:
-                if outcome.error is not None and outcome.internal:
-                    if failures.debug and outcome.trace:
-                        with clear_of_bars():
-                            print(outcome.trace, file=sys.stderr, end="", flush=True)
-                    _report_internal(failures, outcome.label, names.clean(outcome.error))
-                elif outcome.error is not None:
-                    failures.report(RadcamError(names.clean(outcome.error)))
+                if outcome.error is not None:
+                    say_error(failures, outcome, names.clean)
                 elif outcome.skipped:
                     skipped += 1
                 elif outcome.line is not None:
@@ -175,28 +167,12 @@ def say_outcomes(args: argparse.Namespace, outcomes, total: int, names: Names, m
                 progress.step(outcome.label)
     finally:
         progress.close()  # a run stopped early: its last line ends before the error or the summary
-        close = getattr(outcomes, "close", None)
-        if close is not None:
-            close()  # Ctrl+C or a single image's error: the chunks under way end with whole sets
+        close(outcomes)  # Ctrl+C or a single image's error: the chunks under way end with whole sets
         names.write_key(args.key_file, args.overwrite)
     if skipped:
         print(f"radcam: {skipped} of {total} images skipped: their complete output sets exist (--resume)",
               file=sys.stderr, flush=True)
     failures.check()
-
-
-def _report_internal(failures: Failures, label: str, said: str) -> None:
-    """Failures.report_internal of a bug a worker already put in words ("KeyError: 'x'"): the same line."""
-    from viewer.command_line import report_error
-    from viewer.errors import InternalBatchError
-
-    message = f"{label}: internal error: {said} (run with --debug for the traceback)"
-    if failures.total == 1:
-        raise InternalBatchError(message)
-    failures.count += 1
-    failures.internal += 1
-    with clear_of_bars():
-        report_error(message)
 
 
 def _make_folder(folder: Path) -> None:
