@@ -226,3 +226,18 @@ def test_the_runs_start_is_taken_by_the_output_folders_clock(tmp_path, monkeypat
     assert written.stat().st_mtime >= since > real() - 60
     assert [path.name for path in tmp_path.iterdir()] == ["radcam_001.json"]  # the marker is gone
     assert cluster._run_start(tmp_path / "absent") >= real() + 3600 - 2  # no folder yet: this machine's clock
+
+
+def test_a_ray_error_names_its_image_as_given_at_archive_scale():
+    """The workers get resolved paths; each error is said with its own image's path as given, without trying every
+    path of the run on every error (50,000 images with 1,000 errors were 50 million searches)."""
+    from viewer.app.batch_spec import ImageOutcome
+    from viewer.app.cluster import _as_given
+
+    given = {i: (f"/archive/images/{i:06d}.png", f"images/{i:06d}.png") for i in range(50_000)}
+    outcomes = [ImageOutcome(i, f"images/{i:06d}.png", None, [], f"{given[i][0]}: not an image", False, False)
+                for i in range(0, 50_000, 50)]
+    start = time.process_time()
+    said = _as_given(outcomes, given)
+    assert time.process_time() - start < 1.0
+    assert said[3].error == "images/000150.png: not an image"

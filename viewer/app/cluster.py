@@ -147,7 +147,7 @@ def run_ray(model_args: dict[str, Any], spec: Any, tasks: Sequence[ImageTask], *
     writes = hasattr(spec, "out")  # predict writes no file
     said_out = Path(spec.out if writes else ".")  # as the user gave it, in what is printed; the workers get it
     spec = dataclasses.replace(spec, out=said_out.resolve()) if writes else spec  # whole (their own cwd)
-    given = {str(Path(task.path).resolve()): str(task.path) for task in tasks}  # how errors name them, as locally
+    given = {task.index: (str(Path(task.path).resolve()), str(task.path)) for task in tasks}  # as errors name them
     tasks = [dataclasses.replace(task, path=Path(task.path).resolve()) for task in tasks]
     since = _run_start(Path(spec.out)) if writes else time.time()
     started = connect(address or LOCAL)
@@ -267,13 +267,13 @@ def _lost(task: ImageTask, work: str = "explain") -> ImageOutcome:
                         error=f"{task.label}: its Ray worker died {ATTEMPTS} times while {VERBS[work]} it")
 
 
-def _as_given(outcomes: list[ImageOutcome], given: dict[str, str]) -> list[ImageOutcome]:
-    """Errors name each image's path as the user gave it (the workers got it resolved), as a local run's do."""
+def _as_given(outcomes: list[ImageOutcome], given: dict[int, tuple[str, str]]) -> list[ImageOutcome]:
+    """Each error names its image's path as the user gave it (the workers got it resolved), as a local run's do: its
+    own path only (every path of the run tried on every error was millions of searches on an archive)."""
     for outcome in outcomes:
-        if outcome.error is not None:
-            for resolved, path in given.items():
-                if resolved != path and resolved in outcome.error:
-                    outcome.error = outcome.error.replace(resolved, path)
+        resolved, path = given[outcome.index]
+        if outcome.error is not None and resolved != path:
+            outcome.error = outcome.error.replace(resolved, path)
     return outcomes
 
 
