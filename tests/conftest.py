@@ -140,6 +140,49 @@ def demo_engine():
     return CamEngine(load_model(default_model_path()))
 
 
+# -- a real local Ray (tests/test_cluster.py, test_cluster_predict.py): 127.0.0.1, 2 CPUs, one start per module ----
+
+@pytest.fixture(scope="module")
+def cluster():
+    ray = pytest.importorskip("ray")
+    if ray.is_initialized():
+        ray.shutdown()
+    import signal
+
+    previous = signal.getsignal(signal.SIGTERM)  # ray.init replaces it: the tests after these keep theirs
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False,
+             _node_ip_address="127.0.0.1")
+    signal.signal(signal.SIGTERM, previous)
+    yield ray
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def model_args():
+    """load_model's arguments for the shipped demo model, as each Ray actor loads it."""
+    from viewer.model import default_model_path
+
+    if not default_model_path().is_file():
+        pytest.skip("the shipped demo model is absent (scripts/train_demo_model.py makes it)")
+    return {"path": default_model_path(), "unsafe": False, "overrides": {}}
+
+
+def write_films(folder: Path, count: int) -> list[Path]:
+    """`count` small distinct chest-film-like PNGs (a bright field with a dark blob that moves): cheap to explain."""
+    import cv2
+
+    rng = np.random.default_rng(19)
+    paths = []
+    for i in range(count):
+        y, x = np.mgrid[0:256, 0:256]
+        blob = np.exp(-(((x - 40 - 3 * i) ** 2 + (y - 128) ** 2) / 900.0))
+        pixels = np.clip(160 + 60 * blob + rng.normal(0, 8, (256, 256)), 0, 255).astype(np.uint8)
+        path = folder / f"film_{i:02d}.png"
+        cv2.imwrite(str(path), pixels)
+        paths.append(path)
+    return paths
+
+
 # -- a real PACS: Debian's Orthanc with DICOMweb, started by the tests themselves (viewer.bench.orthanc) ------------
 def _orthanc_missing() -> str | None:
     from viewer.bench.orthanc import orthanc_available

@@ -12,9 +12,9 @@ import sys
 import time
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
+from conftest import write_films
 
 ray = pytest.importorskip("ray")
 
@@ -28,40 +28,8 @@ SUMMARY = re.compile(r"radcam: (\d+) images, (\d+) retried after an actor was lo
 
 
 @pytest.fixture(scope="module")
-def cluster():
-    if ray.is_initialized():
-        ray.shutdown()
-    previous = signal.getsignal(signal.SIGTERM)  # ray.init replaces it: the tests after these keep theirs
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False,
-             _node_ip_address="127.0.0.1")
-    signal.signal(signal.SIGTERM, previous)
-    yield ray
-    ray.shutdown()
-
-
-@pytest.fixture(scope="module")
-def model_args():
-    from viewer.model import default_model_path
-
-    if not default_model_path().is_file():
-        pytest.skip("the shipped demo model is absent (scripts/train_demo_model.py makes it)")
-    return {"path": default_model_path(), "unsafe": False, "overrides": {}}
-
-
-@pytest.fixture(scope="module")
 def images(tmp_path_factory) -> list[Path]:
-    """40 small distinct chest-film-like PNGs (a bright field with a dark blob that moves): cheap to explain."""
-    folder = tmp_path_factory.mktemp("images")
-    rng = np.random.default_rng(19)
-    paths = []
-    for i in range(IMAGES):
-        y, x = np.mgrid[0:256, 0:256]
-        blob = np.exp(-(((x - 40 - 3 * i) ** 2 + (y - 128) ** 2) / 900.0))
-        pixels = np.clip(160 + 60 * blob + rng.normal(0, 8, (256, 256)), 0, 255).astype(np.uint8)
-        path = folder / f"film_{i:02d}.png"
-        cv2.imwrite(str(path), pixels)
-        paths.append(path)
-    return paths
+    return write_films(tmp_path_factory.mktemp("images"), IMAGES)
 
 
 def _spec(out: Path, resume: bool = False):
