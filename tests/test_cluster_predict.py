@@ -215,3 +215,41 @@ def test_a_stopped_predict_on_ray_gives_the_cluster_back(cluster, model_args, im
         time.sleep(0.2)
     assert cluster.available_resources().get("CPU", 0) == 2
     assert not SUMMARY.search(capsys.readouterr().err)  # a stopped run has no summary: the CLI says why it stopped
+
+
+def test_sigterm_during_predict_on_ray_is_said_as_terminated(cluster, images, tmp_path, capsys):
+    """The driver waits in ray.wait, which turns the CLI's Terminated into a plain KeyboardInterrupt: the stop is
+    still SIGTERM's (143, 'terminated', not 130 'interrupted'), and the CSV is not written."""
+    import threading
+
+    timer = threading.Timer(1.5, os.kill, (os.getpid(), signal.SIGTERM))
+    timer.start()
+    try:
+        code, out, err = run_cli(capsys, "predict", *images, "--batch-size", "1", "--ray", "--ray-actors", "2",
+                                 "--csv", tmp_path / "scores.csv")
+    finally:
+        timer.cancel()
+    assert code == 143 and err.splitlines()[-1] == "radcam: error: terminated", err
+    assert not (tmp_path / "scores.csv").exists() and list(tmp_path.iterdir()) == []
+
+
+def test_a_signal_while_ray_starts_is_held_until_it_has_started():
+    """Raised inside ray.init, Ctrl+C or SIGTERM left Ray half-made (exit 15 from the handler ray.init put in, an
+    abort, a segfault): both are held, Ray's handler is not put in, and the caller's handler is called after."""
+    import ray._private.utils as utils
+
+    from viewer.app.cluster import _signals_held
+
+    def rays(signum, frame):
+        pass
+
+    before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    with pytest.raises(KeyboardInterrupt):
+        with _signals_held(pytest.importorskip("ray")):
+            os.kill(os.getpid(), signal.SIGINT)
+            utils.set_sigterm_handler(rays)  # what ray.init does: a no-op here
+            assert signal.getsignal(signal.SIGTERM) is not rays
+            reached = True  # the signal did not interrupt the start
+    assert reached
+    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
+    assert utils.set_sigterm_handler.__name__ == "set_sigterm_handler"  # Ray's own again

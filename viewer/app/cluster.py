@@ -15,6 +15,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -51,19 +52,42 @@ def connect(address: str) -> bool:
     options: dict[str, Any] = {"address": address, "log_to_driver": False, "configure_logging": False}
     if address == LOCAL:
         options["include_dashboard"] = False  # a setting of the cluster's head, not of a driver joining one
-    # ray.init puts its own SIGTERM handler in (exit at once, or kill the local cluster and exit 1): the CLI's
-    # handler stays, so SIGTERM unwinds like Ctrl+C (work stopped, whole sets, the cluster shut down, exit 143).
-    main = threading.current_thread() is threading.main_thread()
-    previous = signal.getsignal(signal.SIGTERM) if main else None
     try:
-        with capture_fd2():  # Ray's native start-up notices: stderr is for progress and the one error line
+        with _signals_held(ray), capture_fd2():  # Ray's native start-up notices: stderr is for progress and errors
             ray.init(**options)
     except Exception as exc:  # noqa: BLE001 — any failure to reach or start the cluster is one clear line
         raise RadcamError(f"cannot reach the Ray cluster at {address}: {_first_line(exc)}") from None
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
     return True
+
+
+@contextmanager
+def _signals_held(ray: Any) -> Iterator[None]:
+    """Ctrl+C and SIGTERM held while Ray starts, then the caller's handlers back and the signal said to them (Ray
+    shut down first): raised inside ray.init, they left Ray half-made — exit 15 from the SIGTERM handler ray.init
+    puts in, an abort or a segfault — instead of the CLI's clean stop (exit 130 or 143, the cluster shut down). The
+    CLI's SIGTERM handler stays after the start too (so SIGTERM unwinds like Ctrl+C): Ray's is not put in."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held: list[int] = []
+    previous = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+    for number in previous:
+        signal.signal(number, lambda signum, frame: held.append(signum))
+    utils = sys.modules.get("ray._private.utils")
+    rays = getattr(utils, "set_sigterm_handler", None)  # what ray.init puts its handler in with (Ray 2.x)
+    if rays is not None:
+        utils.set_sigterm_handler = lambda handler: None  # type: ignore[union-attr]
+    try:
+        yield
+    finally:
+        if rays is not None:
+            utils.set_sigterm_handler = rays  # type: ignore[union-attr]
+        for number, handler in previous.items():
+            signal.signal(number, handler if handler is not None else signal.SIG_DFL)
+        if held:
+            if ray.is_initialized():
+                ray.shutdown()
+            signal.raise_signal(held[0])  # the caller's handler: Terminated or KeyboardInterrupt, as anywhere
 
 
 @dataclasses.dataclass

@@ -119,10 +119,13 @@ class Terminated(KeyboardInterrupt):
     temporaries are removed on the way out, as for Ctrl+C. A KeyboardInterrupt: no per-image handler takes it (nor
     viewer.io's, which lets KeyboardInterrupt through and turns any other BaseException into a refusal)."""
 
+    received = False  # this process got SIGTERM: the stop is said as one, whatever KeyboardInterrupt reached main
+
 
 @contextmanager
 def _sigterm_unwinds() -> Iterator[None]:
     def terminated(signum, frame):
+        Terminated.received = True  # Ray's wait turns the raised Terminated into a plain KeyboardInterrupt
         raise Terminated()
 
     try:
@@ -139,6 +142,7 @@ def _sigterm_unwinds() -> Iterator[None]:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
+    Terminated.received = False
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -158,6 +162,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         report_error(str(exc))
         return EXIT_INTERNAL
     except KeyboardInterrupt:
+        if Terminated.received:
+            report_error("terminated")
+            return 128 + signal.SIGTERM
         report_error("interrupted")
         return 130
     except BrokenPipeError:
