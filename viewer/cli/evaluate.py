@@ -10,6 +10,7 @@ import json
 import os
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 
 from viewer.errors import RadcamError
@@ -18,7 +19,7 @@ from viewer.export.names import printable
 from . import trust_tables
 from .cluster_options import add_ray_options, model_args
 from .model_options import Failures, Progress, add_model_options, load_model
-from .outcomes import close, say_error
+from .outcomes import said
 from .paths import expand, input_paths, non_negative_int, positive_int
 
 
@@ -162,23 +163,14 @@ def _run_images(args: argparse.Namespace, paths: list[Path], methods: list[str])
 
 def _say(args: argparse.Namespace, outcomes, total: int) -> None:
     """Each image's JSON lines or table, or its one error line, in input order (local or Ray: the same)."""
-    progress = Progress(total)
     failures = Failures(total, "evaluated", debug=getattr(args, "debug", False))
-    try:
-        for outcome in outcomes:
-            try:
-                if outcome.error is not None:
-                    say_error(failures, outcome, str)
-                elif args.json:
-                    for line in outcome.line["lines"]:
-                        print(json.dumps(line), flush=True)
-                else:
-                    print(trust_tables.image_table(outcome.line["lines"], args.box), flush=True)
-            finally:
-                progress.step(outcome.label)
-    finally:
-        progress.close()
-        close(outcomes)
+    with closing(said(outcomes, failures, str)) as evaluated:
+        for outcome in evaluated:
+            if args.json:
+                for line in outcome.line["lines"]:
+                    print(json.dumps(line), flush=True)
+            else:
+                print(trust_tables.image_table(outcome.line["lines"], args.box), flush=True)
     failures.check()
 
 

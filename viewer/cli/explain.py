@@ -8,6 +8,7 @@ import json
 import os
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 
 from viewer.errors import RadcamError
@@ -15,9 +16,9 @@ from viewer.errors import RadcamError
 from .cluster_options import add_ray_options, model_args
 from .domain import add_domain_option
 from .findings import add_option as add_findings_option
-from .model_options import Failures, Progress, add_model_options, load_model
+from .model_options import Failures, add_model_options, load_model
 from .naming import Names, add_key_file_option, check_key_file
-from .outcomes import close, say_error, say_warnings
+from .outcomes import said
 from .paths import add_input, expand, input_paths, non_negative_int, positive_int, unit_interval
 
 
@@ -147,27 +148,19 @@ def prepare(args: argparse.Namespace):
 def say_outcomes(args: argparse.Namespace, outcomes, total: int, names: Names, model_ms: float) -> None:
     """Each image's warning, JSON line or one error line, in input order (local or Ray: the same lines); the key
     file even when the batch ends early (the outputs exist); exit status 2 (1 for a bug) when any image failed."""
-    progress = Progress(total)
     failures = Failures(total, "explained", debug=getattr(args, "debug", False))
     skipped = 0
     try:
-        for outcome in outcomes:
-            say_warnings(outcome, names.clean)
-            try:
-                if outcome.error is not None:
-                    say_error(failures, outcome, names.clean)
-                elif outcome.skipped:
+        with closing(said(outcomes, failures, names.clean)) as explained:  # Ctrl+C: the chunks end with whole sets
+            for outcome in explained:
+                if outcome.skipped:
                     skipped += 1
                 elif outcome.line is not None:
                     if model_ms:  # paid once, reported with the first image
                         outcome.line["timings_ms"]["model_load"] = round(model_ms, 1)
                         model_ms = 0.0
                     print(json.dumps(outcome.line), flush=True)
-            finally:
-                progress.step(outcome.label)
     finally:
-        progress.close()  # a run stopped early: its last line ends before the error or the summary
-        close(outcomes)  # Ctrl+C or a single image's error: the chunks under way end with whole sets
         names.write_key(args.key_file, args.overwrite)
     if skipped:
         print(f"radcam: {skipped} of {total} images skipped: their complete output sets exist (--resume)",

@@ -1,15 +1,35 @@
-"""How predict and evaluate say what came of an image of a batch (local or Ray: the same lines): its warnings, and
-its one error line (an internal error's traceback with --debug)."""
+"""How explain, predict and evaluate say what came of an image of a batch (local or Ray: the same lines): its
+warnings, and its one error line (an internal error's traceback with --debug), the progress bar stepped."""
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 
 from viewer.errors import InternalBatchError, RadcamError
 
 from .model_options import Failures
-from .progress import clear_of_bars
+from .progress import Progress, clear_of_bars
+
+
+def said(outcomes, failures: Failures, clean: Callable[[str], str]) -> Generator:
+    """The outcomes that are not errors, in input order, for the command to print; each image's warnings and error
+    line said in its turn and the bar stepped after it. Closing this (contextlib.closing: at the end, on Ctrl+C, on a
+    single image's error) closes the bar, then `outcomes` (the chunks under way end, a Ray pool stops)."""
+    progress = Progress(failures.total)
+    try:
+        for outcome in outcomes:
+            say_warnings(outcome, clean)
+            try:
+                if outcome.error is not None:
+                    say_error(failures, outcome, clean)
+                else:
+                    yield outcome
+            finally:
+                progress.step(outcome.label)
+    finally:
+        progress.close()  # a run stopped early: its last line ends before the error or the summary
+        close(outcomes)
 
 
 def say_warnings(outcome, clean: Callable[[str], str]) -> None:

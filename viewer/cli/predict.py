@@ -7,6 +7,7 @@ import csv
 import io
 import os
 import sys
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +15,9 @@ from viewer.errors import RadcamError
 
 from .cluster_options import add_ray_options, model_args
 from .domain import add_domain_option
-from .model_options import Failures, Progress, add_model_options, load_model
+from .model_options import Failures, add_model_options, load_model
 from .naming import Names, add_key_file_option, check_key_file
-from .outcomes import close, say_error, say_warnings
+from .outcomes import said
 from .paths import add_input, expand, input_paths, positive_int
 
 BATCH = 32  # viewer.app.batch_predict.BATCH (not imported here: the app layer would load before --help)
@@ -91,23 +92,15 @@ def run(args: argparse.Namespace) -> int:
 def _rows(args: argparse.Namespace, outcomes, total: int, names: Names) -> tuple[list[list[str]], Failures]:
     """The CSV's rows in input order (local or Ray: the same), each image's warning or error line on stderr as its
     turn comes, and the key file even when the run ends early."""
-    progress = Progress(total)
     failures = Failures(total, "scored", debug=getattr(args, "debug", False))
     rows: list[list[str]] = []
     try:
-        for outcome in outcomes:
-            say_warnings(outcome, names.clean)
-            try:
-                if outcome.error is not None:
-                    say_error(failures, outcome, names.clean)
-                elif outcome.line is not None:
+        with closing(said(outcomes, failures, names.clean)) as scored:
+            for outcome in scored:
+                if outcome.line is not None:
                     line = outcome.line
                     rows.append([outcome.label, *map(_number, line["scores"]), "; ".join(line["out_of_domain"])])
-            finally:
-                progress.step(outcome.label)
     finally:
-        progress.close()
-        close(outcomes)
         names.write_key(args.key_file, args.overwrite)
     return rows, failures
 
