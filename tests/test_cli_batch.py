@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import FIXTURES, needs_fixtures, run_cli, write_dicom
+from conftest import FIXTURES, assert_one_line_error, needs_fixtures, run_cli, write_dicom
 
 LATIN1_NAME = b"M\xfcller.dcm"  # 'Müller.dcm' from an old Latin-1 archive: not valid UTF-8
 SHOWN = "M\\xfcller"  # how RadCAM prints it: the byte that is not UTF-8 as \xNN
@@ -332,3 +332,11 @@ def test_control_characters_in_file_names_never_reach_the_terminal(capsys, tmp_p
     assert "\x1b" not in err and all(line.startswith("radcam: skipped ") for line in err.splitlines()), err
     assert "x\\x1b[2Jy.txt" in err and "n\\x0aradcam: forged.txt" in err
     assert printable("M\udcfcller\x07.dcm") == "M\\xfcller\\x07.dcm" and printable("Müller\t.dcm") == "Müller\\x09.dcm"
+
+
+def test_predict_refuses_a_csv_in_a_missing_folder_before_any_work(capsys, tmp_path):
+    """Said first, as for an existing CSV: not after every image was scored (hours of a cluster's time)."""
+    images = [write_dicom(tmp_path / f"{name}.dcm", _pixels(i), bits_stored=12) for i, name in enumerate("ab")]
+    code, out, err = run_cli(capsys, "predict", *images, "--csv", tmp_path / "absent" / "scores.csv")
+    assert_one_line_error(code, err)  # no image's progress line before it
+    assert "absent" in err and out == ""

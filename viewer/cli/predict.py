@@ -55,6 +55,8 @@ def run(args: argparse.Namespace) -> int:
         names.named()  # the listing's log records, said now that its files have their pseudonyms
     if args.csv is not None and args.csv.exists() and not args.overwrite:
         raise RadcamError(f"{args.csv} exists; use --overwrite to replace it")
+    if args.csv is not None and not args.csv.parent.is_dir():  # before the work, not after hours of it on a cluster
+        raise RadcamError(f"cannot write {args.csv}: folder {args.csv.parent} does not exist")
     tasks = [ImageTask(i, path, label, label) for i, (path, label) in enumerate(zip(files, labels, strict=True))]
     options = PredictOptions(strict_domain=args.strict_domain, anonymize=args.anonymize)
     model: dict[str, Any] = {}  # what the CSV header needs: the labels and the output kind
