@@ -14,7 +14,6 @@ import io
 import json
 import logging
 import os
-import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -57,6 +56,8 @@ class Names:
         for i, root in enumerate(self._roots, 1):
             self._pseudonyms.setdefault(Path(root), f"input_{i}")
         self._held: list[logging.LogRecord] | None = [] if anonymize else None  # records before named()
+        self._version = 0  # bumped when a name is added: clean()'s forms are made again only then
+        self._forms: tuple[int, dict[str, str], list[int]] | None = None
         if anonymize and _COMMAND_LOG:  # --log too, until the command ends
             _COMMAND_LOG[-1].addFilter(self._clean_record)
 
@@ -66,6 +67,7 @@ class Names:
             return printable(path)
         self._pseudonyms[Path(path)] = pseudonym
         self._add_folders(path)
+        self._version += 1
         return pseudonym
 
     def skipped(self, path: Path) -> str:
@@ -75,6 +77,7 @@ class Names:
             self._skipped += 1
             self._pseudonyms[Path(path)] = f"skipped_{self._skipped:03d}"
             self._add_folders(path)
+            self._version += 1
         return self._pseudonyms[Path(path)]
 
     def _add_folders(self, path: Path) -> None:
@@ -103,6 +106,28 @@ class Names:
         message = printable(message)
         if not self.anonymize:
             return message
+        forms, lengths = self._known_forms()
+        # One pass, the longest form first at each place (a path before its own file name), no pseudonym rewritten
+        # again: look-ups by length, not one regular expression of every form (seconds a line over an archive).
+        said: list[str] = []
+        at = 0
+        while at < len(message):
+            for length in lengths:
+                pseudonym = forms.get(message[at:at + length].lower())
+                if pseudonym is not None:
+                    said.append(pseudonym)
+                    at += length
+                    break
+            else:
+                said.append(message[at])
+                at += 1
+        return "".join(said)
+
+    def _known_forms(self) -> tuple[dict[str, str], list[int]]:
+        """Every form of every known path and name (lower case) → its pseudonym, and their lengths, longest first;
+        made again only once a name was added."""
+        if self._forms is not None and self._forms[0] == self._version:
+            return self._forms[1], self._forms[2]
         # Case-free: a DICOMDIR's file ID (DOEJOHN) names a folder that a hand copy wrote as doejohn.
         forms: dict[str, str] = {}
         for path, pseudonym in self._pseudonyms.items():
@@ -117,19 +142,9 @@ class Names:
                 forms.setdefault(printable(name).lower(), pseudonym)
         for folder, pseudonym in self._folders.items():
             if len(folder) > 2:
-                forms.setdefault(printable(folder), pseudonym)
-        if not forms:
-            return message
-        # One pass, longest first: a path before its own file name, and no pseudonym is rewritten again.
-        longest = sorted(forms, key=len, reverse=True)
-        pattern = "|".join(re.escape(form) for form in longest)
-
-        def replacement(match: re.Match[str]) -> str:
-            found = match.group(0)
-            return forms.get(found.lower()) or next(
-                forms[form] for form in longest if re.fullmatch(re.escape(form), found, re.IGNORECASE))
-
-        return re.sub(pattern, replacement, message, flags=re.IGNORECASE)
+                forms.setdefault(printable(folder).lower(), pseudonym)
+        self._forms = (self._version, forms, sorted({len(form) for form in forms}, reverse=True))
+        return forms, self._forms[2]
 
     def _clean_record(self, record: logging.LogRecord) -> bool:
         """A record on its way to --log cleaned like a printed line: a library's message quotes the file it read
