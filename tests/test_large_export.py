@@ -168,6 +168,18 @@ def test_panels_encoded_on_threads_are_the_files_encoded_in_series(tmp_path, mon
             assert one.read_bytes() == other.read_bytes(), one.name
 
 
+def _set_fails_leaving_nothing(tmp_path, error, match, image, base, cam, after=lambda: None) -> None:
+    """write_explanation raises `error` matching `match`, and leaves no thread running and no file in the folder."""
+    import threading
+
+    before = threading.active_count()
+    with pytest.raises(error, match=match):
+        write_explanation(tmp_path, "x", image, base, _result(cam), "demo", OverlayStyle(), cam_array=True)
+    assert threading.active_count() == before
+    after()
+    assert list(tmp_path.iterdir()) == []
+
+
 def _chunks_checked(path) -> list[bytes]:
     """The PNG's chunk tags, each CRC checked with zlib (isal's crc32 writes them)."""
     import struct
@@ -281,16 +293,13 @@ def test_a_file_failing_mid_set_fails_the_set_leaving_nothing_and_no_thread(tmp_
 
     finished, save = [], encode.save_image
     monkeypatch.setattr(encode, "save_image", lambda path, *a, **kw: finished.append(save(path, *a, **kw)))
-    before = threading.active_count()
-    with pytest.raises(ExportError, match="No space left"):
-        write_explanation(tmp_path, "x", image, base, _result(cam), "demo", OverlayStyle(), cam_array=True)
-    assert threading.active_count() == before
-    assert finished == []  # the other files were given up, not finished short of their rows
-    assert list(tmp_path.iterdir()) == []
+    def none_finished():
+        assert finished == []  # the other files were given up, not finished short of their rows
+
+    _set_fails_leaving_nothing(tmp_path, ExportError, "No space left", image, base, cam, none_finished)
 
 
 def test_a_band_that_cannot_be_made_fails_the_set_leaving_nothing(tmp_path, monkeypatch):
-    import threading
 
     import viewer.render.strips as strips
     from viewer.errors import RenderError
@@ -305,11 +314,7 @@ def test_a_band_that_cannot_be_made_fails_the_set_leaving_nothing(tmp_path, monk
         return blend(*args)
 
     monkeypatch.setattr(strips.cv2, "addWeighted", failing)
-    before = threading.active_count()
-    with pytest.raises(RenderError, match="overlay band failed"):
-        write_explanation(tmp_path, "x", image, base, _result(cam), "demo", OverlayStyle(), cam_array=True)
-    assert threading.active_count() == before
-    assert list(tmp_path.iterdir()) == []
+    _set_fails_leaving_nothing(tmp_path, RenderError, "overlay band failed", image, base, cam)
 
 
 def test_a_batch_lets_an_images_pixels_go_once_rendered_before_the_model_runs(tmp_path, demo_engine, monkeypatch):
@@ -366,7 +371,6 @@ def test_a_large_sets_write_holds_far_less_than_its_image_and_cam(tmp_path):
 def test_a_writer_thread_that_cannot_start_fails_the_set_leaving_no_thread_waiting(tmp_path, monkeypatch):
     """Threads run out (ulimit -u, memory): the writers already started are given up, not left waiting for bands
     forever with their temporaries open; the set is absent."""
-    import threading
 
     import viewer.export.encode as encode
 
@@ -379,8 +383,4 @@ def test_a_writer_thread_that_cannot_start_fails_the_set_leaving_no_thread_waiti
         start(self)
 
     monkeypatch.setattr(encode._Writer, "start", starting)
-    before = threading.active_count()
-    with pytest.raises(RuntimeError, match="can't start new thread"):
-        write_explanation(tmp_path, "x", image, base, _result(cam), "demo", OverlayStyle(), cam_array=True)
-    assert threading.active_count() == before
-    assert list(tmp_path.iterdir()) == []
+    _set_fails_leaving_nothing(tmp_path, RuntimeError, "can't start new thread", image, base, cam)
