@@ -28,6 +28,7 @@ import numpy as np
 from viewer.errors import RadcamError
 
 from .measure import ratio, time_rounds
+from .prescan import copies_with_inputs
 
 BATCH_EXPLAIN_IMAGES = 32  # two chunks: a round of DenseNet121 on 2 CPUs is about 10 s already
 BATCH_EXPLAIN_REPEAT = 3  # at most: one sample is a whole run over the folder
@@ -47,12 +48,7 @@ def add_batch_explain_figures(result: dict, loaded: Any, explainer: Explainer, s
     from viewer.io import open_image
 
     say(f"{loaded.name}: explain --outputs cam,json of {images} DICOM files, against the batched forward pass")
-    work = folder / "batch_explain"
-    work.mkdir(exist_ok=True)
-    paths = [work / f"image{number:03d}{source.suffix}" for number in range(images)]
-    for path in paths:
-        shutil.copyfile(source, path)
-    inputs = [loaded.prepare_fresh(open_image(path).render()) for path in paths]
+    paths, inputs = copies_with_inputs(loaded, source, folder / "batch_explain", images)
     explain = explainer(loaded, BATCH_SIZE)
     out = folder / "batch_explain_out"
 

@@ -25,19 +25,25 @@ BATCH_SIZE = 16  # viewer.app.prescan's default
 Scan = Callable[..., int]  # scan(loaded_model, paths, batch_size) -> how many images were scored
 
 
-def add_prescan_figures(result: dict, loaded, scan: Scan, source: Path, folder: Path, repeat: int,
-                        say: Callable[[str], None] = lambda message: None, images: int = PRESCAN_IMAGES) -> None:
-    """Time `scan` over `images` copies of `source` and the batched forward pass of their model inputs, in the
-    same rounds; adds prescan_images_per_s, batched_forward_images_per_s and their ratio to `result`."""
+def copies_with_inputs(loaded, source: Path, work: Path, images: int) -> tuple[list[Path], list[np.ndarray]]:
+    """`images` copies of `source` in `work` and each one's model input (decoded, rendered, prepared afresh): the
+    folder a batch figure runs over and what its forward-pass floor is fed."""
     from viewer.io import open_image
 
-    say(f"{loaded.name}: pre-scan of {images} DICOM files, against the batched forward pass")
-    work = folder / "prescan"
     work.mkdir(exist_ok=True)
     paths = [work / f"image{number:03d}{source.suffix}" for number in range(images)]
     for path in paths:
         shutil.copyfile(source, path)
-    inputs = [loaded.prepare_fresh(open_image(path).render()) for path in paths]
+    return paths, [loaded.prepare_fresh(open_image(path).render()) for path in paths]
+
+
+def add_prescan_figures(result: dict, loaded, scan: Scan, source: Path, folder: Path, repeat: int,
+                        say: Callable[[str], None] = lambda message: None, images: int = PRESCAN_IMAGES) -> None:
+    """Time `scan` over `images` copies of `source` and the batched forward pass of their model inputs, in the
+    same rounds; adds prescan_images_per_s, batched_forward_images_per_s and their ratio to `result`."""
+
+    say(f"{loaded.name}: pre-scan of {images} DICOM files, against the batched forward pass")
+    paths, inputs = copies_with_inputs(loaded, source, folder / "prescan", images)
 
     def prescan(count: int = images) -> None:
         scored = scan(loaded, paths[:count], BATCH_SIZE)
