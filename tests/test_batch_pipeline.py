@@ -38,6 +38,17 @@ def _lines(out: str) -> list[dict]:
     return [json.loads(line) for line in out.splitlines()]
 
 
+def _cam_json_spec(out: Path):
+    """Grad-CAM with outputs cam,json into the new folder `out`, nothing else asked."""
+    from viewer.app.batch import BatchSpec
+    from viewer.export import OverlayStyle
+
+    out.mkdir()
+    return BatchSpec(method="gradcam", target=None, layer=None, top_n=32, frame=0, style=OverlayStyle(),
+                     outputs=frozenset({"cam", "json"}), all_findings=False, anonymize=False, overwrite=False,
+                     resume=False, out=out)
+
+
 def _stems(out: Path) -> set[str]:
     return {path.name.split("_")[0].removesuffix(".json") for path in out.iterdir()}
 
@@ -121,8 +132,7 @@ def test_resume_and_overwrite_exclude_each_other(capsys, tmp_path):
 def test_lines_come_in_input_order_whatever_finishes_first(tmp_path, demo_engine, monkeypatch):
     """Decoding takes a random time per image and chunks overlap; outcomes still come in input order."""
     import viewer.io
-    from viewer.app.batch import BatchSpec, ImageTask, run_local
-    from viewer.export import OverlayStyle
+    from viewer.app.batch import ImageTask, run_local
 
     folder = _folder(tmp_path, 9)
     real = viewer.io.open_image
@@ -133,11 +143,7 @@ def test_lines_come_in_input_order_whatever_finishes_first(tmp_path, demo_engine
         return real(path, **kwargs)
 
     monkeypatch.setattr(viewer.io, "open_image", slow)
-    out = tmp_path / "out"
-    out.mkdir()
-    spec = BatchSpec(method="gradcam", target=None, layer=None, top_n=32, frame=0, style=OverlayStyle(),
-                     outputs=frozenset({"cam", "json"}), all_findings=False, anonymize=False, overwrite=False,
-                     resume=False, out=out)
+    spec = _cam_json_spec(tmp_path / "out")
     tasks = [ImageTask(i, folder / f"im{i:02d}.dcm", f"im{i:02d}", f"im{i:02d}") for i in range(9)]
     outcomes = list(run_local(demo_engine, spec, tasks, batch=2, workers=4))
     assert [outcome.index for outcome in outcomes] == list(range(9))
@@ -250,8 +256,7 @@ def test_outputs_with_a_dicom_option_adds_its_object(capsys, tmp_path):
 def test_a_stopped_run_does_not_wait_for_a_long_cam(tmp_path, demo_engine):
     """Ctrl+C in the middle of a slow method (Score-CAM on a big model): the chunk's model work is cancelled through
     its reporter, not waited for image after image; nothing of the cancelled images is written."""
-    from viewer.app.batch import BatchSpec, ImageTask, run_local
-    from viewer.export import OverlayStyle
+    from viewer.app.batch import ImageTask, run_local
     from viewer.progress import Cancelled
 
     class Slow:  # the demo model, but each image after the first two takes 30 s unless cancelled
@@ -270,15 +275,11 @@ def test_a_stopped_run_does_not_wait_for_a_long_cam(tmp_path, demo_engine):
 
     folder = _folder(tmp_path, 6)
     fast = {hash(open_image(folder / f"im{i:02d}.dcm").render().tobytes()) for i in (0, 1)}
-    out = tmp_path / "out"
-    out.mkdir()
-    spec = BatchSpec(method="gradcam", target=None, layer=None, top_n=32, frame=0, style=OverlayStyle(),
-                     outputs=frozenset({"cam", "json"}), all_findings=False, anonymize=False, overwrite=False,
-                     resume=False, out=out)
+    spec = _cam_json_spec(tmp_path / "out")
     tasks = [ImageTask(i, folder / f"im{i:02d}.dcm", f"im{i:02d}", f"im{i:02d}") for i in range(6)]
     outcomes = run_local(Slow(), spec, tasks, batch=2, workers=2)
     assert next(outcomes).error is None
     start = time.monotonic()
     outcomes.close()  # what Ctrl+C does to the caller's loop
     assert time.monotonic() - start < 5
-    assert sorted(path.name for path in out.iterdir()) == ["im00.json", "im00_cam.npy"]
+    assert sorted(path.name for path in spec.out.iterdir()) == ["im00.json", "im00_cam.npy"]
